@@ -1,0 +1,15 @@
+package fastflux.model;
+
+import ai.djl.ndarray.NDArray;
+
+/**
+ * Observes each block's input and output during a forward (the activation tap of calibration and of the
+ * reference-parity checks). Arrays are only valid during the call; copy what must be kept.
+ */
+public interface BlockTap {
+    BlockTap NONE = new BlockTap() {};
+
+    default void doubleBlock(int index, Streams in, Streams out) {}
+
+    default void singleBlock(int index, NDArray in, NDArray out) {}
+}

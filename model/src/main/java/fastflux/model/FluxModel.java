@@ -1,0 +1,166 @@
+package fastflux.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The FLUX.1 transformer (the reference's {@code Flux} class): embedders, double-stream blocks over separate
+ * image/text streams, single-stream blocks over the joint sequence, final layer. Block slots are replaceable
+ * ({@link #setDouble}, {@link #setSingle}): pruning is composition, not editing.
+ */
+public final class FluxModel extends Module {
+    private final FluxParams params;
+    final Linear imgIn;
+    final MLPEmbedder timeIn;
+    final MLPEmbedder vectorIn;
+    final MLPEmbedder guidanceIn; // null unless guidance_embed
+    final Linear txtIn;
+    private final List<DoubleStreamLayer> doubleBlocks = new ArrayList<>();
+    private final List<SingleStreamLayer> singleBlocks = new ArrayList<>();
+    final LastLayer finalLayer;
+    private DataType dtype = DataType.FLOAT32;
+
+    public FluxModel(FluxParams p) {
+        super("");
+        this.params = p;
+        int h = p.hiddenSize();
+        imgIn = new Linear("img_in.", p.inChannels(), h, true);
+        timeIn = new MLPEmbedder("time_in.", 256, h);
+        vectorIn = new MLPEmbedder("vector_in.", p.vecInDim(), h);
+        guidanceIn = p.guidanceEmbed() ? new MLPEmbedder("guidance_in.", 256, h) : null;
+        txtIn = new Linear("txt_in.", p.contextInDim(), h, true);
+        for (int i = 0; i < p.depth(); i++) doubleBlocks.add(new DoubleStreamBlock("double_blocks." + i + ".", p));
+        for (int i = 0; i < p.depthSingleBlocks(); i++) singleBlocks.add(new SingleStreamBlock("single_blocks." + i + ".", p));
+        finalLayer = new LastLayer("final_layer.", h, p.outChannels());
+    }
+
+    public FluxParams config() {
+        return params;
+    }
+
+    /** The compute dtype (FLOAT32 or FLOAT16) the weights were loaded in. */
+    public DataType dtype() {
+        return dtype;
+    }
+
+    void setDtype(DataType dtype) {
+        this.dtype = dtype;
+    }
+
+    public List<DoubleStreamLayer> doubleBlocks() {
+        return Collections.unmodifiableList(doubleBlocks);
+    }
+
+    public List<SingleStreamLayer> singleBlocks() {
+        return Collections.unmodifiableList(singleBlocks);
+    }
+
+    /** Puts a layer in double-stream slot i; returns the one it replaces (still open: the caller owns it). */
+    public DoubleStreamLayer setDouble(int i, DoubleStreamLayer layer) {
+        return doubleBlocks.set(i, layer);
+    }
+
+    public SingleStreamLayer setSingle(int i, SingleStreamLayer layer) {
+        return singleBlocks.set(i, layer);
+    }
+
+    /** The conditioning vector: time + guidance + pooled text embeddings. */
+    // timesteps [B], y [B, vec_in], guidance [B] -> vec [B, H]
+    public NDArray vec(FluxInputs in) {
+        NDArray vec = timeIn.forward(Nn.timestepEmbedding(in.timesteps(), 256).toType(dtype, false));
+        if (guidanceIn != null) {
+            if (in.guidance() == null) {
+                throw new IllegalArgumentException("this config embeds guidance (guidance_embed=true) but no guidance was given");
+            }
+            vec = vec.add(guidanceIn.forward(Nn.timestepEmbedding(in.guidance(), 256).toType(dtype, false)));
+        }
+        return vec.add(vectorIn.forward(in.y().toType(dtype, false)));
+    }
+
+    /** Rotary tables for cat(txt_ids, img_ids). */
+    public Rope rope(FluxInputs in) {
+        NDArray ids = in.txtIds().concat(in.imgIds(), 1);
+        return Rope.embed(ids, params.axesDim(), params.theta(), DataType.FLOAT32);
+    }
+
+    public NDArray forward(FluxInputs in) {
+        return forward(in, BlockTap.NONE);
+    }
+
+    /** The velocity prediction [B, L_img, out_channels]; the tap sees every block's input and output. */
+    public NDArray forward(FluxInputs in, BlockTap tap) {
+        NDArray img = imgIn.forward(in.img().toType(dtype, false));
+        NDArray txt = txtIn.forward(in.txt().toType(dtype, false));
+        NDArray vec = vec(in);
+        Rope pe = rope(in);
+        for (int i = 0; i < doubleBlocks.size(); i++) {
+            Streams x = new Streams(img, txt);
+            Streams y = doubleBlocks.get(i).forward(img, txt, vec, pe);
+            tap.doubleBlock(i, x, y);
+            img = y.img();
+            txt = y.txt();
+        }
+        long lt = txt.getShape().get(1);
+        NDArray x = txt.concat(img, 1);
+        for (int i = 0; i < singleBlocks.size(); i++) {
+            NDArray y = singleBlocks.get(i).forward(x, vec, pe);
+            tap.singleBlock(i, x, y);
+            x = y;
+        }
+        NDArray out = finalLayer.forward(x.get(":, {}:", lt), vec);
+        return out.toType(DataType.FLOAT32, false);
+    }
+
+    @Override
+    protected void collect(Map<String, Param> out) {
+        out.putAll(imgIn.params());
+        out.putAll(timeIn.params());
+        out.putAll(vectorIn.params());
+        if (guidanceIn != null) out.putAll(guidanceIn.params());
+        out.putAll(txtIn.params());
+        for (DoubleStreamLayer b : doubleBlocks) out.putAll(b.params());
+        for (SingleStreamLayer b : singleBlocks) out.putAll(b.params());
+        out.putAll(finalLayer.params());
+    }
+
+    /** Parameter shapes by name: the checkpoint contract of this model. */
+    public Map<String, Shape> expectedShapes() {
+        Map<String, Shape> m = new LinkedHashMap<>();
+        params().forEach((k, v) -> m.put(k, v.shape()));
+        return m;
+    }
+
+    /**
+     * Fills every parameter with PyTorch's default initialisation (uniform ±1/√fan_in for linear layers, ones
+     * for norm scales), seeded. Used by benchmarks with random weights and as the start of training.
+     */
+    public void initRandom(NDManager manager, DataType dt, long seed) {
+        this.dtype = dt;
+        java.util.SplittableRandom rnd = new java.util.SplittableRandom(seed);
+        for (Param p : params().values()) {
+            long[] s = p.shape().getShape();
+            int n = (int) p.shape().size();
+            float[] v = new float[n];
+            if (p.name().endsWith(".scale")) {
+                java.util.Arrays.fill(v, 1f);
+            } else {
+                long fanIn = p.name().endsWith(".bias") ? -1 : s[s.length - 1];
+                double bound = 1.0 / Math.sqrt(fanIn > 0 ? fanIn : biasFanIn(p.name()));
+                for (int i = 0; i < n; i++) v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
+            }
+            p.set(manager.create(v, p.shape()).toType(dt, false));
+        }
+    }
+
+    private long biasFanIn(String biasName) {
+        Param w = params().get(biasName.substring(0, biasName.length() - "bias".length()) + "weight");
+        return w == null ? 1 : w.shape().get(w.shape().dimension() - 1);
+    }
+}

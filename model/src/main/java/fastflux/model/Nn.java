@@ -1,0 +1,78 @@
+package fastflux.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/** Stateless tensor functions of the FLUX.1 reference, with shapes in the comments. Norms run in fp32. */
+public final class Nn {
+    private Nn() {}
+
+    public static final float NORM_EPS = 1e-6f;
+
+    /** LayerNorm over the last axis without affine parameters, eps 1e-6, computed in fp32. */
+    // x [..., H] -> [..., H]
+    public static NDArray layerNorm(NDArray x) {
+        DataType dt = x.getDataType();
+        NDArray x32 = dt == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
+        long h = x.getShape().getShape()[x.getShape().dimension() - 1];
+        NDManager m = x.getManager();
+        try (NDArray gamma = m.ones(new Shape(h)); NDArray beta = m.zeros(new Shape(h))) {
+            NDArray y = ai.djl.nn.norm.LayerNorm.layerNorm(x32, new Shape(h), gamma, beta, NORM_EPS).singletonOrThrow();
+            return dt == DataType.FLOAT32 ? y : y.toType(dt, false);
+        }
+    }
+
+    /** RMSNorm of the reference: {@code (x * rsqrt(mean(x²) + 1e-6)).to(dtype) * scale}, statistics in fp32. */
+    // x [..., D], scale [D] -> [..., D]
+    public static NDArray rmsNorm(NDArray x, NDArray scale) {
+        DataType dt = x.getDataType();
+        NDArray x32 = dt == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
+        NDArray rrms = x32.square().mean(new int[] {-1}, true).add(NORM_EPS).sqrt();
+        NDArray y = x32.div(rrms);
+        if (dt != DataType.FLOAT32) y = y.toType(dt, false);
+        return y.mul(scale);
+    }
+
+    /** GELU with the tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    public static NDArray geluTanh(NDArray x) {
+        NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) Math.sqrt(2.0 / Math.PI));
+        return x.mul(inner.tanh().add(1f)).mul(0.5f);
+    }
+
+    /** SiLU, x·σ(x). */
+    public static NDArray silu(NDArray x) {
+        return x.mul(x.getNDArrayInternal().sigmoid());
+    }
+
+    /** adaLN: {@code (1 + scale) * x + shift}. */
+    // x [B, L, H], shift/scale [B, 1, H]
+    public static NDArray modulate(NDArray x, NDArray shift, NDArray scale) {
+        return x.mul(scale.add(1f)).add(shift);
+    }
+
+    /**
+     * Sinusoidal embedding of the reference: t·1000, 256 dims, cos first, frequencies
+     * exp(-ln(10000)·i/half), computed with the same tensor ops so fp32 results match.
+     */
+    // t [B] -> [B, dim]
+    public static NDArray timestepEmbedding(NDArray t, int dim) {
+        NDManager m = t.getManager();
+        int half = dim / 2;
+        NDArray freqs = m.arange(0, half, 1, DataType.FLOAT32).mul((float) -Math.log(10000.0)).div(half).exp();
+        NDArray args = t.toType(DataType.FLOAT32, false).mul(1000f).expandDims(1).mul(freqs.expandDims(0));
+        NDArray emb = args.cos().concat(args.sin(), 1);
+        if (dim % 2 == 1) emb = emb.concat(m.zeros(new Shape(t.getShape().get(0), 1)), 1);
+        return emb.toType(t.getDataType(), false);
+    }
+
+    /** Largest finite fp16 value; the fp16 residual stream is clamped to it, as other FLUX runtimes do. */
+    public static final float FP16_MAX = 65504f;
+
+    /** The shortcut plus the residual branch, {@code x + f}; in fp16 the sum is clamped to the finite range. */
+    public static NDArray addResidual(NDArray x, NDArray f) {
+        NDArray y = x.add(f);
+        return y.getDataType() == DataType.FLOAT16 ? y.clip(-FP16_MAX, FP16_MAX) : y;
+    }
+}

@@ -1,0 +1,85 @@
+package fastflux.model;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+
+/**
+ * 3-axis rotary position embedding on interleaved pairs, as FLUX.1's {@code EmbedND}: each axis i of the
+ * position ids gets {@code axes_dim[i]/2} frequencies {@code theta^(-2j/axes_dim[i])}; angles are computed
+ * in float64 (as the reference does) and stored as cos/sin tables [B, 1, L, head_dim/2].
+ */
+public final class Rope implements AutoCloseable {
+    private final NDArray cos; // [B, 1, L, D/2]
+    private final NDArray sin; // [B, 1, L, D/2]
+
+    private Rope(NDArray cos, NDArray sin) {
+        this.cos = cos;
+        this.sin = sin;
+    }
+
+    /** ids [B, L, n_axes] (float positions) -> the rotary tables, created in ids' manager. */
+    public static Rope embed(NDArray ids, int[] axesDim, int theta, DataType dtype) {
+        long[] s = ids.getShape().getShape();
+        int b = (int) s[0], l = (int) s[1], axes = (int) s[2];
+        if (axes != axesDim.length) {
+            throw new IllegalArgumentException("position ids have " + axes + " axes but axes_dim has " + axesDim.length);
+        }
+        int half = 0;
+        for (int d : axesDim) half += d / 2;
+        float[] pos = ids.toType(DataType.FLOAT32, false).toFloatArray();
+        float[] c = new float[b * l * half];
+        float[] sn = new float[b * l * half];
+        for (int bi = 0; bi < b; bi++) {
+            for (int li = 0; li < l; li++) {
+                int o = (bi * l + li) * half;
+                for (int a = 0; a < axes; a++) {
+                    double p = pos[(bi * l + li) * axes + a];
+                    int dim = axesDim[a];
+                    for (int j = 0; j < dim / 2; j++) {
+                        double omega = 1.0 / Math.pow(theta, (2.0 * j) / dim);
+                        double angle = p * omega;
+                        c[o] = (float) Math.cos(angle);
+                        sn[o] = (float) Math.sin(angle);
+                        o++;
+                    }
+                }
+            }
+        }
+        NDManager m = ids.getManager();
+        Shape shape = new Shape(b, 1, l, half);
+        return new Rope(m.create(c, shape).toType(dtype, false), m.create(sn, shape).toType(dtype, false));
+    }
+
+    /** Rotates interleaved pairs (x[2j], x[2j+1]) of q or k. */
+    // x [B, H, L, D] -> [B, H, L, D]
+    public NDArray apply(NDArray x) {
+        Shape s = x.getShape();
+        NDList pair = x.reshape(s.get(0), s.get(1), s.get(2), s.get(3) / 2, 2).split(2, -1);
+        NDArray x0 = pair.get(0).squeeze(-1); // [B, H, L, D/2]
+        NDArray x1 = pair.get(1).squeeze(-1);
+        NDArray out0 = x0.mul(cos).sub(x1.mul(sin));
+        NDArray out1 = x0.mul(sin).add(x1.mul(cos));
+        return out0.expandDims(-1).concat(out1.expandDims(-1), -1).reshape(s);
+    }
+
+    /** The reference's table layout {@code [B, 1, L, D/2, 2, 2] = [[cos, -sin], [sin, cos]]}. */
+    public NDArray referenceTable() {
+        NDArray row0 = cos.expandDims(-1).concat(sin.neg().expandDims(-1), -1); // [B,1,L,D/2,2]
+        NDArray row1 = sin.expandDims(-1).concat(cos.expandDims(-1), -1);
+        return row0.expandDims(-2).concat(row1.expandDims(-2), -2);
+    }
+
+    /** The same tables cast to another dtype (new arrays). */
+    public Rope to(DataType dtype) {
+        return new Rope(cos.toType(dtype, true), sin.toType(dtype, true));
+    }
+
+    @Override
+    public void close() {
+        cos.close();
+        sin.close();
+    }
+}
