@@ -16,6 +16,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -34,6 +35,7 @@ public final class SafetensorsWriter {
 
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
     private static final int CHUNK_BYTES = 1 << 20;
+    private static final SecureRandom RANDOM = new SecureRandom();
 
     private record Entry(String name, DType dtype, long[] shape, float[] floats, long[] longs) {
         long byteLength() {
@@ -142,14 +144,16 @@ public final class SafetensorsWriter {
     public void write(Path file) {
         Path target = file.toAbsolutePath();
         Path dir = target.getParent();
-        Path temp;
+        // CREATE_NEW (not Files.createTempFile, which makes 0600 files) so the result gets the umask's permissions.
+        Path temp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(RANDOM.nextLong()) + ".tmp");
+        FileChannel channel;
         try {
-            temp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW);
         } catch (IOException e) {
             throw new SafetensorsException(file, "cannot create temp file in " + dir + ": " + e, e);
         }
         try {
-            try (FileChannel ch = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = channel) {
                 byte[] header = header();
                 ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
                 writeFully(ch, len);
