@@ -12,4 +12,12 @@ public record FluxInputs(NDArray img, NDArray imgIds, NDArray txt, NDArray txtId
     public FluxInputs withImg(NDArray newImg, NDArray newTimesteps) {
         return new FluxInputs(newImg, imgIds, txt, txtIds, newTimesteps, y, guidance);
     }
+
+    /** Temp-attaches every input to {@code scope}: ops on them then allocate there, and they return on close. */
+    public FluxInputs tempAttach(ai.djl.ndarray.NDManager scope) {
+        for (NDArray a : new NDArray[] {img, imgIds, txt, txtIds, timesteps, y, guidance}) {
+            if (a != null) a.tempAttach(scope);
+        }
+        return this;
+    }
 }

@@ -17,7 +17,7 @@ public final class LastLayer extends Module {
 
     // x [B, L, H], vec [B, H] -> [B, L, out]
     public NDArray forward(NDArray x, NDArray vec) {
-        NDList ss = adaLN.forward(Nn.silu(vec)).expandDims(1).split(2, -1);
+        NDList ss = adaLN.forward(Nn.silu(vec)).expandDims(1).split(2, 2);
         return linear.forward(Nn.modulate(Nn.layerNorm(x), ss.get(0), ss.get(1)));
     }
 

@@ -20,7 +20,7 @@ public final class Modulation extends Module {
 
     // vec [B, H] -> multiplier/3 triples of [B, 1, H]
     public Out[] forward(NDArray vec) {
-        NDList chunks = lin.forward(Nn.silu(vec)).expandDims(1).split(multiplier, -1);
+        NDList chunks = lin.forward(Nn.silu(vec)).expandDims(1).split(multiplier, 2);
         Out[] out = new Out[multiplier / 3];
         for (int i = 0; i < out.length; i++) {
             out[i] = new Out(chunks.get(3 * i), chunks.get(3 * i + 1), chunks.get(3 * i + 2));

@@ -57,19 +57,19 @@ public final class Rope implements AutoCloseable {
     // x [B, H, L, D] -> [B, H, L, D]
     public NDArray apply(NDArray x) {
         Shape s = x.getShape();
-        NDList pair = x.reshape(s.get(0), s.get(1), s.get(2), s.get(3) / 2, 2).split(2, -1);
-        NDArray x0 = pair.get(0).squeeze(-1); // [B, H, L, D/2]
-        NDArray x1 = pair.get(1).squeeze(-1);
+        NDList pair = x.reshape(s.get(0), s.get(1), s.get(2), s.get(3) / 2, 2).split(2, 4);
+        NDArray x0 = pair.get(0).squeeze(4); // [B, H, L, D/2]
+        NDArray x1 = pair.get(1).squeeze(4);
         NDArray out0 = x0.mul(cos).sub(x1.mul(sin));
         NDArray out1 = x0.mul(sin).add(x1.mul(cos));
-        return out0.expandDims(-1).concat(out1.expandDims(-1), -1).reshape(s);
+        return out0.expandDims(4).concat(out1.expandDims(4), 4).reshape(s);
     }
 
     /** The reference's table layout {@code [B, 1, L, D/2, 2, 2] = [[cos, -sin], [sin, cos]]}. */
     public NDArray referenceTable() {
-        NDArray row0 = cos.expandDims(-1).concat(sin.neg().expandDims(-1), -1); // [B,1,L,D/2,2]
-        NDArray row1 = sin.expandDims(-1).concat(cos.expandDims(-1), -1);
-        return row0.expandDims(-2).concat(row1.expandDims(-2), -2);
+        NDArray row0 = cos.expandDims(4).concat(sin.neg().expandDims(4), 4); // [B,1,L,D/2,2]
+        NDArray row1 = sin.expandDims(4).concat(cos.expandDims(4), 4);
+        return row0.expandDims(4).concat(row1.expandDims(4), 4); // [B,1,L,D/2,2,2]
     }
 
     /** The same tables cast to another dtype (new arrays). */

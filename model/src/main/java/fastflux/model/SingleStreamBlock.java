@@ -32,7 +32,7 @@ public final class SingleStreamBlock extends SingleStreamLayer {
     public NDArray residual(NDArray x, NDArray vec, Rope pe) {
         Modulation.Out mod = modulation.forward(vec)[0];
         NDArray xMod = Nn.modulate(Nn.layerNorm(x), mod.shift(), mod.scale());
-        NDList parts = linear1.forward(xMod).split(new long[] {3L * hidden}, -1);
+        NDList parts = linear1.forward(xMod).split(new long[] {3L * hidden}, 2);
         NDArray[] qkv = SelfAttention.splitHeads(parts.get(0), numHeads);
         NDArray attn = Attention.attention(norm.query(qkv[0]), norm.key(qkv[1]), qkv[2], pe);
         NDArray output = linear2.forward(attn.concat(Nn.geluTanh(parts.get(1)), 2));
