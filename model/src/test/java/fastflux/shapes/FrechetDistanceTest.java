@@ -94,6 +94,8 @@ class FrechetDistanceTest {
         }
         double shiftedFd = FrechetDistance.distance(shifted, ref);
         assertTrue(shiftedFd > 0);
+        assertTrue(FrechetDistance.distance(FrechetDistance.referenceImages(120, 3),
+                FrechetDistance.referenceImages(120, 1)) > 0, "two samples of the world differ a little");
         assertTrue(shiftedFd > 3 * sameWorld, "shift " + shiftedFd + " vs sampling noise " + sameWorld);
         assertEquals(shiftedFd, FrechetDistance.distance(ref, shifted), 1e-6 * Math.max(1, shiftedFd));
         assertEquals(sameWorld, FrechetDistance.distance(ref, other), 1e-6 * Math.max(1, sameWorld));
@@ -101,13 +103,16 @@ class FrechetDistanceTest {
 
     @Test
     void featuresKeepLayoutAndColour() {
-        assertEquals(112, FrechetDistance.FEATURE_DIM);
+        assertEquals(64, FrechetDistance.FEATURE_DIM);
         Image red = ShapesWorld.render(Scene.of(new SceneObject(ShapeKind.SQUARE, Colour.RED, 0, 0, 0, 0)));
         Image redElsewhere = ShapesWorld.render(Scene.of(new SceneObject(ShapeKind.SQUARE, Colour.RED, 2, 3, 0, 0)));
         Image blue = ShapesWorld.render(Scene.of(new SceneObject(ShapeKind.SQUARE, Colour.BLUE, 0, 0, 0, 0)));
         double[] f = FrechetDistance.features(red);
-        assertEquals(36 / 64.0, f[Colour.RED.ordinal() * 16], 1e-12);
-        assertEquals(36 / 64.0 / 3, f[96], 1e-6, "mean luminance of the cell");
+        assertEquals(36 / 64.0, f[0], 1e-6, "mean red of cell (0, 0)");
+        assertEquals(0, f[1], 1e-12);
+        assertEquals(0, f[2], 1e-12);
+        assertEquals(36 / 64.0, f[FrechetDistance.OCCUPANCY_OFFSET], 1e-12, "palette pixels of cell (0, 0)");
+        assertEquals(0, f[FrechetDistance.OCCUPANCY_OFFSET + 1], 1e-12);
         assertTrue(!java.util.Arrays.equals(f, FrechetDistance.features(redElsewhere)));
         assertTrue(!java.util.Arrays.equals(f, FrechetDistance.features(blue)));
     }
@@ -116,7 +121,7 @@ class FrechetDistanceTest {
     void tooFewImagesIsAClearError() {
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                 () -> FrechetDistance.fit(FrechetDistance.referenceImages(50, 1)));
-        assertTrue(e.getMessage().contains("at least 112 images"), e.getMessage());
+        assertTrue(e.getMessage().contains("at least 64 images"), e.getMessage());
         FrechetDistance.fit(FrechetDistance.referenceImages(120, 1)); // the usual 30 prompts x 4 seeds suffice
     }
 }
