@@ -1,0 +1,31 @@
+package fastflux.shapes;
+
+/** The six GenEval task categories, with the keys used in prompt files and reports. */
+public enum Category {
+    SINGLE_OBJECT("single_object"),
+    TWO_OBJECT("two_object"),
+    COUNTING("counting"),
+    COLORS("colors"),
+    POSITION("position"),
+    COLOR_ATTR("color_attr");
+
+    private final String key;
+
+    Category(String key) {
+        this.key = key;
+    }
+
+    public String key() {
+        return key;
+    }
+
+    /** The category with this key, or null. */
+    public static Category fromKey(String key) {
+        for (Category c : values()) {
+            if (c.key.equals(key)) {
+                return c;
+            }
+        }
+        return null;
+    }
+}

@@ -1,0 +1,50 @@
+package fastflux.shapes;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Prompt files: one {@code category<TAB>prompt} per line, blank lines skipped. */
+public final class PromptFile {
+    private PromptFile() {}
+
+    /**
+     * @throws IllegalArgumentException naming file:line for a malformed line, an unknown category, a
+     *     prompt outside the grammar, or a prompt whose parsed category differs from its column
+     */
+    public static List<Prompt> read(Path file) throws IOException {
+        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        List<Prompt> out = new ArrayList<>();
+        for (int i = 0; i < lines.size(); i++) {
+            String line = lines.get(i).strip();
+            if (line.isEmpty()) {
+                continue;
+            }
+            String where = file + ":" + (i + 1) + ": ";
+            String[] cols = line.split("\t", -1);
+            if (cols.length != 2) {
+                throw new IllegalArgumentException(where + "expected 'category<TAB>prompt', got '" + line + "'");
+            }
+            Category category = Category.fromKey(cols[0].strip());
+            if (category == null) {
+                throw new IllegalArgumentException(where + "unknown category '" + cols[0].strip() + "'");
+            }
+            String text = cols[1].strip();
+            PromptSpec spec;
+            try {
+                spec = PromptGrammar.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(where + e.getMessage(), e);
+            }
+            if (spec.category() != category) {
+                throw new IllegalArgumentException(where + "prompt '" + text + "' is " + spec.category().key()
+                        + ", not " + category.key());
+            }
+            out.add(new Prompt(category, text));
+        }
+        return out;
+    }
+}
