@@ -155,7 +155,8 @@ public final class FluxModel extends Module {
                 double bound = 1.0 / Math.sqrt(fanIn > 0 ? fanIn : biasFanIn(p.name()));
                 for (int i = 0; i < n; i++) v[i] = (float) ((rnd.nextDouble() * 2 - 1) * bound);
             }
-            p.set(manager.create(v, p.shape()).toType(dt, false));
+            NDArray a = Tensors.create(manager, v, p.shape());
+            p.set(dt == DataType.FLOAT32 ? a : a.toType(dt, false));
         }
     }
 

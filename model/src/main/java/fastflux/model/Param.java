@@ -42,4 +42,14 @@ public final class Param {
         if (value != null && value != v) value.close();
         value = v;
     }
+
+    /** Puts {@code v} in place without closing the previous value, and returns that value (for temporary swaps). */
+    public NDArray exchange(NDArray v) {
+        if (!v.getShape().equals(shape)) {
+            throw new IllegalArgumentException("parameter " + name + ": shape " + v.getShape() + " != expected " + shape);
+        }
+        NDArray old = value;
+        value = v;
+        return old;
+    }
 }

@@ -76,7 +76,7 @@ public final class ReferenceForward {
         }
         int lImg = (int) in.img().getShape().get(1);
         float[] schedule = Schedule.timesteps(denoise.steps(), lImg, denoise.shift());
-        out.put("schedule", m.create(schedule));
+        out.put("schedule", Tensors.create(m, schedule, new Shape(schedule.length)));
         long b = in.img().getShape().get(0);
         EulerSampler.sample(in.img(), schedule, (x, t, scope) -> {
             NDArray guidance = model.config().guidanceEmbed() ? scope.full(new Shape(b), denoise.guidance()) : null;

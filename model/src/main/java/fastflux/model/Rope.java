@@ -50,7 +50,7 @@ public final class Rope implements AutoCloseable {
         }
         NDManager m = ids.getManager();
         Shape shape = new Shape(b, 1, l, half);
-        return new Rope(m.create(c, shape).toType(dtype, false), m.create(sn, shape).toType(dtype, false));
+        return new Rope(Tensors.create(m, c, shape).toType(dtype, false), Tensors.create(m, sn, shape).toType(dtype, false));
     }
 
     /** Rotates interleaved pairs (x[2j], x[2j+1]) of q or k. */

@@ -444,7 +444,10 @@ public final class SafetensorsReader implements AutoCloseable {
                 }
             }
             out.flip();
-            return manager.create(out, shape, target);
+            // Copy into libtorch-owned storage: a from_blob tensor lives only as long as its wrapping handle.
+            try (NDArray blob = manager.create(out, shape, target)) {
+                return blob.duplicate();
+            }
         } finally {
             Unmapper.unmap(mapped);
         }

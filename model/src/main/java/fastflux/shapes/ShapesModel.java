@@ -1,0 +1,185 @@
+package fastflux.shapes;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
+import fastflux.model.FluxInputs;
+import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
+import fastflux.model.FluxParamsJson;
+import fastflux.model.ModelDir;
+import fastflux.model.Param;
+import fastflux.model.Tensors;
+import fastflux.model.WeightLoader;
+import fastflux.model.io.DType;
+import fastflux.model.io.SafetensorsReader;
+import fastflux.model.io.SafetensorsWriter;
+import fastflux.sampling.EulerSampler;
+import fastflux.sampling.Schedule;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.Set;
+
+/**
+ * The tiny FLUX of the Shapes world: the same transformer class, sampler and conditioning interface as
+ * FLUX.1, with the {@link TextEncoder} standing in for T5/CLIP. Generation uses classifier-free guidance
+ * (the config embeds no guidance): {@code v = v(∅) + g·(v(prompt) − v(∅))}.
+ */
+public final class ShapesModel {
+    public static final String CONFIG = "shapes-tiny";
+    /** Guidance scale of every generating command unless given. */
+    public static final float DEFAULT_GUIDANCE = 4f;
+    public static final int DEFAULT_STEPS = 20;
+
+    private final FluxModel flux;
+    private final TextEncoder text;
+
+    public ShapesModel(FluxModel flux, TextEncoder text) {
+        this.flux = flux;
+        this.text = text;
+    }
+
+    public FluxModel flux() {
+        return flux;
+    }
+
+    public TextEncoder text() {
+        return text;
+    }
+
+    /** Transformer and text-encoder parameters together, by checkpoint name. */
+    public Map<String, Param> params() {
+        Map<String, Param> all = new LinkedHashMap<>(flux.params());
+        all.putAll(text.params());
+        return all;
+    }
+
+    /** The embedded default model: {@code models/shapes-tiny} under the project (or {@code -Dfastflux.home}). */
+    public static Path defaultDir() {
+        String home = System.getProperty("fastflux.home", ".");
+        return Path.of(home, "models", CONFIG);
+    }
+
+    /** Loads a Shapes model directory; the checkpoint may hold exactly the transformer and text_encoder.* names. */
+    public static ShapesModel load(Path dir, NDManager m) {
+        FluxModel flux = new FluxModel(ModelDir.readParams(dir));
+        TextEncoder text = new TextEncoder(flux.config().contextInDim());
+        if (flux.config().vecInDim() != flux.config().contextInDim()) {
+            throw new IllegalArgumentException(dir + ": a Shapes model pools txt into y, so vec_in_dim must equal context_in_dim");
+        }
+        ShapesModel model = new ShapesModel(flux, text);
+        model.loadWeights(ModelDir.weightsFile(dir), m);
+        return model;
+    }
+
+    /** Loads weights from a checkpoint into this model's parameters (fp32). */
+    public void loadWeights(Path file, NDManager m) {
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            WeightLoader.load(params(), r, Set.of(), m, DataType.FLOAT32);
+        }
+    }
+
+    /** Writes config.json and model.safetensors (fp32, reference names plus text_encoder.*). */
+    public void save(Path dir) {
+        try {
+            Files.createDirectories(dir);
+            SafetensorsWriter w = new SafetensorsWriter().metadata("format", "pt");
+            for (Param p : params().values()) w.add(p.name(), p.value(), DType.F32);
+            w.write(dir.resolve("model.safetensors"));
+            JsonObject cfg = new JsonObject();
+            cfg.addProperty("model_type", "fastflux-shapes");
+            cfg.add("params", FluxParamsJson.toJson(flux.config()));
+            JsonObject sampling = new JsonObject();
+            sampling.addProperty("guidance", DEFAULT_GUIDANCE);
+            sampling.addProperty("steps", DEFAULT_STEPS);
+            cfg.add("sampling", sampling);
+            Path tmp = dir.resolve("config.json.tmp");
+            Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().create().toJson(cfg));
+            Files.move(tmp, dir.resolve("config.json"), java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+                    java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot save model to " + dir, e);
+        }
+    }
+
+    /** Conditioning arrays of a batch of prompts, created in {@code m}. */
+    public record Conditioning(NDArray txt, NDArray y, NDArray txtIds, NDArray imgIds) {}
+
+    public Conditioning condition(List<String> prompts, NDManager m) {
+        NDArray txt = text.txt(text.tokenize(prompts), m);
+        int b = prompts.size();
+        NDArray txtIds = m.zeros(new Shape(b, text.maxWords(), 3));
+        NDArray imgIds = Tensors.create(m, Latents.imgIds(), new Shape(1, Latents.TOKENS, 3)).repeat(0, b);
+        return new Conditioning(txt, TextEncoder.pooled(txt), txtIds, imgIds);
+    }
+
+    /** The transformer's velocity for latents x [B, 64, 48] at time t (no guidance). */
+    public NDArray velocity(NDArray x, NDArray t, Conditioning c) {
+        return flux.forward(new FluxInputs(x, c.imgIds(), c.txt(), c.txtIds(), t, c.y(), null));
+    }
+
+    /** Seeded Gaussian noise [B, 64, 48]: the starting latents of generation. */
+    public static NDArray noise(long[] seeds, NDManager m) {
+        float[] v = new float[seeds.length * Latents.TOKENS * Latents.CHANNELS];
+        int per = Latents.TOKENS * Latents.CHANNELS;
+        for (int i = 0; i < seeds.length; i++) {
+            Random r = new Random(seeds[i]);
+            for (int j = 0; j < per; j++) v[i * per + j] = (float) r.nextGaussian();
+        }
+        return Tensors.create(m, v, new Shape(seeds.length, Latents.TOKENS, Latents.CHANNELS));
+    }
+
+    /**
+     * Generates one image per (prompt, seed) pair with the guided Euler sampler; batched {@code batch} images
+     * at a time (each guided step runs the conditional and unconditional halves as one batch).
+     */
+    public List<Image> generate(List<String> prompts, long[] seeds, int steps, float guidance, int batch) {
+        if (prompts.size() != seeds.length) throw new IllegalArgumentException("one seed per prompt is needed");
+        List<Image> out = new ArrayList<>();
+        for (int s = 0; s < prompts.size(); s += batch) {
+            int e = Math.min(prompts.size(), s + batch);
+            try (NDManager m = NDManager.newBaseManager()) {
+                NDArray x = noise(java.util.Arrays.copyOfRange(seeds, s, e), m);
+                NDArray x0 = sample(prompts.subList(s, e), x, steps, guidance, m);
+                float[] all = x0.toFloatArray();
+                int per = Latents.TOKENS * Latents.CHANNELS;
+                for (int i = 0; i < e - s; i++) {
+                    float[] tokens = java.util.Arrays.copyOfRange(all, i * per, (i + 1) * per);
+                    out.add(Image.fromModelOutput(Latents.unpack(tokens)));
+                }
+            }
+        }
+        return out;
+    }
+
+    /** The guided Euler loop from latents x [B, 64, 48]; returns the final latents in {@code m}. */
+    public NDArray sample(List<String> prompts, NDArray x, int steps, float guidance, NDManager m) {
+        int b = prompts.size();
+        boolean guided = guidance != 1f;
+        List<String> all = new ArrayList<>(prompts);
+        if (guided) for (int i = 0; i < b; i++) all.add("");
+        Conditioning c = condition(all, m);
+        float[] schedule = Schedule.timesteps(steps, Latents.TOKENS, true);
+        return EulerSampler.sample(x, schedule, (xt, t, scope) -> {
+            NDArray xin = guided ? xt.concat(xt, 0) : xt;
+            NDArray tv = scope.full(new Shape(xin.getShape().get(0)), t);
+            Conditioning sc = c;
+            for (NDArray a : new NDArray[] {c.txt(), c.y(), c.txtIds(), c.imgIds()}) a.tempAttach(scope);
+            NDArray v = velocity(xin, tv, sc);
+            if (!guided) return v;
+            NDList halves = v.split(2, 0);
+            return halves.get(1).add(halves.get(0).sub(halves.get(1)).mul(guidance));
+        }, null);
+    }
+}

@@ -1,0 +1,274 @@
+package fastflux.shapes;
+
+import ai.djl.engine.Engine;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.training.GradientCollector;
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import fastflux.model.FluxInputs;
+import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
+import fastflux.model.Param;
+import fastflux.model.Tensors;
+import fastflux.model.io.DType;
+import fastflux.model.io.SafetensorsReader;
+import fastflux.model.io.SafetensorsWriter;
+import fastflux.train.AdamW;
+import fastflux.train.Ema;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * Trains the Shapes model with rectified flow in FLUX's convention: {@code x_t = (1 − t)·x0 + t·noise}, the
+ * model predicts {@code noise − x0}, t is logit-normal. AdamW, gradient clipping, EMA, prompt dropout (the
+ * empty prompt, for classifier-free guidance). Every random draw of step k comes from a generator seeded by
+ * (seed, k), so a run resumed from a checkpoint repeats the uninterrupted run's losses exactly.
+ */
+public final class TinyTrainer {
+    public record Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
+                          double promptDropout, long seed, int checkpointEvery) {
+        public static Options defaults() {
+            return new Options(64, 1e-3, 100, 0.01, 1.0, 0.999, 0.1, 1234, 100);
+        }
+
+        JsonObject toJson() {
+            return new Gson().toJsonTree(this).getAsJsonObject();
+        }
+
+        static Options fromJson(JsonObject o) {
+            return new Gson().fromJson(o, Options.class);
+        }
+    }
+
+    /** Called after every step. */
+    public interface Progress {
+        void step(long step, long totalSteps, double loss, double stepsPerSecond, double secondsLeft);
+    }
+
+    static final String STATE_JSON = "train-state.json";
+    static final String STATE_TENSORS = "train-state.safetensors";
+    static final int STATE_VERSION = 1;
+
+    private final NDManager manager;
+    private final ShapesModel model;
+    private final List<Param> params;
+    private final AdamW adam;
+    private final Ema ema;
+    private final Options options;
+    private final List<Float> losses = new ArrayList<>();
+    private long step;
+    private double elapsedSeconds;
+
+    private TinyTrainer(NDManager manager, ShapesModel model, Options options) {
+        this.manager = manager;
+        this.model = model;
+        this.options = options;
+        this.params = new ArrayList<>(model.params().values());
+        for (Param p : params) p.value().setRequiresGradient(true);
+        this.adam = new AdamW(manager, 0.9, 0.999, 1e-8, options.weightDecay());
+        this.ema = new Ema(manager, params);
+    }
+
+    /** A fresh model: PyTorch's default init, with adaLN modulations and the final projection zeroed (adaLN-Zero). */
+    public static TinyTrainer fresh(FluxParams p, Options options, NDManager manager) {
+        FluxModel flux = new FluxModel(p);
+        flux.initRandom(manager, DataType.FLOAT32, options.seed());
+        for (Param q : flux.params().values()) {
+            String n = q.name();
+            if (n.contains("_mod.lin.") || n.contains(".modulation.lin.") || n.startsWith("final_layer.")) {
+                q.set(manager.zeros(q.shape()));
+            }
+        }
+        TextEncoder text = new TextEncoder(p.contextInDim());
+        SplittableRandom r = new SplittableRandom(options.seed() ^ 0x7e57L);
+        for (Param q : text.params().values()) {
+            float std = q.name().contains("position") ? 0.1f : 1f;
+            float[] v = new float[(int) q.shape().size()];
+            for (int i = 0; i < v.length; i++) v[i] = (float) (gaussian(r) * std);
+            q.set(Tensors.create(manager, v, q.shape()));
+        }
+        return new TinyTrainer(manager, new ShapesModel(flux, text), options);
+    }
+
+    /** Continues from the checkpoint in {@code dir} (its latest complete state). */
+    public static TinyTrainer resume(Path dir, NDManager manager) {
+        Path json = dir.resolve(STATE_JSON);
+        if (!Files.isRegularFile(json)) throw new IllegalArgumentException(dir + " holds no training state (" + STATE_JSON + ")");
+        JsonObject state;
+        try {
+            state = JsonParser.parseString(Files.readString(json)).getAsJsonObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (state.get("version").getAsInt() != STATE_VERSION) {
+            throw new IllegalArgumentException(json + ": unsupported state version " + state.get("version"));
+        }
+        ShapesModel model = ShapesModel.load(dir, manager); // EMA weights; replaced below by the raw ones
+        TinyTrainer t = new TinyTrainer(manager, model, Options.fromJson(state.getAsJsonObject("options")));
+        t.step = state.get("step").getAsLong();
+        t.elapsedSeconds = state.get("elapsed_seconds").getAsDouble();
+        for (var e : state.getAsJsonArray("losses")) t.losses.add(e.getAsFloat());
+        try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(STATE_TENSORS))) {
+            long stateStep = Long.parseLong(r.metadata().getOrDefault("step", "-1"));
+            if (stateStep != t.step) {
+                throw new IllegalArgumentException(dir + ": " + STATE_TENSORS + " is at step " + stateStep + " but "
+                        + STATE_JSON + " at step " + t.step + " (a half-written checkpoint)");
+            }
+            Map<String, NDArray> m1 = new HashMap<>(), m2 = new HashMap<>();
+            for (Param p : t.params) {
+                t.ema.set(p.name(), p.value());
+                NDArray w = r.load("weight." + p.name(), manager, DataType.FLOAT32);
+                p.set(w);
+                w.setRequiresGradient(true);
+                m1.put(p.name(), r.load("adam_m." + p.name(), manager, DataType.FLOAT32));
+                m2.put(p.name(), r.load("adam_v." + p.name(), manager, DataType.FLOAT32));
+            }
+            t.adam.restore(Long.parseLong(r.metadata().get("adam_steps")), m1, m2);
+            m1.values().forEach(NDArray::close);
+            m2.values().forEach(NDArray::close);
+        }
+        return t;
+    }
+
+    public long step() {
+        return step;
+    }
+
+    public List<Float> losses() {
+        return losses;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /**
+     * Trains until {@code totalSteps} or until {@code minutes} of wall time have passed in this call
+     * (whichever first; minutes ≤ 0 means no limit), checkpointing into {@code out} every
+     * {@code checkpointEvery} steps and at the end.
+     */
+    public void train(long totalSteps, double minutes, Path out, Progress progress) {
+        long start = System.nanoTime();
+        long firstStep = step;
+        while (step < totalSteps) {
+            float loss = trainStep();
+            losses.add(loss);
+            step++;
+            double secs = (System.nanoTime() - start) / 1e9;
+            double rate = (step - firstStep) / Math.max(secs, 1e-9);
+            double left = (totalSteps - step) / Math.max(rate, 1e-9);
+            if (minutes > 0) left = Math.min(left, minutes * 60 - secs);
+            if (progress != null) progress.step(step, totalSteps, loss, rate, left);
+            boolean timeUp = minutes > 0 && secs >= minutes * 60;
+            if (out != null && (step % options.checkpointEvery() == 0 || step == totalSteps || timeUp)) {
+                elapsedSeconds += secs;
+                start = System.nanoTime();
+                firstStep = step;
+                checkpoint(out);
+            }
+            if (timeUp) break;
+        }
+    }
+
+    /** One optimisation step on batch {@code step}; returns its loss. */
+    public float trainStep() {
+        int b = options.batch();
+        SplittableRandom r = new SplittableRandom(options.seed() * 0x9E3779B97F4A7C15L + step);
+        int per = Latents.TOKENS * Latents.CHANNELS;
+        float[] x0 = new float[b * per], noise = new float[b * per], t = new float[b];
+        List<String> prompts = new ArrayList<>(b);
+        for (int i = 0; i < b; i++) {
+            Example ex = ShapesWorld.sampleExample(r.split());
+            System.arraycopy(Latents.pack(ex.image().toModelInput()), 0, x0, i * per, per);
+            prompts.add(r.nextDouble() < options.promptDropout() ? "" : ex.prompt());
+            t[i] = (float) (1 / (1 + Math.exp(-gaussian(r)))); // logit-normal
+            for (int j = 0; j < per; j++) noise[i * per + j] = (float) gaussian(r);
+        }
+        float loss;
+        try (NDManager s = manager.newSubManager()) {
+            Shape shape = new Shape(b, Latents.TOKENS, Latents.CHANNELS);
+            NDArray clean = Tensors.create(s, x0, shape);
+            NDArray eps = Tensors.create(s, noise, shape);
+            NDArray tv = Tensors.create(s, t, new Shape(b));
+            NDArray tb = tv.reshape(b, 1, 1);
+            NDArray xt = clean.mul(tb.neg().add(1f)).add(eps.mul(tb));
+            NDArray target = eps.sub(clean);
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                ShapesModel.Conditioning c = model.condition(prompts, s);
+                NDArray pred = model.velocity(xt, tv, c);
+                NDArray l = pred.sub(target).square().mean();
+                gc.backward(l);
+                loss = l.getFloat();
+            }
+            double lr = options.lr() * Math.min(1.0, (step + 1.0) / Math.max(1, options.warmup()));
+            adam.step(params, lr, options.clip());
+            ema.update(params, Ema.decayAt(options.emaDecay(), step));
+        }
+        return loss;
+    }
+
+    /** The EMA weights as a Shapes model directory plus the exact training state, each file temp + rename. */
+    public void checkpoint(Path out) {
+        try {
+            Files.createDirectories(out);
+            SafetensorsWriter state = new SafetensorsWriter()
+                    .metadata("step", Long.toString(step))
+                    .metadata("adam_steps", Long.toString(adam.steps()));
+            for (Param p : params) {
+                state.add("weight." + p.name(), p.value(), DType.F32);
+                state.add("adam_m." + p.name(), adam.firstMoments().get(p.name()), DType.F32);
+                state.add("adam_v." + p.name(), adam.secondMoments().get(p.name()), DType.F32);
+            }
+            state.write(out.resolve(STATE_TENSORS));
+            exportEma(out);
+            JsonObject json = new JsonObject();
+            json.addProperty("version", STATE_VERSION);
+            json.addProperty("step", step);
+            json.addProperty("elapsed_seconds", elapsedSeconds);
+            json.add("options", options.toJson());
+            JsonArray ls = new JsonArray();
+            for (float l : losses) ls.add(l);
+            json.add("losses", ls);
+            Path tmp = out.resolve(STATE_JSON + ".tmp");
+            Files.writeString(tmp, new GsonBuilder().create().toJson(json));
+            Files.move(tmp, out.resolve(STATE_JSON), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write checkpoint to " + out, e);
+        }
+    }
+
+    /** Writes the EMA weights as a loadable Shapes model (config.json + model.safetensors). */
+    public void exportEma(Path dir) {
+        Map<String, NDArray> raw = new HashMap<>();
+        for (Param p : params) raw.put(p.name(), p.exchange(ema.weights().get(p.name())));
+        try {
+            model.save(dir);
+        } finally {
+            for (Param p : params) p.exchange(raw.get(p.name()));
+        }
+    }
+
+    public ShapesModel model() {
+        return model;
+    }
+
+    static double gaussian(SplittableRandom r) {
+        // Box-Muller from the splittable generator (java.util.Random is not splittable).
+        double u1 = r.nextDouble(), u2 = r.nextDouble();
+        return Math.sqrt(-2 * Math.log(1 - u1)) * Math.cos(2 * Math.PI * u2);
+    }
+}
