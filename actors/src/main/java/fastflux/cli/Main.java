@@ -11,7 +11,9 @@ public final class Main {
 
     static final List<Command> COMMANDS = List.of(
             new ForwardCommand(),
-            new TrainTinyCommand());
+            new TrainTinyCommand(),
+            new GenerateCommand(),
+            new EvalCommand());
 
     public static void main(String[] argv) {
         System.setProperty("ai.djl.offline", "true");

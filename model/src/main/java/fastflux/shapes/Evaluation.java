@@ -1,0 +1,82 @@
+package fastflux.shapes;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The GenEval-style evaluation: K images per prompt from the guided sampler (seeds seedBase .. seedBase+K−1),
+ * judged by {@link Judge}, plus the Fréchet distance of all images to dataset images. Deterministic.
+ */
+public final class Evaluation {
+    private Evaluation() {}
+
+    /** Dataset images the FD compares against: a fixed seed, never the evaluated prompts. */
+    public static final long FD_REFERENCE_SEED = 20_241_128L;
+    public static final int FD_REFERENCE_MIN = 256;
+
+    public record Options(int seeds, long seedBase, int steps, float guidance, int batch, Path saveImages) {
+        public Options {
+            if (seeds < 1) throw new IllegalArgumentException("seeds must be >= 1, got " + seeds);
+            if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+            if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        }
+
+        public static Options defaults() {
+            return new Options(4, 0, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE, 32, null);
+        }
+
+        public Options withSeedBase(long base) {
+            return new Options(seeds, base, steps, guidance, batch, saveImages);
+        }
+    }
+
+    public record Result(EvalReport report, List<Image> images) {}
+
+    /** Called after each generated batch with the number of images done so far. */
+    public interface Progress {
+        void done(int images, int total);
+    }
+
+    public static Result run(ShapesModel model, List<Prompt> prompts, Options o, Progress progress) {
+        List<String> texts = new ArrayList<>();
+        List<Prompt> owners = new ArrayList<>();
+        List<Long> seeds = new ArrayList<>();
+        List<Integer> lines = new ArrayList<>();
+        for (int i = 0; i < prompts.size(); i++) {
+            for (int k = 0; k < o.seeds(); k++) {
+                texts.add(prompts.get(i).text());
+                owners.add(prompts.get(i));
+                seeds.add(o.seedBase() + k);
+                lines.add(i);
+            }
+        }
+        List<Image> images = new ArrayList<>();
+        for (int s = 0; s < texts.size(); s += o.batch()) {
+            int e = Math.min(texts.size(), s + o.batch());
+            long[] sd = seeds.subList(s, e).stream().mapToLong(Long::longValue).toArray();
+            images.addAll(model.generate(texts.subList(s, e), sd, o.steps(), o.guidance(), o.batch()));
+            if (progress != null) progress.done(images.size(), texts.size());
+        }
+        EvalReport report = new EvalReport();
+        for (int i = 0; i < images.size(); i++) report.add(owners.get(i), images.get(i));
+        int nRef = Math.max(FD_REFERENCE_MIN, images.size());
+        if (images.size() >= FrechetDistance.FEATURE_DIM) {
+            report.setFd(FrechetDistance.distance(images, FrechetDistance.referenceImages(nRef, FD_REFERENCE_SEED)));
+        }
+        if (o.saveImages() != null) {
+            try {
+                Files.createDirectories(o.saveImages());
+                for (int i = 0; i < images.size(); i++) {
+                    Png.write(images.get(i), o.saveImages().resolve(String.format("%04d-%d.png", lines.get(i), seeds.get(i))));
+                }
+            } catch (IOException ex) {
+                throw new UncheckedIOException("cannot save images to " + o.saveImages(), ex);
+            }
+        }
+        return new Result(report, images);
+    }
+}
