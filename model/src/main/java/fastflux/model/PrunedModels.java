@@ -278,20 +278,15 @@ public final class PrunedModels {
         try (SafetensorsReader base = SafetensorsReader.open(ModelDir.weightsFile(baseDir))) {
             base.metadata().forEach(w::metadata);
             DType fallback = dominantFluxDtype(base);
-            for (Param p : flux.values()) {
-                DType dt = base.contains(p.name()) ? base.info(p.name()).dtype() : fallback;
-                Linear l = adapted.get(p.name());
-                if (l == null) {
-                    w.add(p.name(), p.value(), dt);
-                } else {
-                    try (NDArray merged = LoraInjector.mergedWeight(l)) {
-                        w.add(p.name(), merged, dt);
-                    }
-                }
-            }
+            // The base file's order first (a model with nothing replaced rewrites its base as it was), then the
+            // tensors new to it: the replaced blocks' linears, extra parameters the base lacks.
             for (String name : base.names()) {
-                if (isFlux(name)) continue; // the transformer's tensors come from the live model
                 TensorInfo info = base.info(name);
+                if (isFlux(name)) {
+                    Param p = flux.get(name);
+                    if (p != null) addFlux(w, p, info.dtype(), adapted.get(name));
+                    continue; // else: a heavy weight of a replaced block, gone
+                }
                 Param live = extraParams.get(name);
                 if (live != null) {
                     w.add(name, live.value(), info.dtype());
@@ -300,6 +295,9 @@ public final class PrunedModels {
                 } else {
                     w.add(name, info.dtype(), info.shape(), base.readFloats(name));
                 }
+            }
+            for (Param p : flux.values()) {
+                if (!base.contains(p.name())) addFlux(w, p, fallback, adapted.get(p.name()));
             }
             for (Param p : extraParams.values()) {
                 if (!base.contains(p.name())) w.add(p.name(), p.value(), fallback);
@@ -317,6 +315,17 @@ public final class PrunedModels {
             Files.move(tmp, outDir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export the pruned model to " + outDir, e);
+        }
+    }
+
+    /** A transformer parameter, its adapter (if any) merged in. */
+    private static void addFlux(SafetensorsWriter w, Param p, DType dtype, Linear adapted) {
+        if (adapted == null) {
+            w.add(p.name(), p.value(), dtype);
+            return;
+        }
+        try (NDArray merged = LoraInjector.mergedWeight(adapted)) {
+            w.add(p.name(), merged, dtype);
         }
     }
 
