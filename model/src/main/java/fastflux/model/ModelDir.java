@@ -10,6 +10,8 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -51,13 +53,49 @@ public final class ModelDir {
         return file;
     }
 
-    /** Builds the model of the directory's config and loads its weights into {@code manager} in {@code dtype}. */
-    public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces) {
+    /**
+     * The directory's {@code "replaced"} list (empty for a full model), checked against its params.
+     *
+     * @throws IllegalArgumentException naming config.json and the bad entry
+     */
+    public static List<Replacement> readReplaced(Path dir) {
+        FluxParams params = readParams(dir);
+        try {
+            return PrunedModels.readReplaced(readConfig(dir), params);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(dir.resolve("config.json") + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The model of the directory's config with its {@code "replaced"} list applied; weights not loaded yet. */
+    public static FluxModel build(Path dir) {
+        List<Replacement> replaced = readReplaced(dir);
         FluxModel model = new FluxModel(readParams(dir));
+        PrunedModels.apply(model, replaced);
+        return model;
+    }
+
+    /**
+     * Builds the model of the directory's config (a pruned directory's replaced blocks included) and loads its
+     * weights into {@code manager} in {@code dtype}.
+     */
+    public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces) {
+        FluxModel model = build(dir);
         try (SafetensorsReader reader = SafetensorsReader.open(weightsFile(dir))) {
-            WeightLoader.load(model.params(), reader, otherNamespaces, manager, dtype);
+            loadWeights(model.params(), reader, otherNamespaces, manager, dtype, PrunedModels.replacements(model));
         }
         model.setDtype(dtype);
         return model;
+    }
+
+    /** {@link WeightLoader#load}, its mismatch report completed with the config's replaced blocks. */
+    public static void loadWeights(Map<String, Param> params, SafetensorsReader reader, Set<String> otherNamespaces,
+                                   NDManager manager, DataType dtype, List<Replacement> replaced) {
+        try {
+            WeightLoader.load(params, reader, otherNamespaces, manager, dtype);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(e.getMessage() + "\n  (config.json \"replaced\": "
+                    + PrunedModels.describe(replaced) + ")", e);
+        }
     }
 }

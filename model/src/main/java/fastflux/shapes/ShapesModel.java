@@ -13,8 +13,9 @@ import fastflux.model.FluxParams;
 import fastflux.model.FluxParamsJson;
 import fastflux.model.ModelDir;
 import fastflux.model.Param;
+import fastflux.model.PrunedModels;
+import fastflux.model.Replacement;
 import fastflux.model.Tensors;
-import fastflux.model.WeightLoader;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
@@ -71,9 +72,12 @@ public final class ShapesModel {
         return Path.of(home, "models", CONFIG);
     }
 
-    /** Loads a Shapes model directory; the checkpoint may hold exactly the transformer and text_encoder.* names. */
+    /**
+     * Loads a Shapes model directory, full or pruned (its {@code "replaced"} list applied); the checkpoint may hold
+     * exactly the transformer's and text_encoder.* names.
+     */
     public static ShapesModel load(Path dir, NDManager m) {
-        FluxModel flux = new FluxModel(ModelDir.readParams(dir));
+        FluxModel flux = ModelDir.build(dir); // a pruned directory's replaced blocks included
         TextEncoder text = new TextEncoder(flux.config().contextInDim());
         if (flux.config().vecInDim() != flux.config().contextInDim()) {
             throw new IllegalArgumentException(dir + ": a Shapes model pools txt into y, so vec_in_dim must equal context_in_dim");
@@ -86,11 +90,15 @@ public final class ShapesModel {
     /** Loads weights from a checkpoint into this model's parameters (fp32). */
     public void loadWeights(Path file, NDManager m) {
         try (SafetensorsReader r = SafetensorsReader.open(file)) {
-            WeightLoader.load(params(), r, Set.of(), m, DataType.FLOAT32);
+            ModelDir.loadWeights(params(), r, Set.of(), m, DataType.FLOAT32, PrunedModels.replacements(flux));
         }
     }
 
-    /** Writes config.json and model.safetensors (fp32, reference names plus text_encoder.*). */
+    /**
+     * Writes config.json and model.safetensors (fp32, reference names plus text_encoder.*; the replaced blocks'
+     * linears and the {@code "replaced"} list when the transformer is pruned). LoRA adapters are not written: use
+     * {@link #exportPruned}.
+     */
     public void save(Path dir) {
         try {
             Files.createDirectories(dir);
@@ -100,6 +108,8 @@ public final class ShapesModel {
             JsonObject cfg = new JsonObject();
             cfg.addProperty("model_type", "fastflux-shapes");
             cfg.add("params", FluxParamsJson.toJson(flux.config()));
+            List<Replacement> replaced = PrunedModels.replacements(flux);
+            if (!replaced.isEmpty()) cfg.add(PrunedModels.REPLACED, PrunedModels.toJson(replaced));
             JsonObject sampling = new JsonObject();
             sampling.addProperty("guidance", DEFAULT_GUIDANCE);
             sampling.addProperty("steps", DEFAULT_STEPS);
@@ -111,6 +121,14 @@ public final class ShapesModel {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot save model to " + dir, e);
         }
+    }
+
+    /**
+     * Writes this model as a pruned directory beside the one it came from ({@link PrunedModels#export}): the base
+     * checkpoint's dtype and config keys kept, LoRA merged, the live text encoder under text_encoder.*.
+     */
+    public void exportPruned(Path baseDir, Path outDir) {
+        PrunedModels.export(flux, text.params(), baseDir, outDir);
     }
 
     /** Conditioning arrays of a batch of prompts, created in {@code m}. */
