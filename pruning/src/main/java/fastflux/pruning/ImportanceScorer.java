@@ -47,10 +47,11 @@ public final class ImportanceScorer {
   public record GenerationOptions(int prompts, long promptSeed, long seedBase, int steps, float guidance, int batch,
                                   int referenceImages, long referenceSeed, double alpha, double beta) {
     public GenerationOptions {
-      if (prompts < 2) throw new IllegalArgumentException("FD needs at least 2 prompts, got " + prompts);
-      if (steps < 1 || batch < 1 || referenceImages < 2) {
-        throw new IllegalArgumentException("steps, batch must be >= 1 and referenceImages >= 2");
+      if (prompts < FrechetDistance.FEATURE_DIM || referenceImages < FrechetDistance.FEATURE_DIM) {
+        throw new IllegalArgumentException("FD needs at least " + FrechetDistance.FEATURE_DIM
+            + " generated and reference images (the feature dimension), got " + prompts + " and " + referenceImages);
       }
+      if (steps < 1 || batch < 1) throw new IllegalArgumentException("steps and batch must be >= 1");
       if (alpha < 0 || beta < 0 || alpha + beta == 0) {
         throw new IllegalArgumentException("alpha, beta must be >= 0 and not both 0");
       }
