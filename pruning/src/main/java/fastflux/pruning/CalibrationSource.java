@@ -1,0 +1,46 @@
+package fastflux.pruning;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+
+/**
+ * Where calibration prompts come from: per prompt, the transformer's conditioning (what a text encoder would
+ * give) and the latent geometry. The calibration stream ({@link Calibration}) asks for one batch of prompts
+ * at a time, so a source never has to hold all of them as arrays.
+ *
+ * <p>Two implementations: {@link ShapesCalibrationSource} (grammar prompts through the Shapes text encoder)
+ * and {@link PrecomputedCalibrationSource} (a safetensors file of {@code txt}/{@code y} per prompt, for real
+ * FLUX checkpoints whose T5/CLIP encoders are not part of this project).
+ */
+public interface CalibrationSource {
+  /** One batch's conditioning: txt [B, L, C], y [B, vec_in], txt_ids [B, L, 3], img_ids [B, L_img, 3]. */
+  record Conditioning(NDArray txt, NDArray y, NDArray txtIds, NDArray imgIds) {
+    NDArray[] arrays() {
+      return new NDArray[] {txt, y, txtIds, imgIds};
+    }
+  }
+
+  /** Number of prompts. */
+  int size();
+
+  /** A short human label of the prompts (for reports), e.g. {@code grammar(n=64, seed=7)}. */
+  String describe();
+
+  /** Packed latent tokens per image (L_img). */
+  int latentTokens();
+
+  /** Channels per latent token (the config's in_channels). */
+  int latentChannels();
+
+  /** Whether the timestep schedule is shifted towards high noise (FLUX-dev style). */
+  boolean shiftSchedule();
+
+  /** The conditioning of the given prompts (by index, repeats allowed), created in {@code m}. */
+  Conditioning condition(int[] promptIndices, NDManager m);
+
+  /**
+   * The unconditional (empty prompt) conditioning for {@code n} images, for classifier-free guidance, or
+   * null when the source has none (a guidance-distilled model needs none).
+   */
+  Conditioning unconditional(int n, NDManager m);
+}
