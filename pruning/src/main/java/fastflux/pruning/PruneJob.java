@@ -1,0 +1,302 @@
+package fastflux.pruning;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import fastflux.model.BlockId;
+import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
+import fastflux.model.LoraInjector;
+import fastflux.model.Module;
+import fastflux.model.Param;
+import fastflux.model.PrunedModels;
+import fastflux.model.Replacement;
+import fastflux.model.ShortcutDoubleBlock;
+import fastflux.model.ShortcutSingleBlock;
+import fastflux.model.io.DType;
+import fastflux.model.io.SafetensorsReader;
+import fastflux.model.io.SafetensorsWriter;
+import fastflux.shapes.ShapesModel;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * FastFLUX end to end (Algorithm 1 of the paper): rank the blocks by importance, then for each block in
+ * order replace its residual branch by a least-squares linear fitted on the model's own calibration
+ * trajectories and fine-tune the sandwich around it, with every earlier sandwich loaded; finally export the
+ * pruned model. Each phase is a method so that the in-process command and the actor coordinator drive the
+ * same pieces; after every block the job's state is written ({@link PruneState}) so that a killed job
+ * resumes from its last completed block.
+ */
+public final class PruneJob {
+    public enum Order {
+        IMPORTANCE, START2END, END2START;
+
+        public static Order parse(String s) {
+            return switch (s) {
+                case "importance" -> IMPORTANCE;
+                case "start2end" -> START2END;
+                case "end2start" -> END2START;
+                default -> throw new IllegalArgumentException("unknown order '" + s + "' (importance, start2end, end2start)");
+            };
+        }
+    }
+
+    /** Everything a run depends on; part of the saved state, so a resumed run must use the same options. */
+    public record Options(double ratio, String importance, Path importanceFrom, Order order, Replacement.Mode mode,
+                          boolean sandwichTraining, int sandwichWidth, int calibPrompts, int calibSteps,
+                          int stSteps, double lr, int loraRank, float loraAlpha, long bufferBytes, long seed) {
+        public Options {
+            if (!(ratio > 0 && ratio < 1)) throw new IllegalArgumentException("ratio must be a fraction in (0, 1), got " + ratio);
+            if (!importance.equals(ImportanceScorer.FD_ALIGN) && !importance.equals(ImportanceScorer.OUTPUT_MSE)) {
+                throw new IllegalArgumentException("unknown importance metric '" + importance + "' (fd-align, output-mse)");
+            }
+            if (sandwichWidth != 1 && sandwichWidth != 3 && sandwichWidth != 5) {
+                throw new IllegalArgumentException("sandwich width must be 1, 3 or 5, got " + sandwichWidth);
+            }
+            if (calibPrompts < 1 || calibSteps < 1 || stSteps < 0 || loraRank < 1 || lr <= 0) {
+                throw new IllegalArgumentException("calibration prompts/steps, LoRA rank and lr must be positive");
+            }
+        }
+
+        public static Options defaults(double ratio) {
+            return new Options(ratio, ImportanceScorer.FD_ALIGN, null, Order.IMPORTANCE, Replacement.Mode.LINEAR, true, 3,
+                    Calibration.Options.DEFAULT_PROMPTS, 10, 150, 1e-3, 8, 8f, 256L << 20, 0);
+        }
+
+        JsonObject toJson() {
+            JsonObject o = new JsonObject();
+            o.addProperty("ratio", ratio);
+            o.addProperty("importance", importance);
+            o.addProperty("importance_from", importanceFrom == null ? null : importanceFrom.toString());
+            o.addProperty("order", order.name().toLowerCase());
+            o.addProperty("mode", mode.jsonName());
+            o.addProperty("sandwich_training", sandwichTraining);
+            o.addProperty("sandwich_width", sandwichWidth);
+            o.addProperty("calib_prompts", calibPrompts);
+            o.addProperty("calib_steps", calibSteps);
+            o.addProperty("st_steps", stSteps);
+            o.addProperty("lr", lr);
+            o.addProperty("lora_rank", loraRank);
+            o.addProperty("lora_alpha", loraAlpha);
+            o.addProperty("seed", seed);
+            return o;
+        }
+    }
+
+    /** What the job reports while it runs: phase, block, progress, loss. */
+    public interface Listener {
+        Listener NONE = (phase, block, done, total, detail) -> {};
+
+        void progress(String phase, String block, long done, long total, String detail);
+    }
+
+    /** Number of blocks a ratio replaces: round(R × blocks), at least one. */
+    public static int blocksFor(double ratio, FluxParams p) {
+        return Math.max(1, (int) Math.round(ratio * p.blockCount()));
+    }
+
+    private final Path baseDir;
+    private final Path outDir;
+    private final Options options;
+    private final Listener listener;
+    private final NDManager manager;
+    private final ShapesModel model;
+    private final LoraInjector lora;
+    private final Map<String, Double> phaseSeconds = new LinkedHashMap<>();
+    private PruneState state;
+
+    public PruneJob(Path baseDir, Path outDir, Options options, Listener listener, NDManager manager) {
+        this.baseDir = baseDir;
+        this.outDir = outDir;
+        this.options = options;
+        this.listener = listener;
+        this.manager = manager;
+        this.model = ShapesModel.load(baseDir, manager);
+        if (!PrunedModels.replacements(model.flux()).isEmpty()) {
+            throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
+        }
+        this.lora = new LoraInjector(options.loraRank(), options.loraAlpha(), options.seed());
+    }
+
+    public ShapesModel model() {
+        return model;
+    }
+
+    public PruneState state() {
+        return state;
+    }
+
+    public Map<String, Double> phaseSeconds() {
+        return phaseSeconds;
+    }
+
+    Path stateDir() {
+        return outDir.resolve("state");
+    }
+
+    /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
+    public PruneState begin() {
+        PruneState saved = PruneState.read(stateDir(), model.flux().config());
+        if (saved != null) {
+            if (!saved.options().equals(options.toJson())) {
+                throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
+                        + "  saved:   " + saved.options() + "\n  current: " + options.toJson());
+            }
+            state = saved;
+            restoreComponents();
+        } else {
+            state = PruneState.fresh(options.toJson(), blocksFor(options.ratio(), model.flux().config()));
+        }
+        return state;
+    }
+
+    /** Phase 1: the replacement order (importance ranking, or positional). */
+    public List<BlockId> order() {
+        if (state.order() != null) return state.order();
+        long t0 = System.nanoTime();
+        FluxParams p = model.flux().config();
+        List<BlockId> order = new ArrayList<>();
+        switch (options.order()) {
+            case START2END -> {
+                for (int i = 0; i < p.blockCount(); i++) order.add(BlockId.atPosition(i, p));
+            }
+            case END2START -> {
+                for (int i = p.blockCount() - 1; i >= 0; i--) order.add(BlockId.atPosition(i, p));
+            }
+            case IMPORTANCE -> {
+                ImportanceReport report = importance();
+                report.write(outDir);
+                for (ImportanceReport.Entry e : report.ranked()) order.add(e.block());
+            }
+        }
+        state = state.withOrder(order);
+        phaseSeconds.merge("importance", (System.nanoTime() - t0) / 1e9, Double::sum);
+        save();
+        return order;
+    }
+
+    private ImportanceReport importance() {
+        listener.progress("importance", "", 0, model.flux().config().blockCount(), options.importance());
+        if (options.importanceFrom() != null) return ImportanceReport.read(options.importanceFrom(), model.flux().config());
+        if (options.importance().equals(ImportanceScorer.OUTPUT_MSE)) return ImportanceScorer.byOutputMse(calibration());
+        return ImportanceScorer.byGeneration(model, ImportanceScorer.GenerationOptions.defaults());
+    }
+
+    /** The calibration stream: grammar prompts with their own seed, never an evaluation file. */
+    public Calibration calibration() {
+        ShapesCalibrationSource source = ShapesCalibrationSource.fromGrammar(model, options.calibPrompts(),
+                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
+        Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps());
+        return new Calibration(model.flux(), source, co);
+    }
+
+    /** Phases 2..: replace, fit and train each block of the order that is not done yet. */
+    public void replaceBlocks() {
+        List<BlockId> order = order();
+        int target = state.target();
+        for (int k = state.completed().size(); k < target; k++) {
+            BlockId block = order.get(k);
+            PruneState.BlockResult r = replace(block, k, target);
+            state = state.withCompleted(r);
+            long t0 = System.nanoTime();
+            save();
+            phaseSeconds.merge("checkpoint", (System.nanoTime() - t0) / 1e9, Double::sum);
+        }
+    }
+
+    private PruneState.BlockResult replace(BlockId block, int k, int total) {
+        FluxModel flux = model.flux();
+        Calibration calibration = calibration();
+        Module original;
+        Map<String, Double> residuals = Map.of();
+        long t0 = System.nanoTime();
+        if (options.mode() == Replacement.Mode.LINEAR) {
+            listener.progress("collect", block.name(), k, total, "least squares over calibration trajectories");
+            BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration, List.of(block), BlockFitter.Options.defaults(), manager).get(0);
+            residuals = fitted.residuals();
+            original = fitted.install(flux);
+        } else {
+            String prefix = block.name() + ".";
+            original = block.kind() == BlockId.Kind.DOUBLE
+                    ? flux.setDouble(block.index(), new ShortcutDoubleBlock(prefix))
+                    : flux.setSingle(block.index(), new ShortcutSingleBlock(prefix));
+        }
+        phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
+        SandwichTrainer.Result st = null;
+        if (options.sandwichTraining() && options.stSteps() > 0) {
+            long t1 = System.nanoTime();
+            listener.progress("sandwich", block.name(), k, total, "width " + options.sandwichWidth());
+            SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
+                    options.loraAlpha(), options.stSteps(), 16, options.lr(), options.bufferBytes(),
+                    outDir.resolve("spill"), options.seed() + k);
+            st = SandwichTrainer.train(flux, block, original, calibration, so, manager, lora,
+                    (step, steps, loss) -> listener.progress("sandwich", block.name(), step, steps, String.format("loss %.5f", loss)));
+            phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
+        }
+        closeTree(original);
+        return new PruneState.BlockResult(block, options.mode(), residuals, st);
+    }
+
+    private static void closeTree(Module m) {
+        for (Param p : m.params().values()) if (p.hasValue()) p.value().close();
+    }
+
+    /** Final phase: the pruned model directory, LoRA merged, in the base checkpoint's dtype. */
+    public void export() {
+        long t0 = System.nanoTime();
+        listener.progress("export", "", 0, 1, outDir.toString());
+        model.exportPruned(baseDir, outDir);
+        phaseSeconds.merge("export", (System.nanoTime() - t0) / 1e9, Double::sum);
+    }
+
+    /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
+    void save() {
+        Map<String, NDArray> tensors = new LinkedHashMap<>();
+        FluxModel flux = model.flux();
+        for (Replacement r : PrunedModels.replacements(flux)) {
+            var layer = r.block().kind() == BlockId.Kind.DOUBLE ? flux.doubleBlocks().get(r.block().index())
+                    : flux.singleBlocks().get(r.block().index());
+            for (Param p : ((Module) layer).params().values()) tensors.put(p.name(), p.value());
+        }
+        for (Param p : LoraInjector.trainableParams(flux).values()) {
+            if (p.name().contains(".lora_")) tensors.put(p.name(), p.value());
+        }
+        state = state.write(stateDir(), tensors);
+    }
+
+    /** Rebuilds the model of a saved state: replacements in order, then every saved component. */
+    private void restoreComponents() {
+        FluxModel flux = model.flux();
+        List<Replacement> done = new ArrayList<>();
+        for (PruneState.BlockResult r : state.completed()) done.add(new Replacement(r.block(), r.mode()));
+        for (Module old : PrunedModels.apply(flux, done)) closeTree(old);
+        try (SafetensorsReader reader = SafetensorsReader.open(state.componentsFile(stateDir()))) {
+            for (String name : reader.names()) {
+                if (name.contains(".lora_")) {
+                    String blockName = name.substring(0, name.indexOf('.', name.indexOf('.') + 1));
+                    lora.inject(flux, BlockId.parse(blockName, flux.config()), manager);
+                }
+            }
+            Map<String, Param> all = new LinkedHashMap<>(flux.params());
+            all.putAll(LoraInjector.trainableParams(flux));
+            for (String name : reader.names()) {
+                Param p = all.get(name);
+                if (p == null) throw new IllegalStateException(stateDir() + ": saved component " + name + " has no place in the model");
+                p.set(reader.load(name, manager, DataType.FLOAT32));
+            }
+        }
+    }
+}
