@@ -10,7 +10,8 @@ public final class Main {
     private Main() {}
 
     static final List<Command> COMMANDS = List.of(
-            new ForwardCommand());
+            new ForwardCommand(),
+            new BenchCommand());
 
     public static void main(String[] argv) {
         System.setProperty("ai.djl.offline", "true");
