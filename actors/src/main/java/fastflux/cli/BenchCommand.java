@@ -118,7 +118,7 @@ final class BenchCommand implements Command {
             double gflops = flops / median / 1e6;
             double gemm = gemmGflops(m);
             System.out.printf("median_ms %.1f%n", median);
-            System.out.printf("forward_gflop %.2f%n", flops / 1e9);
+            System.out.printf("forward_gflop %.3f%n", flops / 1e9);
             System.out.printf("gflop_per_s %.1f%n", gflops);
             System.out.printf("gemm_gflop_per_s %.1f (fp32 %d^3 matMul, median)%n", gemm, GEMM_N);
             System.out.printf("percent_of_gemm %.1f%n", 100 * gflops / gemm);
