@@ -13,7 +13,8 @@ public final class Main {
             new ForwardCommand(),
             new TrainTinyCommand(),
             new GenerateCommand(),
-            new EvalCommand());
+            new EvalCommand(),
+            new BenchCommand());
 
     public static void main(String[] argv) {
         System.setProperty("ai.djl.offline", "true");

@@ -32,13 +32,19 @@ public final class Nn {
         NDArray rrms = x32.square().mean(new int[] {-1}, true).add(NORM_EPS).sqrt();
         NDArray y = x32.div(rrms);
         if (dt != DataType.FLOAT32) y = y.toType(dt, false);
-        return y.mul(scale);
+        return y.muli(scale); // y is fresh: scale it in place
     }
 
-    /** GELU with the tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))). */
+    private static final float GELU_C = (float) (2 * Math.sqrt(2.0 / Math.PI));
+
+    /**
+     * GELU with the tanh approximation, 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as the identical
+     * x·σ(2√(2/π)·x·(1 + 0.044715·x²)): two allocations and six ops instead of eight of each (torch's native
+     * tanh-GELU is not exposed by DJL).
+     */
     public static NDArray geluTanh(NDArray x) {
-        NDArray inner = x.pow(3).mul(0.044715f).add(x).mul((float) Math.sqrt(2.0 / Math.PI));
-        return x.mul(inner.tanh().add(1f)).mul(0.5f);
+        NDArray inner = x.mul(x).muli(0.044715f * GELU_C).addi(GELU_C).muli(x);
+        return inner.getNDArrayInternal().sigmoid().muli(x);
     }
 
     /** SiLU, x·σ(x). */
@@ -49,7 +55,7 @@ public final class Nn {
     /** adaLN: {@code (1 + scale) * x + shift}. */
     // x [B, L, H], shift/scale [B, 1, H]
     public static NDArray modulate(NDArray x, NDArray shift, NDArray scale) {
-        return x.mul(scale.add(1f)).add(shift);
+        return x.mul(scale.add(1f)).addi(shift);
     }
 
     /**

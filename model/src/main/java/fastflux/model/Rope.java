@@ -1,7 +1,6 @@
 package fastflux.model;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -14,10 +13,16 @@ import ai.djl.ndarray.types.Shape;
 public final class Rope implements AutoCloseable {
     private final NDArray cos; // [B, 1, L, D/2]
     private final NDArray sin; // [B, 1, L, D/2]
+    private final NDArray cos2; // [B, 1, L, D]: c0, c0, c1, c1, ...
+    private final NDArray sin2; // [B, 1, L, D]: -s0, s0, -s1, s1, ...
 
     private Rope(NDArray cos, NDArray sin) {
         this.cos = cos;
         this.sin = sin;
+        Shape s = cos.getShape();
+        Shape full = new Shape(s.get(0), s.get(1), s.get(2), 2 * s.get(3));
+        this.cos2 = cos.expandDims(4).concat(cos.expandDims(4), 4).reshape(full);
+        this.sin2 = sin.neg().expandDims(4).concat(sin.expandDims(4), 4).reshape(full);
     }
 
     /** ids [B, L, n_axes] (float positions) -> the rotary tables, created in ids' manager. */
@@ -53,16 +58,16 @@ public final class Rope implements AutoCloseable {
         return new Rope(Tensors.create(m, c, shape).toType(dtype, false), Tensors.create(m, sn, shape).toType(dtype, false));
     }
 
-    /** Rotates interleaved pairs (x[2j], x[2j+1]) of q or k. */
+    /**
+     * Rotates interleaved pairs (x[2j], x[2j+1]) of q or k: {@code out = x·cos2 + swap(x)·sin2}, with swap
+     * exchanging each pair and cos2 = [c, c], sin2 = [−s, s] per pair. Bit for bit the reference's
+     * (x0·c − x1·s, x0·s + x1·c), in two allocations instead of seven.
+     */
     // x [B, H, L, D] -> [B, H, L, D]
     public NDArray apply(NDArray x) {
         Shape s = x.getShape();
-        NDList pair = x.reshape(s.get(0), s.get(1), s.get(2), s.get(3) / 2, 2).split(2, 4);
-        NDArray x0 = pair.get(0).squeeze(4); // [B, H, L, D/2]
-        NDArray x1 = pair.get(1).squeeze(4);
-        NDArray out0 = x0.mul(cos).sub(x1.mul(sin));
-        NDArray out1 = x0.mul(sin).add(x1.mul(cos));
-        return out0.expandDims(4).concat(out1.expandDims(4), 4).reshape(s);
+        NDArray swapped = x.reshape(s.get(0), s.get(1), s.get(2), s.get(3) / 2, 2).flip(4).reshape(s);
+        return x.mul(cos2).addi(swapped.muli(sin2));
     }
 
     /** The reference's table layout {@code [B, 1, L, D/2, 2, 2] = [[cos, -sin], [sin, cos]]}. */
@@ -81,5 +86,7 @@ public final class Rope implements AutoCloseable {
     public void close() {
         cos.close();
         sin.close();
+        cos2.close();
+        sin2.close();
     }
 }

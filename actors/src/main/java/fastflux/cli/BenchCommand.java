@@ -1,0 +1,165 @@
+package fastflux.cli;
+
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
+import fastflux.model.FlopCount;
+import fastflux.model.FluxInputs;
+import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
+import fastflux.model.ModelDir;
+import fastflux.model.ReferenceForward;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Set;
+
+/**
+ * {@code fastflux bench forward}: times the transformer forward and sets it against the analytic FLOP count
+ * ({@link FlopCount}) and this JVM's fp32 GEMM rate, so "how fast" reads as "how close to matmul speed".
+ */
+final class BenchCommand implements Command {
+    /** The GEMM the forward is compared with: fp32 [N, N] × [N, N]. */
+    static final int GEMM_N = 1024;
+
+    @Override
+    public String name() {
+        return "bench";
+    }
+
+    @Override
+    public String summary() {
+        return "bench forward: time the transformer forward; GFLOP/s against this machine's fp32 GEMM rate";
+    }
+
+    @Override
+    public String usage() {
+        return """
+                usage: fastflux bench forward --model DIR [--inputs FILE] [options]
+                       fastflux bench forward --config NAME --random-weights [options]
+                  --model DIR        config.json + model.safetensors
+                  --inputs FILE      safetensors inputs (img, img_ids, txt, txt_ids, timesteps, y[, guidance]);
+                                     without it, seeded inputs are generated
+                  --config NAME      a named config (%s), with --random-weights
+                  --random-weights   PyTorch-default random init (seeded) instead of a checkpoint
+                  --batch B          generated inputs: batch (default 1)
+                  --img-tokens L     generated inputs: image tokens (default 1024 with --config, 64 with --model)
+                  --txt-tokens T     generated inputs: text tokens (default 64 with --config, 8 with --model)
+                  --runs N           timed forwards (default 5)
+                  --warmup N         untimed forwards first (default 1)
+                  --dtype fp32|fp16  compute precision (default fp32)
+                  --seed S           seed of random weights and generated inputs (default 0)
+                prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 %d^3 matMul),
+                percent_of_gemm""".formatted(String.join(", ", FluxParams.names()), GEMM_N);
+    }
+
+    @Override
+    public Set<String> flags() {
+        return Set.of("random-weights");
+    }
+
+    @Override
+    public int run(Args a) {
+        if (a.positional().size() != 1 || !a.positional().get(0).equals("forward")) {
+            throw new Args.UsageException("bench: expected the subcommand 'forward', got " + a.positional());
+        }
+        Path dir = a.path("model", null);
+        Path inputs = a.path("inputs", null);
+        String config = a.string("config", null);
+        boolean randomWeights = a.flag("random-weights");
+        int runs = a.integer("runs", 5);
+        int warmup = a.integer("warmup", 1);
+        DataType dtype = Dtypes.parse(a.string("dtype", "fp32"));
+        long seed = a.integer("seed", 0);
+        boolean shapeGiven = a.has("batch") || a.has("img-tokens") || a.has("txt-tokens");
+        int batch = a.integer("batch", 1);
+        int imgTokens = a.integer("img-tokens", config != null ? 1024 : 64);
+        int txtTokens = a.integer("txt-tokens", config != null ? 64 : 8);
+        a.rejectUnknown();
+        if ((dir == null) == (config == null)) throw new Args.UsageException("bench: give exactly one of --model and --config");
+        if (config != null && !randomWeights) throw new Args.UsageException("bench: --config needs --random-weights");
+        if (dir != null && randomWeights) throw new Args.UsageException("bench: --random-weights goes with --config, not --model");
+        if (inputs != null && shapeGiven) {
+            throw new Args.UsageException("bench: --batch/--img-tokens/--txt-tokens describe generated inputs; --inputs has its own");
+        }
+        if (config != null && inputs != null) throw new Args.UsageException("bench: --inputs needs --model");
+        if (runs < 1 || warmup < 0 || batch < 1 || imgTokens < 1 || txtTokens < 1) {
+            throw new Args.UsageException("bench: --runs, --batch and token counts must be >= 1, --warmup >= 0");
+        }
+
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxModel model;
+            String what;
+            if (dir != null) {
+                model = ModelDir.load(dir, m, dtype, Set.of());
+                what = dir.toString();
+            } else {
+                model = new FluxModel(FluxParams.named(config));
+                model.initRandom(m, dtype, seed);
+                what = config + " (random weights)";
+            }
+            FluxParams p = model.config();
+            FluxInputs in = inputs != null ? ReferenceForward.readInputs(inputs, m)
+                    : FluxInputs.random(p, m, batch, imgTokens, txtTokens, seed);
+            batch = (int) in.img().getShape().get(0);
+            imgTokens = (int) in.img().getShape().get(1);
+            txtTokens = (int) in.txt().getShape().get(1);
+            System.out.printf("bench forward: %s, %s, batch %d, %d img + %d txt tokens, OMP_NUM_THREADS=%s%n", what,
+                    Dtypes.name(dtype), batch, imgTokens, txtTokens, System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
+
+            for (int i = 0; i < warmup; i++) timeForward(model, in, m);
+            double[] ms = new double[runs];
+            for (int i = 0; i < runs; i++) {
+                ms[i] = timeForward(model, in, m);
+                System.out.printf("run %d: %.1f ms%n", i + 1, ms[i]);
+            }
+            double median = median(ms);
+            long flops = FlopCount.forward(p, batch, imgTokens, txtTokens);
+            double gflops = flops / median / 1e6;
+            double gemm = gemmGflops(m);
+            System.out.printf("median_ms %.1f%n", median);
+            System.out.printf("forward_gflop %.3f%n", flops / 1e9);
+            System.out.printf("gflop_per_s %.1f%n", gflops);
+            System.out.printf("gemm_gflop_per_s %.1f (fp32 %d^3 matMul, median)%n", gemm, GEMM_N);
+            System.out.printf("percent_of_gemm %.1f%n", 100 * gflops / gemm);
+            return 0;
+        }
+    }
+
+    /** One inference forward in a sub-manager that is closed with everything it allocated. */
+    static double timeForward(FluxModel model, FluxInputs in, NDManager m) {
+        try (NDManager scope = m.newSubManager()) {
+            in.tempAttach(scope);
+            long t0 = System.nanoTime();
+            NDArray out = model.forward(in);
+            out.toFloatArray(); // forces the result (and so the whole graph) to be materialised
+            return (System.nanoTime() - t0) / 1e6;
+        }
+    }
+
+    /** fp32 GEMM rate of this JVM's engine: 3 warm-ups, median of 7 timed [N,N]×[N,N] matMuls. */
+    static double gemmGflops(NDManager m) {
+        try (NDManager scope = m.newSubManager()) {
+            NDArray x = scope.randomUniform(-1, 1, new Shape(GEMM_N, GEMM_N));
+            NDArray y = scope.randomUniform(-1, 1, new Shape(GEMM_N, GEMM_N));
+            double[] ms = new double[7];
+            for (int i = -3; i < ms.length; i++) {
+                try (NDManager run = scope.newSubManager()) {
+                    x.tempAttach(run);
+                    long t0 = System.nanoTime();
+                    NDArray z = x.matMul(y);
+                    z.getFloat(0, 0);
+                    double t = (System.nanoTime() - t0) / 1e6;
+                    if (i >= 0) ms[i] = t;
+                }
+            }
+            return 2.0 * GEMM_N * GEMM_N * GEMM_N / median(ms) / 1e6;
+        }
+    }
+
+    static double median(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+    }
+}
