@@ -72,7 +72,9 @@ final class BenchCommand implements Command {
         DataType dtype = Dtypes.parse(a.string("dtype", "fp32"));
         long seed = a.integer("seed", 0);
         boolean shapeGiven = a.has("batch") || a.has("img-tokens") || a.has("txt-tokens");
-        int batch = a.integer("batch", 1);
+        // A Shapes model's own work: one generation batch of 32 images, both guidance halves (64 rows).
+        boolean shapes = dir != null && !ModelDir.companionNamespaces(dir).isEmpty();
+        int batch = a.integer("batch", shapes ? 64 : 1);
         int imgTokens = a.integer("img-tokens", config != null ? 1024 : 64);
         int txtTokens = a.integer("txt-tokens", config != null ? 64 : 8);
         a.rejectUnknown();

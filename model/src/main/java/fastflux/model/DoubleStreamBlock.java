@@ -46,10 +46,10 @@ public final class DoubleStreamBlock extends DoubleStreamLayer {
         NDArray txtAttnOut = attn.get(":, :{}", lt);
         NDArray imgAttnOut = attn.get(":, {}:", lt);
 
-        img = Nn.addResidual(img, imgAttn.proj.forward(imgAttnOut).muli(im[0].gate()));
-        img = Nn.addResidual(img, mlp(imgMlp0, imgMlp2, Nn.modulate(Nn.layerNorm(img), im[1].shift(), im[1].scale())).muli(im[1].gate()));
-        txt = Nn.addResidual(txt, txtAttn.proj.forward(txtAttnOut).muli(tm[0].gate()));
-        txt = Nn.addResidual(txt, mlp(txtMlp0, txtMlp2, Nn.modulate(Nn.layerNorm(txt), tm[1].shift(), tm[1].scale())).muli(tm[1].gate()));
+        img = Nn.addResidual(img, Nn.scaled(imgAttn.proj.forward(imgAttnOut), im[0].gate()));
+        img = Nn.addResidual(img, Nn.scaled(mlp(imgMlp0, imgMlp2, Nn.modulate(Nn.layerNorm(img), im[1].shift(), im[1].scale())), im[1].gate()));
+        txt = Nn.addResidual(txt, Nn.scaled(txtAttn.proj.forward(txtAttnOut), tm[0].gate()));
+        txt = Nn.addResidual(txt, Nn.scaled(mlp(txtMlp0, txtMlp2, Nn.modulate(Nn.layerNorm(txt), tm[1].shift(), tm[1].scale())), tm[1].gate()));
         return new Streams(img, txt);
     }
 

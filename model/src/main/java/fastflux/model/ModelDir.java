@@ -81,11 +81,23 @@ public final class ModelDir {
      */
     public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces) {
         FluxModel model = build(dir);
+        Set<String> others = new java.util.HashSet<>(otherNamespaces);
+        others.addAll(companionNamespaces(dir));
         try (SafetensorsReader reader = SafetensorsReader.open(weightsFile(dir))) {
-            loadWeights(model.params(), reader, otherNamespaces, manager, dtype, PrunedModels.replacements(model));
+            loadWeights(model.params(), reader, others, manager, dtype, PrunedModels.replacements(model));
         }
         model.setDtype(dtype);
         return model;
+    }
+
+    /** The model types whose checkpoints carry more than the transformer, and the namespaces of those extras. */
+    public static final Map<String, Set<String>> COMPANIONS = Map.of("fastflux-shapes", Set.of("text_encoder."));
+
+    /** Namespaces beside the transformer that the directory's {@code model_type} declares (none for plain FLUX). */
+    public static Set<String> companionNamespaces(Path dir) {
+        JsonObject cfg = readConfig(dir);
+        if (!cfg.has("model_type")) return Set.of();
+        return COMPANIONS.getOrDefault(cfg.get("model_type").getAsString(), Set.of());
     }
 
     /** {@link WeightLoader#load}, its mismatch report completed with the config's replaced blocks. */

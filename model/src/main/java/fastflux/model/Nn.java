@@ -32,7 +32,7 @@ public final class Nn {
         NDArray rrms = x32.square().mean(new int[] {-1}, true).add(NORM_EPS).sqrt();
         NDArray y = x32.div(rrms);
         if (dt != DataType.FLOAT32) y = y.toType(dt, false);
-        return y.muli(scale); // y is fresh: scale it in place
+        return scaled(y, scale); // y is fresh
     }
 
     private static final float GELU_C = (float) (2 * Math.sqrt(2.0 / Math.PI));
@@ -43,6 +43,10 @@ public final class Nn {
      * tanh-GELU is not exposed by DJL).
      */
     public static NDArray geluTanh(NDArray x) {
+        if (recordingGradients()) {
+            NDArray inner = x.mul(x).mul(0.044715f * GELU_C).add(GELU_C).mul(x);
+            return inner.getNDArrayInternal().sigmoid().mul(x);
+        }
         NDArray inner = x.mul(x).muli(0.044715f * GELU_C).addi(GELU_C).muli(x);
         return inner.getNDArrayInternal().sigmoid().muli(x);
     }
@@ -55,7 +59,8 @@ public final class Nn {
     /** adaLN: {@code (1 + scale) * x + shift}. */
     // x [B, L, H], shift/scale [B, 1, H]
     public static NDArray modulate(NDArray x, NDArray shift, NDArray scale) {
-        return x.mul(scale.add(1f)).addi(shift);
+        NDArray y = x.mul(scale.add(1f));
+        return recordingGradients() ? y.add(shift) : y.addi(shift);
     }
 
     /**
@@ -80,5 +85,18 @@ public final class Nn {
     public static NDArray addResidual(NDArray x, NDArray f) {
         NDArray y = x.add(f);
         return y.getDataType() == DataType.FLOAT16 ? y.clip(-FP16_MAX, FP16_MAX) : y;
+    }
+
+    /**
+     * Whether autograd is recording (inside a GradientCollector). In-place ops save allocations at inference
+     * but overwrite values that backward needs, so the functions here use them only when this is false.
+     */
+    public static boolean recordingGradients() {
+        return ai.djl.pytorch.jni.JniUtils.isGradMode();
+    }
+
+    /** {@code fresh * s}, in place unless gradients are being recorded; {@code fresh} must not be used again. */
+    public static NDArray scaled(NDArray fresh, NDArray s) {
+        return recordingGradients() ? fresh.mul(s) : fresh.muli(s);
     }
 }

@@ -67,7 +67,8 @@ public final class Rope implements AutoCloseable {
     public NDArray apply(NDArray x) {
         Shape s = x.getShape();
         NDArray swapped = x.reshape(s.get(0), s.get(1), s.get(2), s.get(3) / 2, 2).flip(4).reshape(s);
-        return x.mul(cos2).addi(swapped.muli(sin2));
+        NDArray rotated = Nn.scaled(swapped, sin2);
+        return Nn.recordingGradients() ? x.mul(cos2).add(rotated) : x.mul(cos2).addi(rotated);
     }
 
     /** The reference's table layout {@code [B, 1, L, D/2, 2, 2] = [[cos, -sin], [sin, cos]]}. */

@@ -36,7 +36,7 @@ public final class SingleStreamBlock extends SingleStreamLayer {
         NDArray[] qkv = SelfAttention.splitHeads(parts.get(0), numHeads);
         NDArray attn = Attention.attention(norm.query(qkv[0]), norm.key(qkv[1]), qkv[2], pe);
         NDArray output = linear2.forward(attn.concat(Nn.geluTanh(parts.get(1)), 2));
-        return output.muli(mod.gate()); // output is fresh: gate it in place
+        return Nn.scaled(output, mod.gate()); // output is fresh
     }
 
     @Override

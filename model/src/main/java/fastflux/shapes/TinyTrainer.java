@@ -42,7 +42,7 @@ public final class TinyTrainer {
     public record Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
                           double promptDropout, long seed, int checkpointEvery) {
         public static Options defaults() {
-            return new Options(64, 1e-3, 100, 0.01, 1.0, 0.999, 0.1, 1234, 100);
+            return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100);
         }
 
         JsonObject toJson() {
@@ -71,6 +71,7 @@ public final class TinyTrainer {
     private final Options options;
     private final List<Float> losses = new ArrayList<>();
     private long step;
+    private long skipped;
     private double elapsedSeconds;
 
     private TinyTrainer(NDManager manager, ShapesModel model, Options options) {
@@ -144,6 +145,11 @@ public final class TinyTrainer {
         return t;
     }
 
+    /** Updates skipped because the loss or gradient was not finite. */
+    public long skipped() {
+        return skipped;
+    }
+
     public long step() {
         return step;
     }
@@ -215,7 +221,16 @@ public final class TinyTrainer {
                 loss = l.getFloat();
             }
             double lr = options.lr() * Math.min(1.0, (step + 1.0) / Math.max(1, options.warmup()));
-            adam.step(params, lr, options.clip());
+            double norm = AdamW.gradNorm(params);
+            if (Float.isFinite(loss) && Double.isFinite(norm)) {
+                adam.step(params, lr, options.clip());
+            } else {
+                // A non-finite loss or gradient would poison the weights: skip this update, as mixed-precision
+                // trainers do, and count it.
+                AdamW.zeroGradients(params);
+                skipped++;
+                org.slf4j.LoggerFactory.getLogger(TinyTrainer.class).warn("step {}: non-finite loss {} or gradient norm {}; update skipped", step, loss, norm);
+            }
             ema.update(params, Ema.decayAt(options.emaDecay(), step));
         }
         return loss;

@@ -69,6 +69,18 @@ public final class AdamW implements AutoCloseable {
         return Math.sqrt(sq);
     }
 
+    /** Sets every gradient to zero (after a skipped update). */
+    public static void zeroGradients(List<Param> params) {
+        for (Param p : params) {
+            NDArray w = p.value();
+            try (NDManager scope = w.getManager().newSubManager()) {
+                NDArray g = w.getGradient();
+                g.attach(scope);
+                g.set(new ai.djl.ndarray.index.NDIndex("..."), 0f); // also clears NaN and inf entries
+            }
+        }
+    }
+
     /**
      * One update of every parameter from its gradient, scaled down first so the global norm is at most
      * {@code clip} (no clipping when clip ≤ 0); gradients are zeroed afterwards. Returns the pre-clip norm.

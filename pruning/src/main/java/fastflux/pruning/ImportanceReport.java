@@ -98,6 +98,45 @@ public record ImportanceReport(String metric, double alpha, double beta, String 
     return root;
   }
 
+  /** Reads an {@code importance.json} (for {@code --importance-from}); every block of the model must be ranked. */
+  public static ImportanceReport read(Path file, fastflux.model.FluxParams p) {
+    try {
+      JsonObject root = com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+      List<Entry> entries = new ArrayList<>();
+      java.util.Set<BlockId> seen = new java.util.HashSet<>();
+      for (var e : root.getAsJsonArray("blocks")) {
+        JsonObject b = e.getAsJsonObject();
+        BlockId id = BlockId.parse(b.get("name").getAsString(), p);
+        if (!seen.add(id)) throw new IllegalArgumentException(file + ": block " + id + " is listed twice");
+        entries.add(new Entry(id, opt(b, "fd"), opt(b, "align"), opt(b, "mse"), b.get("score").getAsDouble(), b.get("rank").getAsInt()));
+      }
+      if (seen.size() != p.blockCount()) {
+        throw new IllegalArgumentException(file + ": ranks " + seen.size() + " blocks but the model has " + p.blockCount());
+      }
+      JsonArray sa = root.getAsJsonArray("seeds");
+      long[] seeds = new long[sa == null ? 0 : sa.size()];
+      for (int i = 0; i < seeds.length; i++) seeds[i] = sa.get(i).getAsLong();
+      JsonObject prompts = root.getAsJsonObject("prompts");
+      JsonObject base = root.getAsJsonObject("baseline");
+      return new ImportanceReport(root.get("metric").getAsString(), optOr(root, "alpha"), optOr(root, "beta"),
+          prompts.get("source").getAsString(), prompts.get("count").getAsInt(), seeds, opt(base, "fd"), opt(base, "align"), entries);
+    } catch (IOException e) {
+      throw new UncheckedIOException("cannot read " + file, e);
+    } catch (RuntimeException e) {
+      if (e instanceof IllegalArgumentException) throw e;
+      throw new IllegalArgumentException(file + ": not an importance.json: " + e.getMessage(), e);
+    }
+  }
+
+  private static Double opt(JsonObject o, String k) {
+    return o == null || !o.has(k) || o.get(k).isJsonNull() ? null : o.get(k).getAsDouble();
+  }
+
+  private static double optOr(JsonObject o, String k) {
+    Double d = opt(o, k);
+    return d == null ? Double.NaN : d;
+  }
+
   private static com.google.gson.JsonElement num(Double d) {
     return d == null || d.isNaN() || d.isInfinite() ? JsonNull.INSTANCE : new JsonPrimitive(d);
   }

@@ -262,6 +262,120 @@ public final class PruneJob {
         phaseSeconds.merge("export", (System.nanoTime() - t0) / 1e9, Double::sum);
     }
 
+    /** Quality of a model on the report's prompt set: judge overall per category and FD. */
+    public fastflux.shapes.EvalReport evaluate(java.util.List<fastflux.shapes.Prompt> prompts, int seeds, String label) {
+        long t0 = System.nanoTime();
+        listener.progress("evaluate", label, 0, (long) prompts.size() * seeds, "");
+        fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
+        eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
+        fastflux.shapes.EvalReport r = fastflux.shapes.Evaluation.run(model, prompts, eo,
+                (done, total) -> listener.progress("evaluate", label, done, total, "images")).report();
+        phaseSeconds.merge("evaluate", (System.nanoTime() - t0) / 1e9, Double::sum);
+        return r;
+    }
+
+    /** Median milliseconds of one transformer forward on the Shapes work (32 images, both guidance halves). */
+    public double latencyMs(int runs) {
+        FluxModel flux = model.flux();
+        try (NDManager m = manager.newSubManager()) {
+            fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, 64,
+                    fastflux.shapes.Latents.TOKENS, model.text().maxWords(), 1);
+            double[] ms = new double[runs];
+            for (int i = -1; i < runs; i++) {
+                try (NDManager step = m.newSubManager()) {
+                    fastflux.model.FluxInputs s = in.tempAttach(step);
+                    long t0 = System.nanoTime();
+                    flux.forward(s).toFloatArray();
+                    if (i >= 0) ms[i] = (System.nanoTime() - t0) / 1e6;
+                }
+            }
+            java.util.Arrays.sort(ms);
+            return ms[runs / 2];
+        }
+    }
+
+    /** Forward FLOPs on the same work, replaced blocks counted as their linears and deleted ones as nothing. */
+    public long flops() {
+        FluxModel flux = model.flux();
+        Map<String, Replacement.Mode> replaced = new LinkedHashMap<>();
+        for (Replacement r : PrunedModels.replacements(flux)) replaced.put(r.block().name(), r.mode());
+        return fastflux.model.FlopCount.forward(flux.config(), 64, fastflux.shapes.Latents.TOKENS, model.text().maxWords(),
+                (id, original, p, b, li, lt) -> !replaced.containsKey(id) ? original
+                        : replaced.get(id) == Replacement.Mode.DELETE ? 0 : fastflux.model.FlopCount.replacedBlock(p, b, li + lt));
+    }
+
+    /**
+     * The whole run as the {@code prune} command does it: order, replacements, export, then the base and
+     * pruned models measured on the same prompts and work. Resumes from the saved state if there is one.
+     */
+    public JsonObject runAll(List<fastflux.shapes.Prompt> qualityPrompts, int qualitySeeds, String promptsLabel) {
+        long t0 = System.nanoTime();
+        begin();
+        FluxParams p = model.flux().config();
+        JsonObject baseQuality = null;
+        double baseMs = 0;
+        long baseFlops = flops();
+        if (state.completed().isEmpty() && qualityPrompts != null) {
+            baseQuality = evaluate(qualityPrompts, qualitySeeds, "base").toJsonObject();
+        }
+        if (state.completed().isEmpty()) baseMs = latencyMs(5);
+        order();
+        replaceBlocks();
+        export();
+        JsonObject report = new JsonObject();
+        report.addProperty("base", baseDir.toString());
+        report.addProperty("out", outDir.toString());
+        report.add("options", options.toJson());
+        report.addProperty("block_count", p.blockCount());
+        report.addProperty("replaced_count", state.completed().size());
+        JsonArray order = new JsonArray();
+        state.order().forEach(b -> order.add(b.name()));
+        report.add("order", order);
+        JsonArray blocks = new JsonArray();
+        for (PruneState.BlockResult r : state.completed()) blocks.add(PruneState.resultJson(r));
+        report.add("blocks", blocks);
+        if (qualityPrompts != null) {
+            if (baseQuality == null) {
+                // A resumed run: measure the base model on a fresh copy.
+                try (NDManager m = manager.newSubManager()) {
+                    ShapesModel base = ShapesModel.load(baseDir, m);
+                    fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
+                    baseQuality = fastflux.shapes.Evaluation.run(base, qualityPrompts,
+                            new fastflux.shapes.Evaluation.Options(qualitySeeds, 0, eo.steps(), eo.guidance(), eo.batch(), null), null)
+                            .report().toJsonObject();
+                }
+            }
+            JsonObject q = new JsonObject();
+            q.addProperty("prompts", promptsLabel + ", " + qualitySeeds + " seeds");
+            q.add("base", baseQuality);
+            q.add("pruned", evaluate(qualityPrompts, qualitySeeds, "pruned").toJsonObject());
+            report.add("quality", q);
+        }
+        JsonObject speed = new JsonObject();
+        double prunedMs = latencyMs(5);
+        if (baseMs == 0) {
+            try (NDManager m = manager.newSubManager()) {
+                baseMs = new PruneJob(baseDir, outDir, options, Listener.NONE, m).latencyMs(5);
+            }
+        }
+        long prunedFlops = flops();
+        speed.addProperty("work", "batch 64 = 32 images x 2 guidance halves, " + fastflux.shapes.Latents.TOKENS + " img + "
+                + model.text().maxWords() + " txt tokens, fp32, in-process");
+        speed.addProperty("base_flops", baseFlops);
+        speed.addProperty("pruned_flops", prunedFlops);
+        speed.addProperty("base_ms", baseMs);
+        speed.addProperty("pruned_ms", prunedMs);
+        speed.addProperty("flop_ratio", (double) prunedFlops / baseFlops);
+        speed.addProperty("latency_ratio", prunedMs / baseMs);
+        report.add("speed", speed);
+        phaseSeconds.put("total", (System.nanoTime() - t0) / 1e9);
+        JsonObject secs = new JsonObject();
+        phaseSeconds.forEach(secs::addProperty);
+        report.add("seconds", secs);
+        PruneReport.write(outDir, report);
+        return report;
+    }
+
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
     void save() {
         Map<String, NDArray> tensors = new LinkedHashMap<>();

@@ -1,0 +1,98 @@
+package fastflux.pruning;
+
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Locale;
+import java.util.Map;
+
+/** {@code report.json} and {@code report.md} of a pruning run: what was replaced, how well, how fast. */
+public final class PruneReport {
+    private PruneReport() {}
+
+    public static void write(Path dir, JsonObject report) {
+        try {
+            Files.createDirectories(dir);
+            atomic(dir.resolve("report.json"), new GsonBuilder().setPrettyPrinting().serializeNulls()
+                    .serializeSpecialFloatingPointValues().create().toJson(report));
+            atomic(dir.resolve("report.md"), markdown(report));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write report to " + dir, e);
+        }
+    }
+
+    private static void atomic(Path file, String text) throws IOException {
+        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+        Files.writeString(tmp, text);
+        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    static String markdown(JsonObject r) {
+        StringBuilder md = new StringBuilder();
+        JsonObject o = r.getAsJsonObject("options");
+        md.append("# FastFLUX pruning report\n\n");
+        md.append(String.format(Locale.ROOT, "Base model `%s`, pruned model `%s`.%n%n", str(r, "base"), str(r, "out")));
+        md.append(String.format(Locale.ROOT, "**%d of %d blocks replaced** (ratio %s, mode %s, order %s, importance %s, sandwich %s).%n%n",
+                r.get("replaced_count").getAsInt(), r.get("block_count").getAsInt(), o.get("ratio"), str(o, "mode"),
+                str(o, "order"), str(o, "importance"), o.get("sandwich_training").getAsBoolean() ? "width " + o.get("sandwich_width") : "off (--no-st)"));
+        md.append("## Order\n\n");
+        JsonArray order = r.getAsJsonArray("order");
+        StringBuilder ord = new StringBuilder();
+        for (int i = 0; i < order.size(); i++) ord.append(i == 0 ? "" : ", ").append(i < r.get("replaced_count").getAsInt() ? "**" + order.get(i).getAsString() + "**" : order.get(i).getAsString());
+        md.append(ord).append("\n\n(bold: replaced; `importance.json` / `importance.png` hold the scores when ordered by importance)\n\n");
+        md.append("## Replaced blocks\n\n| block | residual ‖F − X̃W‖/‖F‖ | sandwich (u → d) | ST loss first → last |\n|---|---|---|---|\n");
+        for (JsonElement e : r.getAsJsonArray("blocks")) {
+            JsonObject b = e.getAsJsonObject();
+            StringBuilder res = new StringBuilder();
+            for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals").entrySet()) {
+                res.append(res.length() == 0 ? "" : ", ").append(x.getKey()).append(String.format(Locale.ROOT, " %.3f", x.getValue().getAsDouble()));
+            }
+            String st = "-", loss = "-";
+            if (b.has("training")) {
+                JsonObject t = b.getAsJsonObject("training");
+                st = (t.get("up").isJsonNull() ? "input" : t.get("up").getAsString()) + " → " + (t.get("down").isJsonNull() ? "output" : t.get("down").getAsString());
+                loss = String.format(Locale.ROOT, "%.5f → %.5f", t.get("initial_loss").getAsDouble(), t.get("final_loss").getAsDouble());
+            }
+            md.append(String.format("| %s | %s | %s | %s |%n", b.get("block").getAsString(), res.length() == 0 ? "- (deleted)" : res, st, loss));
+        }
+        JsonObject q = r.getAsJsonObject("quality");
+        if (q != null) {
+            md.append("\n## Quality (").append(str(q, "prompts")).append(")\n\n| model | overall | fd |");
+            JsonObject cats = q.getAsJsonObject("base").getAsJsonObject("categories");
+            for (String c : cats.keySet()) md.append(' ').append(c).append(" |");
+            md.append("\n|---|---|---|").append("---|".repeat(cats.size())).append('\n');
+            for (String which : new String[] {"base", "pruned"}) {
+                JsonObject w = q.getAsJsonObject(which);
+                md.append("| ").append(which).append(" | ").append(fmt(w.get("overall"))).append(" | ").append(fmt(w.get("fd"))).append(" |");
+                for (String c : cats.keySet()) md.append(' ').append(fmt(w.getAsJsonObject("categories").get(c))).append(" |");
+                md.append('\n');
+            }
+        }
+        JsonObject s = r.getAsJsonObject("speed");
+        if (s != null) {
+            md.append("\n## Speed (one transformer forward, ").append(str(s, "work")).append(")\n\n| model | GFLOP | median ms |\n|---|---|---|\n");
+            md.append(String.format(Locale.ROOT, "| base | %.3f | %.1f |%n| pruned | %.3f | %.1f |%n", s.get("base_flops").getAsDouble() / 1e9,
+                    s.get("base_ms").getAsDouble(), s.get("pruned_flops").getAsDouble() / 1e9, s.get("pruned_ms").getAsDouble()));
+            md.append(String.format(Locale.ROOT, "%nFLOP ratio %.3f, latency ratio %.3f.%n", s.get("flop_ratio").getAsDouble(), s.get("latency_ratio").getAsDouble()));
+        }
+        md.append("\n## Time per phase (s)\n\n| phase | seconds |\n|---|---|\n");
+        for (Map.Entry<String, JsonElement> e : r.getAsJsonObject("seconds").entrySet()) {
+            md.append(String.format(Locale.ROOT, "| %s | %.1f |%n", e.getKey(), e.getValue().getAsDouble()));
+        }
+        return md.toString();
+    }
+
+    private static String str(JsonObject o, String k) {
+        return o.has(k) && !o.get(k).isJsonNull() ? o.get(k).getAsString() : "-";
+    }
+
+    private static String fmt(JsonElement e) {
+        return e == null || e.isJsonNull() ? "-" : String.format(Locale.ROOT, "%.3f", e.getAsDouble());
+    }
+}
