@@ -86,8 +86,17 @@ public final class FluxModel extends Module {
 
     /** Rotary tables for cat(txt_ids, img_ids). */
     public Rope rope(FluxInputs in) {
-        NDArray ids = in.txtIds().concat(in.imgIds(), 1);
+        return rope(in.txtIds().concat(in.imgIds(), 1));
+    }
+
+    /** Rotary tables for position ids [B, L_txt + L_img, n_axes], text first (as {@link #rope(FluxInputs)}). */
+    public Rope rope(NDArray ids) {
         return Rope.embed(ids, params.axesDim(), params.theta(), DataType.FLOAT32);
+    }
+
+    /** The embedded input of the first block: img_in(img), txt_in(txt) in the compute dtype. */
+    public HiddenState embed(FluxInputs in) {
+        return HiddenState.of(imgIn.forward(in.img().toType(dtype, false)), txtIn.forward(in.txt().toType(dtype, false)));
     }
 
     public NDArray forward(FluxInputs in) {
@@ -96,26 +105,50 @@ public final class FluxModel extends Module {
 
     /** The velocity prediction [B, L_img, out_channels]; the tap sees every block's input and output. */
     public NDArray forward(FluxInputs in, BlockTap tap) {
-        NDArray img = imgIn.forward(in.img().toType(dtype, false));
-        NDArray txt = txtIn.forward(in.txt().toType(dtype, false));
+        HiddenState h = embed(in);
+        long lt = h.streams().txt().getShape().get(1);
         NDArray vec = vec(in);
         Rope pe = rope(in);
-        for (int i = 0; i < doubleBlocks.size(); i++) {
-            Streams x = new Streams(img, txt);
-            Streams y = doubleBlocks.get(i).forward(img, txt, vec, pe);
-            tap.doubleBlock(i, x, y);
-            img = y.img();
-            txt = y.txt();
-        }
-        long lt = txt.getShape().get(1);
-        NDArray x = txt.concat(img, 1);
-        for (int i = 0; i < singleBlocks.size(); i++) {
-            NDArray y = singleBlocks.get(i).forward(x, vec, pe);
-            tap.singleBlock(i, x, y);
-            x = y;
-        }
+        NDArray x = runBlocks(0, params.blockCount() - 1, h, vec, pe, tap).toJoint();
         NDArray out = finalLayer.forward(x.get(":, {}:", lt), vec);
         return out.toType(DataType.FLOAT32, false);
+    }
+
+    /**
+     * Runs the blocks at forward positions {@code from..to} (inclusive; {@link BlockId#position}) on {@code state},
+     * the input of block {@code from}: streams for a double block, streams or the joint sequence for a single
+     * block. Streams become the joint sequence {@code cat(txt, img)} before the first single block, exactly as in
+     * {@link #forward}. Returns the output of block {@code to}: streams after a double block, joint after a single
+     * one. {@code from = to + 1} runs nothing and returns the state as it is.
+     */
+    public HiddenState runBlocks(int from, int to, HiddenState state, NDArray vec, Rope pe, BlockTap tap) {
+        int n = params.blockCount();
+        if (from < 0 || to >= n || from > to + 1) {
+            throw new IllegalArgumentException("block range " + from + ".." + to + " outside 0.." + (n - 1));
+        }
+        int depth = doubleBlocks.size();
+        if (from < depth && state.isJoint()) {
+            throw new IllegalArgumentException("double block " + from + " needs (img, txt) streams, got the joint sequence");
+        }
+        HiddenState h = state;
+        for (int p = from; p <= to; p++) {
+            if (p < depth) {
+                Streams x = h.streams();
+                Streams y = doubleBlocks.get(p).forward(x.img(), x.txt(), vec, pe);
+                tap.doubleBlock(p, x, y);
+                h = HiddenState.of(y);
+            } else {
+                NDArray x = h.toJoint();
+                NDArray y = singleBlocks.get(p - depth).forward(x, vec, pe);
+                tap.singleBlock(p - depth, x, y);
+                h = HiddenState.ofJoint(y);
+            }
+        }
+        return h;
+    }
+
+    public HiddenState runBlocks(int from, int to, HiddenState state, NDArray vec, Rope pe) {
+        return runBlocks(from, to, state, vec, pe, BlockTap.NONE);
     }
 
     @Override
