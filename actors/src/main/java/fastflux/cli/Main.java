@@ -14,7 +14,8 @@ public final class Main {
             new TrainTinyCommand(),
             new GenerateCommand(),
             new EvalCommand(),
-            new BenchCommand());
+            new BenchCommand(),
+            new PruneCommand());
 
     public static void main(String[] argv) {
         System.setProperty("ai.djl.offline", "true");

@@ -205,16 +205,22 @@ public final class PruneJob {
 
     /** Phases 2..: replace, fit and train each block of the order that is not done yet. */
     public void replaceBlocks() {
-        List<BlockId> order = order();
-        int target = state.target();
-        for (int k = state.completed().size(); k < target; k++) {
-            BlockId block = order.get(k);
-            PruneState.BlockResult r = replace(block, k, target);
-            state = state.withCompleted(r);
-            long t0 = System.nanoTime();
-            save();
-            phaseSeconds.merge("checkpoint", (System.nanoTime() - t0) / 1e9, Double::sum);
+        while (replaceOne()) {
+            // one block per iteration; the state is saved after each
         }
+    }
+
+    /** Replaces the next block of the order (collect, solve, sandwich-train, checkpoint); false when done. */
+    public boolean replaceOne() {
+        List<BlockId> order = order();
+        int k = state.completed().size();
+        if (k >= state.target()) return false;
+        PruneState.BlockResult r = replace(order.get(k), k, state.target());
+        state = state.withCompleted(r);
+        long t0 = System.nanoTime();
+        save();
+        phaseSeconds.merge("checkpoint", (System.nanoTime() - t0) / 1e9, Double::sum);
+        return true;
     }
 
     private PruneState.BlockResult replace(BlockId block, int k, int total) {
@@ -240,10 +246,11 @@ public final class PruneJob {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, total, "width " + options.sandwichWidth());
             SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
-                    options.loraAlpha(), options.stSteps(), 16, options.lr(), options.bufferBytes(),
-                    outDir.resolve("spill"), options.seed() + k);
-            st = SandwichTrainer.train(flux, block, original, calibration, so, manager, lora,
-                    (step, steps, loss) -> listener.progress("sandwich", block.name(), step, steps, String.format("loss %.5f", loss)));
+                    options.loraAlpha(), options.stSteps(), 16, options.lr(), 0.0, 1.0, options.bufferBytes(),
+                    outDir, options.seed() + k);
+            st = SandwichTrainer.train(flux, block, original, calibration, so, manager);
+            listener.progress("sandwich", block.name(), k + 1, total,
+                    String.format("loss %.5f -> %.5f", st.initialLoss(), st.finalLoss()));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
         }
         closeTree(original);

@@ -88,6 +88,24 @@ public final class PruneReport {
         return md.toString();
     }
 
+    /** A few lines for the console: blocks replaced, quality and speed. */
+    public static String summary(JsonObject r) {
+        StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "replaced %d of %d blocks:",
+                r.get("replaced_count").getAsInt(), r.get("block_count").getAsInt()));
+        for (JsonElement e : r.getAsJsonArray("blocks")) sb.append(' ').append(e.getAsJsonObject().get("block").getAsString());
+        JsonObject q = r.getAsJsonObject("quality");
+        if (q != null) {
+            sb.append(String.format(Locale.ROOT, "%nquality (%s): overall %s -> %s, fd %s -> %s", str(q, "prompts"),
+                    fmt(q.getAsJsonObject("base").get("overall")), fmt(q.getAsJsonObject("pruned").get("overall")),
+                    fmt(q.getAsJsonObject("base").get("fd")), fmt(q.getAsJsonObject("pruned").get("fd"))));
+        }
+        JsonObject s = r.getAsJsonObject("speed");
+        sb.append(String.format(Locale.ROOT, "%nforward: %.1f -> %.1f ms (latency ratio %.3f, FLOP ratio %.3f); total %.0f s",
+                s.get("base_ms").getAsDouble(), s.get("pruned_ms").getAsDouble(), s.get("latency_ratio").getAsDouble(),
+                s.get("flop_ratio").getAsDouble(), r.getAsJsonObject("seconds").get("total").getAsDouble()));
+        return sb.toString();
+    }
+
     private static String str(JsonObject o, String k) {
         return o.has(k) && !o.get(k).isJsonNull() ? o.get(k).getAsString() : "-";
     }

@@ -78,7 +78,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             json.addProperty("components_sha256", sha256(comp));
             Path manifest = dir.resolve(String.format("state-%04d.json", next.number));
             Path tmp = dir.resolve(manifest.getFileName() + ".tmp");
-            Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().serializeSpecialFloatingPointValues().create().toJson(json));
+            Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues().create().toJson(json));
             Files.move(tmp, manifest, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
             prune(dir, next.number);
         } catch (IOException e) {

@@ -1,0 +1,134 @@
+package fastflux.cli;
+
+import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonObject;
+import fastflux.model.Replacement;
+import fastflux.pruning.ImportanceScorer;
+import fastflux.pruning.PruneJob;
+import fastflux.shapes.Prompt;
+import fastflux.shapes.PromptFile;
+import fastflux.shapes.PromptSets;
+import fastflux.shapes.ShapesModel;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
+/** {@code fastflux prune}: the FastFLUX method end to end, in process. */
+final class PruneCommand implements Command {
+    /** The report's default quality set: grammar prompts of their own seed (not the calibration ones). */
+    static final int QUALITY_PROMPTS = 48;
+    static final long QUALITY_PROMPT_SEED = 777;
+
+    @Override
+    public String name() {
+        return "prune";
+    }
+
+    @Override
+    public String summary() {
+        return "prune a model with FastFLUX (importance, least-squares linears, sandwich training) and export it";
+    }
+
+    @Override
+    public Set<String> flags() {
+        return Set.of("no-st", "no-eval");
+    }
+
+    @Override
+    public String usage() {
+        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance fd-align|output-mse]\n"
+                + "         [--importance-from FILE] [--order importance|start2end|end2start] [--mode linear|delete]\n"
+                + "         [--no-st] [--sandwich 1|3|5] [--calib-prompts N] [--steps N] [--st-steps N] [--lr X]\n"
+                + "         [--lora-rank R] [--seed S] [--eval-prompts FILE.tsv] [--eval-seeds K] [--no-eval]\n"
+                + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
+                + "  --ratio R          fraction of blocks to replace, 0 < R < 1: round(R x blocks), at least one\n"
+                + "  --out DIR          the pruned model directory; report.md/json, importance.json/png and state/ go here;\n"
+                + "                     a run killed midway resumes from its last completed block when started again\n"
+                + "  --importance       block importance metric (default " + d.importance() + ")\n"
+                + "  --importance-from  reuse an importance.json instead of computing it\n"
+                + "  --order            replacement order (default importance: least important first)\n"
+                + "  --mode             linear: BRLL least-squares linear (default); delete: shortcut only\n"
+                + "  --no-st            keep the least-squares linears untrained (no sandwich training)\n"
+                + "  --sandwich W       sandwich width: 1 = the linear alone, 3 = nearest kept block each side (default), 5 = two\n"
+                + "  --calib-prompts N  calibration prompts from the grammar, each with 2 seeds (default " + d.calibPrompts() + ")\n"
+                + "  --steps N          sampler steps of the calibration trajectories (default " + d.calibSteps() + ")\n"
+                + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
+                + "  --lr X             sandwich-training learning rate (default " + d.lr() + ")\n"
+                + "  --eval-prompts F   the report's quality prompts (default " + QUALITY_PROMPTS + " grammar prompts, seed " + QUALITY_PROMPT_SEED + ")\n"
+                + "  --eval-seeds K     images per quality prompt (default 2); --no-eval skips the quality comparison";
+    }
+
+    @Override
+    public int run(Args a) throws Exception {
+        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        Path base = a.path("model", ShapesModel.defaultDir());
+        String ratioText = a.required("ratio");
+        Path out = a.path("out");
+        double ratio;
+        try {
+            ratio = Double.parseDouble(ratioText);
+        } catch (NumberFormatException e) {
+            throw new Args.UsageException("prune: --ratio must be a number, got '" + ratioText + "'");
+        }
+        String mode = a.string("mode", "linear");
+        if (!mode.equals("linear") && !mode.equals("delete")) throw new Args.UsageException("prune: --mode must be linear or delete");
+        String width = a.string("sandwich", Integer.toString(d.sandwichWidth()));
+        PruneJob.Options o;
+        try {
+            o = new PruneJob.Options(ratio, a.string("importance", d.importance()), a.path("importance-from", null),
+                    PruneJob.Order.parse(a.string("order", "importance")),
+                    mode.equals("linear") ? Replacement.Mode.LINEAR : Replacement.Mode.DELETE, !a.flag("no-st"),
+                    Integer.parseInt(width), a.integer("calib-prompts", d.calibPrompts()), a.integer("steps", d.calibSteps()),
+                    a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()), a.integer("lora-rank", d.loraRank()),
+                    (float) a.number("lora-alpha", d.loraAlpha()), d.bufferBytes(), a.integer("seed", (int) d.seed()));
+        } catch (NumberFormatException e) {
+            throw new Args.UsageException("prune: --sandwich must be 1, 3 or 5, got '" + width + "'");
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException("prune: " + e.getMessage());
+        }
+        Path evalPrompts = a.path("eval-prompts", null);
+        int evalSeeds = a.integer("eval-seeds", 2);
+        boolean noEval = a.flag("no-eval");
+        a.rejectUnknown();
+        if (base.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
+            throw new Args.UsageException("prune: --out must differ from --model");
+        }
+        List<Prompt> quality = null;
+        String label = null;
+        if (!noEval) {
+            quality = evalPrompts != null ? PromptFile.read(evalPrompts) : PromptSets.sample(QUALITY_PROMPTS, QUALITY_PROMPT_SEED);
+            label = evalPrompts != null ? evalPrompts.toString() : QUALITY_PROMPTS + " grammar prompts (seed " + QUALITY_PROMPT_SEED + ")";
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            ProgressLine progress = new ProgressLine();
+            PruneJob job = new PruneJob(base, out, o, progress, m);
+            JsonObject report = job.runAll(quality, evalSeeds, label);
+            progress.done();
+            System.out.println(fastflux.pruning.PruneReport.summary(report));
+            System.out.println("pruned model, report.md and report.json in " + out);
+        }
+        return 0;
+    }
+
+    /** Prints phase changes and throttled progress. */
+    static final class ProgressLine implements PruneJob.Listener {
+        private final ProgressBar bar = new ProgressBar("prune", System.err);
+        private String last = "";
+
+        @Override
+        public void progress(String phase, String block, long done, long total, String detail) {
+            String key = phase + " " + block;
+            if (!key.equals(last)) {
+                bar.done();
+                System.err.println("[" + phase + "] " + block + " " + detail);
+                last = key;
+            }
+            bar.update(done, Math.max(total, 1), phase + " " + block + " " + detail);
+        }
+
+        void done() {
+            bar.done();
+        }
+    }
+}
