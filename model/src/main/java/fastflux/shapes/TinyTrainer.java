@@ -168,22 +168,23 @@ public final class TinyTrainer {
      * {@code checkpointEvery} steps and at the end.
      */
     public void train(long totalSteps, double minutes, Path out, Progress progress) {
-        long start = System.nanoTime();
+        long began = System.nanoTime();
+        long lastCheckpoint = began;
         long firstStep = step;
         while (step < totalSteps) {
             float loss = trainStep();
             losses.add(loss);
             step++;
-            double secs = (System.nanoTime() - start) / 1e9;
+            long now = System.nanoTime();
+            double secs = (now - began) / 1e9;
             double rate = (step - firstStep) / Math.max(secs, 1e-9);
             double left = (totalSteps - step) / Math.max(rate, 1e-9);
             if (minutes > 0) left = Math.min(left, minutes * 60 - secs);
             if (progress != null) progress.step(step, totalSteps, loss, rate, left);
             boolean timeUp = minutes > 0 && secs >= minutes * 60;
             if (out != null && (step % options.checkpointEvery() == 0 || step == totalSteps || timeUp)) {
-                elapsedSeconds += secs;
-                start = System.nanoTime();
-                firstStep = step;
+                elapsedSeconds += (now - lastCheckpoint) / 1e9;
+                lastCheckpoint = now;
                 checkpoint(out);
             }
             if (timeUp) break;
