@@ -40,7 +40,7 @@ final class PruneCommand implements Command {
         return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance fd-align|output-mse]\n"
                 + "         [--importance-from FILE] [--order importance|start2end|end2start] [--mode linear|delete]\n"
                 + "         [--no-st] [--sandwich 1|3|5] [--calib-prompts N] [--steps N] [--st-steps N] [--lr X]\n"
-                + "         [--lora-rank R] [--seed S] [--eval-prompts FILE.tsv] [--eval-seeds K] [--no-eval]\n"
+                + "         [--lora-rank R] [--seed S] [--reuse-from DIR] [--eval-prompts FILE.tsv] [--eval-seeds K] [--no-eval]\n"
                 + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
                 + "  --ratio R          fraction of blocks to replace, 0 < R < 1: round(R x blocks), at least one\n"
                 + "  --out DIR          the pruned model directory; report.md/json, importance.json/png and state/ go here;\n"
@@ -55,6 +55,7 @@ final class PruneCommand implements Command {
                 + "  --steps N          sampler steps of the calibration trajectories (default " + d.calibSteps() + ")\n"
                 + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
                 + "  --lr X             sandwich-training learning rate (default " + d.lr() + ")\n"
+                + "  --reuse-from DIR   build this ratio from a finished higher-ratio run in DIR (no training)\n"
                 + "  --eval-prompts F   the report's quality prompts (default " + QUALITY_PROMPTS + " grammar prompts, seed " + QUALITY_PROMPT_SEED + ")\n"
                 + "  --eval-seeds K     images per quality prompt (default 2); --no-eval skips the quality comparison";
     }
@@ -87,6 +88,7 @@ final class PruneCommand implements Command {
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("prune: " + e.getMessage());
         }
+        Path reuse = a.path("reuse-from", null);
         Path evalPrompts = a.path("eval-prompts", null);
         int evalSeeds = a.integer("eval-seeds", 2);
         boolean noEval = a.flag("no-eval");
@@ -103,6 +105,7 @@ final class PruneCommand implements Command {
         try (NDManager m = NDManager.newBaseManager()) {
             ProgressLine progress = new ProgressLine();
             PruneJob job = new PruneJob(base, out, o, progress, m);
+            if (reuse != null) job.reuseFrom(reuse);
             JsonObject report = job.runAll(quality, evalSeeds, label);
             progress.done();
             System.out.println(fastflux.pruning.PruneReport.summary(report));

@@ -147,8 +147,22 @@ public final class PruneJob {
         return outDir.resolve("state");
     }
 
+    private Path reuseFrom;
+
+    /**
+     * Builds this (lower) ratio from a finished run to a higher ratio instead of training (the paper's reuse of
+     * components trained at a high ratio): the first blocks of that run's order are replaced with its
+     * linears, and kept blocks carry that run's final adapters, merged at export. A block that run replaced
+     * but this one keeps loses the adapter it may have had before its replacement (that run no longer holds it).
+     */
+    public PruneJob reuseFrom(Path runDir) {
+        this.reuseFrom = runDir;
+        return this;
+    }
+
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
+        if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState saved = PruneState.read(stateDir(), model.flux().config());
         if (saved != null) {
             if (!saved.options().equals(options.toJson())) {
@@ -396,6 +410,46 @@ public final class PruneJob {
             if (p.name().contains(".lora_")) tensors.put(p.name(), p.value());
         }
         state = state.write(stateDir(), tensors);
+    }
+
+    private PruneState beginFromRun(Path runDir) {
+        FluxParams p = model.flux().config();
+        PruneState other = PruneState.read(runDir.resolve("state"), p);
+        int target = blocksFor(options.ratio(), p);
+        if (other == null || other.order() == null) {
+            throw new IllegalArgumentException(runDir + " holds no pruning state to reuse (state/state-NNNN.json)");
+        }
+        if (other.completed().size() < target) {
+            throw new IllegalArgumentException(runDir + " replaced " + other.completed().size() + " blocks; ratio "
+                    + options.ratio() + " needs " + target + ": reuse needs a run to a ratio at least as high");
+        }
+        List<PruneState.BlockResult> first = other.completed().subList(0, target);
+        java.util.Set<String> replacedNames = new java.util.HashSet<>();
+        List<Replacement> done = new ArrayList<>();
+        for (PruneState.BlockResult r : first) {
+            done.add(new Replacement(r.block(), r.mode()));
+            replacedNames.add(r.block().name());
+        }
+        FluxModel flux = model.flux();
+        for (Module old : PrunedModels.apply(flux, done)) closeTree(old);
+        try (SafetensorsReader reader = SafetensorsReader.open(other.componentsFile(runDir.resolve("state")))) {
+            Map<String, Param> all = new LinkedHashMap<>(flux.params());
+            for (String name : reader.names()) {
+                String blockName = name.substring(0, name.indexOf('.', name.indexOf('.') + 1));
+                if (name.contains(".lora_") && !replacedNames.contains(blockName)) {
+                    lora.inject(flux, BlockId.parse(blockName, p), manager);
+                    all.putAll(LoraInjector.trainableParams(flux));
+                }
+            }
+            for (String name : reader.names()) {
+                Param param = all.get(name);
+                if (param != null) param.set(reader.load(name, manager, DataType.FLOAT32));
+            }
+        }
+        state = PruneState.fresh(options.toJson(), target).withOrder(other.order());
+        for (PruneState.BlockResult r : first) state = state.withCompleted(r);
+        save();
+        return state;
     }
 
     /** Rebuilds the model of a saved state: replacements in order, then every saved component. */

@@ -107,6 +107,27 @@ class PruneJobTest {
   }
 
   @Test
+  void aLowerRatioIsBuiltFromAHigherRatioRunWithoutTraining(@TempDir Path tmp) throws Exception {
+    Path base = baseModel(tmp.resolve("base"));
+    Path high = tmp.resolve("high");
+    try (NDManager m = NDManager.newBaseManager()) {
+      new PruneJob(base, high, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+    }
+    Path low = tmp.resolve("low");
+    JsonObject report;
+    try (NDManager m = NDManager.newBaseManager()) {
+      report = new PruneJob(base, low, options(0.17), PruneJob.Listener.NONE, m).reuseFrom(high).runAll(null, 1, null);
+    }
+    assertEquals(1, report.get("replaced_count").getAsInt());
+    JsonObject highReport = com.google.gson.JsonParser.parseString(Files.readString(high.resolve("report.json"))).getAsJsonObject();
+    assertEquals(highReport.getAsJsonArray("order").get(0), report.getAsJsonArray("blocks").get(0).getAsJsonObject().get("block"),
+        "the first block of the higher run's order");
+    try (NDManager m = NDManager.newBaseManager()) {
+      assertEquals(1, PrunedModels.replacements(ShapesModel.load(low, m).flux()).size());
+    }
+  }
+
+  @Test
   void optionsAreChecked() {
     assertThrows(IllegalArgumentException.class, () -> options(0));
     assertThrows(IllegalArgumentException.class, () -> options(1));
