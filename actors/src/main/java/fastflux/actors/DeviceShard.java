@@ -51,6 +51,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.spec = spec;
         this.coordinator = coordinator;
         this.failures = failures;
+        gradModeOffOnThisThread();
         NDManager m = NDManager.newBaseManager();
         try {
             PruneJob.Listener listener = (phase, block, done, total, detail) -> {
@@ -67,7 +68,17 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.manager = m;
         ctx.getLog().info("shard for {} ready: {}/{} blocks done, order {}", spec.out(), completed(), job.state().target(),
                 job.state().order() == null ? "not yet ranked" : "known");
-        coordinator.tell(ready(null));
+        coordinator.tell(new PruningCoordinator.ShardReady(ready(null)));
+    }
+
+    /**
+     * libtorch's grad mode is thread-local and on by default in a new thread; DJL turns it off only in the thread
+     * that started the engine (a GradientCollector restores the mode it found), and the trainer's in-place
+     * optimizer steps need it off.
+     */
+    private static void gradModeOffOnThisThread() {
+        ai.djl.engine.Engine.getInstance();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
     }
 
     private int completed() {
