@@ -23,6 +23,10 @@ public final class DaemonClient implements AutoCloseable {
 
     public DaemonClient(Config daemonConfig, Duration timeout) {
         this.timeout = timeout;
+        // A command-line client: Pekko's own chatter (connection set-up and tear-down) is noise here.
+        if (org.slf4j.LoggerFactory.getLogger("org.apache.pekko") instanceof ch.qos.logback.classic.Logger l) {
+            l.setLevel(ch.qos.logback.classic.Level.ERROR);
+        }
         Config c = ConfigFactory.parseString("pekko.remote.artery.canonical.port = 0\npekko.loglevel = WARNING\n"
                 + "pekko.log-dead-letters = off\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
                 + "pekko.remote.warn-about-direct-use = off").withFallback(daemonConfig);

@@ -109,6 +109,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
         DeviceShard.Phase p = !state.ordered() ? DeviceShard.Phase.IMPORTANCE
                 : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.BLOCK : DeviceShard.Phase.EXPORT;
+        getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.name().toLowerCase(), state.blocksDone(), state.blocksTotal());
         shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));
         return this;
     }

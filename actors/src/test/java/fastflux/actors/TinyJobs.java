@@ -61,7 +61,24 @@ public final class TinyJobs {
         return Files.readAllBytes(Path.of(spec.out()).resolve("model.safetensors"));
     }
 
-    public static void main(String[] args) {
+    public static void main(String[] args) throws IOException {
+        if (args[0].equals("phase")) { // phase BASE OUT importance|block|export: one phase in this JVM
+            JobSpec spec = spec(Path.of(args[1]), Path.of(args[2]));
+            try (NDManager m = NDManager.newBaseManager()) {
+                PruneJob job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), PruneJob.Listener.NONE, m);
+                job.begin();
+                switch (args[3]) {
+                    case "importance" -> job.order();
+                    case "block" -> job.replaceOne();
+                    default -> job.export();
+                }
+            }
+            return;
+        }
+        if (args[0].equals("reference")) {
+            reference(spec(Path.of(args[1]), Path.of(args[2])));
+            return;
+        }
         Path dir = baseModel(Path.of(args[0]));
         System.out.println("tiny model (6 blocks, hidden 32) written to " + dir);
     }
