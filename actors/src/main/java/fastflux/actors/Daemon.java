@@ -4,7 +4,6 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -48,11 +47,33 @@ public final class Daemon {
         return system;
     }
 
-    /** Runs until the system terminates (SIGTERM or SIGINT). */
+    /**
+     * Runs until SIGTERM or SIGINT. The signals are taken before the JVM starts its shutdown hooks: native
+     * libraries (libtorch, ND4J) free their state in those hooks, and the running phase must finish on an
+     * intact engine before its checkpoint is written. So a signal asks the node to stop after the current
+     * phase, waits for that, and only then terminates the system and lets the JVM exit.
+     */
     public static void runForever(Config c) {
         ActorSystem<NodeSupervisor.Command> system = start(c);
         system.log().info("fastflux daemon listening on {}; registry in {}", system.address(),
                 c.getString("fastflux.daemon.state-dir"));
+        Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        sun.misc.SignalHandler onSignal = sig -> {
+            if (!stopping.compareAndSet(false, true)) return;
+            system.log().info("SIG{}: stopping after the running phase (its checkpoint written)", sig.getName());
+            Thread t = new Thread(() -> {
+                try {
+                    AskPattern.<NodeSupervisor.Command, Done>ask(system, NodeSupervisor.Shutdown::new, timeout, system.scheduler())
+                            .toCompletableFuture().join();
+                } catch (RuntimeException e) {
+                    system.log().warn("the running phase did not finish within {}; exiting anyway", timeout);
+                }
+                system.terminate();
+            }, "fastflux-shutdown");
+            t.start();
+        };
+        for (String sig : new String[] {"TERM", "INT"}) sun.misc.Signal.handle(new sun.misc.Signal(sig), onSignal);
         system.getWhenTerminated().toCompletableFuture().join();
     }
 }
