@@ -70,7 +70,14 @@ class NodeSupervisorTest {
         };
         ActorRef<NodeSupervisor.Command> node = kit.spawn(NodeSupervisor.create(settings(tmp.resolve("node"), failures)));
         String id = submit(node, TinyJobs.spec(base, tmp.resolve("out")));
+        // A second watcher that never acknowledges anything: it gets its window (4) and the job does not care.
+        TestProbe<Protocol.WatchEvent> stalled = kit.createTestProbe();
+        TestProbe<Protocol.Reply> replies = kit.createTestProbe();
+        node.tell(new NodeSupervisor.Watch(id, stalled.getRef(), replies.getRef()));
+        assertTrue(replies.receiveMessage().ok());
         Protocol.Progress last = awaitTerminal(node, id);
+        assertEquals(4, stalled.receiveSeveralMessages(4).size());
+        stalled.expectNoMessage(Duration.ofMillis(300));
         assertEquals("done", last.state(), last.detail());
         assertEquals(2, crashes.get());
         assertTrue(Arrays.equals(reference, Files.readAllBytes(tmp.resolve("out/model.safetensors"))),

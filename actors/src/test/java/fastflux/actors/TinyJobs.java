@@ -61,16 +61,32 @@ public final class TinyJobs {
         return Files.readAllBytes(Path.of(spec.out()).resolve("model.safetensors"));
     }
 
-    public static void main(String[] args) throws IOException {
+    public static void main(String[] args) throws Exception {
+        if (args[0].equals("thread")) { // the same, on a fresh thread (as the shard runs)
+            Thread t = new Thread(() -> {
+                ai.djl.engine.Engine.getInstance();
+                ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+                try {
+                    main(java.util.Arrays.copyOfRange(args, 1, args.length));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            t.start();
+            t.join();
+            return;
+        }
         if (args[0].equals("phase")) { // phase BASE OUT importance|block|export: one phase in this JVM
             JobSpec spec = spec(Path.of(args[1]), Path.of(args[2]));
             try (NDManager m = NDManager.newBaseManager()) {
                 PruneJob job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), PruneJob.Listener.NONE, m);
                 job.begin();
-                switch (args[3]) {
-                    case "importance" -> job.order();
-                    case "block" -> job.replaceOne();
-                    default -> job.export();
+                for (int i = 3; i < args.length; i++) {
+                    switch (args[i]) {
+                        case "importance" -> job.order();
+                        case "block" -> job.replaceOne();
+                        default -> job.export();
+                    }
                 }
             }
             return;
