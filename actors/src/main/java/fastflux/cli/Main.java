@@ -15,7 +15,14 @@ public final class Main {
             new GenerateCommand(),
             new EvalCommand(),
             new BenchCommand(),
-            new PruneCommand());
+            new PruneCommand(),
+            new DaemonCommands.DaemonCmd(),
+            new DaemonCommands.SubmitCmd(),
+            new DaemonCommands.StatusCmd(),
+            new DaemonCommands.ControlCmd("pause", "pause a daemon job after its current phase (block)"),
+            new DaemonCommands.ControlCmd("resume", "resume a paused daemon job from its last checkpoint"),
+            new DaemonCommands.ControlCmd("cancel", "cancel a daemon job (a running one after its current phase)"),
+            new DaemonCommands.WatchCmd());
 
     public static void main(String[] argv) {
         System.setProperty("ai.djl.offline", "true");

@@ -232,6 +232,7 @@ public final class PruneJob {
         PruneState.BlockResult r = replace(order.get(k), k, state.target());
         state = state.withCompleted(r);
         long t0 = System.nanoTime();
+        listener.progress("checkpoint", order.get(k).name(), k + 1, state.target(), stateDir().toString());
         save();
         phaseSeconds.merge("checkpoint", (System.nanoTime() - t0) / 1e9, Double::sum);
         return true;

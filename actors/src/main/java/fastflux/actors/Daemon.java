@@ -1,0 +1,79 @@
+package fastflux.actors;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.nio.file.Path;
+import java.time.Duration;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+
+/** Starts a node: the Pekko system on the configured address with {@link NodeSupervisor} as its guardian. */
+public final class Daemon {
+    public static final String SYSTEM = "fastflux";
+
+    private Daemon() {}
+
+    /**
+     * The effective configuration: system properties, then {@code file} (application.conf style), then the Pekko
+     * settings of fastflux-pekko.conf, then every reference.conf.
+     */
+    public static Config config(Path file, Config overrides) {
+        Config app = file == null ? ConfigFactory.empty() : ConfigFactory.parseFile(file.toFile());
+        if (file != null && app.isEmpty()) throw new IllegalArgumentException("config file " + file + " is missing or empty");
+        return ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(app)
+                .withFallback(ConfigFactory.parseResources("fastflux-pekko.conf"))
+                .withFallback(ConfigFactory.defaultReference()).resolve();
+    }
+
+    public static NodeSupervisor.Settings settings(Config c, DeviceShard.FailureInjector failures) {
+        Config d = c.getConfig("fastflux.daemon");
+        return new NodeSupervisor.Settings(Path.of(d.getString("state-dir")), d.getInt("watcher-buffer"), d.getInt("max-restarts"),
+                d.getDuration("restart-window"), "fastflux.daemon.shard-dispatcher", failures);
+    }
+
+    /**
+     * Starts the node. SIGTERM runs Pekko's coordinated shutdown, whose first phase asks the node to stop the
+     * running job after its current phase (that phase's checkpoint written) before the system goes down.
+     */
+    public static ActorSystem<NodeSupervisor.Command> start(Config c) {
+        ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings(c, DeviceShard.FailureInjector.NONE)),
+                SYSTEM, c);
+        Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
+        CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "checkpoint-running-job",
+                () -> AskPattern.<NodeSupervisor.Command, Done>ask(system, NodeSupervisor.Shutdown::new, timeout, system.scheduler())
+                        .exceptionally(e -> Done.getInstance()));
+        return system;
+    }
+
+    /**
+     * Runs until SIGTERM or SIGINT. The signals are taken before the JVM starts its shutdown hooks: native
+     * libraries (libtorch, ND4J) free their state in those hooks, and the running phase must finish on an
+     * intact engine before its checkpoint is written. So a signal asks the node to stop after the current
+     * phase, waits for that, and only then terminates the system and lets the JVM exit.
+     */
+    public static void runForever(Config c) {
+        ActorSystem<NodeSupervisor.Command> system = start(c);
+        system.log().info("fastflux daemon listening on {}; registry in {}", system.address(),
+                c.getString("fastflux.daemon.state-dir"));
+        Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
+        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        sun.misc.SignalHandler onSignal = sig -> {
+            if (!stopping.compareAndSet(false, true)) return;
+            system.log().info("SIG{}: stopping after the running phase (its checkpoint written)", sig.getName());
+            Thread t = new Thread(() -> {
+                try {
+                    AskPattern.<NodeSupervisor.Command, Done>ask(system, NodeSupervisor.Shutdown::new, timeout, system.scheduler())
+                            .toCompletableFuture().join();
+                } catch (RuntimeException e) {
+                    system.log().warn("the running phase did not finish within {}; exiting anyway", timeout);
+                }
+                system.terminate();
+            }, "fastflux-shutdown");
+            t.start();
+        };
+        for (String sig : new String[] {"TERM", "INT"}) sun.misc.Signal.handle(new sun.misc.Signal(sig), onSignal);
+        system.getWhenTerminated().toCompletableFuture().join();
+    }
+}

@@ -1,0 +1,103 @@
+package fastflux.actors;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Consumer;
+import java.util.function.Function;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+
+/** A short-lived client: its own Pekko system on an ephemeral loopback port, talking to the daemon's node. */
+public final class DaemonClient implements AutoCloseable {
+    private final ActorSystem<Void> system;
+    private final ActorRef<NodeSupervisor.Command> node;
+    private final Duration timeout;
+
+    public DaemonClient(Config daemonConfig, Duration timeout) {
+        this.timeout = timeout;
+        // A command-line client: Pekko's own chatter (connection set-up and tear-down) is noise here.
+        if (org.slf4j.LoggerFactory.getLogger("org.apache.pekko") instanceof ch.qos.logback.classic.Logger l) {
+            l.setLevel(ch.qos.logback.classic.Level.ERROR);
+        }
+        Config c = ConfigFactory.parseString("pekko.remote.artery.canonical.port = 0\npekko.loglevel = WARNING\n"
+                + "pekko.log-dead-letters = off\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
+                + "pekko.remote.warn-about-direct-use = off").withFallback(daemonConfig);
+        this.system = ActorSystem.create(Behaviors.empty(), "fastflux-client", c);
+        String host = daemonConfig.getString("fastflux.daemon.host");
+        int port = daemonConfig.getInt("fastflux.daemon.port");
+        String path = "pekko://" + Daemon.SYSTEM + "@" + host + ":" + port + "/user";
+        try {
+            org.apache.pekko.actor.ActorRef classic = system.classicSystem().actorSelection(path).resolveOne(timeout)
+                    .toCompletableFuture().join();
+            this.node = Adapter.toTyped(classic);
+        } catch (CompletionException e) {
+            system.terminate();
+            throw new IllegalStateException("no fastflux daemon answers at " + host + ":" + port + " (start one with `fastflux daemon`)");
+        }
+    }
+
+    public <R> R ask(Function<ActorRef<R>, NodeSupervisor.Command> message) {
+        try {
+            return AskPattern.ask(node, message::apply, timeout, system.scheduler()).toCompletableFuture().join();
+        } catch (CompletionException e) {
+            throw new IllegalStateException("the daemon did not answer within " + timeout.toSeconds() + " s: " + e.getCause());
+        }
+    }
+
+    /**
+     * Streams a job's progress to {@code onEvent} until the job reaches a final state (returned), or the daemon
+     * goes away (IllegalStateException). Each snapshot is acknowledged after {@code onEvent} returns: a slow
+     * consumer only sees fewer, newer snapshots.
+     */
+    public Protocol.Progress watch(String jobId, Consumer<Protocol.Progress> onEvent) {
+        CompletableFuture<Protocol.Progress> end = new CompletableFuture<>();
+        Behavior<Protocol.WatchEvent> watcher = Behaviors.setup(ctx -> {
+            boolean[] watching = {false};
+            return Behaviors.receive(Protocol.WatchEvent.class)
+                    .onMessage(Protocol.WatchEvent.class, e -> {
+                        if (!watching[0]) {
+                            ctx.watch(e.ackTo());
+                            watching[0] = true;
+                        }
+                        onEvent.accept(e.progress());
+                        e.ackTo().tell(new WatcherRelay.Ack());
+                        if (e.progress().terminal()) {
+                            end.complete(e.progress());
+                            return Behaviors.stopped();
+                        }
+                        return Behaviors.same();
+                    })
+                    .onSignal(org.apache.pekko.actor.typed.Terminated.class, t -> {
+                        end.completeExceptionally(new IllegalStateException("lost the daemon (it stopped or was killed)"));
+                        return Behaviors.stopped();
+                    })
+                    .build();
+        });
+        ActorRef<Protocol.WatchEvent> ref = system.systemActorOf(watcher, "watcher", Props.empty());
+        Protocol.Reply r = ask(replyTo -> new NodeSupervisor.Watch(jobId, ref, replyTo));
+        if (!r.ok()) throw new IllegalArgumentException(r.message());
+        try {
+            return end.join();
+        } catch (CompletionException e) {
+            throw (RuntimeException) e.getCause();
+        }
+    }
+
+    @Override
+    public void close() {
+        system.terminate();
+        try {
+            system.getWhenTerminated().toCompletableFuture().get(10, java.util.concurrent.TimeUnit.SECONDS);
+        } catch (Exception e) {
+            // best effort: the process exits anyway
+        }
+    }
+}

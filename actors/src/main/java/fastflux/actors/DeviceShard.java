@@ -1,0 +1,123 @@
+package fastflux.actors;
+
+import ai.djl.ndarray.NDManager;
+import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneState;
+import java.nio.file.Path;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.PreRestart;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * The worker that owns one device's native resources: the NDManager and the model of the job it runs. It runs
+ * on a pinned dispatcher (one thread, because DJL's grad mode is per thread), executes one phase per message
+ * and answers with plain numbers. On every start, first or after a restart by its supervisor, it rebuilds the
+ * job from the newest good checkpoint ({@link PruneJob#begin()}) and says where that left it.
+ */
+public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
+    public enum Phase { IMPORTANCE, BLOCK, EXPORT }
+
+    public sealed interface Command {}
+
+    /** Runs one phase; answered with {@link PruningCoordinator.PhaseDone}. */
+    public record RunPhase(Phase phase, ActorRef<PruningCoordinator.Command> replyTo) implements Command {}
+
+    /** A test hook: called before each phase and on each progress report; throwing there crashes the shard. */
+    public interface FailureInjector {
+        FailureInjector NONE = (phase, completed) -> {};
+
+        void check(String phase, int completedBlocks);
+    }
+
+    public static Behavior<Command> create(JobSpec spec, ActorRef<PruningCoordinator.Command> coordinator,
+                                           FailureInjector failures) {
+        return Behaviors.setup(ctx -> new DeviceShard(ctx, spec, coordinator, failures));
+    }
+
+    private final JobSpec spec;
+    private final ActorRef<PruningCoordinator.Command> coordinator;
+    private final FailureInjector failures;
+    private final NDManager manager;
+    private final PruneJob job;
+
+    private DeviceShard(ActorContext<Command> ctx, JobSpec spec, ActorRef<PruningCoordinator.Command> coordinator,
+                        FailureInjector failures) {
+        super(ctx);
+        this.spec = spec;
+        this.coordinator = coordinator;
+        this.failures = failures;
+        gradModeOffOnThisThread();
+        NDManager m = NDManager.newBaseManager();
+        try {
+            PruneJob.Listener listener = (phase, block, done, total, detail) -> {
+                failures.check(phase, completed());
+                coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
+            };
+            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
+            job.begin();
+        } catch (RuntimeException e) {
+            m.close();
+            coordinator.tell(new PruningCoordinator.ShardError(e.toString()));
+            throw e;
+        }
+        this.manager = m;
+        ctx.getLog().info("shard for {} ready: {}/{} blocks done, order {}", spec.out(), completed(), job.state().target(),
+                job.state().order() == null ? "not yet ranked" : "known");
+        coordinator.tell(new PruningCoordinator.ShardReady(ready(null)));
+    }
+
+    /**
+     * libtorch's grad mode is thread-local and on by default in a new thread; DJL turns it off only in the thread
+     * that started the engine (a GradientCollector restores the mode it found), and the trainer's in-place
+     * optimizer steps need it off.
+     */
+    private static void gradModeOffOnThisThread() {
+        ai.djl.engine.Engine.getInstance();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+    }
+
+    private int completed() {
+        PruneState s = job == null ? null : job.state();
+        return s == null ? 0 : s.completed().size();
+    }
+
+    private PruningCoordinator.ShardState ready(Phase phase) {
+        PruneState s = job.state();
+        return new PruningCoordinator.ShardState(phase, s.order() != null, s.completed().size(), s.target());
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(RunPhase.class, this::onRunPhase)
+                .onSignal(PreRestart.class, s -> close())
+                .onSignal(PostStop.class, s -> close())
+                .build();
+    }
+
+    private Behavior<Command> onRunPhase(RunPhase r) {
+        failures.check(r.phase().name().toLowerCase(), completed());
+        try {
+            switch (r.phase()) {
+                case IMPORTANCE -> job.order();
+                case BLOCK -> job.replaceOne();
+                case EXPORT -> job.export();
+            }
+        } catch (RuntimeException e) {
+            coordinator.tell(new PruningCoordinator.ShardError(r.phase().name().toLowerCase() + ": " + e));
+            throw e;
+        }
+        r.replyTo().tell(new PruningCoordinator.PhaseDone(ready(r.phase())));
+        return this;
+    }
+
+    private Behavior<Command> close() {
+        manager.close();
+        return this;
+    }
+}

@@ -1,0 +1,99 @@
+package fastflux.actors;
+
+import com.google.gson.Gson;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The daemon's jobs on disk: {@code jobs.json} in the state dir, a versioned JSON list written to a temp file,
+ * forced and renamed into place, so a kill at any moment leaves either the old or the new registry.
+ */
+final class JobRegistry {
+    static final int VERSION = 1;
+    private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().create();
+
+    /** One job; {@code state} is queued, running, paused, done, failed or cancelled. */
+    static final class Job {
+        final String id;
+        final JobSpec spec;
+        String state;
+        String error;
+
+        Job(String id, JobSpec spec, String state, String error) {
+            this.id = id;
+            this.spec = spec;
+            this.state = state;
+            this.error = error;
+        }
+
+        boolean active() {
+            return state.equals("queued") || state.equals("running") || state.equals("paused");
+        }
+    }
+
+    private final Path file;
+
+    JobRegistry(Path stateDir) {
+        this.file = stateDir.resolve("jobs.json");
+    }
+
+    Path file() {
+        return file;
+    }
+
+    List<Job> load() {
+        List<Job> jobs = new ArrayList<>();
+        if (!Files.isRegularFile(file)) return jobs;
+        try {
+            JsonObject root = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
+            int v = root.get("version").getAsInt();
+            if (v != VERSION) throw new IllegalStateException(file + ": registry version " + v + ", this daemon reads " + VERSION);
+            for (JsonElement e : root.getAsJsonArray("jobs")) {
+                JsonObject o = e.getAsJsonObject();
+                jobs.add(new Job(o.get("id").getAsString(), GSON.fromJson(o.get("spec"), JobSpec.class),
+                        o.get("state").getAsString(), o.get("error").isJsonNull() ? null : o.get("error").getAsString()));
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read job registry " + file, e);
+        }
+        return jobs;
+    }
+
+    void save(List<Job> jobs) {
+        JsonObject root = new JsonObject();
+        root.addProperty("version", VERSION);
+        JsonArray arr = new JsonArray();
+        for (Job j : jobs) {
+            JsonObject o = new JsonObject();
+            o.addProperty("id", j.id);
+            o.addProperty("state", j.state);
+            o.addProperty("error", j.error);
+            o.add("spec", GSON.toJsonTree(j.spec));
+            arr.add(o);
+        }
+        root.add("jobs", arr);
+        try {
+            Files.createDirectories(file.getParent());
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.writeString(tmp, GSON.toJson(root));
+            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+                ch.force(true);
+            }
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write job registry " + file, e);
+        }
+    }
+}

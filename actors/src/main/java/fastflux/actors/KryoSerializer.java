@@ -1,0 +1,122 @@
+package fastflux.actors;
+
+import com.esotericsoftware.kryo.Kryo;
+import com.esotericsoftware.kryo.KryoException;
+import com.esotericsoftware.kryo.io.Input;
+import com.esotericsoftware.kryo.io.Output;
+import com.esotericsoftware.kryo.util.Pool;
+import org.apache.pekko.actor.ExtendedActorSystem;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorRefResolver;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.JSerializer;
+
+/**
+ * Kryo for every {@link WireMessage}. Registration is required and the list below is the whole wire vocabulary:
+ * a class missing from it cannot be sent, and bytes naming anything else are refused on arrival (Pekko logs and
+ * drops the message; the daemon keeps serving). Records go through Kryo's RecordSerializer (canonical
+ * constructor, so their validation runs), typed actor refs through their serialization format.
+ */
+public final class KryoSerializer extends JSerializer {
+    /** Fixed: it is part of the wire format. Pekko reserves 0..40. */
+    public static final int IDENTIFIER = 710_421;
+
+    /** The wire vocabulary, in a fixed order: the ids are part of the format. Append only. */
+    static final Class<?>[] REGISTERED = {
+            JobSpec.class,
+            NodeSupervisor.Submit.class,
+            NodeSupervisor.GetStatus.class,
+            NodeSupervisor.Pause.class,
+            NodeSupervisor.Resume.class,
+            NodeSupervisor.Cancel.class,
+            NodeSupervisor.Watch.class,
+            Protocol.Reply.class,
+            Protocol.JobInfo.class,
+            Protocol.JobInfo[].class,
+            Protocol.StatusReply.class,
+            Protocol.Progress.class,
+            Protocol.WatchEvent.class,
+            WatcherRelay.Ack.class,
+    };
+
+    private final ExtendedActorSystem system;
+    private volatile ActorRefResolver resolver;
+    private final Pool<Kryo> pool = new Pool<>(true, false, 8) {
+        @Override
+        protected Kryo create() {
+            return newKryo();
+        }
+    };
+
+    public KryoSerializer(ExtendedActorSystem system) {
+        this.system = system;
+    }
+
+    Kryo newKryo() {
+        Kryo k = new Kryo();
+        k.setRegistrationRequired(true);
+        k.setReferences(false);
+        ActorRefSerializer refs = new ActorRefSerializer();
+        k.addDefaultSerializer(ActorRef.class, refs);
+        int id = 100;
+        for (Class<?> c : REGISTERED) k.register(c, id++);
+        // The typed ref implementation; resolved refs come back as the same class.
+        k.register(org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter.class, refs, 90);
+        return k;
+    }
+
+    private ActorRefResolver resolver() {
+        ActorRefResolver r = resolver;
+        if (r == null) resolver = r = ActorRefResolver.get(Adapter.toTyped(system));
+        return r;
+    }
+
+    private final class ActorRefSerializer extends com.esotericsoftware.kryo.Serializer<ActorRef<?>> {
+        @Override
+        public void write(Kryo kryo, Output output, ActorRef<?> ref) {
+            output.writeString(resolver().toSerializationFormat(ref));
+        }
+
+        @Override
+        public ActorRef<?> read(Kryo kryo, Input input, Class<? extends ActorRef<?>> type) {
+            return resolver().resolveActorRef(input.readString());
+        }
+    }
+
+    @Override
+    public int identifier() {
+        return IDENTIFIER;
+    }
+
+    @Override
+    public boolean includeManifest() {
+        return false;
+    }
+
+    @Override
+    public byte[] toBinary(Object o) {
+        if (!(o instanceof WireMessage)) throw new IllegalArgumentException("not a WireMessage: " + o.getClass().getName());
+        Kryo k = pool.obtain();
+        try (Output out = new Output(256, 256 * 1024)) {
+            k.writeClassAndObject(out, o);
+            return out.toBytes();
+        } finally {
+            pool.free(k);
+        }
+    }
+
+    @Override
+    public Object fromBinaryJava(byte[] bytes, Class<?> manifest) {
+        Kryo k = pool.obtain();
+        try (Input in = new Input(bytes)) {
+            Object o = k.readClassAndObject(in);
+            if (!(o instanceof WireMessage)) throw new IllegalArgumentException("not a WireMessage: " + (o == null ? "null" : o.getClass().getName()));
+            return o;
+        } catch (KryoException | IndexOutOfBoundsException | NegativeArraySizeException e) {
+            // Pekko's inbound stage logs this and drops the message.
+            throw new IllegalArgumentException("malformed fastflux message (" + bytes.length + " bytes): " + e.getMessage(), e);
+        } finally {
+            pool.free(k);
+        }
+    }
+}

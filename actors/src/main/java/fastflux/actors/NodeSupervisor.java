@@ -1,0 +1,287 @@
+package fastflux.actors;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.SupervisorStrategy;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One per JVM: owns the job queue (persisted in {@link JobRegistry}), runs one job at a time through a
+ * {@link PruningCoordinator}, supervises the device shard (restart, reloading from the job's checkpoint) and
+ * fans progress out to watchers through per-watcher {@link WatcherRelay}s. Jobs that were running when the
+ * daemon died are resumed first when it starts again.
+ */
+public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Command> {
+    public sealed interface Command {}
+
+    public record Submit(JobSpec spec, ActorRef<Protocol.Reply> replyTo) implements Command, WireMessage {}
+
+    /** {@code jobId} empty: every job. */
+    public record GetStatus(String jobId, ActorRef<Protocol.StatusReply> replyTo) implements Command, WireMessage {}
+
+    public record Pause(String jobId, ActorRef<Protocol.Reply> replyTo) implements Command, WireMessage {}
+
+    public record Resume(String jobId, ActorRef<Protocol.Reply> replyTo) implements Command, WireMessage {}
+
+    public record Cancel(String jobId, ActorRef<Protocol.Reply> replyTo) implements Command, WireMessage {}
+
+    public record Watch(String jobId, ActorRef<Protocol.WatchEvent> watcher, ActorRef<Protocol.Reply> replyTo)
+            implements Command, WireMessage {}
+
+    /** Coordinated shutdown: stop the running job after its current phase (its checkpoint written), then reply. */
+    public record Shutdown(ActorRef<Done> replyTo) implements Command {}
+
+    private record FromCoordinator(PruningCoordinator.Event event) implements Command {}
+
+    private record RelayStopped(String jobId, ActorRef<WatcherRelay.Command> relay) implements Command {}
+
+    /** What a node needs: where its registry lives, how watchers are buffered, how shards are made and restarted. */
+    public record Settings(Path stateDir, int watcherBuffer, int maxRestarts, Duration restartWindow,
+                           String shardDispatcher, DeviceShard.FailureInjector failures) {
+        /** The production shard: supervised by restart (each restart reloads the checkpoint), limited. */
+        PruningCoordinator.ShardFactory shardFactory() {
+            return (spec, coordinator) -> Behaviors.supervise(DeviceShard.create(spec, coordinator, failures))
+                    .onFailure(Exception.class, SupervisorStrategy.restart().withLimit(maxRestarts, restartWindow));
+        }
+
+        Props shardProps() {
+            return shardDispatcher == null ? Props.empty() : DispatcherSelector.fromConfig(shardDispatcher);
+        }
+    }
+
+    public static Behavior<Command> create(Settings settings) {
+        return Behaviors.setup(ctx -> new NodeSupervisor(ctx, settings));
+    }
+
+    private final Settings settings;
+    private final JobRegistry registry;
+    private final List<JobRegistry.Job> jobs;
+    private final Map<String, Protocol.Progress> progress = new HashMap<>();
+    private final Map<String, List<ActorRef<WatcherRelay.Command>>> relays = new HashMap<>();
+    private final ActorRef<PruningCoordinator.Event> events;
+    private String runningId;
+    private ActorRef<PruningCoordinator.Command> running;
+    private final List<ActorRef<Done>> shutdownWaiters = new ArrayList<>();
+    private boolean shuttingDown;
+    private long seq;
+    private int coordinators;
+
+    private NodeSupervisor(ActorContext<Command> ctx, Settings settings) {
+        super(ctx);
+        this.settings = settings;
+        this.registry = new JobRegistry(settings.stateDir());
+        this.jobs = new ArrayList<>(registry.load());
+        this.events = ctx.messageAdapter(PruningCoordinator.Event.class, FromCoordinator::new);
+        long resumed = jobs.stream().filter(j -> j.state.equals("running")).count();
+        ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(), registry.file(), resumed);
+        startNext();
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(Submit.class, this::onSubmit)
+                .onMessage(GetStatus.class, this::onStatus)
+                .onMessage(Pause.class, this::onPause)
+                .onMessage(Resume.class, this::onResume)
+                .onMessage(Cancel.class, this::onCancel)
+                .onMessage(Watch.class, this::onWatch)
+                .onMessage(Shutdown.class, this::onShutdown)
+                .onMessage(FromCoordinator.class, this::onEvent)
+                .onMessage(RelayStopped.class, this::onRelayStopped)
+                .build();
+    }
+
+    private Behavior<Command> onSubmit(Submit s) {
+        try {
+            if (s.spec() == null) throw new IllegalArgumentException("no job spec");
+            s.spec().validate();
+            for (JobRegistry.Job j : jobs) {
+                if (j.active() && j.spec.out().equals(s.spec().out())) {
+                    throw new IllegalArgumentException("job " + j.id + " (" + j.state + ") already writes to " + j.spec.out());
+                }
+            }
+        } catch (RuntimeException e) {
+            getContext().getLog().warn("refused a job: {}", e.getMessage());
+            s.replyTo().tell(new Protocol.Reply(false, null, e.getMessage()));
+            return this;
+        }
+        String id = String.format("job-%04d", jobs.stream().mapToInt(j -> Integer.parseInt(j.id.substring(4))).max().orElse(0) + 1);
+        jobs.add(new JobRegistry.Job(id, s.spec(), "queued", null));
+        registry.save(jobs);
+        getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
+        s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
+        startNext();
+        return this;
+    }
+
+    private JobRegistry.Job find(String id) {
+        for (JobRegistry.Job j : jobs) if (j.id.equals(id)) return j;
+        return null;
+    }
+
+    private Behavior<Command> onStatus(GetStatus g) {
+        List<Protocol.JobInfo> out = new ArrayList<>();
+        for (JobRegistry.Job j : jobs) {
+            if (g.jobId() != null && !g.jobId().isEmpty() && !g.jobId().equals(j.id)) continue;
+            Protocol.Progress p = progress.get(j.id);
+            out.add(new Protocol.JobInfo(j.id, j.state, j.spec.model(), j.spec.out(), p == null ? "" : p.phase(),
+                    p == null ? "" : p.block(), p == null ? 0 : p.blocksDone(), p == null ? 0 : p.blocksTotal(),
+                    p == null ? "" : p.detail(), p == null ? Double.NaN : p.etaSeconds(), j.error));
+        }
+        g.replyTo().tell(new Protocol.StatusReply(out.toArray(new Protocol.JobInfo[0])));
+        return this;
+    }
+
+    private Behavior<Command> onPause(Pause p) {
+        JobRegistry.Job j = find(p.jobId());
+        Protocol.Reply r;
+        if (j == null) r = new Protocol.Reply(false, p.jobId(), "no job " + p.jobId());
+        else if (j.id.equals(runningId)) {
+            running.tell(new PruningCoordinator.StopAfterPhase("paused"));
+            r = new Protocol.Reply(true, j.id, j.id + " pauses after its current phase");
+        } else if (j.state.equals("queued")) {
+            setState(j, "paused", null);
+            r = new Protocol.Reply(true, j.id, j.id + " paused");
+        } else r = new Protocol.Reply(false, j.id, j.id + " is " + j.state + ", not running or queued");
+        p.replyTo().tell(r);
+        return this;
+    }
+
+    private Behavior<Command> onResume(Resume m) {
+        JobRegistry.Job j = find(m.jobId());
+        Protocol.Reply r;
+        if (j == null) r = new Protocol.Reply(false, m.jobId(), "no job " + m.jobId());
+        else if (j.state.equals("paused")) {
+            setState(j, "queued", null);
+            r = new Protocol.Reply(true, j.id, j.id + " resumes from its last checkpoint" + (runningId != null ? " after " + runningId : ""));
+            startNext();
+        } else r = new Protocol.Reply(false, j.id, j.id + " is " + j.state + ", not paused");
+        m.replyTo().tell(r);
+        return this;
+    }
+
+    private Behavior<Command> onCancel(Cancel c) {
+        JobRegistry.Job j = find(c.jobId());
+        Protocol.Reply r;
+        if (j == null) r = new Protocol.Reply(false, c.jobId(), "no job " + c.jobId());
+        else if (j.id.equals(runningId)) {
+            running.tell(new PruningCoordinator.StopAfterPhase("cancelled"));
+            r = new Protocol.Reply(true, j.id, j.id + " is cancelled after its current phase");
+        } else if (j.state.equals("queued") || j.state.equals("paused")) {
+            setState(j, "cancelled", null);
+            r = new Protocol.Reply(true, j.id, j.id + " cancelled");
+        } else r = new Protocol.Reply(false, j.id, j.id + " is " + j.state);
+        c.replyTo().tell(r);
+        return this;
+    }
+
+    private Behavior<Command> onWatch(Watch w) {
+        JobRegistry.Job j = find(w.jobId());
+        if (j == null) {
+            w.replyTo().tell(new Protocol.Reply(false, w.jobId(), "no job " + w.jobId()));
+            return this;
+        }
+        ActorRef<WatcherRelay.Command> relay = getContext().spawnAnonymous(
+                WatcherRelay.create(w.watcher(), settings.watcherBuffer(), snapshot(j)));
+        getContext().watchWith(relay, new RelayStopped(j.id, relay));
+        relays.computeIfAbsent(j.id, k -> new ArrayList<>()).add(relay);
+        w.replyTo().tell(new Protocol.Reply(true, j.id, "watching " + j.id));
+        return this;
+    }
+
+    private Protocol.Progress snapshot(JobRegistry.Job j) {
+        Protocol.Progress p = progress.get(j.id);
+        if (p == null) return new Protocol.Progress(j.id, j.state, j.state.equals("running") ? "starting" : "", "", 0, 0,
+                j.error == null ? "" : j.error, 0, 0, 0, Double.NaN, seq);
+        return new Protocol.Progress(j.id, j.state, p.phase(), p.block(), p.done(), p.total(),
+                j.error != null ? j.error : p.detail(), p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), p.seq());
+    }
+
+    private Behavior<Command> onRelayStopped(RelayStopped r) {
+        List<ActorRef<WatcherRelay.Command>> l = relays.get(r.jobId());
+        if (l != null) l.remove(r.relay());
+        return this;
+    }
+
+    private Behavior<Command> onShutdown(Shutdown s) {
+        shuttingDown = true;
+        if (running == null) s.replyTo().tell(Done.getInstance());
+        else {
+            shutdownWaiters.add(s.replyTo());
+            running.tell(new PruningCoordinator.StopAfterPhase("shutdown"));
+        }
+        return this;
+    }
+
+    private Behavior<Command> onEvent(FromCoordinator f) {
+        PruningCoordinator.Event e = f.event();
+        JobRegistry.Job j = find(e.jobId());
+        if (j == null) return this;
+        if (e instanceof PruningCoordinator.Progressed p) {
+            progress.put(j.id, new Protocol.Progress(j.id, j.state, p.phase(), p.block(), p.done(), p.total(), p.detail(),
+                    p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), ++seq));
+            publish(j);
+            return this;
+        } else if (e instanceof PruningCoordinator.Finished) {
+            getContext().getLog().info("{} done: {}", j.id, j.spec.out());
+            setState(j, "done", null);
+        } else if (e instanceof PruningCoordinator.Stopped st) {
+            getContext().getLog().info("{} stopped between phases: {}", j.id, st.reason());
+            // On shutdown the job stays "running" in the registry, so the next start resumes it first.
+            if (!st.reason().equals("shutdown")) setState(j, st.reason(), null);
+        } else if (e instanceof PruningCoordinator.Failed fail) {
+            getContext().getLog().error("{} failed: {}", j.id, fail.error());
+            setState(j, "failed", fail.error());
+        }
+        runningId = null;
+        running = null;
+        publish(j);
+        if (shuttingDown) {
+            shutdownWaiters.forEach(w -> w.tell(Done.getInstance()));
+            shutdownWaiters.clear();
+            return this;
+        }
+        startNext();
+        return this;
+    }
+
+    private void publish(JobRegistry.Job j) {
+        List<ActorRef<WatcherRelay.Command>> l = relays.get(j.id);
+        if (l == null || l.isEmpty()) return;
+        Protocol.Progress p = snapshot(j);
+        for (ActorRef<WatcherRelay.Command> r : l) r.tell(new WatcherRelay.Update(p));
+    }
+
+    private void setState(JobRegistry.Job j, String state, String error) {
+        j.state = state;
+        j.error = error;
+        registry.save(jobs);
+        publish(j);
+    }
+
+    /** Starts the next job if the device is free: an interrupted running one first, then the queue in order. */
+    private void startNext() {
+        if (running != null || shuttingDown) return;
+        JobRegistry.Job next = jobs.stream().filter(j -> j.state.equals("running")).findFirst()
+                .orElseGet(() -> jobs.stream().filter(j -> j.state.equals("queued")).findFirst().orElse(null));
+        if (next == null) return;
+        if (!next.state.equals("running")) setState(next, "running", null);
+        getContext().getLog().info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
+        runningId = next.id;
+        running = getContext().spawn(PruningCoordinator.create(next.id, next.spec, events, settings.shardFactory(),
+                settings.shardProps()), next.id + "-" + (++coordinators));
+    }
+}

@@ -1,0 +1,33 @@
+package fastflux.actors;
+
+import org.apache.pekko.actor.typed.ActorRef;
+
+/** The replies and events the daemon sends to its clients. Plain values only: no arrays of numbers, no NDArrays. */
+public final class Protocol {
+    private Protocol() {}
+
+    /** A command's answer: ok or the reason it was refused. */
+    public record Reply(boolean ok, String jobId, String message) implements WireMessage {}
+
+    /** One job as {@code status} shows it. */
+    public record JobInfo(String id, String state, String model, String out, String phase, String block, long done,
+                          long total, String detail, double etaSeconds, String error) implements WireMessage {}
+
+    public record StatusReply(JobInfo[] jobs) implements WireMessage {}
+
+    /**
+     * A progress snapshot of one job. {@code state} is queued, running, paused, done, failed or cancelled; a
+     * watcher stops at the last three. {@code seq} grows by one per snapshot the daemon made, so a watcher sees
+     * how many it skipped.
+     */
+    public record Progress(String jobId, String state, String phase, String block, long done, long total, String detail,
+                           int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, long seq)
+            implements WireMessage {
+        public boolean terminal() {
+            return state.equals("done") || state.equals("failed") || state.equals("cancelled");
+        }
+    }
+
+    /** What a watcher receives; it answers {@link WatcherRelay.Ack} to {@code ackTo} when it can take the next one. */
+    public record WatchEvent(Progress progress, ActorRef<WatcherRelay.Command> ackTo) implements WireMessage {}
+}

@@ -1,0 +1,142 @@
+package fastflux.actors;
+
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.Terminated;
+import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
+import org.apache.pekko.actor.typed.javadsl.ActorContext;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
+import org.apache.pekko.actor.typed.javadsl.Receive;
+
+/**
+ * One job's state machine over PruneJob's phases: importance, then one block at a time (collect, solve,
+ * sandwich-train, checkpoint), then export. It never touches a tensor: it asks its {@link DeviceShard} for the
+ * next phase and decides from the plain state the shard reports. A restarted shard reports the state of the
+ * checkpoint it reloaded, and the machine simply continues from there. Pause and cancel take effect between
+ * phases.
+ */
+public final class PruningCoordinator extends AbstractBehavior<PruningCoordinator.Command> {
+    public sealed interface Command {}
+
+    /** Where the shard's job stands: after {@code phase} (null: just (re)loaded from the checkpoint). */
+    public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, int blocksTotal) {}
+
+    /** The shard (re)started and loaded the newest good checkpoint. */
+    public record ShardReady(ShardState state) implements Command {}
+
+    public record PhaseDone(ShardState state) implements Command {}
+
+    public record JobProgress(String phase, String block, long done, long total, String detail) implements Command {}
+
+    /** Stop after the current phase: {@code reason} is paused, cancelled or shutdown. */
+    public record StopAfterPhase(String reason) implements Command {}
+
+    /** The shard is about to crash (its supervisor restarts it); kept for the job's error if it never recovers. */
+    public record ShardError(String error) implements Command {}
+
+    private record ShardStopped() implements Command {}
+
+    /** What the coordinator tells its node. */
+    public sealed interface Event {
+        String jobId();
+    }
+
+    public record Progressed(String jobId, String phase, String block, long done, long total, String detail,
+                             int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds) implements Event {}
+
+    public record Finished(String jobId) implements Event {}
+
+    /** Stopped between phases on request; the job's checkpoint holds everything done so far. */
+    public record Stopped(String jobId, String reason) implements Event {}
+
+    public record Failed(String jobId, String error) implements Event {}
+
+    /** Makes the (supervised) shard behavior of a job; tests pass one with a failure injector or a probe. */
+    public interface ShardFactory {
+        Behavior<DeviceShard.Command> create(JobSpec spec, ActorRef<Command> coordinator);
+    }
+
+    public static Behavior<Command> create(String jobId, JobSpec spec, ActorRef<Event> node, ShardFactory shards,
+                                           org.apache.pekko.actor.typed.Props shardProps) {
+        return Behaviors.setup(ctx -> new PruningCoordinator(ctx, jobId, spec, node, shards, shardProps));
+    }
+
+    private final String jobId;
+    private final ActorRef<Event> node;
+    private final ActorRef<DeviceShard.Command> shard;
+    private final long startNanos = System.nanoTime();
+    private ShardState state = new ShardState(null, false, 0, 0);
+    private int blocksAtStart = -1;
+    private String stopReason;
+    private boolean ended;
+    private String lastError = "no error reported";
+
+    private PruningCoordinator(ActorContext<Command> ctx, String jobId, JobSpec spec, ActorRef<Event> node,
+                               ShardFactory shards, org.apache.pekko.actor.typed.Props shardProps) {
+        super(ctx);
+        this.jobId = jobId;
+        this.node = node;
+        this.shard = ctx.spawn(shards.create(spec, ctx.getSelf()), "shard", shardProps);
+        ctx.watchWith(shard, new ShardStopped());
+    }
+
+    @Override
+    public Receive<Command> createReceive() {
+        return newReceiveBuilder()
+                .onMessage(ShardReady.class, this::onShardReady)
+                .onMessage(PhaseDone.class, this::onPhaseDone)
+                .onMessage(JobProgress.class, this::onProgress)
+                .onMessage(StopAfterPhase.class, this::onStop)
+                .onMessage(ShardError.class, e -> { lastError = e.error(); return this; })
+                .onMessage(ShardStopped.class, this::onShardStopped)
+                .build();
+    }
+
+    private Behavior<Command> onShardReady(ShardReady r) {
+        state = r.state();
+        if (blocksAtStart < 0) blocksAtStart = state.blocksDone();
+        return next();
+    }
+
+    private Behavior<Command> onPhaseDone(PhaseDone d) {
+        state = d.state();
+        if (state.phase() == DeviceShard.Phase.EXPORT) return end(new Finished(jobId));
+        return next();
+    }
+
+    /** Decides the next phase from the shard's state, or stops between phases when asked to. */
+    private Behavior<Command> next() {
+        if (stopReason != null) return end(new Stopped(jobId, stopReason));
+        DeviceShard.Phase p = !state.ordered() ? DeviceShard.Phase.IMPORTANCE
+                : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.BLOCK : DeviceShard.Phase.EXPORT;
+        getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.name().toLowerCase(), state.blocksDone(), state.blocksTotal());
+        shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));
+        return this;
+    }
+
+    private Behavior<Command> onProgress(JobProgress p) {
+        double elapsed = (System.nanoTime() - startNanos) / 1e9;
+        int doneHere = state.blocksDone() - Math.max(blocksAtStart, 0);
+        int left = state.blocksTotal() - state.blocksDone();
+        double eta = doneHere > 0 ? elapsed / doneHere * left : Double.NaN;
+        node.tell(new Progressed(jobId, p.phase(), p.block(), p.done(), p.total(), p.detail(), state.blocksDone(),
+                state.blocksTotal(), elapsed, eta));
+        return this;
+    }
+
+    private Behavior<Command> onStop(StopAfterPhase s) {
+        if (stopReason == null || s.reason().equals("cancelled")) stopReason = s.reason();
+        return this;
+    }
+
+    private Behavior<Command> onShardStopped(ShardStopped s) {
+        if (ended) return Behaviors.stopped();
+        return end(new Failed(jobId, "the device shard failed more often than its restart limit allows; last error: " + lastError));
+    }
+
+    private Behavior<Command> end(Event e) {
+        ended = true;
+        node.tell(e);
+        return Behaviors.stopped();
+    }
+}

@@ -1,0 +1,188 @@
+package fastflux.cli;
+
+import com.google.gson.JsonObject;
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import fastflux.actors.Daemon;
+import fastflux.actors.DaemonClient;
+import fastflux.actors.JobSpec;
+import fastflux.actors.NodeSupervisor;
+import fastflux.actors.Protocol;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Set;
+
+/** {@code fastflux daemon} and its clients: submit, status, pause, resume, cancel, watch. */
+final class DaemonCommands {
+    private DaemonCommands() {}
+
+    static final String CONNECT = "  --config FILE  the daemon's configuration (host, port); default: reference.conf (127.0.0.1:25520)\n"
+            + "  --port N       the daemon's port, overriding the configuration\n";
+
+    static Config config(Args a) {
+        Path file = a.path("config", null);
+        String port = a.string("port", null);
+        Config over = port == null ? ConfigFactory.empty() : ConfigFactory.parseString("fastflux.daemon.port = " + Integer.parseInt(port));
+        return Daemon.config(file, over);
+    }
+
+    static DaemonClient client(Config c) {
+        return new DaemonClient(c, Duration.ofSeconds(15));
+    }
+
+    static String jobArg(Args a, String cmd) {
+        if (a.positional().size() != 1) throw new Args.UsageException(cmd + ": expected one JOB id (see `fastflux status`)");
+        return a.positional().get(0);
+    }
+
+    static int print(Protocol.Reply r) {
+        if (r.ok()) System.out.println(r.message());
+        else System.err.println("fastflux: refused: " + r.message());
+        return r.ok() ? 0 : 1;
+    }
+
+    static final class DaemonCmd implements Command {
+        public String name() { return "daemon"; }
+        public String summary() { return "run the pruning daemon (job queue, crash-safe resume, remote control)"; }
+        public String usage() {
+            return "usage: fastflux daemon [--config FILE] [--port N]\n"
+                    + "  Runs jobs sent by `fastflux submit`, one at a time, until SIGTERM (which lets the running phase\n"
+                    + "  finish and checkpoint). Jobs and their progress survive kill -9: a restarted daemon resumes them.\n" + CONNECT;
+        }
+        public int run(Args a) {
+            Config c = config(a);
+            a.rejectUnknown();
+            Daemon.runForever(c);
+            return 0;
+        }
+    }
+
+    static final class SubmitCmd implements Command {
+        public String name() { return "submit"; }
+        public String summary() { return "queue a pruning job (a job file, see config/example-job.conf) on the daemon"; }
+        public String usage() { return "usage: fastflux submit JOB.conf [--config FILE] [--port N]\n" + CONNECT; }
+        public int run(Args a) {
+            if (a.positional().size() != 1) throw new Args.UsageException("submit: expected one job file");
+            Config c = config(a);
+            a.rejectUnknown();
+            JobSpec spec = JobSpec.read(Path.of(a.positional().get(0)), Path.of("").toAbsolutePath());
+            spec.validate(); // the same checks the daemon makes, with the client's view of the paths
+            try (DaemonClient client = client(c)) {
+                return print(client.ask(r -> new NodeSupervisor.Submit(spec, r)));
+            }
+        }
+    }
+
+    static final class StatusCmd implements Command {
+        public String name() { return "status"; }
+        public String summary() { return "list the daemon's jobs, or one job"; }
+        public String usage() { return "usage: fastflux status [JOB] [--config FILE] [--port N]\n" + CONNECT; }
+        public int run(Args a) {
+            Config c = config(a);
+            a.rejectUnknown();
+            String id = a.positional().isEmpty() ? "" : a.positional().get(0);
+            try (DaemonClient client = client(c)) {
+                Protocol.StatusReply s = client.ask(r -> new NodeSupervisor.GetStatus(id, r));
+                if (s.jobs().length == 0) {
+                    System.out.println(id.isEmpty() ? "no jobs" : "no job " + id);
+                    return id.isEmpty() ? 0 : 1;
+                }
+                for (Protocol.JobInfo j : s.jobs()) {
+                    String where = j.phase().isEmpty() ? "" : String.format("  %s %s  blocks %d/%d  %s  ETA %s", j.phase(), j.block(),
+                            j.done(), j.total(), j.detail(), ProgressBar.duration(j.etaSeconds()));
+                    System.out.printf("%s  %-9s %s -> %s%s%s%n", j.id(), j.state(), j.model(), j.out(),
+                            j.state().equals("running") ? where : "", j.error() == null ? "" : "  error: " + j.error());
+                }
+                return 0;
+            }
+        }
+    }
+
+    /** pause, resume and cancel: one job id, one reply. */
+    static final class ControlCmd implements Command {
+        private final String name;
+        private final String summary;
+
+        ControlCmd(String name, String summary) {
+            this.name = name;
+            this.summary = summary;
+        }
+
+        public String name() { return name; }
+        public String summary() { return summary; }
+        public String usage() { return "usage: fastflux " + name + " JOB [--config FILE] [--port N]\n" + CONNECT; }
+        public int run(Args a) {
+            String id = jobArg(a, name);
+            Config c = config(a);
+            a.rejectUnknown();
+            try (DaemonClient client = client(c)) {
+                return print(client.ask(r -> switch (name) {
+                    case "pause" -> new NodeSupervisor.Pause(id, r);
+                    case "resume" -> new NodeSupervisor.Resume(id, r);
+                    default -> new NodeSupervisor.Cancel(id, r);
+                }));
+            }
+        }
+    }
+
+    static final class WatchCmd implements Command {
+        public String name() { return "watch"; }
+        public String summary() { return "follow a job's progress live (phase, block, loss, ETA) until it ends"; }
+        public Set<String> flags() { return Set.of("json"); }
+        public String usage() {
+            return "usage: fastflux watch JOB [--json] [--config FILE] [--port N]\n"
+                    + "  --json         one JSON object a line instead of the progress bar\n" + CONNECT
+                    + "  Exits 0 when the job is done, 1 when it failed or was cancelled or the daemon went away.";
+        }
+        public int run(Args a) {
+            String id = jobArg(a, "watch");
+            boolean json = a.flag("json");
+            Config c = config(a);
+            a.rejectUnknown();
+            try (DaemonClient client = client(c)) {
+                ProgressBar bar = new ProgressBar(id, System.out);
+                String[] last = {""};
+                Protocol.Progress end = client.watch(id, p -> {
+                    if (json) {
+                        System.out.println(toJson(p));
+                        System.out.flush();
+                        return;
+                    }
+                    String key = p.state() + " " + p.phase() + " " + p.block();
+                    if (!key.equals(last[0])) {
+                        bar.done();
+                        System.out.printf("[%s] %s %s %s%n", p.state(), p.phase(), p.block(), p.detail());
+                        last[0] = key;
+                    }
+                    bar.update(p.blocksDone(), Math.max(1, p.blocksTotal()), String.format("blocks, %s %s %d/%d %s, ETA %s",
+                            p.phase(), p.block(), p.done(), p.total(), p.detail(), ProgressBar.duration(p.etaSeconds())));
+                });
+                if (!json) {
+                    bar.done();
+                    System.out.println(id + " " + end.state() + (end.state().equals("done") ? "" : ": " + end.detail()));
+                }
+                return end.state().equals("done") ? 0 : 1;
+            } catch (IllegalStateException e) {
+                System.err.println("fastflux watch: " + e.getMessage());
+                return 1;
+            }
+        }
+    }
+
+    static JsonObject toJson(Protocol.Progress p) {
+        JsonObject o = new JsonObject();
+        o.addProperty("job", p.jobId());
+        o.addProperty("state", p.state());
+        o.addProperty("phase", p.phase());
+        o.addProperty("block", p.block());
+        o.addProperty("done", p.done());
+        o.addProperty("total", p.total());
+        o.addProperty("detail", p.detail());
+        o.addProperty("blocks_done", p.blocksDone());
+        o.addProperty("blocks_total", p.blocksTotal());
+        o.addProperty("elapsed_s", Math.round(p.elapsedSeconds() * 10) / 10.0);
+        if (Double.isFinite(p.etaSeconds())) o.addProperty("eta_s", Math.round(p.etaSeconds() * 10) / 10.0);
+        o.addProperty("seq", p.seq());
+        return o;
+    }
+}

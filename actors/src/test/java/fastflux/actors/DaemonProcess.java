@@ -1,0 +1,93 @@
+package fastflux.actors;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A daemon in its own JVM (`fastflux daemon` from this classpath), on a free loopback port. */
+final class DaemonProcess implements AutoCloseable {
+    final int port;
+    final Path stateDir;
+    final Path log;
+    private Process process;
+    private int starts;
+
+    DaemonProcess(Path stateDir) throws IOException {
+        this.stateDir = stateDir;
+        this.log = stateDir.resolveSibling(stateDir.getFileName() + ".log");
+        try (ServerSocket s = new ServerSocket(0)) {
+            this.port = s.getLocalPort();
+        }
+    }
+
+    static List<String> java(String mainClass, String... args) {
+        List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"),
+                "-Xmx1g", "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), mainClass));
+        cmd.addAll(List.of(args));
+        return cmd;
+    }
+
+    Config clientConfig() {
+        return Daemon.config(null, ConfigFactory.parseString("fastflux.daemon.port = " + port));
+    }
+
+    /** Starts the daemon and waits until its port accepts connections. */
+    void start() throws Exception {
+        List<String> cmd = java("fastflux.cli.Main", "daemon", "--port", Integer.toString(port));
+        cmd.add(1, "-Dfastflux.daemon.state-dir=" + stateDir);
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        Files.writeString(log, "==== start " + (++starts) + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        process = pb.start();
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < deadline) {
+            if (!process.isAlive()) throw new IllegalStateException("daemon exited with " + process.exitValue() + "; see " + log);
+            try (Socket s = new Socket()) {
+                s.connect(new InetSocketAddress("127.0.0.1", port), 200);
+                return;
+            } catch (IOException e) {
+                Thread.sleep(100);
+            }
+        }
+        throw new IllegalStateException("daemon did not listen within 60 s; see " + log);
+    }
+
+    DaemonClient client() {
+        return new DaemonClient(clientConfig(), Duration.ofSeconds(20));
+    }
+
+    /** kill -9. */
+    void kill() throws InterruptedException {
+        process.destroyForcibly();
+        process.waitFor(30, TimeUnit.SECONDS);
+    }
+
+    /** SIGTERM; returns the exit code. */
+    int terminate(Duration timeout) throws InterruptedException {
+        process.destroy();
+        if (!process.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) throw new IllegalStateException("daemon ignored SIGTERM; see " + log);
+        return process.exitValue();
+    }
+
+    boolean alive() {
+        return process != null && process.isAlive();
+    }
+
+    String logText() throws IOException {
+        return Files.readString(log);
+    }
+
+    @Override
+    public void close() throws InterruptedException {
+        if (alive()) kill();
+    }
+}

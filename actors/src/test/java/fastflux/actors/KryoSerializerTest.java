@@ -1,0 +1,79 @@
+package fastflux.actors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.typesafe.config.ConfigFactory;
+import org.apache.pekko.actor.testkit.typed.javadsl.ActorTestKit;
+import org.apache.pekko.actor.testkit.typed.javadsl.TestProbe;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.serialization.Serialization;
+import org.apache.pekko.serialization.SerializationExtension;
+import org.apache.pekko.serialization.Serializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Test;
+
+/** Every wire message round-trips through the configured serializer; nothing else gets through. */
+class KryoSerializerTest {
+    static final ActorTestKit kit = ActorTestKit.create("kryo-test",
+            Daemon.config(null, ConfigFactory.parseString("fastflux.daemon.port = 0")));
+
+    @AfterAll
+    static void stop() {
+        kit.shutdownTestKit();
+    }
+
+    static Serialization serialization() {
+        return SerializationExtension.get(Adapter.toClassic(kit.system()));
+    }
+
+    Object roundTrip(Object o) {
+        Serializer s = serialization().findSerializerFor(o);
+        assertEquals(KryoSerializer.IDENTIFIER, s.identifier(), o.getClass() + " is bound to fastflux's Kryo");
+        return serialization().deserialize(s.toBinary(o), s.identifier(), "").get();
+    }
+
+    @Test
+    void everyWireMessageRoundTrips() {
+        TestProbe<Protocol.Reply> replies = kit.createTestProbe();
+        TestProbe<Protocol.StatusReply> status = kit.createTestProbe();
+        TestProbe<Protocol.WatchEvent> watcher = kit.createTestProbe();
+        TestProbe<WatcherRelay.Command> relay = kit.createTestProbe();
+        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 8, 8, 0);
+        Protocol.Progress p = new Protocol.Progress("job-0001", "running", "sandwich", "single_blocks.3", 5, 150, "loss 0.1",
+                1, 4, 12.5, Double.NaN, 42);
+        Object[] messages = {
+                spec,
+                new NodeSupervisor.Submit(spec, replies.getRef()),
+                new NodeSupervisor.GetStatus("", status.getRef()),
+                new NodeSupervisor.Pause("job-0001", replies.getRef()),
+                new NodeSupervisor.Resume("job-0001", replies.getRef()),
+                new NodeSupervisor.Cancel("job-0001", replies.getRef()),
+                new NodeSupervisor.Watch("job-0001", watcher.getRef(), replies.getRef()),
+                new Protocol.Reply(false, null, "no job"),
+                p,
+                new Protocol.WatchEvent(p, relay.getRef()),
+                new WatcherRelay.Ack(),
+        };
+        for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
+        Protocol.JobInfo info = new Protocol.JobInfo("job-0001", "done", "/m", "/o", "", "", 2, 2, "", Double.NaN, null);
+        Protocol.StatusReply back = (Protocol.StatusReply) roundTrip(new Protocol.StatusReply(new Protocol.JobInfo[] {info}));
+        assertEquals(info, back.jobs()[0]);
+    }
+
+    @Test
+    void garbageAndUnregisteredClassesAreRefusedWithAnException() {
+        KryoSerializer k = (KryoSerializer) serialization().serializerByIdentity().get(KryoSerializer.IDENTIFIER).get();
+        java.util.Random r = new java.util.Random(3);
+        for (int i = 0; i < 200; i++) {
+            byte[] b = new byte[1 + r.nextInt(64)];
+            r.nextBytes(b);
+            if (b[0] >= 92 && b[0] <= 115) b[0] = 1; // not one of our own class ids: those may decode to a valid message
+            assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(b, null));
+        }
+        assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(new byte[] {101, 0}, null), "unregistered id");
+        assertThrows(IllegalArgumentException.class, () -> k.toBinary("not a wire message"));
+        record Stranger(int x) implements WireMessage {}
+        assertThrows(RuntimeException.class, () -> k.toBinary(new Stranger(1)), "registration is required");
+        assertFalse(kit.system().settings().config().getBoolean("pekko.actor.allow-java-serialization"));
+    }
+}

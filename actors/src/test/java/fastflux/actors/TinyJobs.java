@@ -1,0 +1,101 @@
+package fastflux.actors;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
+import fastflux.model.Param;
+import fastflux.model.Tensors;
+import fastflux.pruning.PruneJob;
+import fastflux.shapes.ShapesModel;
+import fastflux.shapes.TextEncoder;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Random;
+
+/** A tiny random Shapes model (2 double + 4 single blocks, hidden 32) and a micro job over it, for CPU tests. */
+public final class TinyJobs {
+    static final FluxParams PARAMS =
+            new FluxParams(48, 48, 64, 64, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, false).withDepth(2, 4);
+
+    private TinyJobs() {}
+
+    /** Writes the model to {@code dir}; also a main so that process tests and docs can make one. */
+    public static Path baseModel(Path dir) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxModel flux = new FluxModel(PARAMS);
+            flux.initRandom(m, DataType.FLOAT32, 3);
+            TextEncoder text = new TextEncoder(PARAMS.contextInDim());
+            Random r = new Random(4);
+            for (Param p : text.params().values()) {
+                float[] v = new float[(int) p.shape().size()];
+                for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
+                p.set(Tensors.create(m, v, p.shape()));
+            }
+            new ShapesModel(flux, text).save(dir);
+        }
+        return dir;
+    }
+
+    /** Two of six blocks, few calibration prompts and steps: seconds on a CPU. */
+    static JobSpec spec(Path model, Path out) {
+        return new JobSpec(model.toString(), out.toString(), 0.34, "output-mse", "importance", "linear", true, 3, 6, 2, 3,
+                1e-3, 4, 4, 0);
+    }
+
+    static String jobFile(Path model, Path out) {
+        return "model = \"" + model + "\"\nout = \"" + out + "\"\nratio = 0.34\nimportance = output-mse\n"
+                + "calib-prompts = 6\ncalib-steps = 2\nst-steps = 3\nlora-rank = 4\nlora-alpha = 4\nseed = 0\n";
+    }
+
+    /** The same job straight through PruneJob, in this thread: the reference result. */
+    static byte[] reference(JobSpec spec) throws IOException {
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), PruneJob.Listener.NONE, m);
+            job.begin();
+            job.order();
+            job.replaceBlocks();
+            job.export();
+        }
+        return Files.readAllBytes(Path.of(spec.out()).resolve("model.safetensors"));
+    }
+
+    public static void main(String[] args) throws Exception {
+        if (args[0].equals("thread")) { // the same, on a fresh thread (as the shard runs)
+            Thread t = new Thread(() -> {
+                ai.djl.engine.Engine.getInstance();
+                ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+                try {
+                    main(java.util.Arrays.copyOfRange(args, 1, args.length));
+                } catch (Exception e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            t.start();
+            t.join();
+            return;
+        }
+        if (args[0].equals("phase")) { // phase BASE OUT importance|block|export: one phase in this JVM
+            JobSpec spec = spec(Path.of(args[1]), Path.of(args[2]));
+            try (NDManager m = NDManager.newBaseManager()) {
+                PruneJob job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), PruneJob.Listener.NONE, m);
+                job.begin();
+                for (int i = 3; i < args.length; i++) {
+                    switch (args[i]) {
+                        case "importance" -> job.order();
+                        case "block" -> job.replaceOne();
+                        default -> job.export();
+                    }
+                }
+            }
+            return;
+        }
+        if (args[0].equals("reference")) {
+            reference(spec(Path.of(args[1]), Path.of(args[2])));
+            return;
+        }
+        Path dir = baseModel(Path.of(args[0]));
+        System.out.println("tiny model (6 blocks, hidden 32) written to " + dir);
+    }
+}
