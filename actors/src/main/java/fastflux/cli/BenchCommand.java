@@ -116,7 +116,12 @@ final class BenchCommand implements Command {
                 System.out.printf("run %d: %.1f ms%n", i + 1, ms[i]);
             }
             double median = median(ms);
-            long flops = FlopCount.forward(p, batch, imgTokens, txtTokens);
+            // Replaced blocks count as their per-token linears, deleted ones as nothing.
+            java.util.Map<String, fastflux.model.Replacement.Mode> replaced = new java.util.HashMap<>();
+            for (fastflux.model.Replacement r : fastflux.model.PrunedModels.replacements(model)) replaced.put(r.block().name(), r.mode());
+            long flops = FlopCount.forward(p, batch, imgTokens, txtTokens,
+                    (id, original, q, b, li, lt) -> !replaced.containsKey(id) ? original
+                            : replaced.get(id) == fastflux.model.Replacement.Mode.DELETE ? 0 : FlopCount.replacedBlock(q, b, li + lt));
             double gflops = flops / median / 1e6;
             double gemm = gemmGflops(m);
             System.out.printf("median_ms %.1f%n", median);
