@@ -31,12 +31,12 @@ public record FluxInputs(NDArray img, NDArray imgIds, NDArray txt, NDArray txtId
         }
         Shape bShape = new Shape(batch);
         return new FluxInputs(
-                m.create(normal(rnd, batch * imgTokens * p.inChannels()), new Shape(batch, imgTokens, p.inChannels())),
-                m.create(ids, new Shape(batch, imgTokens, 3)),
-                m.create(normal(rnd, batch * txtTokens * p.contextInDim()), new Shape(batch, txtTokens, p.contextInDim())),
+                Tensors.create(m, normal(rnd, batch * imgTokens * p.inChannels()), new Shape(batch, imgTokens, p.inChannels())),
+                Tensors.create(m, ids, new Shape(batch, imgTokens, 3)),
+                Tensors.create(m, normal(rnd, batch * txtTokens * p.contextInDim()), new Shape(batch, txtTokens, p.contextInDim())),
                 m.zeros(new Shape(batch, txtTokens, 3)),
                 m.full(bShape, 0.5f),
-                m.create(normal(rnd, batch * p.vecInDim()), new Shape(batch, p.vecInDim())),
+                Tensors.create(m, normal(rnd, batch * p.vecInDim()), new Shape(batch, p.vecInDim())),
                 p.guidanceEmbed() ? m.full(bShape, 4f) : null);
     }
 

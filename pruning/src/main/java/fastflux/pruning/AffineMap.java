@@ -36,8 +36,8 @@ public record AffineMap(int inDim, int outDim, float[] weight, float[] bias) {
     }
     try (NDManager scope = m.newSubManager(x.getDevice())) {
       scope.tempAttachAll(x); // intermediates land in scope; x goes back to its owner on close
-      NDArray w = scope.create(weight, new Shape(outDim, inDim)).toType(x.getDataType(), false);
-      NDArray b = scope.create(bias, new Shape(outDim)).toType(x.getDataType(), false);
+      NDArray w = fastflux.model.Tensors.create(scope, weight, new Shape(outDim, inDim)).toType(x.getDataType(), false);
+      NDArray b = fastflux.model.Tensors.create(scope, bias, new Shape(outDim)).toType(x.getDataType(), false);
       NDArray y = x.matMul(w.transpose()).add(b); // [..., out]
       y.attach(m);
       return y;

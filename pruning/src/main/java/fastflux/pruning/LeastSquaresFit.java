@@ -136,7 +136,7 @@ public final class LeastSquaresFit implements AutoCloseable {
         float[] mean = xs.mean(new int[] {0}).toType(DataType.FLOAT32, false).toFloatArray();
         shift = mean;
       }
-      NDArray mu = scope.create(shift, new Shape(1, inDim)).toType(dt, false); // [1, d]
+      NDArray mu = fastflux.model.Tensors.create(scope, shift, new Shape(1, inDim)).toType(dt, false); // [1, d]
       NDArray xt = xs.sub(mu).concat(scope.ones(new Shape(n, 1), dt), 1); // [N, d+1]
       NDArray xtT = xt.transpose(); // [d+1, N]
       g = xtT.matMul(xt).toType(DataType.FLOAT64, false).toDoubleArray(); // [d+1, d+1]
