@@ -16,15 +16,24 @@ public final class Latents {
     /** HWC image [32, 32, 3] -> tokens [64, 48], channel order (c, ph, pw). */
     public static float[] pack(float[] hwc) {
         float[] out = new float[TOKENS * CHANNELS];
+        for (int i = 0; i < out.length; i++) out[i] = hwc[PIXEL[i]];
+        return out;
+    }
+
+    private static final int[] PIXEL = pixelOfTokenValue();
+
+    /** For each position of the token layout [64, 48], the index of its value in the HWC image. */
+    private static int[] pixelOfTokenValue() {
+        int[] index = new int[TOKENS * CHANNELS];
         for (int h = 0; h < GRID; h++)
             for (int w = 0; w < GRID; w++)
                 for (int c = 0; c < Image.CHANNELS; c++)
                     for (int ph = 0; ph < PATCH; ph++)
                         for (int pw = 0; pw < PATCH; pw++) {
                             int y = h * PATCH + ph, x = w * PATCH + pw;
-                            out[(h * GRID + w) * CHANNELS + (c * PATCH + ph) * PATCH + pw] = hwc[(y * Image.SIZE + x) * Image.CHANNELS + c];
+                            index[(h * GRID + w) * CHANNELS + (c * PATCH + ph) * PATCH + pw] = (y * Image.SIZE + x) * Image.CHANNELS + c;
                         }
-        return out;
+        return index;
     }
 
     /** Tokens [64, 48] -> HWC image [32, 32, 3]; the inverse of {@link #pack}. */
@@ -33,14 +42,7 @@ public final class Latents {
             throw new IllegalArgumentException("expected " + TOKENS + "x" + CHANNELS + " latent values, got " + tokens.length);
         }
         float[] out = new float[Image.LENGTH];
-        for (int h = 0; h < GRID; h++)
-            for (int w = 0; w < GRID; w++)
-                for (int c = 0; c < Image.CHANNELS; c++)
-                    for (int ph = 0; ph < PATCH; ph++)
-                        for (int pw = 0; pw < PATCH; pw++) {
-                            int y = h * PATCH + ph, x = w * PATCH + pw;
-                            out[(y * Image.SIZE + x) * Image.CHANNELS + c] = tokens[(h * GRID + w) * CHANNELS + (c * PATCH + ph) * PATCH + pw];
-                        }
+        for (int i = 0; i < tokens.length; i++) out[PIXEL[i]] = tokens[i];
         return out;
     }
 
