@@ -23,10 +23,15 @@ final class TrainTinyCommand implements Command {
         TinyTrainer.Options d = TinyTrainer.Options.defaults();
         return "usage: fastflux train-tiny --out DIR [--minutes M] [--steps N] [--resume DIR] [--config NAME]\n"
                 + "                          [--batch B] [--lr X] [--seed S] [--checkpoint-every N]\n"
+                + "                          [--decay F] [--validate-every N] [--validation-prompts N]\n"
                 + "  --out DIR      model + training state are written here (config.json, model.safetensors = EMA weights,\n"
                 + "                 train-state.{json,safetensors} = exact state for --resume)\n"
                 + "  --minutes M    stop after M minutes of wall time (checkpointing first); 0 = no limit (default 0)\n"
-                + "  --steps N      total optimisation steps of the run (default 2000)\n"
+                + "  --steps N      total optimisation steps of the run (default " + d.totalSteps() + "); the LR schedule ends there\n"
+                + "  --decay F      the last fraction F of the steps decays the LR to zero along a half cosine (default " + d.decayFraction() + ")\n"
+                + "  --validate-every N  judge the EMA model every N steps and at the end on --validation-prompts prompts drawn\n"
+                + "                 from the grammar (own seed); the model files in --out are then the best so far (0 = off, the\n"
+                + "                 latest is written; default " + d.validateEvery() + ", " + d.validationPrompts() + " prompts)\n"
                 + "  --resume DIR   continue exactly from DIR's training state (options come from the state)\n"
                 + "  --config NAME  architecture for a fresh run (default " + ShapesModel.CONFIG + ")\n"
                 + "  defaults: batch " + d.batch() + ", lr " + d.lr() + ", warmup " + d.warmup() + ", EMA " + d.emaDecay()
@@ -38,23 +43,44 @@ final class TrainTinyCommand implements Command {
     public int run(Args a) {
         Path out = a.path("out");
         double minutes = a.number("minutes", 0);
-        long steps = a.integer("steps", 2000);
+        TinyTrainer.Options d = TinyTrainer.Options.defaults();
+        boolean stepsGiven = a.has("steps");
+        long steps = a.integer("steps", (int) d.totalSteps());
         Path resume = a.path("resume", null);
         String config = a.string("config", ShapesModel.CONFIG);
-        TinyTrainer.Options d = TinyTrainer.Options.defaults();
-        TinyTrainer.Options o = new TinyTrainer.Options(a.integer("batch", d.batch()), a.number("lr", d.lr()),
-                d.warmup(), d.weightDecay(), d.clip(), d.emaDecay(), d.promptDropout(), a.integer("seed", (int) d.seed()),
-                a.integer("checkpoint-every", d.checkpointEvery()));
+        TinyTrainer.Options o;
+        try {
+            o = new TinyTrainer.Options(a.integer("batch", d.batch()), a.number("lr", d.lr()),
+                    d.warmup(), d.weightDecay(), d.clip(), d.emaDecay(), d.promptDropout(), a.integer("seed", (int) d.seed()),
+                    a.integer("checkpoint-every", d.checkpointEvery()), steps, a.number("decay", d.decayFraction()),
+                    a.integer("validate-every", d.validateEvery()), a.integer("validation-prompts", d.validationPrompts()));
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException("train-tiny: " + e.getMessage());
+        }
         a.rejectUnknown();
-        if (o.batch() < 1) throw new Args.UsageException("train-tiny: --batch must be >= 1");
         try (NDManager m = NDManager.newBaseManager()) {
             TinyTrainer t = resume != null ? TinyTrainer.resume(resume, m) : TinyTrainer.fresh(FluxParams.named(config), o, m);
-            if (resume != null) System.out.println("resuming from " + resume + " at step " + t.step());
+            if (resume != null) {
+                TinyTrainer.Options s = t.options();
+                if (s.totalSteps() > 0) {
+                    if (stepsGiven && steps != s.totalSteps() && s.decayFraction() > 0) {
+                        throw new Args.UsageException("train-tiny: " + resume + " was started for " + s.totalSteps()
+                                + " steps and its learning-rate schedule ends there; --steps " + steps + " would change it");
+                    }
+                    steps = s.totalSteps();
+                }
+                System.out.println("resuming from " + resume + " at step " + t.step() + " of " + steps);
+            }
             ProgressBar bar = new ProgressBar("train", System.out);
+            t.onValidation(v -> System.out.printf("%nvalidation at step %d (%.1f min): overall %.3f (best %.3f at step %d)%n",
+                    v.step(), v.minutes(), v.overall(), t.best().overall(), t.best().step()));
             t.train(steps, minutes, out, (step, total, loss, rate, left) ->
-                    bar.update(step, total, String.format("loss %.4f  %.2f steps/s  %s left", loss, rate, ProgressBar.duration(left))));
+                    bar.update(step, total, String.format("loss %.4f  lr %.2e  %.2f steps/s  %s left", loss,
+                            t.options().lrAt(step - 1), rate, ProgressBar.duration(left))));
             bar.done();
-            System.out.println("stopped at step " + t.step() + "; model and state in " + out);
+            TinyTrainer.Validation best = t.best();
+            System.out.println("stopped at step " + t.step() + "; state in " + out + "; model files: "
+                    + (best == null ? "the latest EMA weights" : String.format("the best EMA weights (step %d, validation overall %.3f)", best.step(), best.overall())));
         }
         return 0;
     }

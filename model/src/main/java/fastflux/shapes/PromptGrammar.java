@@ -72,6 +72,23 @@ public final class PromptGrammar {
         return new PromptSpec(Category.COUNTING, List.of(new ObjectSpec(shape, colour)), count, null);
     }
 
+    /**
+     * True when the prompt has one of the evaluation forms exactly (no colour in counting or position prompts),
+     * the forms the judge's prompt sets use; false for the richer training variants and for non-grammar text.
+     */
+    public static boolean isEvaluationForm(String prompt) {
+        PromptSpec s;
+        try {
+            s = parse(prompt);
+        } catch (IllegalArgumentException e) {
+            return false;
+        }
+        return switch (s.category()) {
+            case COUNTING, POSITION -> s.objects().stream().allMatch(o -> o.colour() == null);
+            default -> true;
+        };
+    }
+
     /** The canonical text of a spec; {@code parse(format(s)).equals(s)}. */
     public static String format(PromptSpec s) {
         List<ObjectSpec> o = s.objects();

@@ -39,10 +39,47 @@ import java.util.SplittableRandom;
  * (seed, k), so a run resumed from a checkpoint repeats the uninterrupted run's losses exactly.
  */
 public final class TinyTrainer {
+    /**
+     * Training options. The learning rate warms up linearly over {@code warmup} steps, stays at {@code lr}, and
+     * over the last {@code decayFraction} of {@code totalSteps} falls along a half cosine to zero (no decay when
+     * decayFraction is 0). Every {@code validateEvery} steps (0 = never) the EMA model is judged on
+     * {@code validationPrompts} prompts drawn from the grammar with their own seed, and the model files in the
+     * output directory are the best EMA model so far by that score.
+     */
     public record Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
-                          double promptDropout, long seed, int checkpointEvery) {
+                          double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
+                          int validateEvery, int validationPrompts) {
+        public Options {
+            if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+            if (!(lr > 0)) throw new IllegalArgumentException("lr must be > 0, got " + lr);
+            if (decayFraction < 0 || decayFraction > 1) {
+                throw new IllegalArgumentException("decay fraction must be in [0, 1], got " + decayFraction);
+            }
+            if (validateEvery < 0) throw new IllegalArgumentException("validate-every must be >= 0, got " + validateEvery);
+            if (validateEvery > 0 && validationPrompts < Category.values().length) {
+                throw new IllegalArgumentException("validation needs at least one prompt per category ("
+                        + Category.values().length + "), got " + validationPrompts);
+            }
+        }
+
+        /** Constant learning rate after warm-up, no validation (the options of state files from before both). */
+        public Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
+                       double promptDropout, long seed, int checkpointEvery) {
+            this(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, 0, 0, 0, 0);
+        }
+
         public static Options defaults() {
-            return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100);
+            return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100, 2000, 0.4, 400, 60);
+        }
+
+        /** The learning rate of step {@code step} (0-based). */
+        public double lrAt(long step) {
+            double warm = Math.min(1.0, (step + 1.0) / Math.max(1, warmup));
+            if (decayFraction <= 0 || totalSteps <= 0) return lr * warm;
+            double start = totalSteps * (1 - decayFraction);
+            if (step < start) return lr * warm;
+            double progress = Math.min(1.0, (step - start) / Math.max(1.0, totalSteps - start));
+            return lr * warm * 0.5 * (1 + Math.cos(Math.PI * progress));
         }
 
         JsonObject toJson() {
@@ -70,9 +107,17 @@ public final class TinyTrainer {
     private final Ema ema;
     private final Options options;
     private final List<Float> losses = new ArrayList<>();
+    private final List<Validation> validations = new ArrayList<>();
     private long step;
     private long skipped;
     private double elapsedSeconds;
+
+    /** One validation of the EMA model: its step, training minutes so far, and the judge's overall score. */
+    public record Validation(long step, double minutes, double overall) {}
+
+    /** Validation prompts: drawn from the grammar with their own seed, never from an evaluation file. */
+    static final long VALIDATION_SEED = 0x5A11DL;
+    static final long VALIDATION_IMAGE_SEED = 90_000L;
 
     private TinyTrainer(NDManager manager, ShapesModel model, Options options) {
         this.manager = manager;
@@ -123,6 +168,13 @@ public final class TinyTrainer {
         t.step = state.get("step").getAsLong();
         t.elapsedSeconds = state.get("elapsed_seconds").getAsDouble();
         for (var e : state.getAsJsonArray("losses")) t.losses.add(e.getAsFloat());
+        if (state.has("validations")) {
+            for (var e : state.getAsJsonArray("validations")) {
+                JsonObject v = e.getAsJsonObject();
+                t.validations.add(new Validation(v.get("step").getAsLong(), v.get("minutes").getAsDouble(),
+                        v.get("overall").getAsDouble()));
+            }
+        }
         try (SafetensorsReader r = SafetensorsReader.open(dir.resolve(STATE_TENSORS))) {
             long stateStep = Long.parseLong(r.metadata().getOrDefault("step", "-1"));
             if (stateStep != t.step) {
@@ -131,7 +183,13 @@ public final class TinyTrainer {
             }
             Map<String, NDArray> m1 = new HashMap<>(), m2 = new HashMap<>();
             for (Param p : t.params) {
-                t.ema.set(p.name(), p.value());
+                if (r.contains("ema." + p.name())) {
+                    try (NDArray e = r.load("ema." + p.name(), manager, DataType.FLOAT32)) {
+                        t.ema.set(p.name(), e);
+                    }
+                } else {
+                    t.ema.set(p.name(), p.value()); // a state from before the EMA was kept there: the model file is it
+                }
                 NDArray w = r.load("weight." + p.name(), manager, DataType.FLOAT32);
                 p.set(w);
                 w.setRequiresGradient(true);
@@ -162,6 +220,17 @@ public final class TinyTrainer {
         return options;
     }
 
+    public List<Validation> validations() {
+        return validations;
+    }
+
+    /** The best validation so far, or null before the first. */
+    public Validation best() {
+        Validation best = null;
+        for (Validation v : validations) if (best == null || v.overall() > best.overall()) best = v;
+        return best;
+    }
+
     /**
      * Trains until {@code totalSteps} or until {@code minutes} of wall time have passed in this call
      * (whichever first; minutes ≤ 0 means no limit), checkpointing into {@code out} every
@@ -182,12 +251,61 @@ public final class TinyTrainer {
             if (minutes > 0) left = Math.min(left, minutes * 60 - secs);
             if (progress != null) progress.step(step, totalSteps, loss, rate, left);
             boolean timeUp = minutes > 0 && secs >= minutes * 60;
-            if (out != null && (step % options.checkpointEvery() == 0 || step == totalSteps || timeUp)) {
+            boolean last = step == totalSteps || timeUp;
+            boolean validate = options.validateEvery() > 0 && (step % options.validateEvery() == 0 || last);
+            if (out != null && (validate || step % options.checkpointEvery() == 0 || last)) {
+                if (validate) {
+                    Validation v = validate(elapsedSeconds + (System.nanoTime() - lastCheckpoint) / 1e9);
+                    Validation best = best();
+                    validations.add(v);
+                    if (best == null || v.overall() > best.overall()) exportEma(out);
+                    if (validationListener != null) validationListener.accept(v);
+                }
+                now = System.nanoTime();
                 elapsedSeconds += (now - lastCheckpoint) / 1e9;
                 lastCheckpoint = now;
                 checkpoint(out);
             }
             if (timeUp) break;
+        }
+    }
+
+    private java.util.function.Consumer<Validation> validationListener;
+
+    /** Called after every validation (for progress output). */
+    public void onValidation(java.util.function.Consumer<Validation> listener) {
+        this.validationListener = listener;
+    }
+
+    /** The validation prompts: {@code n} drawn from the grammar's forms, as even across categories as n allows. */
+    public static List<Prompt> validationPrompts(int n) {
+        Category[] cats = Category.values();
+        List<List<Prompt>> byCategory = new ArrayList<>();
+        for (int i = 0; i < cats.length; i++) byCategory.add(new ArrayList<>());
+        SplittableRandom r = new SplittableRandom(VALIDATION_SEED);
+        int perCategory = (n + cats.length - 1) / cats.length;
+        while (byCategory.stream().anyMatch(l -> l.size() < perCategory)) {
+            Prompt p = ShapesWorld.samplePrompt(r);
+            if (!PromptGrammar.isEvaluationForm(p.text())) continue;
+            List<Prompt> l = byCategory.get(p.category().ordinal());
+            if (l.size() < perCategory) l.add(p);
+        }
+        List<Prompt> out = new ArrayList<>();
+        for (int k = 0; out.size() < n; k++) for (List<Prompt> l : byCategory) if (out.size() < n) out.add(l.get(k));
+        return out;
+    }
+
+    /** Judges the EMA weights on the validation prompts (one image each, the default sampler settings). */
+    Validation validate(double seconds) {
+        Map<String, NDArray> raw = new HashMap<>();
+        for (Param p : params) raw.put(p.name(), p.exchange(ema.weights().get(p.name())));
+        try {
+            Evaluation.Options o = new Evaluation.Options(1, VALIDATION_IMAGE_SEED, ShapesModel.DEFAULT_STEPS,
+                    ShapesModel.DEFAULT_GUIDANCE, 32, null);
+            EvalReport report = Evaluation.run(model, validationPrompts(options.validationPrompts()), o, null).report();
+            return new Validation(step, seconds / 60, report.overall());
+        } finally {
+            for (Param p : params) p.exchange(raw.get(p.name()));
         }
     }
 
@@ -221,7 +339,7 @@ public final class TinyTrainer {
                 gc.backward(l);
                 loss = l.getFloat();
             }
-            double lr = options.lr() * Math.min(1.0, (step + 1.0) / Math.max(1, options.warmup()));
+            double lr = options.lrAt(step);
             double norm = AdamW.gradNorm(params);
             if (Float.isFinite(loss) && Double.isFinite(norm)) {
                 adam.step(params, lr, options.clip());
@@ -248,9 +366,12 @@ public final class TinyTrainer {
                 state.add("weight." + p.name(), p.value(), DType.F32);
                 state.add("adam_m." + p.name(), adam.firstMoments().get(p.name()), DType.F32);
                 state.add("adam_v." + p.name(), adam.secondMoments().get(p.name()), DType.F32);
+                state.add("ema." + p.name(), ema.weights().get(p.name()), DType.F32);
             }
             state.write(out.resolve(STATE_TENSORS));
-            exportEma(out);
+            // With validation the model files hold the best EMA model so far (written when it improves); until
+            // the first validation, and without validation, the latest.
+            if (options.validateEvery() == 0 || validations.isEmpty()) exportEma(out);
             JsonObject json = new JsonObject();
             json.addProperty("version", STATE_VERSION);
             json.addProperty("step", step);
@@ -259,6 +380,15 @@ public final class TinyTrainer {
             JsonArray ls = new JsonArray();
             for (float l : losses) ls.add(l);
             json.add("losses", ls);
+            JsonArray vs = new JsonArray();
+            for (Validation v : validations) {
+                JsonObject o = new JsonObject();
+                o.addProperty("step", v.step());
+                o.addProperty("minutes", v.minutes());
+                o.addProperty("overall", v.overall());
+                vs.add(o);
+            }
+            json.add("validations", vs);
             Path tmp = out.resolve(STATE_JSON + ".tmp");
             Files.writeString(tmp, new GsonBuilder().create().toJson(json));
             Files.move(tmp, out.resolve(STATE_JSON), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);

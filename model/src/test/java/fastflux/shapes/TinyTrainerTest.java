@@ -77,4 +77,62 @@ class TinyTrainerTest {
             assertTrue(e.getMessage().contains("half-written"), e.getMessage());
         }
     }
+
+    static TinyTrainer.Options validated() {
+        return new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3, 6, 0.5, 2, 6);
+    }
+
+    @Test
+    void learningRateWarmsUpHoldsThenDecaysToZero() {
+        TinyTrainer.Options o = new TinyTrainer.Options(4, 1e-3, 10, 0.01, 1.0, 0.9, 0.2, 7, 3, 100, 0.4, 0, 0);
+        assertEquals(1e-4, o.lrAt(0), 1e-12);
+        assertEquals(1e-3, o.lrAt(9), 1e-12);
+        assertEquals(1e-3, o.lrAt(59), 1e-12);
+        assertEquals(0.5e-3, o.lrAt(80), 1e-12, "half-way through the decay the cosine is at half");
+        assertTrue(o.lrAt(99) < 1e-5);
+        assertEquals(0.0, o.lrAt(100), 1e-12);
+        assertEquals(1e-3, options().lrAt(1000), 1e-12, "no decay configured: constant");
+    }
+
+    @Test
+    void validationPromptsAreEvaluationFormsEvenAcrossCategories() {
+        List<Prompt> ps = TinyTrainer.validationPrompts(60);
+        assertEquals(60, ps.size());
+        for (Category c : Category.values()) {
+            assertEquals(10, ps.stream().filter(p -> p.category() == c).count(), c.toString());
+        }
+        assertTrue(ps.stream().allMatch(p -> PromptGrammar.isEvaluationForm(p.text())));
+        assertEquals(ps, TinyTrainer.validationPrompts(60), "deterministic");
+        assertFalse(PromptGrammar.isEvaluationForm("two red circles"));
+        assertFalse(PromptGrammar.isEvaluationForm("a red circle left of a blue square"));
+        assertTrue(PromptGrammar.isEvaluationForm("three circles"));
+    }
+
+    @Test
+    void modelFilesHoldTheBestValidatedEmaAndResumeStaysExact(@TempDir Path tmp) {
+        List<Float> straight;
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer t = TinyTrainer.fresh(MICRO, validated(), m);
+            t.train(6, 0, null, null); // no output directory: no validation
+            straight = new ArrayList<>(t.losses());
+        }
+        Path ckpt = tmp.resolve("ckpt");
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer t = TinyTrainer.fresh(MICRO, validated(), m);
+            t.train(4, 0, ckpt, null);
+            assertEquals(List.of(2L, 4L), t.validations().stream().map(TinyTrainer.Validation::step).toList());
+            // The model files are the best validated EMA model: re-validating it gives the best score.
+            ShapesModel saved = ShapesModel.load(ckpt, m);
+            EvalReport r = Evaluation.run(saved, TinyTrainer.validationPrompts(6), new Evaluation.Options(1,
+                    TinyTrainer.VALIDATION_IMAGE_SEED, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE, 32, null), null).report();
+            assertEquals(t.best().overall(), r.overall(), 1e-9);
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer t = TinyTrainer.resume(ckpt, m);
+            assertEquals(4, t.step());
+            assertEquals(2, t.validations().size(), "the validation history is part of the state");
+            t.train(6, 0, null, null);
+            assertEquals(straight, t.losses(), "validation does not disturb the training sequence");
+        }
+    }
 }
