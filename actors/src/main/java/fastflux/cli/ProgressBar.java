@@ -16,14 +16,14 @@ final class ProgressBar {
 
     void update(long done, long total, String detail) {
         long now = System.nanoTime();
-        boolean last = done >= total;
+        boolean last = total > 0 && done >= total;
         if (!tty && !last && now - lastPrint < 10_000_000_000L) return;
         if (tty && !last && now - lastPrint < 200_000_000L) return;
         lastPrint = now;
         int width = 30;
         int filled = total <= 0 ? 0 : (int) Math.min(width, width * done / total);
         String bar = "#".repeat(filled) + "-".repeat(width - filled);
-        String line = String.format("%s [%s] %d/%d %s", label, bar, done, total, detail);
+        String line = String.format("%s [%s] %d/%s %s", label, bar, done, total > 0 ? Long.toString(total) : "?", detail);
         if (tty) out.print("\r" + line + "\033[K");
         else out.println(line);
         out.flush();

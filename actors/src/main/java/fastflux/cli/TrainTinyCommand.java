@@ -27,7 +27,9 @@ final class TrainTinyCommand implements Command {
                 + "  --out DIR      model + training state are written here (config.json, model.safetensors = EMA weights,\n"
                 + "                 train-state.{json,safetensors} = exact state for --resume)\n"
                 + "  --minutes M    stop after M minutes of wall time (checkpointing first); 0 = no limit (default 0)\n"
-                + "  --steps N      total optimisation steps of the run (default " + d.totalSteps() + "); the LR schedule ends there\n"
+                + "  --steps N|auto total optimisation steps of the run (default " + d.totalSteps() + "); the LR schedule ends there.\n"
+                + "                 auto (needs --minutes): fixed from the measured rate once the constant-LR phase has used\n"
+                + "                 its share (1 - decay) of the minutes, so the decay ends with the time budget\n"
                 + "  --decay F      the last fraction F of the steps decays the LR to zero along a half cosine (default " + d.decayFraction() + ")\n"
                 + "  --validate-every N  judge the EMA model every N steps and at the end on --validation-prompts prompts drawn\n"
                 + "                 from the grammar (own seed); the model files in --out are then the best so far (0 = off, the\n"
@@ -45,7 +47,10 @@ final class TrainTinyCommand implements Command {
         double minutes = a.number("minutes", 0);
         TinyTrainer.Options d = TinyTrainer.Options.defaults();
         boolean stepsGiven = a.has("steps");
-        long steps = a.integer("steps", (int) d.totalSteps());
+        long steps = "auto".equals(a.string("steps", "")) ? 0 : a.integer("steps", (int) d.totalSteps());
+        if (steps == 0 && !(minutes > 0)) {
+            throw new Args.UsageException("train-tiny: --steps auto fits the schedule to --minutes, which must then be > 0");
+        }
         Path resume = a.path("resume", null);
         String config = a.string("config", ShapesModel.CONFIG);
         TinyTrainer.Options o;
@@ -62,14 +67,19 @@ final class TrainTinyCommand implements Command {
             TinyTrainer t = resume != null ? TinyTrainer.resume(resume, m) : TinyTrainer.fresh(FluxParams.named(config), o, m);
             if (resume != null) {
                 TinyTrainer.Options s = t.options();
-                if (s.totalSteps() > 0) {
-                    if (stepsGiven && steps != s.totalSteps() && s.decayFraction() > 0) {
-                        throw new Args.UsageException("train-tiny: " + resume + " was started for " + s.totalSteps()
-                                + " steps and its learning-rate schedule ends there; --steps " + steps + " would change it");
+                if (stepsGiven && steps != s.totalSteps()) {
+                    // Another budget changes no step already taken while both schedules are still before their decay.
+                    long before = Math.min(s.decayStart(), s.withTotalSteps(steps).decayStart());
+                    if (t.step() >= before) {
+                        throw new Args.UsageException("train-tiny: " + resume + " is at step " + t.step()
+                                + ", inside the learning-rate decay of a " + s.totalSteps() + "-step schedule; --steps "
+                                + (steps == 0 ? "auto" : steps) + " would change steps already taken");
                     }
+                    t.changeTotalSteps(steps);
+                } else {
                     steps = s.totalSteps();
                 }
-                System.out.println("resuming from " + resume + " at step " + t.step() + " of " + steps);
+                System.out.println("resuming from " + resume + " at step " + t.step() + " of " + (steps > 0 ? steps : "auto"));
             }
             ProgressBar bar = new ProgressBar("train", System.out);
             t.onValidation(v -> System.out.printf("%nvalidation at step %d (%.1f min): overall %.3f (best %.3f at step %d)%n",

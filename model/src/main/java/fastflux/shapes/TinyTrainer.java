@@ -72,6 +72,18 @@ public final class TinyTrainer {
             return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100, 2000, 0.4, 400, 60);
         }
 
+        /** The same options with another step budget (the schedule's end). */
+        public Options withTotalSteps(long n) {
+            return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, n,
+                    decayFraction, validateEvery, validationPrompts);
+        }
+
+        /** The first step of the decay (Long.MAX_VALUE when there is none or the budget is not fixed yet). */
+        public long decayStart() {
+            if (decayFraction <= 0 || totalSteps <= 0) return Long.MAX_VALUE;
+            return (long) Math.ceil(totalSteps * (1 - decayFraction));
+        }
+
         /** The learning rate of step {@code step} (0-based). */
         public double lrAt(long step) {
             double warm = Math.min(1.0, (step + 1.0) / Math.max(1, warmup));
@@ -105,7 +117,7 @@ public final class TinyTrainer {
     private final List<Param> params;
     private final AdamW adam;
     private final Ema ema;
-    private final Options options;
+    private Options options;
     private final List<Float> losses = new ArrayList<>();
     private final List<Validation> validations = new ArrayList<>();
     private long step;
@@ -224,6 +236,11 @@ public final class TinyTrainer {
         return validations;
     }
 
+    /** Sets another step budget (0 = fixed later from the time budget); the caller checks no taken step changes. */
+    public void changeTotalSteps(long n) {
+        options = options.withTotalSteps(n);
+    }
+
     /** The best validation so far, or null before the first. */
     public Validation best() {
         Validation best = null;
@@ -240,14 +257,22 @@ public final class TinyTrainer {
         long began = System.nanoTime();
         long lastCheckpoint = began;
         long firstStep = step;
-        while (step < totalSteps) {
+        double budgetSeconds = elapsedSeconds + minutes * 60; // the whole run's, when this call ends it
+        while (step < (totalSteps > 0 ? totalSteps : Long.MAX_VALUE)) {
+            if (totalSteps <= 0 && minutes > 0 && options.decayFraction() > 0
+                    && elapsedSeconds + (System.nanoTime() - lastCheckpoint) / 1e9 >= (1 - options.decayFraction()) * budgetSeconds) {
+                // A time-budgeted run: the step budget is fixed when the constant phase has used its share of the
+                // time, from the rate measured so far; from here on the schedule is a function of the step again.
+                totalSteps = Math.max(step + 1, (long) Math.ceil(step / (1 - options.decayFraction())));
+                options = options.withTotalSteps(totalSteps);
+            }
             float loss = trainStep();
             losses.add(loss);
             step++;
             long now = System.nanoTime();
             double secs = (now - began) / 1e9;
             double rate = (step - firstStep) / Math.max(secs, 1e-9);
-            double left = (totalSteps - step) / Math.max(rate, 1e-9);
+            double left = totalSteps > 0 ? (totalSteps - step) / Math.max(rate, 1e-9) : Double.MAX_VALUE;
             if (minutes > 0) left = Math.min(left, minutes * 60 - secs);
             if (progress != null) progress.step(step, totalSteps, loss, rate, left);
             boolean timeUp = minutes > 0 && secs >= minutes * 60;

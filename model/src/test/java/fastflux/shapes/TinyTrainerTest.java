@@ -135,4 +135,18 @@ class TinyTrainerTest {
             assertEquals(straight, t.losses(), "validation does not disturb the training sequence");
         }
     }
+
+    @Test
+    void timeBudgetedRunFixesItsStepBudgetAndEndsInTheDecay() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer.Options auto = new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3, 0, 0.5, 0, 0);
+            TinyTrainer t = TinyTrainer.fresh(MICRO, auto, m);
+            assertEquals(Long.MAX_VALUE, t.options().decayStart(), "no budget yet: no decay");
+            t.train(0, 0.02, null, null); // 1.2 s of training
+            long total = t.options().totalSteps();
+            assertTrue(total >= 1, "the step budget was fixed during the run");
+            assertTrue(t.step() <= total, t.step() + " steps taken, budget " + total);
+            assertTrue(t.options().decayStart() <= total);
+        }
+    }
 }
