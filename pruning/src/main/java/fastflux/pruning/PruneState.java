@@ -1,42 +1,29 @@
 package fastflux.pruning;
 
 import ai.djl.ndarray.NDArray;
-import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
+import fastflux.checkpoints.CheckpointStore;
 import fastflux.model.BlockId;
 import fastflux.model.FluxParams;
 import fastflux.model.Replacement;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsWriter;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
  * A pruning job's progress: the options, the replacement order, and the blocks done so far with their
- * residuals and training losses. Written after every block as a numbered pair, a versioned JSON manifest
- * and a safetensors file of the trained components whose SHA-256 the manifest records; each file goes to a
- * temp name first and is renamed into place, the manifest last. Reading takes the newest pair that verifies,
- * so a corrupted or half-written checkpoint falls back to the previous good one.
+ * residuals and training losses. Written after every block as a numbered {@link CheckpointStore} pair: a
+ * versioned JSON manifest and a safetensors file of the trained components (replaced linears, LoRA adapters)
+ * whose SHA-256 the manifest records. Reading takes the newest pair that verifies, so a corrupted or
+ * half-written checkpoint falls back to the previous good one.
  */
 public record PruneState(JsonObject options, int target, List<BlockId> order, List<BlockResult> completed, int number) {
-    public static final int VERSION = 1;
-    private static final Pattern MANIFEST = Pattern.compile("state-(\\d{4})\\.json");
+    public static final int VERSION = 2; // 2: the store's "payload" keys (fastflux.checkpoints)
     private static final int KEEP = 3;
 
     /** One replaced block: its least-squares residuals per stream and its sandwich-training summary. */
@@ -60,87 +47,32 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         return order != null && completed.size() >= target;
     }
 
+    static CheckpointStore store(Path dir) {
+        return new CheckpointStore(dir, "state", "components", "safetensors", VERSION, KEEP);
+    }
+
     Path componentsFile(Path dir) {
-        return dir.resolve(String.format("components-%04d.safetensors", number));
+        return store(dir).payloadFile(number);
     }
 
     /** Writes the next numbered checkpoint and drops all but the last few. Returns the state with its number. */
     public PruneState write(Path dir, Map<String, NDArray> components) {
         PruneState next = new PruneState(options, target, order, completed, number + 1);
-        try {
-            Files.createDirectories(dir);
+        store(dir).write(next.number, next.toJson(), file -> {
             SafetensorsWriter w = new SafetensorsWriter().metadata("state", Integer.toString(next.number));
             components.forEach((k, v) -> w.add(k, v, DType.F32));
-            Path comp = next.componentsFile(dir);
-            w.write(comp);
-            JsonObject json = next.toJson();
-            json.addProperty("components", comp.getFileName().toString());
-            json.addProperty("components_sha256", sha256(comp));
-            Path manifest = dir.resolve(String.format("state-%04d.json", next.number));
-            Path tmp = dir.resolve(manifest.getFileName() + ".tmp");
-            Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().serializeNulls().serializeSpecialFloatingPointValues().create().toJson(json));
-            Files.move(tmp, manifest, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            prune(dir, next.number);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write pruning state to " + dir, e);
-        }
+            w.write(file);
+        });
         return next;
-    }
-
-    private static void prune(Path dir, int newest) throws IOException {
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.toList()) {
-                Matcher m = Pattern.compile("(?:state|components)-(\\d{4})\\.(?:json|safetensors)").matcher(f.getFileName().toString());
-                if (m.matches() && Integer.parseInt(m.group(1)) <= newest - KEEP) Files.deleteIfExists(f);
-            }
-        }
     }
 
     /** The newest checkpoint in {@code dir} whose manifest parses and whose components match their checksum; null if none. */
     public static PruneState read(Path dir, FluxParams p) {
-        if (!Files.isDirectory(dir)) return null;
-        List<Integer> numbers = new ArrayList<>();
-        try (Stream<Path> files = Files.list(dir)) {
-            for (Path f : files.toList()) {
-                Matcher m = MANIFEST.matcher(f.getFileName().toString());
-                if (m.matches()) numbers.add(Integer.parseInt(m.group(1)));
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        numbers.sort(java.util.Comparator.reverseOrder());
-        for (int n : numbers) {
-            Path manifest = dir.resolve(String.format("state-%04d.json", n));
-            try {
-                JsonObject json = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
-                if (json.get("version").getAsInt() != VERSION) continue;
-                Path comp = dir.resolve(json.get("components").getAsString());
-                if (!Files.isRegularFile(comp) || !sha256(comp).equals(json.get("components_sha256").getAsString())) {
-                    org.slf4j.LoggerFactory.getLogger(PruneState.class).warn("checkpoint {} is corrupt (checksum mismatch); falling back", manifest);
-                    continue;
-                }
-                return fromJson(json, n, p);
-            } catch (IOException | RuntimeException e) {
-                org.slf4j.LoggerFactory.getLogger(PruneState.class).warn("checkpoint {} is unreadable ({}); falling back", manifest, e.toString());
-            }
-        }
-        return null;
-    }
-
-    static String sha256(Path file) throws IOException {
-        try (InputStream in = Files.newInputStream(file)) {
-            MessageDigest md = MessageDigest.getInstance("SHA-256");
-            byte[] buf = new byte[1 << 16];
-            for (int r; (r = in.read(buf)) > 0; ) md.update(buf, 0, r);
-            return HexFormat.of().formatHex(md.digest());
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return store(dir).readNewest((json, payload, n) -> fromJson(json, n, p));
     }
 
     JsonObject toJson() {
         JsonObject o = new JsonObject();
-        o.addProperty("version", VERSION);
         o.add("options", options);
         o.addProperty("target", target);
         if (order != null) {
