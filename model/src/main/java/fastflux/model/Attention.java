@@ -61,7 +61,7 @@ public final class Attention {
     private static NDArray attendChunk(NDArray q, NDArray k, NDArray v, float scale) {
         DataType dt = v.getDataType();
         // The scale goes on q (lq·D elements) rather than on the scores (lq·Lk).
-        NDArray scores = q.mul(scale).matMul(k.transpose(0, 1, 3, 2)); // [B, h, lq, Lk]
+        NDArray scores = Tensors.mul(q, scale).matMul(k.transpose(0, 1, 3, 2)); // [B, h, lq, Lk]
         if (dt != DataType.FLOAT32) scores = scores.toType(DataType.FLOAT32, false);
         NDArray p = scores.softmax(-1);
         if (dt != DataType.FLOAT32) p = p.toType(dt, false);

@@ -47,11 +47,11 @@ public final class LoRA {
     // x [..., in] -> [..., out]
     NDArray delta(NDArray x) {
         NDArray h = ai.djl.nn.core.Linear.linear(x, a.value()).singletonOrThrow();
-        return ai.djl.nn.core.Linear.linear(h, b.value()).singletonOrThrow().mul(scale);
+        return Tensors.mul(ai.djl.nn.core.Linear.linear(h, b.value()).singletonOrThrow(), scale);
     }
 
     /** The dense update {@code scale * B A} [out, in], for merging into the base weight at export. */
     public NDArray denseDelta() {
-        return b.value().matMul(a.value()).mul(scale);
+        return Tensors.mul(b.value().matMul(a.value()), scale);
     }
 }

@@ -115,7 +115,7 @@ public final class LoraInjector {
              NDArray a = lora.a().value().toType(DataType.FLOAT32, true);
              NDArray b = lora.b().value().toType(DataType.FLOAT32, true);
              NDArray ba = b.matMul(a);
-             NDArray delta = ba.mul(lora.scale())) {
+             NDArray delta = Tensors.mul(ba, lora.scale())) {
             return w.add(delta);
         }
     }

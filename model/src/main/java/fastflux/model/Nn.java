@@ -29,7 +29,7 @@ public final class Nn {
     public static NDArray rmsNorm(NDArray x, NDArray scale) {
         DataType dt = x.getDataType();
         NDArray x32 = dt == DataType.FLOAT32 ? x : x.toType(DataType.FLOAT32, false);
-        NDArray rrms = x32.square().mean(new int[] {-1}, true).add(NORM_EPS).sqrt();
+        NDArray rrms = Tensors.add(x32.square().mean(new int[] {-1}, true), NORM_EPS).sqrt();
         NDArray y = x32.div(rrms);
         if (dt != DataType.FLOAT32) y = y.toType(dt, false);
         return scaled(y, scale); // y is fresh
@@ -44,10 +44,10 @@ public final class Nn {
      */
     public static NDArray geluTanh(NDArray x) {
         if (recordingGradients()) {
-            NDArray inner = x.mul(x).mul(0.044715f * GELU_C).add(GELU_C).mul(x);
+            NDArray inner = Tensors.add(Tensors.mul(x.mul(x), 0.044715f * GELU_C), GELU_C).mul(x);
             return inner.getNDArrayInternal().sigmoid().mul(x);
         }
-        NDArray inner = x.mul(x).muli(0.044715f * GELU_C).addi(GELU_C).muli(x);
+        NDArray inner = Tensors.addi(Tensors.muli(x.mul(x), 0.044715f * GELU_C), GELU_C).muli(x);
         return inner.getNDArrayInternal().sigmoid().muli(x);
     }
 
@@ -59,7 +59,7 @@ public final class Nn {
     /** adaLN: {@code (1 + scale) * x + shift}. */
     // x [B, L, H], shift/scale [B, 1, H]
     public static NDArray modulate(NDArray x, NDArray shift, NDArray scale) {
-        NDArray y = x.mul(scale.add(1f));
+        NDArray y = x.mul(Tensors.add(scale, 1f));
         return recordingGradients() ? y.add(shift) : y.addi(shift);
     }
 
@@ -71,8 +71,8 @@ public final class Nn {
     public static NDArray timestepEmbedding(NDArray t, int dim) {
         NDManager m = t.getManager();
         int half = dim / 2;
-        NDArray freqs = m.arange(0, half, 1, DataType.FLOAT32).mul((float) -Math.log(10000.0)).div(half).exp();
-        NDArray args = t.toType(DataType.FLOAT32, false).mul(1000f).expandDims(1).mul(freqs.expandDims(0));
+        NDArray freqs = Tensors.div(Tensors.mul(m.arange(0, half, 1, DataType.FLOAT32), (float) -Math.log(10000.0)), half).exp();
+        NDArray args = Tensors.mul(t.toType(DataType.FLOAT32, false), 1000f).expandDims(1).mul(freqs.expandDims(0));
         NDArray emb = args.cos().concat(args.sin(), 1);
         if (dim % 2 == 1) emb = emb.concat(m.zeros(new Shape(t.getShape().get(0), 1)), 1);
         return emb.toType(t.getDataType(), false);

@@ -2,6 +2,7 @@ package fastflux.sampling;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import fastflux.model.Tensors;
 
 /** The reference's denoising loop: {@code x += (t_prev − t_curr) · v(x, t_curr)} over a schedule. */
 public final class EulerSampler {
@@ -36,7 +37,7 @@ public final class EulerSampler {
             NDArray next;
             try (NDManager step = owner.newSubManager()) {
                 cur.tempAttach(step);
-                next = cur.add(v.at(cur, tCurr, step).mul(tPrev - tCurr));
+                next = cur.add(Tensors.mul(v.at(cur, tCurr, step), tPrev - tCurr));
                 next.attach(owner);
             }
             if (cur != x) cur.close();

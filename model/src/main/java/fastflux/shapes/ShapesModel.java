@@ -197,7 +197,7 @@ public final class ShapesModel {
             NDArray v = velocity(xin, tv, sc);
             if (!guided) return v;
             NDList halves = v.split(2, 0);
-            return halves.get(1).add(halves.get(0).sub(halves.get(1)).mul(guidance));
+            return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), guidance));
         }, null);
     }
 }

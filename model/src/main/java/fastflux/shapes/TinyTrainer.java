@@ -355,7 +355,7 @@ public final class TinyTrainer {
             NDArray eps = Tensors.create(s, noise, shape);
             NDArray tv = Tensors.create(s, t, new Shape(b));
             NDArray tb = tv.reshape(b, 1, 1);
-            NDArray xt = clean.mul(tb.neg().add(1f)).add(eps.mul(tb));
+            NDArray xt = clean.mul(Tensors.add(tb.neg(), 1f)).add(eps.mul(tb));
             NDArray target = eps.sub(clean);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 ShapesModel.Conditioning c = model.condition(prompts, s);

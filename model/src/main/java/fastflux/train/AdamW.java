@@ -3,6 +3,7 @@ package fastflux.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import fastflux.model.Param;
+import fastflux.model.Tensors;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -101,12 +102,12 @@ public final class AdamW implements AutoCloseable {
                 mi.tempAttach(scope);
                 vi.tempAttach(scope);
                 w.tempAttach(scope);
-                NDArray g = scale == 1.0 ? g0 : g0.mul((float) scale);
-                mi.muli((float) beta1).addi(g.mul((float) (1 - beta1)));
-                vi.muli((float) beta2).addi(g.square().mul((float) (1 - beta2)));
-                NDArray update = mi.div((float) bc1).div(vi.div((float) bc2).sqrt().add((float) eps));
-                if (weightDecay > 0) w.muli((float) (1 - lr * weightDecay));
-                w.subi(update.mul((float) lr));
+                NDArray g = scale == 1.0 ? g0 : Tensors.mul(g0, (float) scale);
+                Tensors.muli(mi, (float) beta1).addi(Tensors.mul(g, (float) (1 - beta1)));
+                Tensors.muli(vi, (float) beta2).addi(Tensors.mul(g.square(), (float) (1 - beta2)));
+                NDArray update = Tensors.div(mi, (float) bc1).div(Tensors.add(Tensors.div(vi, (float) bc2).sqrt(), (float) eps));
+                if (weightDecay > 0) Tensors.muli(w, (float) (1 - lr * weightDecay));
+                w.subi(Tensors.mul(update, (float) lr));
                 g0.subi(g0); // zero the gradient for the next step
             }
         }

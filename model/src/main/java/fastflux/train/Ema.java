@@ -3,6 +3,7 @@ package fastflux.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import fastflux.model.Param;
+import fastflux.model.Tensors;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -37,7 +38,7 @@ public final class Ema implements AutoCloseable {
                 NDArray w = p.value();
                 w.tempAttach(scope);
                 e.tempAttach(scope);
-                e.muli((float) d).addi(w.mul((float) (1 - d)));
+                Tensors.muli(e, (float) d).addi(Tensors.mul(w, (float) (1 - d)));
             }
         }
     }

@@ -248,7 +248,7 @@ public final class Calibration {
       NDArray v = model.forward(in, cfg ? conditionalHalf(tap, b) : tap);
       if (!cfg) return v;
       NDList halves = v.split(2, 0);
-      return halves.get(1).add(halves.get(0).sub(halves.get(1)).mul(options.guidance));
+      return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), options.guidance));
     }, null);
     out.close();
   }

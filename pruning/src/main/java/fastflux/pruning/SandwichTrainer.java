@@ -522,6 +522,6 @@ public final class SandwichTrainer {
       sum = sum == null ? sq : sum.add(sq);
       count += d.size();
     }
-    return sum.div((float) count);
+    return Tensors.div(sum, (float) count);
   }
 }
