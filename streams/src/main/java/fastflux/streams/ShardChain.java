@@ -104,7 +104,7 @@ public final class ShardChain implements AutoCloseable {
             float tCurr = schedule[i];
             float tPrev = schedule[i + 1];
             t = t.thenCompose(tr -> velocity(tr, step, tCurr, b, cfg, o.guidance(), tapped)
-                    .thenApply(hop -> euler(tr, hop, b, cfg, o.guidance(), tPrev - tCurr)));
+                    .thenApply(hop -> euler(tr, hop, cfg, o.guidance(), tPrev - tCurr)));
         }
         return t.thenApply(tr -> new TappedBatch(index, items, schedule, tr.taps()));
     }
@@ -155,7 +155,7 @@ public final class ShardChain implements AutoCloseable {
      * Guidance and the Euler update in float32, operation for operation as {@link Calibration} has libtorch do them:
      * {@code v = v(∅) + (v(c) − v(∅))·g}, {@code x ← x + v·(t_prev − t_curr)}.
      */
-    private static Trajectory euler(Trajectory tr, BlockShard.Hop hop, int b, boolean cfg, float g, float dt) {
+    private static Trajectory euler(Trajectory tr, BlockShard.Hop hop, boolean cfg, float g, float dt) {
         float[] x = tr.x().data();
         float[] v = hop.velocity().data(); // [rows, L_img, C], conditional rows first
         int half = x.length;
