@@ -3,6 +3,7 @@ package fastflux.actors;
 import ai.djl.ndarray.NDManager;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneState;
+import fastflux.streams.CalibrationPipeline;
 import java.nio.file.Path;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -12,12 +13,14 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.stream.Materializer;
 
 /**
  * The worker that owns one device's native resources: the NDManager and the model of the job it runs. It runs
  * on a pinned dispatcher (one thread, because DJL's grad mode is per thread), executes one phase per message
  * and answers with plain numbers. On every start, first or after a restart by its supervisor, it rebuilds the
- * job from the newest good checkpoint ({@link PruneJob#begin()}) and says where that left it.
+ * job from the newest good checkpoint ({@link PruneJob#begin()}) and says where that left it. BRLL's calibration
+ * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off.
  */
 public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     public enum Phase { IMPORTANCE, BLOCK, EXPORT }
@@ -59,6 +62,8 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
                 coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
             };
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
+            CalibrationPipeline pipeline = calibrationPipeline(ctx);
+            if (pipeline != null) job.calibrationRunner(pipeline);
             job.begin();
         } catch (RuntimeException e) {
             m.close();
@@ -69,6 +74,17 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         ctx.getLog().info("shard for {} ready: {}/{} blocks done, order {}", spec.out(), completed(), job.state().target(),
                 job.state().order() == null ? "not yet ranked" : "known");
         coordinator.tell(new PruningCoordinator.ShardReady(ready(null)));
+    }
+
+    /**
+     * The streams pipeline BRLL's calibration runs through ({@code fastflux.daemon.calibration}), or null for the
+     * in-process loop. The shard's thread waits for it while the chain's shards and the sink run on theirs.
+     */
+    private static CalibrationPipeline calibrationPipeline(ActorContext<Command> ctx) {
+        com.typesafe.config.Config c = ctx.getSystem().settings().config().getConfig("fastflux.daemon.calibration");
+        if (!c.getBoolean("pipeline")) return null;
+        return new CalibrationPipeline(Materializer.matFromSystem(ctx.getSystem()),
+                new CalibrationPipeline.Options(c.getInt("shards"), c.getInt("parallelism"), c.getInt("buffer")));
     }
 
     /**

@@ -29,7 +29,7 @@ final class BenchCommand implements Command {
 
     @Override
     public String summary() {
-        return "bench forward: time the transformer forward; GFLOP/s against this machine's fp32 GEMM rate";
+        return "bench forward: forward time against the fp32 GEMM rate; bench stream: calibration pipeline peak RSS";
     }
 
     @Override
@@ -50,18 +50,20 @@ final class BenchCommand implements Command {
                   --dtype fp32|fp16  compute precision (default fp32)
                   --seed S           seed of random weights and generated inputs (default 0)
                 prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 %d^3 matMul),
-                percent_of_gemm""".formatted(String.join(", ", FluxParams.names()), GEMM_N);
+                percent_of_gemm
+                """.formatted(String.join(", ", FluxParams.names()), GEMM_N) + BenchStream.USAGE;
     }
 
     @Override
     public Set<String> flags() {
-        return Set.of("random-weights");
+        return Set.of("random-weights", "one-run");
     }
 
     @Override
     public int run(Args a) {
+        if (a.positional().equals(java.util.List.of("stream"))) return BenchStream.run(a);
         if (a.positional().size() != 1 || !a.positional().get(0).equals("forward")) {
-            throw new Args.UsageException("bench: expected the subcommand 'forward', got " + a.positional());
+            throw new Args.UsageException("bench: expected the subcommand 'forward' or 'stream', got " + a.positional());
         }
         Path dir = a.path("model", null);
         Path inputs = a.path("inputs", null);

@@ -110,8 +110,17 @@ public final class FluxModel extends Module {
         NDArray vec = vec(in);
         Rope pe = rope(in);
         NDArray x = runBlocks(0, params.blockCount() - 1, h, vec, pe, tap).toJoint();
-        NDArray out = finalLayer.forward(x.get(":, {}:", lt), vec);
-        return out.toType(DataType.FLOAT32, false);
+        return output(x, vec, lt);
+    }
+
+    /**
+     * The final layer on the last block's joint output: the image tokens (after the {@code txtTokens} text
+     * tokens) to the velocity [B, L_img, out_channels] in fp32. Public so that a model split over shards can
+     * run its tail on the last shard exactly as {@link #forward} does.
+     */
+    // joint [B, L_txt + L_img, H], vec [B, H] -> [B, L_img, out]
+    public NDArray output(NDArray joint, NDArray vec, long txtTokens) {
+        return finalLayer.forward(joint.get(":, {}:", txtTokens), vec).toType(DataType.FLOAT32, false);
     }
 
     /**

@@ -188,10 +188,16 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
    */
   public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
                                       NDManager paramManager) {
+    return fit(calibration, blocks, options, paramManager, CalibrationRunner.IN_PROCESS);
+  }
+
+  /** {@link #fit(Calibration, Collection, Options, NDManager)} with both passes run by {@code runner}. */
+  public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
+                                      NDManager paramManager, CalibrationRunner runner) {
     FluxModel model = calibration.model();
     List<FittedBlock> fitted;
     try (BlockFitter fitter = new BlockFitter(model.config(), blocks, options)) {
-      calibration.run(fitter);
+      runner.run(calibration, fitter, fitter.blocks());
       fitted = fitter.solve(paramManager, model.dtype());
     }
     if (options.holdoutEvery() == 0) {
@@ -204,7 +210,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
       meters.put(f.block(), m);
     }
     int every = options.holdoutEvery();
-    calibration.run(new CalibrationConsumer() {
+    runner.run(calibration, new CalibrationConsumer() {
       @Override
       public boolean wants(int batchIndex) {
         return batchIndex % every == every - 1;
@@ -229,7 +235,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
           }
         };
       }
-    });
+    }, meters.keySet());
     List<FittedBlock> out = new ArrayList<>();
     for (FittedBlock f : fitted) {
       Map<String, Double> res = new LinkedHashMap<>();

@@ -72,7 +72,11 @@ public final class Calibration {
     private final long[] noiseSeeds;
     private final NDManager manager;
 
-    Batch(int index, int[] prompts, long[] noiseSeeds, NDManager manager) {
+    /**
+     * A batch whose arrays live in {@code manager}; {@link #run} makes them, and so does a runner that computes
+     * the trajectories elsewhere and replays them to a consumer (the streams pipeline).
+     */
+    public Batch(int index, int[] prompts, long[] noiseSeeds, NDManager manager) {
       this.index = index;
       this.prompts = prompts;
       this.noiseSeeds = noiseSeeds;
@@ -147,6 +151,32 @@ public final class Calibration {
     return (items + options.batchSize - 1) / options.batchSize;
   }
 
+  /** The (prompt, noise seed) items of one batch: what a run computes there, whoever runs it. */
+  public record Items(int[] prompts, long[] noiseSeeds) {}
+
+  /** The items of batch {@code bi} of a run over prompts [fromPrompt, toPrompt). */
+  public Items items(int bi, int fromPrompt, int toPrompt) {
+    int seedsPer = options.seeds.length;
+    int items = (toPrompt - fromPrompt) * seedsPer;
+    int s = bi * options.batchSize;
+    int e = Math.min(items, s + options.batchSize);
+    int[] prompts = new int[e - s];
+    long[] noise = new long[e - s];
+    for (int k = s; k < e; k++) {
+      prompts[k - s] = fromPrompt + k / seedsPer;
+      noise[k - s] = noiseSeed(prompts[k - s], options.seeds[k % seedsPer]);
+    }
+    return new Items(prompts, noise);
+  }
+
+  /**
+   * Whether the sampler runs classifier-free guidance (both halves in one batch, conditional first): guidance
+   * other than 1 on a model without a guidance embedding.
+   */
+  public boolean classifierFree() {
+    return !model.config().guidanceEmbed() && options.guidance != 1f;
+  }
+
   /** Batches currently holding arrays: 0 between batches, 1 inside one. */
   public int openBatches() {
     return open;
@@ -166,28 +196,19 @@ public final class Calibration {
       throw new IllegalArgumentException("prompt range [" + fromPrompt + ", " + toPrompt + ") outside [0, "
           + source.size() + ")");
     }
-    int seedsPer = options.seeds.length;
-    int items = (toPrompt - fromPrompt) * seedsPer;
     int nb = batches(fromPrompt, toPrompt);
     try (NDManager root = NDManager.newBaseManager()) {
       for (int bi = 0; bi < nb; bi++) {
         if (!consumer.wants(bi)) {
           continue;
         }
-        int s = bi * options.batchSize;
-        int e = Math.min(items, s + options.batchSize);
-        int[] prompts = new int[e - s];
-        long[] noise = new long[e - s];
-        for (int k = s; k < e; k++) {
-          prompts[k - s] = fromPrompt + k / seedsPer;
-          noise[k - s] = noiseSeed(prompts[k - s], options.seeds[k % seedsPer]);
-        }
+        Items it = items(bi, fromPrompt, toPrompt);
         if (open != 0) {
           throw new IllegalStateException("a calibration batch is still open");
         }
         try (NDManager bm = root.newSubManager()) {
           open++;
-          Batch batch = new Batch(bi, prompts, noise, bm);
+          Batch batch = new Batch(bi, it.prompts(), it.noiseSeeds(), bm);
           consumer.beginBatch(batch);
           runBatch(batch, bm, consumer);
           consumer.endBatch(batch);
@@ -220,7 +241,7 @@ public final class Calibration {
   private void runBatch(Batch batch, NDManager bm, CalibrationConsumer consumer) {
     int b = batch.size();
     boolean embed = model.config().guidanceEmbed();
-    boolean cfg = !embed && options.guidance != 1f;
+    boolean cfg = classifierFree();
     CalibrationSource.Conditioning cond = source.condition(batch.prompts, bm);
     if (cfg) {
       CalibrationSource.Conditioning un = source.unconditional(b, bm);

@@ -148,6 +148,13 @@ public final class PruneJob {
     }
 
     private Path reuseFrom;
+    private CalibrationRunner calibrationRunner = CalibrationRunner.IN_PROCESS;
+
+    /** Runs BRLL's calibration passes through {@code runner} (the daemon's streams pipeline) instead of in-process. */
+    public PruneJob calibrationRunner(CalibrationRunner runner) {
+        this.calibrationRunner = runner;
+        return this;
+    }
 
     /**
      * Builds this (lower) ratio from a finished run to a higher ratio instead of training (the paper's reuse of
@@ -246,7 +253,8 @@ public final class PruneJob {
         long t0 = System.nanoTime();
         if (options.mode() == Replacement.Mode.LINEAR) {
             listener.progress("collect", block.name(), k, total, "least squares over calibration trajectories");
-            BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration, List.of(block), BlockFitter.Options.defaults(), manager).get(0);
+            BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration, List.of(block), BlockFitter.Options.defaults(), manager,
+                    calibrationRunner).get(0);
             residuals = fitted.residuals();
             original = fitted.install(flux);
         } else {

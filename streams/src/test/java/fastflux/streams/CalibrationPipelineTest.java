@@ -1,0 +1,111 @@
+package fastflux.streams;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import fastflux.model.BlockId;
+import fastflux.pruning.BlockFitter;
+import fastflux.pruning.Calibration;
+import fastflux.pruning.CalibrationConsumer;
+import fastflux.pruning.CalibrationRunner;
+import fastflux.pruning.PartialPrecision;
+import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.shapes.ShapesModel;
+import java.util.List;
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.stream.Materializer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The pipeline on a tiny random model: the same least-squares fits as the in-process run, split or not. */
+class CalibrationPipelineTest {
+    static ActorSystem system;
+    static Materializer mat;
+
+    @BeforeAll
+    static void start() {
+        system = ActorSystem.create("pipeline-test");
+        mat = Materializer.matFromSystem(system);
+    }
+
+    @AfterAll
+    static void stop() {
+        system.terminate();
+    }
+
+    /** A double block and a single block on each side of the split of K = 2 (positions 0-1 | 2-4). */
+    static final List<BlockId> BLOCKS = List.of(BlockId.ofDouble(1), BlockId.ofSingle(0), BlockId.ofSingle(2));
+
+    static Calibration calibration(ShapesModel model) {
+        // 6 prompts x 2 seeds in batches of 3: 4 batches, the last held out for the residual
+        return new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 6, 5),
+                new Calibration.Options(3, new long[] {0, 1}, 3, 4f));
+    }
+
+    static List<BlockFitter.FittedBlock> fit(Calibration cal, CalibrationRunner runner, NDManager m) {
+        return BlockFitter.fit(cal, BLOCKS, new BlockFitter.Options(1e-4, 4, PartialPrecision.AUTO), m, runner);
+    }
+
+    @Test
+    void oneTwoAndThreeShardsFitTheMapsOfTheInProcessRunExactly() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 7);
+            Calibration cal = calibration(model);
+            List<BlockFitter.FittedBlock> want = fit(cal, CalibrationRunner.IN_PROCESS, m);
+            for (int k = 1; k <= 3; k++) {
+                CalibrationPipeline pipeline = new CalibrationPipeline(mat, new CalibrationPipeline.Options(k, 2, 1));
+                List<BlockFitter.FittedBlock> got = fit(cal, pipeline, m);
+                assertEquals(want.size(), got.size());
+                for (int i = 0; i < want.size(); i++) {
+                    BlockFitter.FittedBlock w = want.get(i);
+                    BlockFitter.FittedBlock g = got.get(i);
+                    assertEquals(w.block(), g.block());
+                    for (String s : w.maps().keySet()) {
+                        String what = k + " shard(s), " + w.block() + "/" + s;
+                        assertArrayEquals(w.maps().get(s).weight(), g.maps().get(s).weight(), what + " weight");
+                        assertArrayEquals(w.maps().get(s).bias(), g.maps().get(s).bias(), what + " bias");
+                        assertEquals(w.residuals().get(s), g.residuals().get(s), what + " held-out residual");
+                    }
+                }
+                // the residual pass (1 held-out batch) ran last
+                assertEquals(1, pipeline.lastStats().batches());
+            }
+        }
+    }
+
+    @Test
+    void aSplitModelKeepsAtMostTheBoundInFlight() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 8);
+            // 10 prompts x 2 seeds in batches of 2: 10 batches, none held out
+            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 10, 5),
+                    new Calibration.Options(2, new long[] {0, 1}, 2, 4f));
+            CalibrationPipeline.Options o = new CalibrationPipeline.Options(2, 2, 1);
+            CalibrationPipeline pipeline = new CalibrationPipeline(mat, o);
+            try (BlockFitter fitter = new BlockFitter(TinyShapes.PARAMS, List.of(BlockId.ofSingle(1)),
+                    new BlockFitter.Options(1e-4, 0, PartialPrecision.AUTO))) {
+                pipeline.run(cal, fitter, fitter.blocks());
+                assertEquals(10, pipeline.lastStats().batches());
+                assertTrue(pipeline.lastStats().maxInFlight() <= o.bound(),
+                        "max in flight " + pipeline.lastStats().maxInFlight() + " > " + o.bound());
+                // 20 images x 2 steps x (8 text + 64 image tokens)
+                assertEquals(20L * 2 * 72, fitter.fit(BlockId.ofSingle(1), BlockFitter.JOINT).tokens());
+            }
+        }
+    }
+
+    @Test
+    void refusesAConsumerThatRunsForwardsOfItsOwn() {
+        CalibrationConsumer forwards = new CalibrationConsumer() {
+            @Override
+            public void onStep(Calibration.Step step) {}
+        };
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> CalibrationPipeline.requireTapOnly(forwards));
+        assertTrue(e.getMessage().contains("IN_PROCESS"), e.getMessage());
+    }
+}
