@@ -29,7 +29,7 @@ final class BenchCommand implements Command {
 
     @Override
     public String summary() {
-        return "bench forward: time the transformer forward; GFLOP/s against this machine's fp32 GEMM rate";
+        return "bench forward: time the transformer forward (GFLOP/s vs fp32 GEMM); bench calibration: peak RSS vs calibration size";
     }
 
     @Override
@@ -50,7 +50,9 @@ final class BenchCommand implements Command {
                   --dtype fp32|fp16  compute precision (default fp32)
                   --seed S           seed of random weights and generated inputs (default 0)
                 prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 %d^3 matMul),
-                percent_of_gemm""".formatted(String.join(", ", FluxParams.names()), GEMM_N);
+                percent_of_gemm
+
+                """.formatted(String.join(", ", FluxParams.names()), GEMM_N) + CalibrationBench.usage();
     }
 
     @Override
@@ -59,9 +61,10 @@ final class BenchCommand implements Command {
     }
 
     @Override
-    public int run(Args a) {
+    public int run(Args a) throws Exception {
+        if (a.positional().size() == 1 && a.positional().get(0).equals("calibration")) return CalibrationBench.run(a);
         if (a.positional().size() != 1 || !a.positional().get(0).equals("forward")) {
-            throw new Args.UsageException("bench: expected the subcommand 'forward', got " + a.positional());
+            throw new Args.UsageException("bench: expected the subcommand 'forward' or 'calibration', got " + a.positional());
         }
         Path dir = a.path("model", null);
         Path inputs = a.path("inputs", null);
