@@ -53,9 +53,13 @@ final class CalibrationBench {
         if (steps < 1 || n.stream().anyMatch(x -> x < 1)) throw new Args.UsageException("bench: counts and --steps must be >= 1");
         if (n.size() == 1) return inProcess(dir, n.get(0), steps, block);
         List<Long> peaks = new ArrayList<>();
-        for (int count : n) peaks.add(child(dir, count, steps, block));
+        List<Long> heaps = new ArrayList<>();
+        for (int count : n) peaks.add(child(dir, count, steps, block, heaps));
         System.out.printf("jvm_options %s%n", String.join(" ", ManagementFactory.getRuntimeMXBean().getInputArguments()));
-        for (int i = 0; i < n.size(); i++) System.out.printf("calib_prompts %d peak_rss_kb %d%n", n.get(i), peaks.get(i));
+        for (int i = 0; i < n.size(); i++) {
+            System.out.printf("calib_prompts %d peak_rss_kb %d heap_committed_peak_kb %d%n", n.get(i), peaks.get(i),
+                    i < heaps.size() ? heaps.get(i) : -1);
+        }
         System.out.printf("peak_rss_ratio %.3f (%d prompts / %d prompts)%n", (double) peaks.get(peaks.size() - 1) / peaks.get(0),
                 n.get(n.size() - 1), n.get(0));
         return 0;
@@ -77,13 +81,21 @@ final class CalibrationBench {
             System.out.printf("residuals %s%n", f.residuals());
             System.out.printf("seconds %.1f%n", s);
             System.out.printf("rss_after_load_kb %d%n", afterLoad);
+            // The Java heap's share of the peak: the JVM grows its heap (up to -Xmx) with the garbage of more batches,
+            // which is the collector's sizing, not calibration state; native memory is the rest.
+            long heapPeak = 0;
+            for (java.lang.management.MemoryPoolMXBean pool : ManagementFactory.getMemoryPoolMXBeans()) {
+                if (pool.getType() == java.lang.management.MemoryType.HEAP) heapPeak += pool.getPeakUsage().getCommitted();
+            }
+            System.out.printf("heap_committed_peak_kb %d%n", heapPeak / 1024);
             System.out.printf("peak_rss_kb %d%n", vmKb("VmHWM"));
         }
         return 0;
     }
 
     /** Runs one count in a fresh JVM with this one's options and class path; returns its peak RSS in kB. */
-    private static long child(Path dir, int prompts, int steps, String block) throws IOException, InterruptedException {
+    private static long child(Path dir, int prompts, int steps, String block, List<Long> heap)
+            throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>();
         cmd.add(ProcessHandle.current().info().command().orElse("java"));
         cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
@@ -96,6 +108,7 @@ final class CalibrationBench {
             for (String line; (line = r.readLine()) != null; ) {
                 System.out.println("  [" + prompts + "] " + line);
                 if (line.startsWith("peak_rss_kb ")) peak = Long.parseLong(line.substring(12).trim());
+                if (line.startsWith("heap_committed_peak_kb ")) heap.add(Long.parseLong(line.substring(23).trim()));
             }
         }
         int rc = p.waitFor();

@@ -99,6 +99,9 @@ class PaperTablesTest {
     assertTrue(Files.isRegularFile(dir.resolve("importance").resolve("importance.json")), "the shared ranking");
     var deleted = fastflux.model.PrunedModels.replacements(loaded(dir.resolve("variants/delete")));
     assertTrue(deleted.stream().allMatch(r -> r.mode() == Replacement.Mode.DELETE));
+    String deleteReport = Files.readString(dir.resolve("variants/delete/report.json"));
+    assertTrue(deleteReport.contains("\"training\"") && deleteReport.contains("lora_A"),
+        "the deleted blocks' sandwiches trained their neighbours' adapters: " + deleteReport);
 
     Path fullReport = dir.resolve("variants/full/report.json");
     FileTime before = Files.getLastModifiedTime(fullReport);
