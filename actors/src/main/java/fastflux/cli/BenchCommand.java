@@ -29,7 +29,7 @@ final class BenchCommand implements Command {
 
     @Override
     public String summary() {
-        return "bench forward: forward time against the fp32 GEMM rate; bench stream: calibration pipeline peak RSS";
+        return "bench forward: forward time vs the fp32 GEMM rate; bench stream / calibration: peak RSS vs calibration size";
     }
 
     @Override
@@ -51,7 +51,8 @@ final class BenchCommand implements Command {
                   --seed S           seed of random weights and generated inputs (default 0)
                 prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 %d^3 matMul),
                 percent_of_gemm
-                """.formatted(String.join(", ", FluxParams.names()), GEMM_N) + BenchStream.USAGE;
+
+                """.formatted(String.join(", ", FluxParams.names()), GEMM_N) + BenchStream.USAGE + CalibrationBench.usage();
     }
 
     @Override
@@ -60,10 +61,11 @@ final class BenchCommand implements Command {
     }
 
     @Override
-    public int run(Args a) {
+    public int run(Args a) throws Exception {
         if (a.positional().equals(java.util.List.of("stream"))) return BenchStream.run(a);
+        if (a.positional().equals(java.util.List.of("calibration"))) return CalibrationBench.run(a);
         if (a.positional().size() != 1 || !a.positional().get(0).equals("forward")) {
-            throw new Args.UsageException("bench: expected the subcommand 'forward' or 'stream', got " + a.positional());
+            throw new Args.UsageException("bench: expected the subcommand 'forward', 'stream' or 'calibration', got " + a.positional());
         }
         Path dir = a.path("model", null);
         Path inputs = a.path("inputs", null);

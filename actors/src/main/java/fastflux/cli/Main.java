@@ -16,6 +16,7 @@ public final class Main {
             new EvalCommand(),
             new BenchCommand(),
             new PruneCommand(),
+            new ExperimentCommand(),
             new DaemonCommands.DaemonCmd(),
             new DaemonCommands.SubmitCmd(),
             new DaemonCommands.StatusCmd(),

@@ -39,7 +39,7 @@ final class PruneCommand implements Command {
         PruneJob.Options d = PruneJob.Options.defaults(0.2);
         return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance fd-align|output-mse]\n"
                 + "         [--importance-from FILE] [--order importance|start2end|end2start] [--mode linear|delete]\n"
-                + "         [--no-st] [--sandwich 1|3|5] [--calib-prompts N] [--steps N] [--st-steps N] [--lr X]\n"
+                + "         [--no-st] [--sandwich 1|3|5] [--calib-prompts N | --calib-file FILE] [--steps N] [--st-steps N] [--lr X]\n"
                 + "         [--lora-rank R] [--seed S] [--reuse-from DIR] [--eval-prompts FILE.tsv] [--eval-seeds K] [--no-eval]\n"
                 + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
                 + "  --ratio R          fraction of blocks to replace, 0 < R < 1: round(R x blocks), at least one\n"
@@ -52,6 +52,11 @@ final class PruneCommand implements Command {
                 + "  --no-st            keep the least-squares linears untrained (no sandwich training)\n"
                 + "  --sandwich W       sandwich width: 1 = the linear alone, 3 = nearest kept block each side (default), 5 = two\n"
                 + "  --calib-prompts N  calibration prompts from the grammar, each with 2 seeds (default " + d.calibPrompts() + ")\n"
+                + "  --calib-file FILE  calibrate on precomputed conditioning instead of grammar prompts (a checkpoint whose\n"
+                + "                     text encoders are not run here): a safetensors file with txt [N, L, context_in_dim] and\n"
+                + "                     y [N, vec_in_dim] (one row per prompt, F32/F16/BF16), and for a model without guidance\n"
+                + "                     embedding the empty prompt's neg_txt [1, L, context_in_dim] and neg_y [1, vec_in_dim];\n"
+                + "                     each prompt runs with 2 noise seeds; excludes --calib-prompts\n"
                 + "  --steps N          sampler steps of the calibration trajectories (default " + d.calibSteps() + ")\n"
                 + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
                 + "  --lr X             sandwich-training learning rate (default " + d.lr() + ")\n"
@@ -88,6 +93,10 @@ final class PruneCommand implements Command {
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("prune: " + e.getMessage());
         }
+        Path calibFile = a.path("calib-file", null);
+        if (calibFile != null && a.has("calib-prompts")) {
+            throw new Args.UsageException("prune: --calib-file and --calib-prompts exclude each other (the file's rows are the prompts)");
+        }
         Path reuse = a.path("reuse-from", null);
         Path evalPrompts = a.path("eval-prompts", null);
         int evalSeeds = a.integer("eval-seeds", 2);
@@ -106,6 +115,10 @@ final class PruneCommand implements Command {
             ProgressLine progress = new ProgressLine();
             PruneJob job = new PruneJob(base, out, o, progress, m);
             if (reuse != null) job.reuseFrom(reuse);
+            if (calibFile != null) {
+                if (!java.nio.file.Files.isRegularFile(calibFile)) throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
+                job.calibrationFrom(calibFile);
+            }
             JsonObject report = job.runAll(quality, evalSeeds, label);
             progress.done();
             System.out.println(fastflux.pruning.PruneReport.summary(report));

@@ -31,7 +31,7 @@ class MainTest {
         Outcome r = run("--help");
         assertEquals(0, r.status());
         for (Command c : Main.COMMANDS) assertTrue(r.out().contains(c.name()), c.name());
-        for (String name : new String[] {"forward", "bench", "train-tiny", "generate", "eval", "prune"}) {
+        for (String name : new String[] {"forward", "bench", "train-tiny", "generate", "eval", "prune", "experiment"}) {
             assertTrue(r.out().contains(name), name);
         }
     }
@@ -80,5 +80,58 @@ class MainTest {
         Outcome r = run("generate", "--prompt", "a purple hexagon", "--out", tmp.resolve("g.png").toString());
         assertEquals(1, r.status());
         assertTrue(r.err().contains("a purple hexagon"), r.err());
+    }
+
+    /** What a diffusers-style export of precomputed conditioning holds, made with the tiny model's own encoder. */
+    static Path calibFile(Path base, Path file, int ctx) throws Exception {
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            fastflux.shapes.ShapesModel model = fastflux.shapes.ShapesModel.load(base, m);
+            var c = model.condition(java.util.List.of("a circle", "a red square", "two triangles"), m);
+            var u = model.condition(java.util.List.of(""), m);
+            new fastflux.model.io.SafetensorsWriter()
+                    .add("txt", fastflux.model.io.DType.F32, new long[] {3, 8, ctx}, java.util.Arrays.copyOf(c.txt().toFloatArray(), 3 * 8 * ctx))
+                    .add("y", fastflux.model.io.DType.BF16, new long[] {3, 64}, c.y().toFloatArray())
+                    .add("neg_txt", fastflux.model.io.DType.F32, new long[] {1, 8, 64}, u.txt().toFloatArray())
+                    .add("neg_y", fastflux.model.io.DType.F32, new long[] {1, 64}, u.y().toFloatArray())
+                    .write(file);
+        }
+        return file;
+    }
+
+    @Test
+    void pruneCalibratesOnAPrecomputedFile(@TempDir Path tmp) throws Exception {
+        Path base = fastflux.actors.TinyJobs.baseModel(tmp.resolve("base"));
+        Path file = calibFile(base, tmp.resolve("calib.safetensors"), 64);
+        Path out = tmp.resolve("out");
+        String[] common = {"prune", "--model", base.toString(), "--ratio", "0.34", "--importance", "output-mse", "--steps", "2",
+            "--st-steps", "3", "--lora-rank", "4", "--no-eval"};
+        Outcome r = run(concat(common, "--out", out.toString(), "--calib-file", file.toString(), "--calib-prompts", "8"));
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("--calib-file and --calib-prompts exclude each other"), r.err());
+        r = run(concat(common, "--out", tmp.resolve("bad").toString(), "--calib-file", calibFile(base, tmp.resolve("narrow.safetensors"), 32).toString()));
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("context_in_dim 64"), r.err());
+        r = run(concat(common, "--out", out.toString(), "--calib-file", file.toString()));
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("replaced 2 of 6 blocks"), r.out());
+        String report = Files.readString(out.resolve("report.json"));
+        assertTrue(report.contains("calib_file") && report.contains("calib.safetensors"), report);
+        assertTrue(Files.isRegularFile(out.resolve("model.safetensors")));
+    }
+
+    @Test
+    void experimentNamesBadParts() {
+        Outcome r = run("experiment", "paper-tables", "--out", "/tmp/never", "--only", "table4,table9");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("table9"), r.err());
+        r = run("experiment", "paper-tablez", "--out", "/tmp/never");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("paper-tables"), r.err());
+    }
+
+    private static String[] concat(String[] a, String... b) {
+        String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, out, a.length, b.length);
+        return out;
     }
 }

@@ -46,6 +46,19 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
       throw new IllegalArgumentException(reader.file() + ": txt [.., " + ctx + "] and y [.., " + vec
           + "] do not match the config's context_in_dim " + p.contextInDim() + " and vec_in_dim " + p.vecInDim());
     }
+    for (String neg : new String[] {"neg_txt", "neg_y"}) {
+      if (reader.contains(neg) != reader.contains(neg.equals("neg_txt") ? "neg_y" : "neg_txt")) {
+        throw new IllegalArgumentException(reader.file() + ": '" + neg + "' needs its companion (neg_txt and neg_y come together)");
+      }
+    }
+    if (reader.contains("neg_txt")) {
+      TensorInfo nt = require(reader, "neg_txt", 3);
+      TensorInfo ny = require(reader, "neg_y", 2);
+      if (nt.shape()[0] != 1 || nt.shape()[1] != txtLen || nt.shape()[2] != ctx || ny.shape()[0] != 1 || ny.shape()[1] != vec) {
+        throw new IllegalArgumentException(reader.file() + ": neg_txt " + java.util.Arrays.toString(nt.shape()) + " and neg_y "
+            + java.util.Arrays.toString(ny.shape()) + " must be [1, " + txtLen + ", " + ctx + "] and [1, " + vec + "]");
+      }
+    }
     if (gridH <= 0 || gridW <= 0) {
       throw new IllegalArgumentException("latent grid must be positive, got " + gridH + "x" + gridW);
     }
@@ -71,7 +84,8 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
 
   private static TensorInfo require(SafetensorsReader r, String name, int rank) {
     if (!r.contains(name)) {
-      throw new IllegalArgumentException(r.file() + ": no tensor '" + name + "' (expected txt [N, L, C] and y [N, vec])");
+      throw new IllegalArgumentException(r.file() + ": no tensor '" + name + "' (expected txt [N, L, context_in_dim] and y [N, vec_in_dim], "
+          + "F32/F16/BF16; it holds " + r.names() + ")");
     }
     TensorInfo info = r.info(name);
     if (info.shape().length != rank || !info.dtype().isFloating()) {
@@ -79,6 +93,16 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
           + rank + ", got " + info);
     }
     return info;
+  }
+
+  /** The file this source reads. */
+  public Path file() {
+    return reader.file();
+  }
+
+  /** Whether the file holds the empty prompt's {@code neg_txt}/{@code neg_y} (needed for classifier-free guidance). */
+  public boolean hasUnconditional() {
+    return reader.contains("neg_txt") && reader.contains("neg_y");
   }
 
   @Override

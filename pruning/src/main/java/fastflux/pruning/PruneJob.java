@@ -167,19 +167,48 @@ public final class PruneJob {
         return this;
     }
 
+    private PrecomputedCalibrationSource calibFile;
+
+    /**
+     * Calibrates on a file of precomputed conditioning ({@link PrecomputedCalibrationSource}: {@code txt},
+     * {@code y}, and {@code neg_txt}/{@code neg_y} for classifier-free guidance) instead of grammar prompts: how a
+     * checkpoint whose text encoders this project does not run is calibrated. The file is opened and checked
+     * against the model here, before any work, and stays mapped for the job's life (rows are read per batch).
+     */
+    public PruneJob calibrationFrom(Path file) {
+        FluxParams p = model.flux().config();
+        PrecomputedCalibrationSource source = PrecomputedCalibrationSource.open(file, p, fastflux.shapes.Latents.GRID,
+                fastflux.shapes.Latents.GRID, true);
+        if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
+            source.close();
+            throw new IllegalArgumentException(file + ": the model has no guidance embedding, so calibration uses "
+                    + "classifier-free guidance and needs the empty prompt's neg_txt [1, L, " + p.contextInDim()
+                    + "] and neg_y [1, " + p.vecInDim() + "]");
+        }
+        this.calibFile = source;
+        return this;
+    }
+
+    /** The options as saved in the state: a calibration file is part of them, so a resume must use the same. */
+    private JsonObject savedOptions() {
+        JsonObject o = options.toJson();
+        if (calibFile != null) o.addProperty("calib_file", calibFile.file().toAbsolutePath().normalize().toString());
+        return o;
+    }
+
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState saved = PruneState.read(stateDir(), model.flux().config());
         if (saved != null) {
-            if (!saved.options().equals(options.toJson())) {
+            if (!saved.options().equals(savedOptions())) {
                 throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
-                        + "  saved:   " + saved.options() + "\n  current: " + options.toJson());
+                        + "  saved:   " + saved.options() + "\n  current: " + savedOptions());
             }
             state = saved;
             restoreComponents();
         } else {
-            state = PruneState.fresh(options.toJson(), blocksFor(options.ratio(), model.flux().config()));
+            state = PruneState.fresh(savedOptions(), blocksFor(options.ratio(), model.flux().config()));
         }
         return state;
     }
@@ -216,10 +245,10 @@ public final class PruneJob {
         return ImportanceScorer.byGeneration(model, ImportanceScorer.GenerationOptions.defaults());
     }
 
-    /** The calibration stream: grammar prompts with their own seed, never an evaluation file. */
+    /** The calibration stream: grammar prompts with their own seed (never an evaluation file), or the given file's. */
     public Calibration calibration() {
-        ShapesCalibrationSource source = ShapesCalibrationSource.fromGrammar(model, options.calibPrompts(),
-                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
+        CalibrationSource source = calibFile != null ? calibFile : ShapesCalibrationSource.fromGrammar(model,
+                options.calibPrompts(), Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
         Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps());
         return new Calibration(model.flux(), source, co);
     }
@@ -354,7 +383,7 @@ public final class PruneJob {
         JsonObject report = new JsonObject();
         report.addProperty("base", baseDir.toString());
         report.addProperty("out", outDir.toString());
-        report.add("options", options.toJson());
+        report.add("options", savedOptions());
         report.addProperty("block_count", p.blockCount());
         report.addProperty("replaced_count", state.completed().size());
         JsonArray order = new JsonArray();
@@ -453,7 +482,7 @@ public final class PruneJob {
                 if (param != null) param.set(reader.load(name, manager, DataType.FLOAT32));
             }
         }
-        state = PruneState.fresh(options.toJson(), target).withOrder(other.order());
+        state = PruneState.fresh(savedOptions(), target).withOrder(other.order());
         for (PruneState.BlockResult r : first) state = state.withCompleted(r);
         save();
         return state;

@@ -18,6 +18,8 @@ import fastflux.model.Param;
 import fastflux.model.ReplacedDoubleBlock;
 import fastflux.model.ReplacedSingleBlock;
 import fastflux.model.Rope;
+import fastflux.model.ShortcutDoubleBlock;
+import fastflux.model.ShortcutSingleBlock;
 import fastflux.model.SingleStreamBlock;
 import fastflux.model.SingleStreamLayer;
 import fastflux.model.Streams;
@@ -397,9 +399,16 @@ public final class SandwichTrainer {
   public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, Options o, NDManager m) {
     if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
     Module current = slot(model, s.block());
-    if (!(current instanceof ReplacedDoubleBlock || current instanceof ReplacedSingleBlock)) {
-      throw new IllegalArgumentException("block " + s.block() + " must hold its BRLL linear before sandwich "
-          + "training, but its slot holds " + current.getClass().getSimpleName());
+    // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
+    // (Figure 6): only the adapters of its neighbours learn, as it has no parameters of its own.
+    boolean deleted = current instanceof ShortcutDoubleBlock || current instanceof ShortcutSingleBlock;
+    if (!(current instanceof ReplacedDoubleBlock || current instanceof ReplacedSingleBlock || deleted)) {
+      throw new IllegalArgumentException("block " + s.block() + " must hold its BRLL linear (or its shortcut) before "
+          + "sandwich training, but its slot holds " + current.getClass().getSimpleName());
+    }
+    if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
+      throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
+          + " leaves nothing to train; use width 3 or 5, or --no-st");
     }
     TreeMap<String, Param> byName = new TreeMap<>();
     for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());

@@ -1,0 +1,92 @@
+package fastflux.cli;
+
+import fastflux.pruning.PruneJob;
+import fastflux.pruning.experiments.PaperTables;
+import fastflux.shapes.Prompt;
+import fastflux.shapes.PromptFile;
+import fastflux.shapes.ShapesModel;
+import java.nio.file.Path;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+
+/** {@code fastflux experiment paper-tables}: the paper's ablations at Shapes scale ({@link PaperTables}). */
+final class ExperimentCommand implements Command {
+    /** The dev prompt set the README's evaluations use. */
+    static Path devPrompts() {
+        return Path.of(System.getProperty("fastflux.home", "."), "model", "src", "test", "resources", "shapes-prompts-dev.tsv");
+    }
+
+    @Override
+    public String name() {
+        return "experiment";
+    }
+
+    @Override
+    public String summary() {
+        return "experiment paper-tables: the paper's Tables 4-6 and Figures 6-7 at Shapes scale (hours; resumable)";
+    }
+
+    @Override
+    public String usage() {
+        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        return "usage: fastflux experiment paper-tables --out DIR [--only table4,table5,table6,fig6,fig7] [--model DIR]\n"
+                + "         [--seed-bases N] [--seeds K] [--eval-prompts FILE] [--eval-steps N] [--calib-prompts N]\n"
+                + "         [--ratio R] [--steps N] [--st-steps N] [--importance fd-align|output-mse] [--seed S]\n"
+                + "  --out DIR          variants/NAME (one pruning run each, with its eval-base*.json and grid.png),\n"
+                + "                     importance/ (the shared ranking), grids/, report.md. Started again, finished\n"
+                + "                     variants and cached evaluations are kept and an unfinished variant resumes\n"
+                + "  --only PARTS       comma-separated subset (default all five)\n"
+                + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
+                + "  --seed-bases N     evaluation seed bases 0, 1000, ... (default 3): mean +- sd over them\n"
+                + "  --seeds K          images per prompt per seed base (default 4)\n"
+                + "  --eval-prompts F   evaluation prompts (default model/src/test/resources/shapes-prompts-dev.tsv)\n"
+                + "  --eval-steps N     sampler steps of evaluation and grids (default " + ShapesModel.DEFAULT_STEPS + ")\n"
+                + "  --calib-prompts N  calibration grammar prompts per run (default " + d.calibPrompts() + ")\n"
+                + "  --ratio R          ratio of the ablations, Tables 4-5 and Figures 6-7 (default 0.2: 2 of 12 blocks;\n"
+                + "                     the paper's 0.1 is 1 block here); Table 6 always runs 5-30%\n"
+                + "  --steps N          calibration sampler steps (default " + d.calibSteps() + ")\n"
+                + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
+                + "  --importance M     block importance metric (default " + d.importance() + ")";
+    }
+
+    @Override
+    public int run(Args a) throws Exception {
+        if (a.positional().size() != 1 || !a.positional().get(0).equals("paper-tables")) {
+            throw new Args.UsageException("experiment: expected the experiment 'paper-tables', got " + a.positional());
+        }
+        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        Path out = a.path("out");
+        Path model = a.path("model", ShapesModel.defaultDir());
+        Set<PaperTables.Part> parts;
+        try {
+            parts = a.has("only") ? PaperTables.Part.parse(a.string("only", "")) : EnumSet.allOf(PaperTables.Part.class);
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException("experiment: --only: " + e.getMessage());
+        }
+        Path promptsFile = a.path("eval-prompts", devPrompts());
+        PruneJob.Options method;
+        PaperTables.Options o;
+        try {
+            method = new PruneJob.Options(a.number("ratio", 0.2), a.string("importance", d.importance()), null,
+                    PruneJob.Order.IMPORTANCE, d.mode(), true, d.sandwichWidth(), a.integer("calib-prompts", d.calibPrompts()),
+                    a.integer("steps", d.calibSteps()), a.integer("st-steps", d.stSteps()), d.lr(), d.loraRank(), d.loraAlpha(),
+                    d.bufferBytes(), a.integer("seed", (int) d.seed()));
+            int seeds = a.integer("seeds", 4);
+            int bases = a.integer("seed-bases", 3);
+            int evalSteps = a.integer("eval-steps", ShapesModel.DEFAULT_STEPS);
+            a.rejectUnknown();
+            List<Prompt> prompts = PromptFile.read(promptsFile);
+            o = new PaperTables.Options(model, parts, method, prompts, promptsFile.getFileName().toString(), seeds, bases, evalSteps, 4);
+        } catch (IllegalArgumentException e) {
+            throw new Args.UsageException("experiment: " + e.getMessage());
+        }
+        if (!java.nio.file.Files.isRegularFile(model.resolve("config.json"))) {
+            throw new IllegalArgumentException("model directory " + model + " has no config.json");
+        }
+        PaperTables.Result r = new PaperTables(out, o, System.out).run();
+        System.out.printf("pruned or resumed %d variant(s), ran %d evaluation(s); report in %s%n", r.pruned().size(),
+                r.evaluated().size(), r.report());
+        return 0;
+    }
+}
