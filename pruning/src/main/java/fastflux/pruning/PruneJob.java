@@ -333,23 +333,17 @@ public final class PruneJob {
         return r;
     }
 
-    /** Median milliseconds of one transformer forward on the Shapes work (32 images, both guidance halves). */
-    public double latencyMs(int runs) {
+    /**
+     * Median milliseconds of one transformer forward on the Shapes work (32 images, both guidance halves) for
+     * this job's model and for {@code other}, timed interleaved ({@link fastflux.model.ForwardTimer}) so that the
+     * machine's drift lands on both alike: {@code [this, other]}.
+     */
+    public double[] latencyMs(FluxModel other, int rounds) {
         FluxModel flux = model.flux();
         try (NDManager m = manager.newSubManager()) {
             fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, 64,
                     fastflux.shapes.Latents.TOKENS, model.text().maxWords(), 1);
-            double[] ms = new double[runs];
-            for (int i = -3; i < runs; i++) {
-                try (NDManager step = m.newSubManager()) {
-                    fastflux.model.FluxInputs s = in.tempAttach(step);
-                    long t0 = System.nanoTime();
-                    flux.forward(s).toFloatArray();
-                    if (i >= 0) ms[i] = (System.nanoTime() - t0) / 1e6;
-                }
-            }
-            java.util.Arrays.sort(ms);
-            return ms[runs / 2];
+            return fastflux.model.ForwardTimer.medianMs(List.of(flux, other), in, 3, rounds);
         }
     }
 
@@ -410,10 +404,12 @@ public final class PruneJob {
             report.add("quality", q);
         }
         JsonObject speed = new JsonObject();
-        // Both models timed here, back to back on the same work, so the ratio compares like with like.
-        double prunedMs = latencyMs(9);
+        // Both models timed here, interleaved on the same work, so the ratio compares like with like.
+        double prunedMs;
         try (NDManager m = manager.newSubManager()) {
-            baseMs = new PruneJob(baseDir, outDir, options, Listener.NONE, m).latencyMs(9);
+            double[] ms = latencyMs(ShapesModel.load(baseDir, m).flux(), 15);
+            prunedMs = ms[0];
+            baseMs = ms[1];
         }
         long prunedFlops = flops();
         speed.addProperty("work", "batch 64 = 32 images x 2 guidance halves, " + fastflux.shapes.Latents.TOKENS + " img + "
