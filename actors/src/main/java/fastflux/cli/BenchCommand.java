@@ -49,6 +49,9 @@ final class BenchCommand implements Command {
                   --warmup N         untimed forwards first (default 1)
                   --dtype fp32|fp16  compute precision (default fp32)
                   --seed S           seed of random weights and generated inputs (default 0)
+                  --against DIR      also time this model (e.g. the unpruned base of a pruned --model) on the same
+                                     inputs, interleaved run by run, and print both medians and the latency and
+                                     FLOP ratios (model / against)
                 prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 %d^3 matMul),
                 percent_of_gemm
 
@@ -69,6 +72,7 @@ final class BenchCommand implements Command {
         }
         Path dir = a.path("model", null);
         Path inputs = a.path("inputs", null);
+        Path against = a.path("against", null);
         String config = a.string("config", null);
         boolean randomWeights = a.flag("random-weights");
         int runs = a.integer("runs", 5);
@@ -89,6 +93,7 @@ final class BenchCommand implements Command {
             throw new Args.UsageException("bench: --batch/--img-tokens/--txt-tokens describe generated inputs; --inputs has its own");
         }
         if (config != null && inputs != null) throw new Args.UsageException("bench: --inputs needs --model");
+        if (against != null && dir == null) throw new Args.UsageException("bench: --against needs --model");
         if (runs < 1 || warmup < 0 || batch < 1 || imgTokens < 1 || txtTokens < 1) {
             throw new Args.UsageException("bench: --runs, --batch and token counts must be >= 1, --warmup >= 0");
         }
@@ -113,6 +118,7 @@ final class BenchCommand implements Command {
             System.out.printf("bench forward: %s, %s, batch %d, %d img + %d txt tokens, OMP_NUM_THREADS=%s%n", what,
                     Dtypes.name(dtype), batch, imgTokens, txtTokens, System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
 
+            if (against != null) return compare(model, ModelDir.load(against, m, dtype, Set.of()), against, in, warmup, runs);
             for (int i = 0; i < warmup; i++) timeForward(model, in, m);
             double[] ms = new double[runs];
             for (int i = 0; i < runs; i++) {
@@ -120,12 +126,7 @@ final class BenchCommand implements Command {
                 System.out.printf("run %d: %.1f ms%n", i + 1, ms[i]);
             }
             double median = median(ms);
-            // Replaced blocks count as their per-token linears, deleted ones as nothing.
-            java.util.Map<String, fastflux.model.Replacement.Mode> replaced = new java.util.HashMap<>();
-            for (fastflux.model.Replacement r : fastflux.model.PrunedModels.replacements(model)) replaced.put(r.block().name(), r.mode());
-            long flops = FlopCount.forward(p, batch, imgTokens, txtTokens,
-                    (id, original, q, b, li, lt) -> !replaced.containsKey(id) ? original
-                            : replaced.get(id) == fastflux.model.Replacement.Mode.DELETE ? 0 : FlopCount.replacedBlock(q, b, li + lt));
+            long flops = flops(model, in);
             double gflops = flops / median / 1e6;
             double gemm = gemmGflops(m);
             System.out.printf("median_ms %.1f%n", median);
@@ -135,6 +136,34 @@ final class BenchCommand implements Command {
             System.out.printf("percent_of_gemm %.1f%n", 100 * gflops / gemm);
             return 0;
         }
+    }
+
+    /** Forward FLOPs on these inputs; replaced blocks count as their per-token linears, deleted ones as nothing. */
+    static long flops(FluxModel model, FluxInputs in) {
+        java.util.Map<String, fastflux.model.Replacement.Mode> replaced = new java.util.HashMap<>();
+        for (fastflux.model.Replacement r : fastflux.model.PrunedModels.replacements(model)) replaced.put(r.block().name(), r.mode());
+        Shape img = in.img().getShape();
+        return FlopCount.forward(model.config(), (int) img.get(0), (int) img.get(1), (int) in.txt().getShape().get(1),
+                (id, original, q, b, li, lt) -> !replaced.containsKey(id) ? original
+                        : replaced.get(id) == fastflux.model.Replacement.Mode.DELETE ? 0 : FlopCount.replacedBlock(q, b, li + lt));
+    }
+
+    /** Both models on the same inputs, interleaved round by round (ForwardTimer), so machine drift hits both. */
+    static int compare(FluxModel model, FluxModel base, Path baseDir, FluxInputs in, int warmup, int runs) {
+        if (!model.config().withDepth(0, 0).equals(base.config().withDepth(0, 0))) {
+            throw new Args.UsageException("bench: --against " + baseDir + " has another architecture (" + base.config()
+                    + ") than --model (" + model.config() + ")");
+        }
+        double[] ms = fastflux.model.ForwardTimer.medianMs(java.util.List.of(model, base), in, warmup, runs);
+        long f = flops(model, in), fb = flops(base, in);
+        System.out.printf("against %s: %d interleaved rounds after %d warm-up rounds%n", baseDir, runs, warmup);
+        System.out.printf("median_ms %.1f%n", ms[0]);
+        System.out.printf("against_median_ms %.1f%n", ms[1]);
+        System.out.printf("forward_gflop %.3f%n", f / 1e9);
+        System.out.printf("against_forward_gflop %.3f%n", fb / 1e9);
+        System.out.printf("latency_ratio %.3f%n", ms[0] / ms[1]);
+        System.out.printf("flop_ratio %.3f%n", (double) f / fb);
+        return 0;
     }
 
     /** One inference forward in a sub-manager that is closed with everything it allocated. */

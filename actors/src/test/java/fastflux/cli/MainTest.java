@@ -117,6 +117,16 @@ class MainTest {
         String report = Files.readString(out.resolve("report.json"));
         assertTrue(report.contains("calib_file") && report.contains("calib.safetensors"), report);
         assertTrue(Files.isRegularFile(out.resolve("model.safetensors")));
+
+        // The pruned model against its base in one bench run: both medians, the latency and FLOP ratios.
+        r = run("bench", "forward", "--model", out.toString(), "--against", base.toString(), "--runs", "2", "--warmup", "0");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("against_median_ms") && r.out().contains("latency_ratio"), r.out());
+        double flopRatio = Double.parseDouble(r.out().lines().filter(l -> l.startsWith("flop_ratio ")).findFirst().orElseThrow().substring(11));
+        assertTrue(flopRatio > 0 && flopRatio < 1, "2 of 6 blocks replaced: fewer FLOPs, got " + flopRatio);
+        r = run("bench", "forward", "--config", "flux-tiny-a", "--random-weights", "--against", base.toString());
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("--against needs --model"), r.err());
     }
 
     @Test
