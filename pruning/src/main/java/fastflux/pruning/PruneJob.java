@@ -198,6 +198,7 @@ public final class PruneJob {
 
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
+        startNanos = System.nanoTime();
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState saved = PruneState.read(stateDir(), model.flux().config());
         if (saved != null) {
@@ -349,12 +350,42 @@ public final class PruneJob {
 
     /** Forward FLOPs on the same work, replaced blocks counted as their linears and deleted ones as nothing. */
     public long flops() {
-        FluxModel flux = model.flux();
         Map<String, Replacement.Mode> replaced = new LinkedHashMap<>();
-        for (Replacement r : PrunedModels.replacements(flux)) replaced.put(r.block().name(), r.mode());
+        for (Replacement r : PrunedModels.replacements(model.flux())) replaced.put(r.block().name(), r.mode());
+        return flops(replaced);
+    }
+
+    /** Forward FLOPs with the given blocks replaced (none: the base model, whatever this job has replaced so far). */
+    private long flops(Map<String, Replacement.Mode> replaced) {
+        FluxModel flux = model.flux();
         return fastflux.model.FlopCount.forward(flux.config(), 64, fastflux.shapes.Latents.TOKENS, model.text().maxWords(),
                 (id, original, p, b, li, lt) -> !replaced.containsKey(id) ? original
                         : replaced.get(id) == Replacement.Mode.DELETE ? 0 : fastflux.model.FlopCount.replacedBlock(p, b, li + lt));
+    }
+
+    /** The report's quality comparison: the prompts both models generate, images per prompt, and their label. */
+    public record Quality(List<fastflux.shapes.Prompt> prompts, int seeds, String label) {
+        public Quality {
+            if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("no quality prompts");
+            if (seeds < 1) throw new IllegalArgumentException("quality seeds must be positive, got " + seeds);
+        }
+    }
+
+    private JsonObject baseQuality;
+    private long startNanos = System.nanoTime();
+
+    /**
+     * Whether the base model's quality is still to be measured on the model in memory: before the first block is
+     * replaced (a run resumed later measures a fresh copy of the base in {@link #report}).
+     */
+    public boolean needsBaseQuality(Quality quality) {
+        return quality != null && baseQuality == null && state.completed().isEmpty();
+    }
+
+    /** The base model's quality, measured on the model in memory before any block is replaced. */
+    public void measureBaseQuality(Quality quality) {
+        if (!state.completed().isEmpty()) throw new IllegalStateException("the model in memory is no longer the base model");
+        baseQuality = evaluate(quality.prompts(), quality.seeds(), "base").toJsonObject();
     }
 
     /**
@@ -362,18 +393,25 @@ public final class PruneJob {
      * pruned models measured on the same prompts and work. Resumes from the saved state if there is one.
      */
     public JsonObject runAll(List<fastflux.shapes.Prompt> qualityPrompts, int qualitySeeds, String promptsLabel) {
-        long t0 = System.nanoTime();
+        Quality quality = qualityPrompts == null ? null : new Quality(qualityPrompts, qualitySeeds, promptsLabel);
         begin();
-        FluxParams p = model.flux().config();
-        JsonObject baseQuality = null;
-        double baseMs = 0;
-        long baseFlops = flops();
-        if (state.completed().isEmpty() && qualityPrompts != null) {
-            baseQuality = evaluate(qualityPrompts, qualitySeeds, "base").toJsonObject();
-        }
+        if (needsBaseQuality(quality)) measureBaseQuality(quality);
         order();
         replaceBlocks();
         export();
+        return report(quality);
+    }
+
+    /**
+     * The last phase, after {@link #export}: quality of base and pruned models on the same prompts (when
+     * {@code quality} is given), FLOPs and latency of both back to back, time per phase; written as
+     * {@code report.json} and {@code report.md} in the output directory and returned.
+     */
+    public JsonObject report(Quality quality) {
+        if (state.order() == null || state.completed().size() < state.target()) {
+            throw new IllegalStateException("report before every block is replaced (" + state.completed().size() + "/" + state.target() + ")");
+        }
+        FluxParams p = model.flux().config();
         JsonObject report = new JsonObject();
         report.addProperty("base", baseDir.toString());
         report.addProperty("out", outDir.toString());
@@ -386,31 +424,35 @@ public final class PruneJob {
         JsonArray blocks = new JsonArray();
         for (PruneState.BlockResult r : state.completed()) blocks.add(PruneState.resultJson(r));
         report.add("blocks", blocks);
-        if (qualityPrompts != null) {
+        if (quality != null) {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
                 try (NDManager m = manager.newSubManager()) {
                     ShapesModel base = ShapesModel.load(baseDir, m);
                     fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
-                    baseQuality = fastflux.shapes.Evaluation.run(base, qualityPrompts,
-                            new fastflux.shapes.Evaluation.Options(qualitySeeds, 0, eo.steps(), eo.guidance(), eo.batch(), null), null)
+                    baseQuality = fastflux.shapes.Evaluation.run(base, quality.prompts(),
+                            new fastflux.shapes.Evaluation.Options(quality.seeds(), 0, eo.steps(), eo.guidance(), eo.batch(), null), null)
                             .report().toJsonObject();
                 }
             }
             JsonObject q = new JsonObject();
-            q.addProperty("prompts", promptsLabel + ", " + qualitySeeds + " seeds");
+            q.addProperty("prompts", quality.label() + ", " + quality.seeds() + " seeds");
             q.add("base", baseQuality);
-            q.add("pruned", evaluate(qualityPrompts, qualitySeeds, "pruned").toJsonObject());
+            q.add("pruned", evaluate(quality.prompts(), quality.seeds(), "pruned").toJsonObject());
             report.add("quality", q);
         }
         JsonObject speed = new JsonObject();
         // Both models timed here, interleaved on the same work, so the ratio compares like with like.
+        listener.progress("speed", "", 0, 2, "latency of the pruned and base models");
         double prunedMs;
+        double baseMs;
         try (NDManager m = manager.newSubManager()) {
             double[] ms = latencyMs(ShapesModel.load(baseDir, m).flux(), 15);
             prunedMs = ms[0];
             baseMs = ms[1];
         }
+        listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base", prunedMs, baseMs));
+        long baseFlops = flops(Map.of());
         long prunedFlops = flops();
         speed.addProperty("work", "batch 64 = 32 images x 2 guidance halves, " + fastflux.shapes.Latents.TOKENS + " img + "
                 + model.text().maxWords() + " txt tokens, fp32, in-process");
@@ -421,7 +463,7 @@ public final class PruneJob {
         speed.addProperty("flop_ratio", (double) prunedFlops / baseFlops);
         speed.addProperty("latency_ratio", prunedMs / baseMs);
         report.add("speed", speed);
-        phaseSeconds.put("total", (System.nanoTime() - t0) / 1e9);
+        phaseSeconds.put("total", (System.nanoTime() - startNanos) / 1e9);
         JsonObject secs = new JsonObject();
         phaseSeconds.forEach(secs::addProperty);
         report.add("seconds", secs);
