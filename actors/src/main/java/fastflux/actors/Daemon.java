@@ -4,6 +4,11 @@ import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 import org.apache.pekko.Done;
 import org.apache.pekko.actor.CoordinatedShutdown;
 import org.apache.pekko.actor.typed.ActorSystem;
@@ -42,8 +47,7 @@ public final class Daemon {
                 SYSTEM, c);
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "checkpoint-running-job",
-                () -> AskPattern.<NodeSupervisor.Command, Done>ask(system, NodeSupervisor.Shutdown::new, timeout, system.scheduler())
-                        .exceptionally(e -> Done.getInstance()));
+                () -> stopAfterRunningPhase(system, timeout).exceptionally(e -> Done.getInstance()));
         return system;
     }
 
@@ -58,22 +62,39 @@ public final class Daemon {
         system.log().info("fastflux daemon listening on {}; registry in {}", system.address(),
                 c.getString("fastflux.daemon.state-dir"));
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
-        java.util.concurrent.atomic.AtomicBoolean stopping = new java.util.concurrent.atomic.AtomicBoolean();
+        onSignals(system, timeout, sig -> system.terminate());
+        system.getWhenTerminated().toCompletableFuture().join();
+    }
+
+    /** Asks the node to stop its running job after the current phase (checkpoint written); completes when it has. */
+    static CompletableFuture<Done> stopAfterRunningPhase(ActorSystem<NodeSupervisor.Command> system, Duration timeout) {
+        return AskPattern.<NodeSupervisor.Command, Done>ask(system, NodeSupervisor.Shutdown::new, timeout, system.scheduler())
+                .toCompletableFuture();
+    }
+
+    /**
+     * Takes SIGTERM and SIGINT ahead of the JVM's shutdown hooks: the first one asks the node to stop after the
+     * running phase and, once that phase's checkpoint is written (or {@code timeout} passed), calls
+     * {@code afterStop} with the signal's name on a thread of its own. Closing the result restores the handlers
+     * that were there before.
+     */
+    static AutoCloseable onSignals(ActorSystem<NodeSupervisor.Command> system, Duration timeout, Consumer<String> afterStop) {
+        AtomicBoolean stopping = new AtomicBoolean();
         sun.misc.SignalHandler onSignal = sig -> {
             if (!stopping.compareAndSet(false, true)) return;
             system.log().info("SIG{}: stopping after the running phase (its checkpoint written)", sig.getName());
             Thread t = new Thread(() -> {
                 try {
-                    AskPattern.<NodeSupervisor.Command, Done>ask(system, NodeSupervisor.Shutdown::new, timeout, system.scheduler())
-                            .toCompletableFuture().join();
+                    stopAfterRunningPhase(system, timeout).join();
                 } catch (RuntimeException e) {
                     system.log().warn("the running phase did not finish within {}; exiting anyway", timeout);
                 }
-                system.terminate();
+                afterStop.accept(sig.getName());
             }, "fastflux-shutdown");
             t.start();
         };
-        for (String sig : new String[] {"TERM", "INT"}) sun.misc.Signal.handle(new sun.misc.Signal(sig), onSignal);
-        system.getWhenTerminated().toCompletableFuture().join();
+        Map<String, sun.misc.SignalHandler> previous = new LinkedHashMap<>();
+        for (String sig : new String[] {"TERM", "INT"}) previous.put(sig, sun.misc.Signal.handle(new sun.misc.Signal(sig), onSignal));
+        return () -> previous.forEach((sig, h) -> sun.misc.Signal.handle(new sun.misc.Signal(sig), h));
     }
 }

@@ -23,7 +23,8 @@ import org.apache.pekko.stream.Materializer;
  * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off.
  */
 public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
-    public enum Phase { IMPORTANCE, BLOCK, EXPORT }
+    /** BASE_QUALITY (only with a quality comparison, before any block is replaced) and REPORT end PruneJob.runAll's work. */
+    public enum Phase { BASE_QUALITY, IMPORTANCE, BLOCK, EXPORT, REPORT }
 
     public sealed interface Command {}
 
@@ -47,6 +48,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     private final FailureInjector failures;
     private final NDManager manager;
     private final PruneJob job;
+    private final PruneJob.Quality quality;
 
     private DeviceShard(ActorContext<Command> ctx, JobSpec spec, ActorRef<PruningCoordinator.Command> coordinator,
                         FailureInjector failures) {
@@ -61,13 +63,16 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
                 failures.check(phase, completed());
                 coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
             };
+            this.quality = spec.quality();
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
             CalibrationPipeline pipeline = calibrationPipeline(ctx);
             if (pipeline != null) job.calibrationRunner(pipeline);
+            if (spec.reuseFrom() != null) job.reuseFrom(Path.of(spec.reuseFrom()));
+            if (spec.calibFile() != null) job.calibrationFrom(Path.of(spec.calibFile()));
             job.begin();
         } catch (RuntimeException e) {
             m.close();
-            coordinator.tell(new PruningCoordinator.ShardError(e.toString()));
+            coordinator.tell(error(e, e.toString()));
             throw e;
         }
         this.manager = m;
@@ -97,6 +102,15 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         ai.djl.pytorch.jni.JniUtils.setGradMode(false);
     }
 
+    /**
+     * An IllegalArgumentException is the job's own fault (bad calibration file, a run with other options in
+     * {@code out}, nothing to reuse): a restart would meet it again, so it fails the job with its message.
+     */
+    private static PruningCoordinator.ShardError error(RuntimeException e, String text) {
+        boolean fatal = e instanceof IllegalArgumentException;
+        return new PruningCoordinator.ShardError(fatal ? e.getMessage() : text, fatal);
+    }
+
     private int completed() {
         PruneState s = job == null ? null : job.state();
         return s == null ? 0 : s.completed().size();
@@ -104,7 +118,8 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
 
     private PruningCoordinator.ShardState ready(Phase phase) {
         PruneState s = job.state();
-        return new PruningCoordinator.ShardState(phase, s.order() != null, s.completed().size(), s.target());
+        return new PruningCoordinator.ShardState(phase, s.order() != null, s.completed().size(), s.target(),
+                job.needsBaseQuality(quality));
     }
 
     @Override
@@ -120,12 +135,14 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         failures.check(r.phase().name().toLowerCase(), completed());
         try {
             switch (r.phase()) {
+                case BASE_QUALITY -> job.measureBaseQuality(quality);
                 case IMPORTANCE -> job.order();
                 case BLOCK -> job.replaceOne();
                 case EXPORT -> job.export();
+                case REPORT -> job.report(quality);
             }
         } catch (RuntimeException e) {
-            coordinator.tell(new PruningCoordinator.ShardError(r.phase().name().toLowerCase() + ": " + e));
+            coordinator.tell(error(e, r.phase().name().toLowerCase() + ": " + e));
             throw e;
         }
         r.replyTo().tell(new PruningCoordinator.PhaseDone(ready(r.phase())));

@@ -45,17 +45,19 @@ final class JobRegistry {
 
     private final Path file;
 
+    /** {@code stateDir} null: the jobs live in memory only (the in-process node of {@code prune}). */
     JobRegistry(Path stateDir) {
-        this.file = stateDir.resolve("jobs.json");
+        this.file = stateDir == null ? null : stateDir.resolve("jobs.json");
     }
 
+    /** The registry file, or null in memory. */
     Path file() {
         return file;
     }
 
     List<Job> load() {
         List<Job> jobs = new ArrayList<>();
-        if (!Files.isRegularFile(file)) return jobs;
+        if (file == null || !Files.isRegularFile(file)) return jobs;
         try {
             JsonObject root = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
             int v = root.get("version").getAsInt();
@@ -72,6 +74,7 @@ final class JobRegistry {
     }
 
     void save(List<Job> jobs) {
+        if (file == null) return;
         JsonObject root = new JsonObject();
         root.addProperty("version", VERSION);
         JsonArray arr = new JsonArray();

@@ -5,18 +5,40 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import fastflux.model.Replacement;
 import fastflux.pruning.PruneJob;
+import fastflux.shapes.PromptFile;
+import fastflux.shapes.PromptSets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Set;
 import java.util.TreeSet;
 
-/** A pruning job as it travels from the client to the daemon: plain values, paths absolute. */
+/**
+ * A pruning job as it travels from a client (the {@code prune} command or a job file) to a node: plain values,
+ * paths absolute. The optional paths ({@code importanceFrom}, {@code calibFile}, {@code reuseFrom},
+ * {@code evalPrompts}) are null when not given; {@code eval} asks for the report's quality comparison of base
+ * and pruned models ({@code evalPrompts} or the default grammar set, {@code evalSeeds} images a prompt).
+ */
 public record JobSpec(String model, String out, double ratio, String importance, String order, String mode,
                       boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
-                      double lr, int loraRank, double loraAlpha, long seed) implements WireMessage {
+                      double lr, int loraRank, double loraAlpha, long seed, String importanceFrom, String calibFile,
+                      String reuseFrom, boolean eval, String evalPrompts, int evalSeeds) implements WireMessage {
+
+    /** The report's default quality set: grammar prompts of their own seed (not the calibration ones). */
+    public static final int QUALITY_PROMPTS = 48;
+    public static final long QUALITY_PROMPT_SEED = 777;
+    public static final int QUALITY_SEEDS = 2;
+
+    /** A job without the optional inputs and without the quality comparison (the report still has the speed). */
+    public JobSpec(String model, String out, double ratio, String importance, String order, String mode,
+                   boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
+                   double lr, int loraRank, double loraAlpha, long seed) {
+        this(model, out, ratio, importance, order, mode, sandwichTraining, sandwich, calibPrompts, calibSteps, stSteps,
+                lr, loraRank, loraAlpha, seed, null, null, null, false, null, QUALITY_SEEDS);
+    }
 
     static final Set<String> KEYS = Set.of("model", "out", "ratio", "importance", "order", "mode", "sandwich-training",
-            "sandwich", "calib-prompts", "calib-steps", "st-steps", "lr", "lora-rank", "lora-alpha", "seed");
+            "sandwich", "calib-prompts", "calib-steps", "st-steps", "lr", "lora-rank", "lora-alpha", "seed",
+            "importance-from", "calib-file", "reuse-from", "eval", "eval-prompts", "eval-seeds");
 
     /** Reads a job file (HOCON); relative paths are resolved against {@code cwd}. Unknown keys are errors. */
     public static JobSpec read(Path file, Path cwd) {
@@ -39,6 +61,9 @@ public record JobSpec(String model, String out, double ratio, String importance,
             for (String k : new String[] {"model", "out", "ratio"}) {
                 if (!c.hasPath(k)) throw new IllegalArgumentException(where + ": missing required key '" + k + "'");
             }
+            if (c.hasPath("calib-file") && c.hasPath("calib-prompts")) {
+                throw new IllegalArgumentException(where + ": calib-file and calib-prompts exclude each other (the file's rows are the prompts)");
+            }
             return new JobSpec(cwd.resolve(c.getString("model")).toAbsolutePath().normalize().toString(),
                     cwd.resolve(c.getString("out")).toAbsolutePath().normalize().toString(), c.getDouble("ratio"),
                     str(c, "importance", d.importance()), str(c, "order", "importance"), str(c, "mode", "linear"),
@@ -47,7 +72,9 @@ public record JobSpec(String model, String out, double ratio, String importance,
                     num(c, "calib-steps", d.calibSteps()), num(c, "st-steps", d.stSteps()),
                     c.hasPath("lr") ? c.getDouble("lr") : d.lr(), num(c, "lora-rank", d.loraRank()),
                     c.hasPath("lora-alpha") ? c.getDouble("lora-alpha") : d.loraAlpha(),
-                    c.hasPath("seed") ? c.getLong("seed") : d.seed());
+                    c.hasPath("seed") ? c.getLong("seed") : d.seed(), path(c, "importance-from", cwd), path(c, "calib-file", cwd),
+                    path(c, "reuse-from", cwd), !c.hasPath("eval") || c.getBoolean("eval"), path(c, "eval-prompts", cwd),
+                    num(c, "eval-seeds", QUALITY_SEEDS));
         } catch (ConfigException e) {
             throw new IllegalArgumentException(where + ": " + e.getMessage());
         }
@@ -55,6 +82,15 @@ public record JobSpec(String model, String out, double ratio, String importance,
 
     private static String str(Config c, String k, String def) {
         return c.hasPath(k) ? c.getString(k) : def;
+    }
+
+    private static String path(Config c, String k, Path cwd) {
+        return c.hasPath(k) ? absolute(cwd.resolve(c.getString(k))) : null;
+    }
+
+    /** A path as a job holds it: absolute and normalised; null stays null. */
+    public static String absolute(Path p) {
+        return p == null ? null : p.toAbsolutePath().normalize().toString();
     }
 
     private static int num(Config c, String k, int def) {
@@ -68,8 +104,26 @@ public record JobSpec(String model, String out, double ratio, String importance,
             case "delete" -> Replacement.Mode.DELETE;
             default -> throw new IllegalArgumentException("mode must be linear or delete, got '" + mode + "'");
         };
-        return new PruneJob.Options(ratio, importance, null, PruneJob.Order.parse(order), m, sandwichTraining, sandwich,
+        return new PruneJob.Options(ratio, importance, importanceFrom == null ? null : Path.of(importanceFrom),
+                PruneJob.Order.parse(order), m, sandwichTraining, sandwich,
                 calibPrompts, calibSteps, stSteps, lr, loraRank, (float) loraAlpha, PruneJob.Options.defaults(ratio).bufferBytes(), seed);
+    }
+
+    /** The report's quality comparison, or null without one; reads (and so checks) the prompt file. */
+    public PruneJob.Quality quality() {
+        if (!eval) return null;
+        if (evalPrompts != null) {
+            try {
+                Path f = Path.of(evalPrompts);
+                Path cwd = Path.of("").toAbsolutePath();
+                // The report names the file as the user would: relative to the working directory when it is under it.
+                return new PruneJob.Quality(PromptFile.read(f), evalSeeds, f.startsWith(cwd) ? cwd.relativize(f).toString() : evalPrompts);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read evaluation prompts " + evalPrompts, e);
+            }
+        }
+        return new PruneJob.Quality(PromptSets.sample(QUALITY_PROMPTS, QUALITY_PROMPT_SEED), evalSeeds,
+                QUALITY_PROMPTS + " grammar prompts (seed " + QUALITY_PROMPT_SEED + ")");
     }
 
     /** Everything that can be checked before the job takes the device; the message says what is wrong. */
@@ -83,5 +137,19 @@ public record JobSpec(String model, String out, double ratio, String importance,
         if (m.toAbsolutePath().normalize().equals(Path.of(out).toAbsolutePath().normalize())) {
             throw new IllegalArgumentException("out must differ from model");
         }
+        if (importanceFrom != null && !Files.isRegularFile(Path.of(importanceFrom))) {
+            throw new IllegalArgumentException("importance file " + importanceFrom + " does not exist");
+        }
+        if (calibFile != null && !Files.isRegularFile(Path.of(calibFile))) {
+            throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
+        }
+        if (reuseFrom != null && !Files.isDirectory(Path.of(reuseFrom))) {
+            throw new IllegalArgumentException("reuse-from directory " + reuseFrom + " does not exist");
+        }
+        if (eval && evalSeeds < 1) throw new IllegalArgumentException("eval-seeds must be positive, got " + evalSeeds);
+        if (evalPrompts != null && !Files.isRegularFile(Path.of(evalPrompts))) {
+            throw new IllegalArgumentException("evaluation prompt file " + evalPrompts + " does not exist");
+        }
+        quality();
     }
 }

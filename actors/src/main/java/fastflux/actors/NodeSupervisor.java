@@ -47,13 +47,26 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
 
     private record RelayStopped(String jobId, ActorRef<WatcherRelay.Command> relay) implements Command {}
 
-    /** What a node needs: where its registry lives, how watchers are buffered, how shards are made and restarted. */
+    /**
+     * What a node needs: where its registry lives (null: in memory only, as for the one job of {@code prune}), how
+     * watchers are buffered, how shards are made and restarted.
+     */
     public record Settings(Path stateDir, int watcherBuffer, int maxRestarts, Duration restartWindow,
                            String shardDispatcher, DeviceShard.FailureInjector failures) {
-        /** The production shard: supervised by restart (each restart reloads the checkpoint), limited. */
+        /**
+         * The production shard: supervised by restart (each restart reloads the checkpoint), limited; stopped on an
+         * IllegalArgumentException, the job's own fault, which a restart would only meet again.
+         */
         PruningCoordinator.ShardFactory shardFactory() {
-            return (spec, coordinator) -> Behaviors.supervise(DeviceShard.create(spec, coordinator, failures))
+            return (spec, coordinator) -> Behaviors.supervise(
+                            Behaviors.supervise(DeviceShard.create(spec, coordinator, failures))
+                                    .onFailure(IllegalArgumentException.class, SupervisorStrategy.stop()))
                     .onFailure(Exception.class, SupervisorStrategy.restart().withLimit(maxRestarts, restartWindow));
+        }
+
+        /** The same node with its job queue in memory only: nothing written, nothing resumed from a registry. */
+        public Settings inMemory() {
+            return new Settings(null, watcherBuffer, maxRestarts, restartWindow, shardDispatcher, failures);
         }
 
         Props shardProps() {
@@ -85,7 +98,8 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         this.jobs = new ArrayList<>(registry.load());
         this.events = ctx.messageAdapter(PruningCoordinator.Event.class, FromCoordinator::new);
         long resumed = jobs.stream().filter(j -> j.state.equals("running")).count();
-        ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(), registry.file(), resumed);
+        ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(),
+                registry.file() == null ? "memory" : registry.file(), resumed);
         startNext();
     }
 

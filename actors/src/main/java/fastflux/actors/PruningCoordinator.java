@@ -9,8 +9,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
- * One job's state machine over PruneJob's phases: importance, then one block at a time (collect, solve,
- * sandwich-train, checkpoint), then export. It never touches a tensor: it asks its {@link DeviceShard} for the
+ * One job's state machine over PruneJob's phases: the base model's quality (when the report compares it, before
+ * any block is replaced), importance, then one block at a time (collect, solve, sandwich-train, checkpoint), then
+ * export and the report (quality of the pruned model, FLOPs, latency, time per phase). It never touches a tensor: it asks its {@link DeviceShard} for the
  * next phase and decides from the plain state the shard reports. A restarted shard reports the state of the
  * checkpoint it reloaded, and the machine simply continues from there. Pause and cancel take effect between
  * phases.
@@ -18,8 +19,11 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 public final class PruningCoordinator extends AbstractBehavior<PruningCoordinator.Command> {
     public sealed interface Command {}
 
-    /** Where the shard's job stands: after {@code phase} (null: just (re)loaded from the checkpoint). */
-    public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, int blocksTotal) {}
+    /**
+     * Where the shard's job stands: after {@code phase} (null: just (re)loaded from the checkpoint);
+     * {@code measureBase}: the base model's quality is still to be measured, before any block is replaced.
+     */
+    public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, int blocksTotal, boolean measureBase) {}
 
     /** The shard (re)started and loaded the newest good checkpoint. */
     public record ShardReady(ShardState state) implements Command {}
@@ -31,8 +35,11 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     /** Stop after the current phase: {@code reason} is paused, cancelled or shutdown. */
     public record StopAfterPhase(String reason) implements Command {}
 
-    /** The shard is about to crash (its supervisor restarts it); kept for the job's error if it never recovers. */
-    public record ShardError(String error) implements Command {}
+    /**
+     * The shard is about to crash: its supervisor restarts it, and the error is kept for the job's if it never
+     * recovers; a {@code fatal} one (the job's own fault, which a restart would meet again) fails the job at once.
+     */
+    public record ShardError(String error, boolean fatal) implements Command {}
 
     private record ShardStopped() implements Command {}
 
@@ -65,7 +72,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     private final ActorRef<Event> node;
     private final ActorRef<DeviceShard.Command> shard;
     private final long startNanos = System.nanoTime();
-    private ShardState state = new ShardState(null, false, 0, 0);
+    private ShardState state = new ShardState(null, false, 0, 0, false);
     private int blocksAtStart = -1;
     private String stopReason;
     private boolean ended;
@@ -87,7 +94,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
                 .onMessage(PhaseDone.class, this::onPhaseDone)
                 .onMessage(JobProgress.class, this::onProgress)
                 .onMessage(StopAfterPhase.class, this::onStop)
-                .onMessage(ShardError.class, e -> { lastError = e.error(); return this; })
+                .onMessage(ShardError.class, this::onShardError)
                 .onMessage(ShardStopped.class, this::onShardStopped)
                 .build();
     }
@@ -100,15 +107,23 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
 
     private Behavior<Command> onPhaseDone(PhaseDone d) {
         state = d.state();
-        if (state.phase() == DeviceShard.Phase.EXPORT) return end(new Finished(jobId));
+        if (state.phase() == DeviceShard.Phase.REPORT) return end(new Finished(jobId));
         return next();
+    }
+
+    private Behavior<Command> onShardError(ShardError e) {
+        lastError = e.error();
+        if (!e.fatal() || ended) return this;
+        return end(new Failed(jobId, e.error()));
     }
 
     /** Decides the next phase from the shard's state, or stops between phases when asked to. */
     private Behavior<Command> next() {
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
-        DeviceShard.Phase p = !state.ordered() ? DeviceShard.Phase.IMPORTANCE
-                : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.BLOCK : DeviceShard.Phase.EXPORT;
+        DeviceShard.Phase p = state.measureBase() ? DeviceShard.Phase.BASE_QUALITY
+                : !state.ordered() ? DeviceShard.Phase.IMPORTANCE
+                : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.BLOCK
+                : state.phase() == DeviceShard.Phase.EXPORT ? DeviceShard.Phase.REPORT : DeviceShard.Phase.EXPORT;
         getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.name().toLowerCase(), state.blocksDone(), state.blocksTotal());
         shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));
         return this;
