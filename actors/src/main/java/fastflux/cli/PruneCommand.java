@@ -1,23 +1,24 @@
 package fastflux.cli;
 
-import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
-import fastflux.model.Replacement;
-import fastflux.pruning.ImportanceScorer;
+import com.google.gson.JsonParser;
+import fastflux.actors.InProcessNode;
+import fastflux.actors.JobSpec;
+import fastflux.actors.Protocol;
 import fastflux.pruning.PruneJob;
-import fastflux.shapes.Prompt;
-import fastflux.shapes.PromptFile;
-import fastflux.shapes.PromptSets;
 import fastflux.shapes.ShapesModel;
+import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Set;
+import java.util.function.Consumer;
 
-/** {@code fastflux prune}: the FastFLUX method end to end, in process. */
+/**
+ * {@code fastflux prune}: the FastFLUX method end to end. The job runs on the daemon's actors, in this process
+ * ({@link InProcessNode}: node, coordinator, device shard; no remoting), and the command exits when it ends.
+ */
 final class PruneCommand implements Command {
-    /** The report's default quality set: grammar prompts of their own seed (not the calibration ones). */
-    static final int QUALITY_PROMPTS = 48;
-    static final long QUALITY_PROMPT_SEED = 777;
+    static final int QUALITY_PROMPTS = JobSpec.QUALITY_PROMPTS;
+    static final long QUALITY_PROMPT_SEED = JobSpec.QUALITY_PROMPT_SEED;
 
     @Override
     public String name() {
@@ -80,67 +81,64 @@ final class PruneCommand implements Command {
         String mode = a.string("mode", "linear");
         if (!mode.equals("linear") && !mode.equals("delete")) throw new Args.UsageException("prune: --mode must be linear or delete");
         String width = a.string("sandwich", Integer.toString(d.sandwichWidth()));
-        PruneJob.Options o;
+        JobSpec spec;
         try {
-            o = new PruneJob.Options(ratio, a.string("importance", d.importance()), a.path("importance-from", null),
-                    PruneJob.Order.parse(a.string("order", "importance")),
-                    mode.equals("linear") ? Replacement.Mode.LINEAR : Replacement.Mode.DELETE, !a.flag("no-st"),
-                    Integer.parseInt(width), a.integer("calib-prompts", d.calibPrompts()), a.integer("steps", d.calibSteps()),
+            spec = new JobSpec(JobSpec.absolute(base), JobSpec.absolute(out), ratio, a.string("importance", d.importance()),
+                    a.string("order", "importance"), mode, !a.flag("no-st"), Integer.parseInt(width),
+                    a.integer("calib-prompts", d.calibPrompts()), a.integer("steps", d.calibSteps()),
                     a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()), a.integer("lora-rank", d.loraRank()),
-                    (float) a.number("lora-alpha", d.loraAlpha()), d.bufferBytes(), a.integer("seed", (int) d.seed()));
+                    (float) a.number("lora-alpha", d.loraAlpha()), a.integer("seed", (int) d.seed()),
+                    JobSpec.absolute(a.path("importance-from", null)), JobSpec.absolute(a.path("calib-file", null)),
+                    JobSpec.absolute(a.path("reuse-from", null)), !a.flag("no-eval"),
+                    JobSpec.absolute(a.path("eval-prompts", null)), a.integer("eval-seeds", JobSpec.QUALITY_SEEDS));
+            spec.options(); // the options' own checks (ratio, importance, order, width, ...) are usage errors
         } catch (NumberFormatException e) {
             throw new Args.UsageException("prune: --sandwich must be 1, 3 or 5, got '" + width + "'");
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("prune: " + e.getMessage());
         }
-        Path calibFile = a.path("calib-file", null);
-        if (calibFile != null && a.has("calib-prompts")) {
+        if (spec.calibFile() != null && a.has("calib-prompts")) {
             throw new Args.UsageException("prune: --calib-file and --calib-prompts exclude each other (the file's rows are the prompts)");
         }
-        Path reuse = a.path("reuse-from", null);
-        Path evalPrompts = a.path("eval-prompts", null);
-        int evalSeeds = a.integer("eval-seeds", 2);
-        boolean noEval = a.flag("no-eval");
         a.rejectUnknown();
         if (base.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new Args.UsageException("prune: --out must differ from --model");
         }
-        List<Prompt> quality = null;
-        String label = null;
-        if (!noEval) {
-            quality = evalPrompts != null ? PromptFile.read(evalPrompts) : PromptSets.sample(QUALITY_PROMPTS, QUALITY_PROMPT_SEED);
-            label = evalPrompts != null ? evalPrompts.toString() : QUALITY_PROMPTS + " grammar prompts (seed " + QUALITY_PROMPT_SEED + ")";
-        }
-        try (NDManager m = NDManager.newBaseManager()) {
-            ProgressLine progress = new ProgressLine();
-            PruneJob job = new PruneJob(base, out, o, progress, m);
-            if (reuse != null) job.reuseFrom(reuse);
-            if (calibFile != null) {
-                if (!java.nio.file.Files.isRegularFile(calibFile)) throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
-                job.calibrationFrom(calibFile);
+        spec.validate(); // what the node checks again at submit: missing model, files, prompt file
+        ProgressLine progress = new ProgressLine();
+        InProcessNode.Outcome end = InProcessNode.run(spec, InProcessNode.config(), progress);
+        progress.done();
+        switch (end.state()) {
+            case "done" -> {
+                JsonObject report = JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
+                System.out.println(fastflux.pruning.PruneReport.summary(report));
+                System.out.println("pruned model, report.md and report.json in " + out);
+                return 0;
             }
-            JsonObject report = job.runAll(quality, evalSeeds, label);
-            progress.done();
-            System.out.println(fastflux.pruning.PruneReport.summary(report));
-            System.out.println("pruned model, report.md and report.json in " + out);
+            case "interrupted" -> {
+                System.err.println("fastflux prune: stopped by " + end.detail() + " after the running phase; its checkpoint is in "
+                        + out.resolve("state") + ": run the same command again to resume");
+                return end.detail().equals("SIGINT") ? 130 : 143;
+            }
+            default -> throw new IllegalStateException(end.detail());
         }
-        return 0;
     }
 
-    /** Prints phase changes and throttled progress. */
-    static final class ProgressLine implements PruneJob.Listener {
+    /** Prints phase changes and a progress bar per phase, from the node's progress snapshots. */
+    static final class ProgressLine implements Consumer<Protocol.Progress> {
         private final ProgressBar bar = new ProgressBar("prune", System.err);
         private String last = "";
 
         @Override
-        public void progress(String phase, String block, long done, long total, String detail) {
-            String key = phase + " " + block;
+        public void accept(Protocol.Progress p) {
+            if (!p.state().equals("running") || p.phase().isEmpty() || p.phase().equals("starting")) return;
+            String key = p.phase() + " " + p.block();
             if (!key.equals(last)) {
                 bar.done();
-                System.err.println("[" + phase + "] " + block + " " + detail);
+                System.err.println("[" + p.phase() + "] " + p.block() + " " + p.detail());
                 last = key;
             }
-            bar.update(done, Math.max(total, 1), phase + " " + block + " " + detail);
+            bar.update(p.done(), Math.max(p.total(), 1), p.phase() + " " + p.block() + " " + p.detail());
         }
 
         void done() {

@@ -46,7 +46,7 @@ public final class TinyJobs {
 
     static String jobFile(Path model, Path out) {
         return "model = \"" + model + "\"\nout = \"" + out + "\"\nratio = 0.34\nimportance = output-mse\n"
-                + "calib-prompts = 6\ncalib-steps = 2\nst-steps = 3\nlora-rank = 4\nlora-alpha = 4\nseed = 0\n";
+                + "calib-prompts = 6\ncalib-steps = 2\nst-steps = 3\nlora-rank = 4\nlora-alpha = 4\nseed = 0\neval = off\n";
     }
 
     /** The same job straight through PruneJob, in this thread: the reference result. */

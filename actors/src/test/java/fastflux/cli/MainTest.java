@@ -129,6 +129,95 @@ class MainTest {
         assertTrue(r.err().contains("--against needs --model"), r.err());
     }
 
+    static long lines(String text, String prefix) {
+        return text.lines().filter(l -> l.startsWith(prefix)).count();
+    }
+
+    /**
+     * {@code prune} runs the job on the actors in process: the pruned directory and a full report (quality, speed,
+     * time per phase). Started again with the same options it finds every block done and replaces none again.
+     */
+    @Test
+    void pruneRunsOnTheActorsInProcessAndASecondRunRedoesNoBlock(@TempDir Path tmp) throws Exception {
+        Path base = fastflux.actors.TinyJobs.baseModel(tmp.resolve("base"));
+        Path prompts = tmp.resolve("quality.tsv");
+        Files.writeString(prompts, "single_object\ta circle\ncolors\ta red square\n");
+        Path out = tmp.resolve("out");
+        String[] argv = {"prune", "--model", base.toString(), "--out", out.toString(), "--ratio", "0.34", "--importance", "output-mse",
+            "--calib-prompts", "6", "--steps", "2", "--st-steps", "3", "--lora-rank", "4", "--lora-alpha", "4",
+            "--eval-prompts", prompts.toString(), "--eval-seeds", "1"};
+        Outcome r = run(argv);
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("replaced 2 of 6 blocks"), r.out());
+        assertEquals(2, lines(r.err(), "[collect]"), r.err());
+        assertEquals(1, lines(r.err(), "[evaluate] base"), "base quality measured before any replacement:\n" + r.err());
+        assertTrue(r.err().contains("PruningCoordinator"), "the job ran on the actors:\n" + r.err());
+        assertTrue(Files.isRegularFile(out.resolve("model.safetensors")) && Files.isRegularFile(out.resolve("config.json")));
+        com.google.gson.JsonObject report = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
+        for (String k : new String[] {"options", "block_count", "replaced_count", "order", "blocks", "quality", "speed", "seconds"}) {
+            assertTrue(report.has(k), k + " in " + report);
+        }
+        assertEquals(6, report.get("block_count").getAsInt());
+        assertEquals(2, report.getAsJsonArray("blocks").size());
+        assertTrue(report.getAsJsonObject("quality").has("base") && report.getAsJsonObject("quality").has("pruned"), report.toString());
+        com.google.gson.JsonObject speed = report.getAsJsonObject("speed");
+        assertTrue(speed.get("pruned_flops").getAsLong() < speed.get("base_flops").getAsLong(), speed.toString());
+        assertTrue(speed.get("base_ms").getAsDouble() > 0 && speed.get("pruned_ms").getAsDouble() > 0, speed.toString());
+        for (String phase : new String[] {"evaluate", "collect+solve", "sandwich", "checkpoint", "export", "total"}) {
+            assertTrue(report.getAsJsonObject("seconds").has(phase), phase + " in " + report.getAsJsonObject("seconds"));
+        }
+        assertTrue(Files.readString(out.resolve("report.md")).contains("FastFLUX pruning report"));
+        byte[] model = Files.readAllBytes(out.resolve("model.safetensors"));
+        long states;
+        try (var l = Files.list(out.resolve("state"))) {
+            states = l.count();
+        }
+
+        Outcome again = run(argv);
+        assertEquals(0, again.status(), again.err());
+        assertEquals(0, lines(again.err(), "[collect]"), "no block is replaced again:\n" + again.err());
+        assertEquals(0, lines(again.err(), "[sandwich]"), again.err());
+        assertEquals(0, lines(again.err(), "[evaluate] base"), "the base is measured on a fresh copy, not before replacing:\n" + again.err());
+        try (var l = Files.list(out.resolve("state"))) {
+            assertEquals(states, l.count(), "no new checkpoint");
+        }
+        assertArrayEquals(model, Files.readAllBytes(out.resolve("model.safetensors")));
+        com.google.gson.JsonObject second = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
+        assertEquals(report.get("blocks"), second.get("blocks"));
+        assertEquals(report.get("order"), second.get("order"));
+        assertEquals(report.getAsJsonObject("quality").get("base"), second.getAsJsonObject("quality").get("base"),
+                "the base measured on a fresh copy equals the one measured in memory");
+    }
+
+    @Test
+    void pruneNamesBadInputsBeforeStartingTheJob(@TempDir Path tmp) throws Exception {
+        Path base = fastflux.actors.TinyJobs.baseModel(tmp.resolve("base"));
+        Outcome r = run("prune", "--model", tmp.resolve("nope").toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("model directory " + tmp.resolve("nope") + " does not exist"), r.err());
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(), "--order", "middle-out");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("unknown order 'middle-out'"), r.err());
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(),
+                "--importance-from", tmp.resolve("none.json").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("importance file") && r.err().contains("does not exist"), r.err());
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", base.toString());
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("--out must differ from --model"), r.err());
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(),
+                "--reuse-from", tmp.resolve("o").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("does not exist"), r.err());
+        // Found only when the job starts on the shard: a job error, not a crash loop.
+        Files.createDirectories(tmp.resolve("empty-run"));
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(),
+                "--reuse-from", tmp.resolve("empty-run").toString(), "--no-eval");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("holds no pruning state to reuse"), r.err());
+        assertFalse(r.err().contains("restart limit"), r.err());
+    }
+
     @Test
     void experimentNamesBadParts() {
         Outcome r = run("experiment", "paper-tables", "--out", "/tmp/never", "--only", "table4,table9");
