@@ -262,7 +262,9 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         }
         runningId = null;
         running = null;
-        publish(j);
+        // setState has published every other ending (a terminal one ends the relays: publishing again would
+        // only make dead letters); a shutdown leaves the job running, so its watchers get the last snapshot here.
+        if (e instanceof PruningCoordinator.Stopped st && st.reason().equals("shutdown")) publish(j);
         if (shuttingDown) {
             shutdownWaiters.forEach(w -> w.tell(Done.getInstance()));
             shutdownWaiters.clear();
