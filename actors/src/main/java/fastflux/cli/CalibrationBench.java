@@ -88,8 +88,8 @@ final class CalibrationBench {
                 if (pool.getType() == java.lang.management.MemoryType.HEAP) heapPeak += pool.getPeakUsage().getCommitted();
             }
             System.out.printf("heap_committed_peak_kb %d%n", heapPeak / 1024);
-            // Native memory that only a GC releases, still held at the end: direct buffers (DJL's) and JavaCPP's
-            // off-heap bytes (ND4J's); with both freed at once in the calibration path, neither grows with batches.
+            // Direct buffers still held at the end: native memory that only a GC releases (Tensors.create frees its
+            // own at once; what remains is the model's). ND4J's CPU buffers are not counted by any Java-side meter.
             long gcs = 0;
             for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
                 gcs += Math.max(0, gc.getCollectionCount());
@@ -100,7 +100,6 @@ final class CalibrationBench {
                     System.out.printf("direct_buffers %d direct_buffer_kb %d%n", pool.getCount(), pool.getMemoryUsed() / 1024);
                 }
             }
-            System.out.printf("javacpp_bytes_kb %d%n", org.bytedeco.javacpp.Pointer.totalBytes() / 1024);
             System.out.printf("gc_count %d%n", gcs);
             System.out.printf("peak_rss_kb %d%n", vmKb("VmHWM"));
         }
