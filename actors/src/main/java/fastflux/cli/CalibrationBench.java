@@ -88,6 +88,19 @@ final class CalibrationBench {
                 if (pool.getType() == java.lang.management.MemoryType.HEAP) heapPeak += pool.getPeakUsage().getCommitted();
             }
             System.out.printf("heap_committed_peak_kb %d%n", heapPeak / 1024);
+            // Direct buffers still held at the end: native memory that only a GC releases (Tensors.create frees its
+            // own at once; what remains is the model's). ND4J's CPU buffers are not counted by any Java-side meter.
+            long gcs = 0;
+            for (java.lang.management.GarbageCollectorMXBean gc : ManagementFactory.getGarbageCollectorMXBeans()) {
+                gcs += Math.max(0, gc.getCollectionCount());
+            }
+            for (java.lang.management.BufferPoolMXBean pool : ManagementFactory.getPlatformMXBeans(
+                    java.lang.management.BufferPoolMXBean.class)) {
+                if (pool.getName().equals("direct")) {
+                    System.out.printf("direct_buffers %d direct_buffer_kb %d%n", pool.getCount(), pool.getMemoryUsed() / 1024);
+                }
+            }
+            System.out.printf("gc_count %d%n", gcs);
             System.out.printf("peak_rss_kb %d%n", vmKb("VmHWM"));
         }
         return 0;

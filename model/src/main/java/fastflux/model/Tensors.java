@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import java.nio.ByteBuffer;
 
 /**
  * Arrays from Java data that own their memory. DJL's PyTorch engine wraps a direct ByteBuffer with
@@ -22,14 +23,28 @@ public final class Tensors {
     private Tensors() {}
 
     public static NDArray create(NDManager m, float[] data, Shape shape) {
-        try (NDArray blob = m.create(data, shape)) {
-            return blob.duplicate();
-        }
+        ByteBuffer buf = DirectBuffers.allocate(Math.multiplyExact(data.length, 4));
+        buf.asFloatBuffer().put(data);
+        return copyOf(m, buf, shape, DataType.FLOAT32);
     }
 
     public static NDArray create(NDManager m, int[] data, Shape shape) {
-        try (NDArray blob = m.create(data, shape)) {
+        ByteBuffer buf = DirectBuffers.allocate(Math.multiplyExact(data.length, 4));
+        buf.asIntBuffer().put(data);
+        return copyOf(m, buf, shape, DataType.INT32);
+    }
+
+    /**
+     * Wraps {@code buf} with {@code from_blob}, copies it into libtorch-owned storage and frees {@code buf} at
+     * once. DJL's {@code m.create(float[])} would copy into a direct buffer of its own that only the GC frees: one
+     * per call, held until the next collection, which a run producing little Java garbage may not reach for a long
+     * time (native memory then grows with the number of calibration batches).
+     */
+    private static NDArray copyOf(NDManager m, ByteBuffer buf, Shape shape, DataType type) {
+        try (NDArray blob = m.create(buf, shape, type)) {
             return blob.duplicate();
+        } finally {
+            DirectBuffers.free(buf);
         }
     }
 

@@ -36,6 +36,8 @@ public final class LeastSquaresFit implements AutoCloseable {
   private final PartialPrecision precision;
   private INDArray gram; // [inDim+1, inDim+1] float64, at shift μ
   private INDArray cross; // [inDim+1, outDim] float64, at shift μ
+  private final INDArray partialGram; // one batch's X̃ᵀX̃, reused by every accumulate
+  private final INDArray partialCross; // one batch's X̃ᵀF, reused by every accumulate
   private float[] shift; // μ [inDim]; null until the first token
   private long tokens;
   private boolean closed;
@@ -56,6 +58,8 @@ public final class LeastSquaresFit implements AutoCloseable {
     Nd4jRuntime.pin();
     this.gram = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, inDim + 1);
     this.cross = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, outDim);
+    this.partialGram = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, inDim + 1);
+    this.partialCross = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, outDim);
   }
 
   /**
@@ -143,11 +147,20 @@ public final class LeastSquaresFit implements AutoCloseable {
       c = xtT.matMul(fs).toType(DataType.FLOAT64, false).toDoubleArray(); // [d+1, out]
     }
     int dim = inDim + 1;
-    var dd = org.nd4j.linalg.api.buffer.DataType.DOUBLE;
-    INDArray pg = Nd4j.create(g, new long[] {dim, dim}, dd);
-    // a float32 GEMM need not give an exactly symmetric XᵀX; keep the master symmetric
-    gram.addi(pg.add(pg.transpose()).muli(0.5));
-    cross.addi(Nd4j.create(c, new long[] {dim, outDim}, dd));
+    // a float32 GEMM need not give an exactly symmetric XᵀX; keep the master symmetric: (G + Gᵀ)·0.5
+    for (int i = 0; i < dim; i++) {
+      for (int j = i + 1; j < dim; j++) {
+        double v = (g[i * dim + j] + g[j * dim + i]) * 0.5;
+        g[i * dim + j] = v;
+        g[j * dim + i] = v;
+      }
+    }
+    // Into the fixed partial buffers, not fresh ND4J arrays: those are off-heap and only freed after a GC,
+    // so one per batch held native memory in proportion to the batches run since the last collection.
+    partialGram.data().setData(g);
+    partialCross.data().setData(c);
+    gram.addi(partialGram);
+    cross.addi(partialCross);
     tokens += n;
   }
 
@@ -268,6 +281,8 @@ public final class LeastSquaresFit implements AutoCloseable {
       closed = true;
       gram.close();
       cross.close();
+      partialGram.close();
+      partialCross.close();
     }
   }
 

@@ -242,6 +242,26 @@ class LeastSquaresFitTest {
   }
 
   @Test
+  void reusedPartialBuffersKeepTheGramSymmetric() {
+    // accumulate sums every batch into two partial buffers made with the fit (fresh ND4J arrays per batch are
+    // off-heap memory freed only after a GC) and symmetrises the float GEMM's XᵀX on the Java side
+    Truth t = Truth.random(5, 128, 128, 64 * 40, 0.5);
+    try (LeastSquaresFit fit = new LeastSquaresFit("single_blocks.2", 128, 128)) {
+      t.feed(fit, manager, 0, t.tokens(), 64);
+      double[] g = fit.gramData();
+      int dim = 129;
+      double scale = 0;
+      for (double v : g) scale = Math.max(scale, Math.abs(v));
+      for (int i = 0; i < dim; i++) { // exact at the fit's shift; gramData's move to shift 0 rounds
+        for (int j = 0; j < i; j++) assertEquals(g[i * dim + j], g[j * dim + i], 1e-13 * scale, "gram[" + i + "][" + j + "]");
+      }
+      assertEquals(64 * 40, fit.tokens());
+      double err = t.maxError(fit.solve(0.0));
+      assertTrue(err <= 1e-6, "max error " + err);
+    }
+  }
+
+  @Test
   void nd4jAndDjlShareTheJvm() {
     assertEquals("PyTorch", Engine.getInstance().getEngineName());
     assertTrue(Nd4j.getBackend().getClass().getName().contains("Cpu"), Nd4j.getBackend().getClass().getName());
