@@ -32,221 +32,221 @@ import java.util.TreeSet;
  * prompts); {@link #fit} runs the whole procedure.
  */
 public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
-  public static final String IMG = "img";
-  public static final String TXT = "txt";
-  public static final String JOINT = "joint";
+    public static final String IMG = "img";
+    public static final String TXT = "txt";
+    public static final String JOINT = "joint";
 
-  /**
-   * @param ridge relative ridge λ of {@link LeastSquaresFit#solve}
-   * @param holdoutEvery every n-th batch (n−1, 2n−1, …) is held out for the residual; 0 holds out nothing
-   */
-  public record Options(double ridge, int holdoutEvery, PartialPrecision precision) {
-    public Options {
-      if (!(ridge >= 0)) throw new IllegalArgumentException("ridge must be >= 0, got " + ridge);
-      if (holdoutEvery < 0 || holdoutEvery == 1) {
-        throw new IllegalArgumentException("holdoutEvery must be 0 (none) or >= 2, got " + holdoutEvery);
-      }
-    }
-
-    public static Options defaults() {
-      return new Options(LeastSquaresFit.DEFAULT_RIDGE, 4, PartialPrecision.AUTO);
-    }
-  }
-
-  /**
-   * A fitted block: its replacement layer (not yet installed), the map of each stream, and each stream's
-   * held-out relative residual (NaN when nothing was held out).
-   */
-  public record FittedBlock(BlockId block, Module replacement, Map<String, AffineMap> maps,
-                            Map<String, Double> residuals) {
-    /** Puts the replacement in the block's slot; returns the layer it replaced (the caller owns it). */
-    public Module install(FluxModel model) {
-      return block.kind() == BlockId.Kind.DOUBLE
-          ? model.setDouble(block.index(), (ReplacedDoubleBlock) replacement)
-          : model.setSingle(block.index(), (ReplacedSingleBlock) replacement);
-    }
-  }
-
-  private final FluxParams params;
-  private final Options options;
-  private final Map<BlockId, Map<String, LeastSquaresFit>> fits = new LinkedHashMap<>();
-
-  public BlockFitter(FluxParams params, Collection<BlockId> blocks, Options options) {
-    this.params = params;
-    this.options = options;
-    int h = params.hiddenSize();
-    for (BlockId id : new TreeSet<>(blocks)) {
-      BlockId.parse(id.name(), params); // range check with a clear message
-      Map<String, LeastSquaresFit> m = new LinkedHashMap<>();
-      for (String s : streams(id)) {
-        m.put(s, new LeastSquaresFit(id.name() + "/" + s, h, h, options.precision()));
-      }
-      fits.put(id, m);
-    }
-    if (fits.isEmpty()) throw new IllegalArgumentException("no blocks to fit");
-  }
-
-  static List<String> streams(BlockId id) {
-    return id.kind() == BlockId.Kind.DOUBLE ? List.of(IMG, TXT) : List.of(JOINT);
-  }
-
-  public Collection<BlockId> blocks() {
-    return fits.keySet();
-  }
-
-  /** The accumulator of one block's stream ({@link #IMG}, {@link #TXT} or {@link #JOINT}). */
-  public LeastSquaresFit fit(BlockId block, String stream) {
-    LeastSquaresFit f = fits.getOrDefault(block, Map.of()).get(stream);
-    if (f == null) throw new IllegalArgumentException("no fit for " + block + "/" + stream);
-    return f;
-  }
-
-  boolean heldOut(int batchIndex) {
-    return options.holdoutEvery() > 0 && batchIndex % options.holdoutEvery() == options.holdoutEvery() - 1;
-  }
-
-  @Override
-  public boolean wants(int batchIndex) {
-    return !heldOut(batchIndex);
-  }
-
-  @Override
-  public BlockTap tap(Calibration.Step step) {
-    return new BlockTap() {
-      @Override
-      public void doubleBlock(int index, Streams in, Streams out) {
-        Map<String, LeastSquaresFit> m = fits.get(BlockId.ofDouble(index));
-        if (m != null) {
-          m.get(IMG).accumulate(in.img(), out.img().sub(in.img()));
-          m.get(TXT).accumulate(in.txt(), out.txt().sub(in.txt()));
-        }
-      }
-
-      @Override
-      public void singleBlock(int index, NDArray in, NDArray out) {
-        Map<String, LeastSquaresFit> m = fits.get(BlockId.ofSingle(index));
-        if (m != null) m.get(JOINT).accumulate(in, out.sub(in));
-      }
-    };
-  }
-
-  /** Adds another fitter's accumulators (same blocks, e.g. the other half of the prompts) into this one. */
-  public void merge(BlockFitter other) {
-    if (!other.fits.keySet().equals(fits.keySet())) {
-      throw new IllegalArgumentException("cannot merge fitters of blocks " + other.fits.keySet() + " into " + fits.keySet());
-    }
-    fits.forEach((id, m) -> m.forEach((s, f) -> f.merge(other.fits.get(id).get(s))));
-  }
-
-  /**
-   * Solves every fit with the options' ridge and builds the replacement layers, their parameters created in
-   * {@code m} in the model's dtype. Residuals are NaN here; {@link #fit} measures them.
-   *
-   * @throws NotPositiveDefiniteException naming the block and stream when a normal matrix has no Cholesky
-   *     factor (too few tokens or too small a ridge)
-   */
-  public List<FittedBlock> solve(NDManager m, DataType dtype) {
-    List<FittedBlock> out = new ArrayList<>();
-    int h = params.hiddenSize();
-    for (var e : fits.entrySet()) {
-      BlockId id = e.getKey();
-      Map<String, AffineMap> maps = new LinkedHashMap<>();
-      Map<String, Double> res = new LinkedHashMap<>();
-      for (var s : e.getValue().entrySet()) {
-        maps.put(s.getKey(), s.getValue().solve(options.ridge()));
-        res.put(s.getKey(), Double.NaN);
-      }
-      Module layer;
-      String prefix = id.name() + ".";
-      if (id.kind() == BlockId.Kind.DOUBLE) {
-        ReplacedDoubleBlock d = new ReplacedDoubleBlock(prefix, h);
-        setLinear(d.imgLinear(), maps.get(IMG), m, dtype);
-        setLinear(d.txtLinear(), maps.get(TXT), m, dtype);
-        layer = d;
-      } else {
-        ReplacedSingleBlock r = new ReplacedSingleBlock(prefix, h);
-        setLinear(r.linear(), maps.get(JOINT), m, dtype);
-        layer = r;
-      }
-      out.add(new FittedBlock(id, layer, maps, res));
-    }
-    return out;
-  }
-
-  /** Sets a Linear's weight [out, in] and bias [out] from a fitted map. */
-  public static void setLinear(Linear l, AffineMap g, NDManager m, DataType dtype) {
-    NDArray w = Tensors.create(m, g.weight(), new Shape(g.outDim(), g.inDim()));
-    NDArray b = Tensors.create(m, g.bias(), new Shape(g.outDim()));
-    l.weight().set(dtype == DataType.FLOAT32 ? w : w.toType(dtype, false));
-    l.bias().set(dtype == DataType.FLOAT32 ? b : b.toType(dtype, false));
-  }
-
-  /**
-   * The whole BRLL initialisation: one calibration pass over the non-held-out batches accumulates every
-   * selected block's fits, they are solved, and a second pass over the held-out batches only measures each
-   * map's relative residual. The model is not changed; install the results with {@link FittedBlock#install}.
-   */
-  public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
-                                      NDManager paramManager) {
-    return fit(calibration, blocks, options, paramManager, CalibrationRunner.IN_PROCESS);
-  }
-
-  /** {@link #fit(Calibration, Collection, Options, NDManager)} with both passes run by {@code runner}. */
-  public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
-                                      NDManager paramManager, CalibrationRunner runner) {
-    FluxModel model = calibration.model();
-    List<FittedBlock> fitted;
-    try (BlockFitter fitter = new BlockFitter(model.config(), blocks, options)) {
-      runner.run(calibration, fitter, fitter.blocks());
-      fitted = fitter.solve(paramManager, model.dtype());
-    }
-    if (options.holdoutEvery() == 0) {
-      return fitted;
-    }
-    Map<BlockId, Map<String, ResidualMeter>> meters = new LinkedHashMap<>();
-    for (FittedBlock f : fitted) {
-      Map<String, ResidualMeter> m = new LinkedHashMap<>();
-      f.maps().forEach((s, g) -> m.put(s, new ResidualMeter(g)));
-      meters.put(f.block(), m);
-    }
-    int every = options.holdoutEvery();
-    runner.run(calibration, new CalibrationConsumer() {
-      @Override
-      public boolean wants(int batchIndex) {
-        return batchIndex % every == every - 1;
-      }
-
-      @Override
-      public BlockTap tap(Calibration.Step step) {
-        return new BlockTap() {
-          @Override
-          public void doubleBlock(int index, Streams in, Streams out) {
-            Map<String, ResidualMeter> m = meters.get(BlockId.ofDouble(index));
-            if (m != null) {
-              m.get(IMG).accumulate(in.img(), out.img().sub(in.img()));
-              m.get(TXT).accumulate(in.txt(), out.txt().sub(in.txt()));
+    /**
+     * @param ridge relative ridge λ of {@link LeastSquaresFit#solve}
+     * @param holdoutEvery every n-th batch (n−1, 2n−1, …) is held out for the residual; 0 holds out nothing
+     */
+    public record Options(double ridge, int holdoutEvery, PartialPrecision precision) {
+        public Options {
+            if (!(ridge >= 0)) throw new IllegalArgumentException("ridge must be >= 0, got " + ridge);
+            if (holdoutEvery < 0 || holdoutEvery == 1) {
+                throw new IllegalArgumentException("holdoutEvery must be 0 (none) or >= 2, got " + holdoutEvery);
             }
-          }
+        }
 
-          @Override
-          public void singleBlock(int index, NDArray in, NDArray out) {
-            Map<String, ResidualMeter> m = meters.get(BlockId.ofSingle(index));
-            if (m != null) m.get(JOINT).accumulate(in, out.sub(in));
-          }
-        };
-      }
-    }, meters.keySet());
-    List<FittedBlock> out = new ArrayList<>();
-    for (FittedBlock f : fitted) {
-      Map<String, Double> res = new LinkedHashMap<>();
-      meters.get(f.block()).forEach((s, meter) -> res.put(s, meter.relativeResidual()));
-      out.add(new FittedBlock(f.block(), f.replacement(), f.maps(), res));
+        public static Options defaults() {
+            return new Options(LeastSquaresFit.DEFAULT_RIDGE, 4, PartialPrecision.AUTO);
+        }
     }
-    return out;
-  }
 
-  @Override
-  public void close() {
-    fits.values().forEach(m -> m.values().forEach(LeastSquaresFit::close));
-  }
+    /**
+     * A fitted block: its replacement layer (not yet installed), the map of each stream, and each stream's
+     * held-out relative residual (NaN when nothing was held out).
+     */
+    public record FittedBlock(BlockId block, Module replacement, Map<String, AffineMap> maps,
+                                                        Map<String, Double> residuals) {
+        /** Puts the replacement in the block's slot; returns the layer it replaced (the caller owns it). */
+        public Module install(FluxModel model) {
+            return block.kind() == BlockId.Kind.DOUBLE
+                    ? model.setDouble(block.index(), (ReplacedDoubleBlock) replacement)
+                    : model.setSingle(block.index(), (ReplacedSingleBlock) replacement);
+        }
+    }
+
+    private final FluxParams params;
+    private final Options options;
+    private final Map<BlockId, Map<String, LeastSquaresFit>> fits = new LinkedHashMap<>();
+
+    public BlockFitter(FluxParams params, Collection<BlockId> blocks, Options options) {
+        this.params = params;
+        this.options = options;
+        int h = params.hiddenSize();
+        for (BlockId id : new TreeSet<>(blocks)) {
+            BlockId.parse(id.name(), params); // range check with a clear message
+            Map<String, LeastSquaresFit> m = new LinkedHashMap<>();
+            for (String s : streams(id)) {
+                m.put(s, new LeastSquaresFit(id.name() + "/" + s, h, h, options.precision()));
+            }
+            fits.put(id, m);
+        }
+        if (fits.isEmpty()) throw new IllegalArgumentException("no blocks to fit");
+    }
+
+    static List<String> streams(BlockId id) {
+        return id.kind() == BlockId.Kind.DOUBLE ? List.of(IMG, TXT) : List.of(JOINT);
+    }
+
+    public Collection<BlockId> blocks() {
+        return fits.keySet();
+    }
+
+    /** The accumulator of one block's stream ({@link #IMG}, {@link #TXT} or {@link #JOINT}). */
+    public LeastSquaresFit fit(BlockId block, String stream) {
+        LeastSquaresFit f = fits.getOrDefault(block, Map.of()).get(stream);
+        if (f == null) throw new IllegalArgumentException("no fit for " + block + "/" + stream);
+        return f;
+    }
+
+    boolean heldOut(int batchIndex) {
+        return options.holdoutEvery() > 0 && batchIndex % options.holdoutEvery() == options.holdoutEvery() - 1;
+    }
+
+    @Override
+    public boolean wants(int batchIndex) {
+        return !heldOut(batchIndex);
+    }
+
+    @Override
+    public BlockTap tap(Calibration.Step step) {
+        return new BlockTap() {
+            @Override
+            public void doubleBlock(int index, Streams in, Streams out) {
+                Map<String, LeastSquaresFit> m = fits.get(BlockId.ofDouble(index));
+                if (m != null) {
+                    m.get(IMG).accumulate(in.img(), out.img().sub(in.img()));
+                    m.get(TXT).accumulate(in.txt(), out.txt().sub(in.txt()));
+                }
+            }
+
+            @Override
+            public void singleBlock(int index, NDArray in, NDArray out) {
+                Map<String, LeastSquaresFit> m = fits.get(BlockId.ofSingle(index));
+                if (m != null) m.get(JOINT).accumulate(in, out.sub(in));
+            }
+        };
+    }
+
+    /** Adds another fitter's accumulators (same blocks, e.g. the other half of the prompts) into this one. */
+    public void merge(BlockFitter other) {
+        if (!other.fits.keySet().equals(fits.keySet())) {
+            throw new IllegalArgumentException("cannot merge fitters of blocks " + other.fits.keySet() + " into " + fits.keySet());
+        }
+        fits.forEach((id, m) -> m.forEach((s, f) -> f.merge(other.fits.get(id).get(s))));
+    }
+
+    /**
+     * Solves every fit with the options' ridge and builds the replacement layers, their parameters created in
+     * {@code m} in the model's dtype. Residuals are NaN here; {@link #fit} measures them.
+     *
+     * @throws NotPositiveDefiniteException naming the block and stream when a normal matrix has no Cholesky
+     *     factor (too few tokens or too small a ridge)
+     */
+    public List<FittedBlock> solve(NDManager m, DataType dtype) {
+        List<FittedBlock> out = new ArrayList<>();
+        int h = params.hiddenSize();
+        for (var e : fits.entrySet()) {
+            BlockId id = e.getKey();
+            Map<String, AffineMap> maps = new LinkedHashMap<>();
+            Map<String, Double> res = new LinkedHashMap<>();
+            for (var s : e.getValue().entrySet()) {
+                maps.put(s.getKey(), s.getValue().solve(options.ridge()));
+                res.put(s.getKey(), Double.NaN);
+            }
+            Module layer;
+            String prefix = id.name() + ".";
+            if (id.kind() == BlockId.Kind.DOUBLE) {
+                ReplacedDoubleBlock d = new ReplacedDoubleBlock(prefix, h);
+                setLinear(d.imgLinear(), maps.get(IMG), m, dtype);
+                setLinear(d.txtLinear(), maps.get(TXT), m, dtype);
+                layer = d;
+            } else {
+                ReplacedSingleBlock r = new ReplacedSingleBlock(prefix, h);
+                setLinear(r.linear(), maps.get(JOINT), m, dtype);
+                layer = r;
+            }
+            out.add(new FittedBlock(id, layer, maps, res));
+        }
+        return out;
+    }
+
+    /** Sets a Linear's weight [out, in] and bias [out] from a fitted map. */
+    public static void setLinear(Linear l, AffineMap g, NDManager m, DataType dtype) {
+        NDArray w = Tensors.create(m, g.weight(), new Shape(g.outDim(), g.inDim()));
+        NDArray b = Tensors.create(m, g.bias(), new Shape(g.outDim()));
+        l.weight().set(dtype == DataType.FLOAT32 ? w : w.toType(dtype, false));
+        l.bias().set(dtype == DataType.FLOAT32 ? b : b.toType(dtype, false));
+    }
+
+    /**
+     * The whole BRLL initialisation: one calibration pass over the non-held-out batches accumulates every
+     * selected block's fits, they are solved, and a second pass over the held-out batches only measures each
+     * map's relative residual. The model is not changed; install the results with {@link FittedBlock#install}.
+     */
+    public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
+                                                                            NDManager paramManager) {
+        return fit(calibration, blocks, options, paramManager, CalibrationRunner.IN_PROCESS);
+    }
+
+    /** {@link #fit(Calibration, Collection, Options, NDManager)} with both passes run by {@code runner}. */
+    public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
+                                                                            NDManager paramManager, CalibrationRunner runner) {
+        FluxModel model = calibration.model();
+        List<FittedBlock> fitted;
+        try (BlockFitter fitter = new BlockFitter(model.config(), blocks, options)) {
+            runner.run(calibration, fitter, fitter.blocks());
+            fitted = fitter.solve(paramManager, model.dtype());
+        }
+        if (options.holdoutEvery() == 0) {
+            return fitted;
+        }
+        Map<BlockId, Map<String, ResidualMeter>> meters = new LinkedHashMap<>();
+        for (FittedBlock f : fitted) {
+            Map<String, ResidualMeter> m = new LinkedHashMap<>();
+            f.maps().forEach((s, g) -> m.put(s, new ResidualMeter(g)));
+            meters.put(f.block(), m);
+        }
+        int every = options.holdoutEvery();
+        runner.run(calibration, new CalibrationConsumer() {
+            @Override
+            public boolean wants(int batchIndex) {
+                return batchIndex % every == every - 1;
+            }
+
+            @Override
+            public BlockTap tap(Calibration.Step step) {
+                return new BlockTap() {
+                    @Override
+                    public void doubleBlock(int index, Streams in, Streams out) {
+                        Map<String, ResidualMeter> m = meters.get(BlockId.ofDouble(index));
+                        if (m != null) {
+                            m.get(IMG).accumulate(in.img(), out.img().sub(in.img()));
+                            m.get(TXT).accumulate(in.txt(), out.txt().sub(in.txt()));
+                        }
+                    }
+
+                    @Override
+                    public void singleBlock(int index, NDArray in, NDArray out) {
+                        Map<String, ResidualMeter> m = meters.get(BlockId.ofSingle(index));
+                        if (m != null) m.get(JOINT).accumulate(in, out.sub(in));
+                    }
+                };
+            }
+        }, meters.keySet());
+        List<FittedBlock> out = new ArrayList<>();
+        for (FittedBlock f : fitted) {
+            Map<String, Double> res = new LinkedHashMap<>();
+            meters.get(f.block()).forEach((s, meter) -> res.put(s, meter.relativeResidual()));
+            out.add(new FittedBlock(f.block(), f.replacement(), f.maps(), res));
+        }
+        return out;
+    }
+
+    @Override
+    public void close() {
+        fits.values().forEach(m -> m.values().forEach(LeastSquaresFit::close));
+    }
 }

@@ -27,276 +27,276 @@ import java.util.Random;
  * bounded by one batch, whatever the number of prompts ({@link #openBatches()} is 0 or 1).
  */
 public final class Calibration {
-  /**
-   * @param batchSize items (prompt, seed) per batch
-   * @param seeds noise seeds; each prompt is run once per seed
-   * @param steps sampler steps
-   * @param guidance guidance scale (1 = unguided)
-   */
-  public record Options(int batchSize, long[] seeds, int steps, float guidance) {
-    public static final int DEFAULT_PROMPTS = 64;
-    public static final long DEFAULT_PROMPT_SEED = 20_250_601L;
-    public static final long[] DEFAULT_SEEDS = {0, 1};
+    /**
+     * @param batchSize items (prompt, seed) per batch
+     * @param seeds noise seeds; each prompt is run once per seed
+     * @param steps sampler steps
+     * @param guidance guidance scale (1 = unguided)
+     */
+    public record Options(int batchSize, long[] seeds, int steps, float guidance) {
+        public static final int DEFAULT_PROMPTS = 64;
+        public static final long DEFAULT_PROMPT_SEED = 20_250_601L;
+        public static final long[] DEFAULT_SEEDS = {0, 1};
 
-    public Options {
-      if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
-      if (seeds == null || seeds.length == 0) throw new IllegalArgumentException("at least one noise seed is needed");
-      if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
-      if (!(guidance > 0)) throw new IllegalArgumentException("guidance must be positive, got " + guidance);
-      seeds = seeds.clone();
+        public Options {
+            if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
+            if (seeds == null || seeds.length == 0) throw new IllegalArgumentException("at least one noise seed is needed");
+            if (steps < 1) throw new IllegalArgumentException("steps must be >= 1, got " + steps);
+            if (!(guidance > 0)) throw new IllegalArgumentException("guidance must be positive, got " + guidance);
+            seeds = seeds.clone();
+        }
+
+        /** 8 items a batch, seeds {0, 1}, the generation defaults' steps and guidance. */
+        public static Options defaults() {
+            return new Options(8, DEFAULT_SEEDS, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE);
+        }
+
+        @Override
+        public long[] seeds() {
+            return seeds.clone();
+        }
+
+        public Options withSteps(int s) {
+            return new Options(batchSize, seeds, s, guidance);
+        }
+
+        public Options withBatchSize(int b) {
+            return new Options(b, seeds, steps, guidance);
+        }
     }
 
-    /** 8 items a batch, seeds {0, 1}, the generation defaults' steps and guidance. */
-    public static Options defaults() {
-      return new Options(8, DEFAULT_SEEDS, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE);
+    /** One batch of items; its arrays (noise, conditioning) live exactly while {@link #isOpen()}. */
+    public static final class Batch {
+        private final int index;
+        private final int[] prompts;
+        private final long[] noiseSeeds;
+        private final NDManager manager;
+
+        /**
+         * A batch whose arrays live in {@code manager}; {@link #run} makes them, and so does a runner that computes
+         * the trajectories elsewhere and replays them to a consumer (the streams pipeline).
+         */
+        public Batch(int index, int[] prompts, long[] noiseSeeds, NDManager manager) {
+            this.index = index;
+            this.prompts = prompts;
+            this.noiseSeeds = noiseSeeds;
+            this.manager = manager;
+        }
+
+        public int index() {
+            return index;
+        }
+
+        /** Prompt index of each item. */
+        public int[] prompts() {
+            return prompts.clone();
+        }
+
+        /** The noise seed each item's latents were drawn from. */
+        public long[] noiseSeeds() {
+            return noiseSeeds.clone();
+        }
+
+        public int size() {
+            return prompts.length;
+        }
+
+        public boolean isOpen() {
+            return manager.isOpen();
+        }
+    }
+
+    /**
+     * One sampler step of a batch: the transformer call's inputs (2B rows under classifier-free guidance,
+     * conditional half first), the step's manager (arrays a consumer makes here should be attached to it), and
+     * how many rows are conditional.
+     */
+    public record Step(Batch batch, int step, float t, FluxInputs inputs, int conditionalRows, NDManager scope) {}
+
+    private final FluxModel model;
+    private final CalibrationSource source;
+    private final Options options;
+    private int open;
+
+    public Calibration(FluxModel model, CalibrationSource source, Options options) {
+        this.model = model;
+        this.source = source;
+        this.options = options;
+        if (source.latentChannels() != model.config().inChannels()) {
+            throw new IllegalArgumentException("source latents have " + source.latentChannels()
+                    + " channels but the model's in_channels is " + model.config().inChannels());
+        }
+    }
+
+    public FluxModel model() {
+        return model;
+    }
+
+    public CalibrationSource source() {
+        return source;
+    }
+
+    public Options options() {
+        return options;
+    }
+
+    /** Items (prompt, seed) of prompts [0, size). */
+    public int items() {
+        return source.size() * options.seeds.length;
+    }
+
+    /** Batches of a run over prompts [from, to). */
+    public int batches(int fromPrompt, int toPrompt) {
+        int items = (toPrompt - fromPrompt) * options.seeds.length;
+        return (items + options.batchSize - 1) / options.batchSize;
+    }
+
+    /** The (prompt, noise seed) items of one batch: what a run computes there, whoever runs it. */
+    public record Items(int[] prompts, long[] noiseSeeds) {}
+
+    /** The items of batch {@code bi} of a run over prompts [fromPrompt, toPrompt). */
+    public Items items(int bi, int fromPrompt, int toPrompt) {
+        int seedsPer = options.seeds.length;
+        int items = (toPrompt - fromPrompt) * seedsPer;
+        int s = bi * options.batchSize;
+        int e = Math.min(items, s + options.batchSize);
+        int[] prompts = new int[e - s];
+        long[] noise = new long[e - s];
+        for (int k = s; k < e; k++) {
+            prompts[k - s] = fromPrompt + k / seedsPer;
+            noise[k - s] = noiseSeed(prompts[k - s], options.seeds[k % seedsPer]);
+        }
+        return new Items(prompts, noise);
+    }
+
+    /**
+     * Whether the sampler runs classifier-free guidance (both halves in one batch, conditional first): guidance
+     * other than 1 on a model without a guidance embedding.
+     */
+    public boolean classifierFree() {
+        return !model.config().guidanceEmbed() && options.guidance != 1f;
+    }
+
+    /** Batches currently holding arrays: 0 between batches, 1 inside one. */
+    public int openBatches() {
+        return open;
+    }
+
+    public void run(CalibrationConsumer consumer) {
+        run(consumer, 0, source.size());
+    }
+
+    /**
+     * Streams prompts [fromPrompt, toPrompt) through {@code consumer}. Batch indices count from 0 within the
+     * run; noise depends only on (prompt index, seed), so two runs over the halves of the prompts see the same
+     * trajectories as one run over all of them.
+     */
+    public void run(CalibrationConsumer consumer, int fromPrompt, int toPrompt) {
+        if (fromPrompt < 0 || toPrompt > source.size() || fromPrompt > toPrompt) {
+            throw new IllegalArgumentException("prompt range [" + fromPrompt + ", " + toPrompt + ") outside [0, "
+                    + source.size() + ")");
+        }
+        int nb = batches(fromPrompt, toPrompt);
+        try (NDManager root = NDManager.newBaseManager()) {
+            for (int bi = 0; bi < nb; bi++) {
+                if (!consumer.wants(bi)) {
+                    continue;
+                }
+                Items it = items(bi, fromPrompt, toPrompt);
+                if (open != 0) {
+                    throw new IllegalStateException("a calibration batch is still open");
+                }
+                try (NDManager bm = root.newSubManager()) {
+                    open++;
+                    Batch batch = new Batch(bi, it.prompts(), it.noiseSeeds(), bm);
+                    consumer.beginBatch(batch);
+                    runBatch(batch, bm, consumer);
+                    consumer.endBatch(batch);
+                } finally {
+                    open--;
+                }
+            }
+        }
+    }
+
+    /** The noise seed of (prompt, seed): distinct prompts get distinct noise, deterministic in both. */
+    public static long noiseSeed(int prompt, long seed) {
+        long z = seed * 0x9E3779B97F4A7C15L + prompt;
+        z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
+        z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
+        return z ^ (z >>> 31);
+    }
+
+    /** Seeded Gaussian latents [B, tokens, channels], the generator of {@link ShapesModel#noise}. */
+    public static NDArray noise(long[] seeds, int tokens, int channels, NDManager m) {
+        int per = tokens * channels;
+        float[] v = new float[seeds.length * per];
+        for (int i = 0; i < seeds.length; i++) {
+            Random r = new Random(seeds[i]);
+            for (int j = 0; j < per; j++) v[i * per + j] = (float) r.nextGaussian();
+        }
+        return Tensors.create(m, v, new Shape(seeds.length, tokens, channels));
+    }
+
+    private void runBatch(Batch batch, NDManager bm, CalibrationConsumer consumer) {
+        int b = batch.size();
+        boolean embed = model.config().guidanceEmbed();
+        boolean cfg = classifierFree();
+        CalibrationSource.Conditioning cond = source.condition(batch.prompts, bm);
+        if (cfg) {
+            CalibrationSource.Conditioning un = source.unconditional(b, bm);
+            if (un == null) {
+                throw new IllegalArgumentException("guidance " + options.guidance + " needs classifier-free guidance, but "
+                        + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
+            }
+            cond = new CalibrationSource.Conditioning(cond.txt().concat(un.txt(), 0), cond.y().concat(un.y(), 0),
+                    cond.txtIds().concat(un.txtIds(), 0), cond.imgIds().concat(un.imgIds(), 0));
+        }
+        final CalibrationSource.Conditioning c = cond;
+        NDArray x = noise(batch.noiseSeeds, source.latentTokens(), source.latentChannels(), bm);
+        float[] schedule = Schedule.timesteps(options.steps, source.latentTokens(), source.shiftSchedule());
+        int[] stepIndex = {0};
+        NDArray out = EulerSampler.sample(x, schedule, (xt, t, scope) -> {
+            for (NDArray a : c.arrays()) a.tempAttach(scope);
+            NDArray xin = cfg ? xt.concat(xt, 0) : xt;
+            long rows = xin.getShape().get(0);
+            NDArray tv = scope.full(new Shape(rows), t);
+            NDArray g = embed ? scope.full(new Shape(rows), options.guidance) : null;
+            FluxInputs in = new FluxInputs(xin, c.imgIds(), c.txt(), c.txtIds(), tv, c.y(), g);
+            Step step = new Step(batch, stepIndex[0]++, t, in, b, scope);
+            consumer.onStep(step);
+            BlockTap tap = consumer.tap(step);
+            NDArray v = model.forward(in, cfg ? conditionalHalf(tap, b) : tap);
+            if (!cfg) return v;
+            NDList halves = v.split(2, 0);
+            return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), options.guidance));
+        }, null);
+        out.close();
+    }
+
+    /** Shows {@code tap} rows [0, b) only: the conditional half of a classifier-free-guided batch. */
+    static BlockTap conditionalHalf(BlockTap tap, int b) {
+        if (tap == BlockTap.NONE) {
+            return tap;
+        }
+        String rows = "0:" + b;
+        return new BlockTap() {
+            @Override
+            public void doubleBlock(int index, Streams in, Streams out) {
+                tap.doubleBlock(index, new Streams(in.img().get(rows), in.txt().get(rows)),
+                        new Streams(out.img().get(rows), out.txt().get(rows)));
+            }
+
+            @Override
+            public void singleBlock(int index, NDArray in, NDArray out) {
+                tap.singleBlock(index, in.get(rows), out.get(rows));
+            }
+        };
     }
 
     @Override
-    public long[] seeds() {
-      return seeds.clone();
+    public String toString() {
+        return "Calibration[" + source.describe() + ", seeds=" + Arrays.toString(options.seeds) + ", steps="
+                + options.steps + ", guidance=" + options.guidance + ", batch=" + options.batchSize + "]";
     }
-
-    public Options withSteps(int s) {
-      return new Options(batchSize, seeds, s, guidance);
-    }
-
-    public Options withBatchSize(int b) {
-      return new Options(b, seeds, steps, guidance);
-    }
-  }
-
-  /** One batch of items; its arrays (noise, conditioning) live exactly while {@link #isOpen()}. */
-  public static final class Batch {
-    private final int index;
-    private final int[] prompts;
-    private final long[] noiseSeeds;
-    private final NDManager manager;
-
-    /**
-     * A batch whose arrays live in {@code manager}; {@link #run} makes them, and so does a runner that computes
-     * the trajectories elsewhere and replays them to a consumer (the streams pipeline).
-     */
-    public Batch(int index, int[] prompts, long[] noiseSeeds, NDManager manager) {
-      this.index = index;
-      this.prompts = prompts;
-      this.noiseSeeds = noiseSeeds;
-      this.manager = manager;
-    }
-
-    public int index() {
-      return index;
-    }
-
-    /** Prompt index of each item. */
-    public int[] prompts() {
-      return prompts.clone();
-    }
-
-    /** The noise seed each item's latents were drawn from. */
-    public long[] noiseSeeds() {
-      return noiseSeeds.clone();
-    }
-
-    public int size() {
-      return prompts.length;
-    }
-
-    public boolean isOpen() {
-      return manager.isOpen();
-    }
-  }
-
-  /**
-   * One sampler step of a batch: the transformer call's inputs (2B rows under classifier-free guidance,
-   * conditional half first), the step's manager (arrays a consumer makes here should be attached to it), and
-   * how many rows are conditional.
-   */
-  public record Step(Batch batch, int step, float t, FluxInputs inputs, int conditionalRows, NDManager scope) {}
-
-  private final FluxModel model;
-  private final CalibrationSource source;
-  private final Options options;
-  private int open;
-
-  public Calibration(FluxModel model, CalibrationSource source, Options options) {
-    this.model = model;
-    this.source = source;
-    this.options = options;
-    if (source.latentChannels() != model.config().inChannels()) {
-      throw new IllegalArgumentException("source latents have " + source.latentChannels()
-          + " channels but the model's in_channels is " + model.config().inChannels());
-    }
-  }
-
-  public FluxModel model() {
-    return model;
-  }
-
-  public CalibrationSource source() {
-    return source;
-  }
-
-  public Options options() {
-    return options;
-  }
-
-  /** Items (prompt, seed) of prompts [0, size). */
-  public int items() {
-    return source.size() * options.seeds.length;
-  }
-
-  /** Batches of a run over prompts [from, to). */
-  public int batches(int fromPrompt, int toPrompt) {
-    int items = (toPrompt - fromPrompt) * options.seeds.length;
-    return (items + options.batchSize - 1) / options.batchSize;
-  }
-
-  /** The (prompt, noise seed) items of one batch: what a run computes there, whoever runs it. */
-  public record Items(int[] prompts, long[] noiseSeeds) {}
-
-  /** The items of batch {@code bi} of a run over prompts [fromPrompt, toPrompt). */
-  public Items items(int bi, int fromPrompt, int toPrompt) {
-    int seedsPer = options.seeds.length;
-    int items = (toPrompt - fromPrompt) * seedsPer;
-    int s = bi * options.batchSize;
-    int e = Math.min(items, s + options.batchSize);
-    int[] prompts = new int[e - s];
-    long[] noise = new long[e - s];
-    for (int k = s; k < e; k++) {
-      prompts[k - s] = fromPrompt + k / seedsPer;
-      noise[k - s] = noiseSeed(prompts[k - s], options.seeds[k % seedsPer]);
-    }
-    return new Items(prompts, noise);
-  }
-
-  /**
-   * Whether the sampler runs classifier-free guidance (both halves in one batch, conditional first): guidance
-   * other than 1 on a model without a guidance embedding.
-   */
-  public boolean classifierFree() {
-    return !model.config().guidanceEmbed() && options.guidance != 1f;
-  }
-
-  /** Batches currently holding arrays: 0 between batches, 1 inside one. */
-  public int openBatches() {
-    return open;
-  }
-
-  public void run(CalibrationConsumer consumer) {
-    run(consumer, 0, source.size());
-  }
-
-  /**
-   * Streams prompts [fromPrompt, toPrompt) through {@code consumer}. Batch indices count from 0 within the
-   * run; noise depends only on (prompt index, seed), so two runs over the halves of the prompts see the same
-   * trajectories as one run over all of them.
-   */
-  public void run(CalibrationConsumer consumer, int fromPrompt, int toPrompt) {
-    if (fromPrompt < 0 || toPrompt > source.size() || fromPrompt > toPrompt) {
-      throw new IllegalArgumentException("prompt range [" + fromPrompt + ", " + toPrompt + ") outside [0, "
-          + source.size() + ")");
-    }
-    int nb = batches(fromPrompt, toPrompt);
-    try (NDManager root = NDManager.newBaseManager()) {
-      for (int bi = 0; bi < nb; bi++) {
-        if (!consumer.wants(bi)) {
-          continue;
-        }
-        Items it = items(bi, fromPrompt, toPrompt);
-        if (open != 0) {
-          throw new IllegalStateException("a calibration batch is still open");
-        }
-        try (NDManager bm = root.newSubManager()) {
-          open++;
-          Batch batch = new Batch(bi, it.prompts(), it.noiseSeeds(), bm);
-          consumer.beginBatch(batch);
-          runBatch(batch, bm, consumer);
-          consumer.endBatch(batch);
-        } finally {
-          open--;
-        }
-      }
-    }
-  }
-
-  /** The noise seed of (prompt, seed): distinct prompts get distinct noise, deterministic in both. */
-  public static long noiseSeed(int prompt, long seed) {
-    long z = seed * 0x9E3779B97F4A7C15L + prompt;
-    z = (z ^ (z >>> 30)) * 0xBF58476D1CE4E5B9L;
-    z = (z ^ (z >>> 27)) * 0x94D049BB133111EBL;
-    return z ^ (z >>> 31);
-  }
-
-  /** Seeded Gaussian latents [B, tokens, channels], the generator of {@link ShapesModel#noise}. */
-  public static NDArray noise(long[] seeds, int tokens, int channels, NDManager m) {
-    int per = tokens * channels;
-    float[] v = new float[seeds.length * per];
-    for (int i = 0; i < seeds.length; i++) {
-      Random r = new Random(seeds[i]);
-      for (int j = 0; j < per; j++) v[i * per + j] = (float) r.nextGaussian();
-    }
-    return Tensors.create(m, v, new Shape(seeds.length, tokens, channels));
-  }
-
-  private void runBatch(Batch batch, NDManager bm, CalibrationConsumer consumer) {
-    int b = batch.size();
-    boolean embed = model.config().guidanceEmbed();
-    boolean cfg = classifierFree();
-    CalibrationSource.Conditioning cond = source.condition(batch.prompts, bm);
-    if (cfg) {
-      CalibrationSource.Conditioning un = source.unconditional(b, bm);
-      if (un == null) {
-        throw new IllegalArgumentException("guidance " + options.guidance + " needs classifier-free guidance, but "
-            + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
-      }
-      cond = new CalibrationSource.Conditioning(cond.txt().concat(un.txt(), 0), cond.y().concat(un.y(), 0),
-          cond.txtIds().concat(un.txtIds(), 0), cond.imgIds().concat(un.imgIds(), 0));
-    }
-    final CalibrationSource.Conditioning c = cond;
-    NDArray x = noise(batch.noiseSeeds, source.latentTokens(), source.latentChannels(), bm);
-    float[] schedule = Schedule.timesteps(options.steps, source.latentTokens(), source.shiftSchedule());
-    int[] stepIndex = {0};
-    NDArray out = EulerSampler.sample(x, schedule, (xt, t, scope) -> {
-      for (NDArray a : c.arrays()) a.tempAttach(scope);
-      NDArray xin = cfg ? xt.concat(xt, 0) : xt;
-      long rows = xin.getShape().get(0);
-      NDArray tv = scope.full(new Shape(rows), t);
-      NDArray g = embed ? scope.full(new Shape(rows), options.guidance) : null;
-      FluxInputs in = new FluxInputs(xin, c.imgIds(), c.txt(), c.txtIds(), tv, c.y(), g);
-      Step step = new Step(batch, stepIndex[0]++, t, in, b, scope);
-      consumer.onStep(step);
-      BlockTap tap = consumer.tap(step);
-      NDArray v = model.forward(in, cfg ? conditionalHalf(tap, b) : tap);
-      if (!cfg) return v;
-      NDList halves = v.split(2, 0);
-      return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), options.guidance));
-    }, null);
-    out.close();
-  }
-
-  /** Shows {@code tap} rows [0, b) only: the conditional half of a classifier-free-guided batch. */
-  static BlockTap conditionalHalf(BlockTap tap, int b) {
-    if (tap == BlockTap.NONE) {
-      return tap;
-    }
-    String rows = "0:" + b;
-    return new BlockTap() {
-      @Override
-      public void doubleBlock(int index, Streams in, Streams out) {
-        tap.doubleBlock(index, new Streams(in.img().get(rows), in.txt().get(rows)),
-            new Streams(out.img().get(rows), out.txt().get(rows)));
-      }
-
-      @Override
-      public void singleBlock(int index, NDArray in, NDArray out) {
-        tap.singleBlock(index, in.get(rows), out.get(rows));
-      }
-    };
-  }
-
-  @Override
-  public String toString() {
-    return "Calibration[" + source.describe() + ", seeds=" + Arrays.toString(options.seeds) + ", steps="
-        + options.steps + ", guidance=" + options.guidance + ", batch=" + options.batchSize + "]";
-  }
 }

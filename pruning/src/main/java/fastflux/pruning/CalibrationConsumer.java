@@ -8,23 +8,23 @@ import fastflux.model.BlockTap;
  * keeps sums, never arrays.
  */
 public interface CalibrationConsumer {
-  /** Whether this consumer needs batch {@code index} at all; skipped batches are not computed. */
-  default boolean wants(int batchIndex) {
-    return true;
-  }
+    /** Whether this consumer needs batch {@code index} at all; skipped batches are not computed. */
+    default boolean wants(int batchIndex) {
+        return true;
+    }
 
-  default void beginBatch(Calibration.Batch batch) {}
+    default void beginBatch(Calibration.Batch batch) {}
 
-  /**
-   * Called at each sampler step before the transformer call, with that call's inputs (both guidance halves as
-   * the sampler runs them). A consumer may run extra forwards here (the model must be left as it was).
-   */
-  default void onStep(Calibration.Step step) {}
+    /**
+     * Called at each sampler step before the transformer call, with that call's inputs (both guidance halves as
+     * the sampler runs them). A consumer may run extra forwards here (the model must be left as it was).
+     */
+    default void onStep(Calibration.Step step) {}
 
-  /** The tap on the step's transformer call; it sees the conditional half only. */
-  default BlockTap tap(Calibration.Step step) {
-    return BlockTap.NONE;
-  }
+    /** The tap on the step's transformer call; it sees the conditional half only. */
+    default BlockTap tap(Calibration.Step step) {
+        return BlockTap.NONE;
+    }
 
-  default void endBatch(Calibration.Batch batch) {}
+    default void endBatch(Calibration.Batch batch) {}
 }

@@ -12,11 +12,11 @@ import java.util.Collection;
  */
 @FunctionalInterface
 public interface CalibrationRunner {
-  CalibrationRunner IN_PROCESS = (calibration, consumer, tapped) -> calibration.run(consumer);
+    CalibrationRunner IN_PROCESS = (calibration, consumer, tapped) -> calibration.run(consumer);
 
-  /**
-   * Runs {@code consumer} over the calibration stream (the batches it {@linkplain CalibrationConsumer#wants
-   * wants}); {@code tapped} are the blocks whose activations it reads, the only ones a remote runner ships.
-   */
-  void run(Calibration calibration, CalibrationConsumer consumer, Collection<BlockId> tapped);
+    /**
+     * Runs {@code consumer} over the calibration stream (the batches it {@linkplain CalibrationConsumer#wants
+     * wants}); {@code tapped} are the blocks whose activations it reads, the only ones a remote runner ships.
+     */
+    void run(Calibration calibration, CalibrationConsumer consumer, Collection<BlockId> tapped);
 }

@@ -13,34 +13,34 @@ import ai.djl.ndarray.NDManager;
  * FLUX checkpoints whose T5/CLIP encoders are not part of this project).
  */
 public interface CalibrationSource {
-  /** One batch's conditioning: txt [B, L, C], y [B, vec_in], txt_ids [B, L, 3], img_ids [B, L_img, 3]. */
-  record Conditioning(NDArray txt, NDArray y, NDArray txtIds, NDArray imgIds) {
-    NDArray[] arrays() {
-      return new NDArray[] {txt, y, txtIds, imgIds};
+    /** One batch's conditioning: txt [B, L, C], y [B, vec_in], txt_ids [B, L, 3], img_ids [B, L_img, 3]. */
+    record Conditioning(NDArray txt, NDArray y, NDArray txtIds, NDArray imgIds) {
+        NDArray[] arrays() {
+            return new NDArray[] {txt, y, txtIds, imgIds};
+        }
     }
-  }
 
-  /** Number of prompts. */
-  int size();
+    /** Number of prompts. */
+    int size();
 
-  /** A short human label of the prompts (for reports), e.g. {@code grammar(n=64, seed=7)}. */
-  String describe();
+    /** A short human label of the prompts (for reports), e.g. {@code grammar(n=64, seed=7)}. */
+    String describe();
 
-  /** Packed latent tokens per image (L_img). */
-  int latentTokens();
+    /** Packed latent tokens per image (L_img). */
+    int latentTokens();
 
-  /** Channels per latent token (the config's in_channels). */
-  int latentChannels();
+    /** Channels per latent token (the config's in_channels). */
+    int latentChannels();
 
-  /** Whether the timestep schedule is shifted towards high noise (FLUX-dev style). */
-  boolean shiftSchedule();
+    /** Whether the timestep schedule is shifted towards high noise (FLUX-dev style). */
+    boolean shiftSchedule();
 
-  /** The conditioning of the given prompts (by index, repeats allowed), created in {@code m}. */
-  Conditioning condition(int[] promptIndices, NDManager m);
+    /** The conditioning of the given prompts (by index, repeats allowed), created in {@code m}. */
+    Conditioning condition(int[] promptIndices, NDManager m);
 
-  /**
-   * The unconditional (empty prompt) conditioning for {@code n} images, for classifier-free guidance, or
-   * null when the source has none (a guidance-distilled model needs none).
-   */
-  Conditioning unconditional(int n, NDManager m);
+    /**
+     * The unconditional (empty prompt) conditioning for {@code n} images, for classifier-free guidance, or
+     * null when the source has none (a guidance-distilled model needs none).
+     */
+    Conditioning unconditional(int n, NDManager m);
 }

@@ -32,143 +32,143 @@ import java.util.List;
  * (exactly identity) ranks first.
  */
 public final class ImportanceScorer {
-  public static final String FD_ALIGN = "fd-align";
-  public static final String OUTPUT_MSE = "output-mse";
-  public static final double DEFAULT_ALPHA = 0.5;
-  public static final double DEFAULT_BETA = 0.5;
+    public static final String FD_ALIGN = "fd-align";
+    public static final String OUTPUT_MSE = "output-mse";
+    public static final double DEFAULT_ALPHA = 0.5;
+    public static final double DEFAULT_BETA = 0.5;
 
-  private ImportanceScorer() {}
+    private ImportanceScorer() {}
 
-  /**
-   * The generation probe's settings: {@code prompts} grammar prompts from {@code promptSeed} (calibration
-   * prompts, not an evaluation file), image i drawn from seed {@code seedBase + i}; FD against
-   * {@code referenceImages} dataset images from {@code referenceSeed}.
-   */
-  public record GenerationOptions(int prompts, long promptSeed, long seedBase, int steps, float guidance, int batch,
-                                  int referenceImages, long referenceSeed, double alpha, double beta) {
-    public GenerationOptions {
-      if (prompts < FrechetDistance.FEATURE_DIM || referenceImages < FrechetDistance.FEATURE_DIM) {
-        throw new IllegalArgumentException("FD needs at least " + FrechetDistance.FEATURE_DIM
-            + " generated and reference images (the feature dimension), got " + prompts + " and " + referenceImages);
-      }
-      if (steps < 1 || batch < 1) throw new IllegalArgumentException("steps and batch must be >= 1");
-      if (alpha < 0 || beta < 0 || alpha + beta == 0) {
-        throw new IllegalArgumentException("alpha, beta must be >= 0 and not both 0");
-      }
-    }
-
-    public static GenerationOptions defaults() {
-      return new GenerationOptions(64, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, ShapesModel.DEFAULT_STEPS,
-          ShapesModel.DEFAULT_GUIDANCE, 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA);
-    }
-  }
-
-  /** FD and alignment of one generated set. */
-  public record Quality(double fd, double align) {}
-
-  /** Generates the probe set with the model as it is and scores it. */
-  public static Quality quality(ShapesModel model, List<Prompt> prompts, long[] seeds, GenerationOptions o,
-                                FrechetDistance.Gaussian reference) {
-    List<String> texts = prompts.stream().map(Prompt::text).toList();
-    List<Image> images = model.generate(texts, seeds, o.steps(), o.guidance(), o.batch());
-    EvalReport report = new EvalReport();
-    for (int i = 0; i < images.size(); i++) report.add(prompts.get(i), images.get(i));
-    double fd = FrechetDistance.distance(FrechetDistance.fit(images), reference);
-    Double align = report.overall();
-    return new Quality(fd, align == null ? 0 : align);
-  }
-
-  /** The paper's metric: generation with each block switched off, FD and judge alignment, Eq. 2. */
-  public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o) {
-    FluxModel flux = model.flux();
-    List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
-    long[] seeds = new long[prompts.size()];
-    for (int i = 0; i < seeds.length; i++) seeds[i] = o.seedBase() + i;
-    FrechetDistance.Gaussian ref = FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed()));
-    Quality base = quality(model, prompts, seeds, o, ref);
-    List<BlockId> blocks = BlockSwap.allBlocks(flux);
-    double[] fd = new double[blocks.size()];
-    double[] align = new double[blocks.size()];
-    for (int i = 0; i < blocks.size(); i++) {
-      try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
-        Quality q = quality(model, prompts, seeds, o, ref);
-        fd[i] = q.fd();
-        align[i] = q.align();
-      }
-    }
-    double[] scores = fdAlignScores(fd, align, o.alpha(), o.beta());
-    int[] ranks = ranks(scores);
-    List<ImportanceReport.Entry> entries = new ArrayList<>();
-    for (int i = 0; i < blocks.size(); i++) {
-      entries.add(new ImportanceReport.Entry(blocks.get(i), fd[i], align[i], null, scores[i], ranks[i]));
-    }
-    return new ImportanceReport(FD_ALIGN, o.alpha(), o.beta(),
-        "grammar(n=" + o.prompts() + ", seed=" + o.promptSeed() + ")", prompts.size(), seeds, base.fd(), base.align(),
-        entries);
-  }
-
-  /**
-   * Eq. 2 over all blocks: {@code s_i = −(α(1 − FD_norm,i) + β·ALIGN_norm,i)}, min–max normalised across
-   * blocks (a metric equal for all blocks normalises to 0). Lower = less important.
-   */
-  public static double[] fdAlignScores(double[] fd, double[] align, double alpha, double beta) {
-    if (fd.length != align.length) throw new IllegalArgumentException("fd and align differ in length");
-    double[] fn = minMax(fd);
-    double[] an = minMax(align);
-    double[] s = new double[fd.length];
-    for (int i = 0; i < s.length; i++) s[i] = -(alpha * (1 - fn[i]) + beta * an[i]);
-    return s;
-  }
-
-  static double[] minMax(double[] v) {
-    double lo = Arrays.stream(v).min().orElse(0);
-    double hi = Arrays.stream(v).max().orElse(0);
-    double[] out = new double[v.length];
-    for (int i = 0; i < v.length; i++) out[i] = hi > lo ? (v[i] - lo) / (hi - lo) : 0;
-    return out;
-  }
-
-  /** Rank of each score in ascending order, from 1; ties keep forward order. */
-  public static int[] ranks(double[] scores) {
-    Integer[] order = new Integer[scores.length];
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> scores[i]).thenComparingInt(i -> i));
-    int[] rank = new int[scores.length];
-    for (int r = 0; r < order.length; r++) rank[order[r]] = r + 1;
-    return rank;
-  }
-
-  /**
-   * The cheap metric: over the calibration stream, at every step, the transformer's output with each block
-   * switched off against the unmodified output; score = mean over elements and calls of the squared change.
-   * Costs (1 + blocks) forwards per step.
-   */
-  public static ImportanceReport byOutputMse(Calibration calibration) {
-    FluxModel flux = calibration.model();
-    List<BlockId> blocks = BlockSwap.allBlocks(flux);
-    double[] sq = new double[blocks.size()];
-    long[] count = {0};
-    calibration.run(new CalibrationConsumer() {
-      @Override
-      public void onStep(Calibration.Step step) {
-        NDArray v0 = flux.forward(step.inputs());
-        count[0] += v0.getShape().size();
-        for (int i = 0; i < blocks.size(); i++) {
-          try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
-            NDArray d = flux.forward(step.inputs()).sub(v0);
-            sq[i] += d.toType(DataType.FLOAT64, false).square().sum().getDouble();
-          }
+    /**
+     * The generation probe's settings: {@code prompts} grammar prompts from {@code promptSeed} (calibration
+     * prompts, not an evaluation file), image i drawn from seed {@code seedBase + i}; FD against
+     * {@code referenceImages} dataset images from {@code referenceSeed}.
+     */
+    public record GenerationOptions(int prompts, long promptSeed, long seedBase, int steps, float guidance, int batch,
+                                                                    int referenceImages, long referenceSeed, double alpha, double beta) {
+        public GenerationOptions {
+            if (prompts < FrechetDistance.FEATURE_DIM || referenceImages < FrechetDistance.FEATURE_DIM) {
+                throw new IllegalArgumentException("FD needs at least " + FrechetDistance.FEATURE_DIM
+                        + " generated and reference images (the feature dimension), got " + prompts + " and " + referenceImages);
+            }
+            if (steps < 1 || batch < 1) throw new IllegalArgumentException("steps and batch must be >= 1");
+            if (alpha < 0 || beta < 0 || alpha + beta == 0) {
+                throw new IllegalArgumentException("alpha, beta must be >= 0 and not both 0");
+            }
         }
-      }
-    });
-    double[] mse = new double[blocks.size()];
-    for (int i = 0; i < mse.length; i++) mse[i] = sq[i] / Math.max(1, count[0]);
-    int[] ranks = ranks(mse);
-    List<ImportanceReport.Entry> entries = new ArrayList<>();
-    for (int i = 0; i < blocks.size(); i++) {
-      entries.add(new ImportanceReport.Entry(blocks.get(i), null, null, mse[i], mse[i], ranks[i]));
+
+        public static GenerationOptions defaults() {
+            return new GenerationOptions(64, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, ShapesModel.DEFAULT_STEPS,
+                    ShapesModel.DEFAULT_GUIDANCE, 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA);
+        }
     }
-    return new ImportanceReport(OUTPUT_MSE, Double.NaN, Double.NaN, calibration.source().describe(),
-        calibration.source().size(), calibration.options().seeds(), null, null, entries);
-  }
+
+    /** FD and alignment of one generated set. */
+    public record Quality(double fd, double align) {}
+
+    /** Generates the probe set with the model as it is and scores it. */
+    public static Quality quality(ShapesModel model, List<Prompt> prompts, long[] seeds, GenerationOptions o,
+                                                                FrechetDistance.Gaussian reference) {
+        List<String> texts = prompts.stream().map(Prompt::text).toList();
+        List<Image> images = model.generate(texts, seeds, o.steps(), o.guidance(), o.batch());
+        EvalReport report = new EvalReport();
+        for (int i = 0; i < images.size(); i++) report.add(prompts.get(i), images.get(i));
+        double fd = FrechetDistance.distance(FrechetDistance.fit(images), reference);
+        Double align = report.overall();
+        return new Quality(fd, align == null ? 0 : align);
+    }
+
+    /** The paper's metric: generation with each block switched off, FD and judge alignment, Eq. 2. */
+    public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o) {
+        FluxModel flux = model.flux();
+        List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
+        long[] seeds = new long[prompts.size()];
+        for (int i = 0; i < seeds.length; i++) seeds[i] = o.seedBase() + i;
+        FrechetDistance.Gaussian ref = FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed()));
+        Quality base = quality(model, prompts, seeds, o, ref);
+        List<BlockId> blocks = BlockSwap.allBlocks(flux);
+        double[] fd = new double[blocks.size()];
+        double[] align = new double[blocks.size()];
+        for (int i = 0; i < blocks.size(); i++) {
+            try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
+                Quality q = quality(model, prompts, seeds, o, ref);
+                fd[i] = q.fd();
+                align[i] = q.align();
+            }
+        }
+        double[] scores = fdAlignScores(fd, align, o.alpha(), o.beta());
+        int[] ranks = ranks(scores);
+        List<ImportanceReport.Entry> entries = new ArrayList<>();
+        for (int i = 0; i < blocks.size(); i++) {
+            entries.add(new ImportanceReport.Entry(blocks.get(i), fd[i], align[i], null, scores[i], ranks[i]));
+        }
+        return new ImportanceReport(FD_ALIGN, o.alpha(), o.beta(),
+                "grammar(n=" + o.prompts() + ", seed=" + o.promptSeed() + ")", prompts.size(), seeds, base.fd(), base.align(),
+                entries);
+    }
+
+    /**
+     * Eq. 2 over all blocks: {@code s_i = −(α(1 − FD_norm,i) + β·ALIGN_norm,i)}, min–max normalised across
+     * blocks (a metric equal for all blocks normalises to 0). Lower = less important.
+     */
+    public static double[] fdAlignScores(double[] fd, double[] align, double alpha, double beta) {
+        if (fd.length != align.length) throw new IllegalArgumentException("fd and align differ in length");
+        double[] fn = minMax(fd);
+        double[] an = minMax(align);
+        double[] s = new double[fd.length];
+        for (int i = 0; i < s.length; i++) s[i] = -(alpha * (1 - fn[i]) + beta * an[i]);
+        return s;
+    }
+
+    static double[] minMax(double[] v) {
+        double lo = Arrays.stream(v).min().orElse(0);
+        double hi = Arrays.stream(v).max().orElse(0);
+        double[] out = new double[v.length];
+        for (int i = 0; i < v.length; i++) out[i] = hi > lo ? (v[i] - lo) / (hi - lo) : 0;
+        return out;
+    }
+
+    /** Rank of each score in ascending order, from 1; ties keep forward order. */
+    public static int[] ranks(double[] scores) {
+        Integer[] order = new Integer[scores.length];
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        Arrays.sort(order, Comparator.<Integer>comparingDouble(i -> scores[i]).thenComparingInt(i -> i));
+        int[] rank = new int[scores.length];
+        for (int r = 0; r < order.length; r++) rank[order[r]] = r + 1;
+        return rank;
+    }
+
+    /**
+     * The cheap metric: over the calibration stream, at every step, the transformer's output with each block
+     * switched off against the unmodified output; score = mean over elements and calls of the squared change.
+     * Costs (1 + blocks) forwards per step.
+     */
+    public static ImportanceReport byOutputMse(Calibration calibration) {
+        FluxModel flux = calibration.model();
+        List<BlockId> blocks = BlockSwap.allBlocks(flux);
+        double[] sq = new double[blocks.size()];
+        long[] count = {0};
+        calibration.run(new CalibrationConsumer() {
+            @Override
+            public void onStep(Calibration.Step step) {
+                NDArray v0 = flux.forward(step.inputs());
+                count[0] += v0.getShape().size();
+                for (int i = 0; i < blocks.size(); i++) {
+                    try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
+                        NDArray d = flux.forward(step.inputs()).sub(v0);
+                        sq[i] += d.toType(DataType.FLOAT64, false).square().sum().getDouble();
+                    }
+                }
+            }
+        });
+        double[] mse = new double[blocks.size()];
+        for (int i = 0; i < mse.length; i++) mse[i] = sq[i] / Math.max(1, count[0]);
+        int[] ranks = ranks(mse);
+        List<ImportanceReport.Entry> entries = new ArrayList<>();
+        for (int i = 0; i < blocks.size(); i++) {
+            entries.add(new ImportanceReport.Entry(blocks.get(i), null, null, mse[i], mse[i], ranks[i]));
+        }
+        return new ImportanceReport(OUTPUT_MSE, Double.NaN, Double.NaN, calibration.source().describe(),
+                calibration.source().size(), calibration.options().seeds(), null, null, entries);
+    }
 }

@@ -28,268 +28,268 @@ import org.nd4j.linalg.factory.Nd4j;
  * <p>Not thread-safe against {@link #close()}, otherwise methods are synchronised.
  */
 public final class LeastSquaresFit implements AutoCloseable {
-  public static final double DEFAULT_RIDGE = 1e-4;
+    public static final double DEFAULT_RIDGE = 1e-4;
 
-  private final String blockName;
-  private final int inDim;
-  private final int outDim;
-  private final PartialPrecision precision;
-  private INDArray gram; // [inDim+1, inDim+1] float64, at shift μ
-  private INDArray cross; // [inDim+1, outDim] float64, at shift μ
-  private final INDArray partialGram; // one batch's X̃ᵀX̃, reused by every accumulate
-  private final INDArray partialCross; // one batch's X̃ᵀF, reused by every accumulate
-  private float[] shift; // μ [inDim]; null until the first token
-  private long tokens;
-  private boolean closed;
+    private final String blockName;
+    private final int inDim;
+    private final int outDim;
+    private final PartialPrecision precision;
+    private INDArray gram; // [inDim+1, inDim+1] float64, at shift μ
+    private INDArray cross; // [inDim+1, outDim] float64, at shift μ
+    private final INDArray partialGram; // one batch's X̃ᵀX̃, reused by every accumulate
+    private final INDArray partialCross; // one batch's X̃ᵀF, reused by every accumulate
+    private float[] shift; // μ [inDim]; null until the first token
+    private long tokens;
+    private boolean closed;
 
-  public LeastSquaresFit(String blockName, int inDim, int outDim) {
-    this(blockName, inDim, outDim, PartialPrecision.AUTO);
-  }
+    public LeastSquaresFit(String blockName, int inDim, int outDim) {
+        this(blockName, inDim, outDim, PartialPrecision.AUTO);
+    }
 
-  public LeastSquaresFit(String blockName, int inDim, int outDim, PartialPrecision precision) {
-    this.blockName = Objects.requireNonNull(blockName, "blockName");
-    if (inDim <= 0 || outDim <= 0) {
-      throw new IllegalArgumentException(
-          "block '" + blockName + "': dims must be positive, got in=" + inDim + " out=" + outDim);
+    public LeastSquaresFit(String blockName, int inDim, int outDim, PartialPrecision precision) {
+        this.blockName = Objects.requireNonNull(blockName, "blockName");
+        if (inDim <= 0 || outDim <= 0) {
+            throw new IllegalArgumentException(
+                    "block '" + blockName + "': dims must be positive, got in=" + inDim + " out=" + outDim);
+        }
+        this.inDim = inDim;
+        this.outDim = outDim;
+        this.precision = Objects.requireNonNull(precision, "precision");
+        Nd4jRuntime.pin();
+        this.gram = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, inDim + 1);
+        this.cross = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, outDim);
+        this.partialGram = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, inDim + 1);
+        this.partialCross = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, outDim);
     }
-    this.inDim = inDim;
-    this.outDim = outDim;
-    this.precision = Objects.requireNonNull(precision, "precision");
-    Nd4jRuntime.pin();
-    this.gram = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, inDim + 1);
-    this.cross = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, outDim);
-    this.partialGram = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, inDim + 1);
-    this.partialCross = Nd4j.zeros(org.nd4j.linalg.api.buffer.DataType.DOUBLE, inDim + 1, outDim);
-  }
 
-  /**
-   * Rebuilds a fit from checkpointed accumulators, given at shift 0: gram = Σ [x,1]ᵀ[x,1] and
-   * cross = Σ [x,1]ᵀf, row-major. Restored data is re-centred at its own mean.
-   */
-  public static LeastSquaresFit restore(
-      String blockName, int inDim, int outDim, long tokens, double[] gram, double[] cross) {
-    LeastSquaresFit fit = new LeastSquaresFit(blockName, inDim, outDim);
-    int dim = inDim + 1;
-    if (gram.length != (long) dim * dim || cross.length != (long) dim * outDim) {
-      fit.close();
-      throw new IllegalArgumentException("block '" + blockName + "': restore expects gram of "
-          + dim + "x" + dim + " and cross of " + dim + "x" + outDim + " values, got "
-          + gram.length + " and " + cross.length);
+    /**
+     * Rebuilds a fit from checkpointed accumulators, given at shift 0: gram = Σ [x,1]ᵀ[x,1] and
+     * cross = Σ [x,1]ᵀf, row-major. Restored data is re-centred at its own mean.
+     */
+    public static LeastSquaresFit restore(
+            String blockName, int inDim, int outDim, long tokens, double[] gram, double[] cross) {
+        LeastSquaresFit fit = new LeastSquaresFit(blockName, inDim, outDim);
+        int dim = inDim + 1;
+        if (gram.length != (long) dim * dim || cross.length != (long) dim * outDim) {
+            fit.close();
+            throw new IllegalArgumentException("block '" + blockName + "': restore expects gram of "
+                    + dim + "x" + dim + " and cross of " + dim + "x" + outDim + " values, got "
+                    + gram.length + " and " + cross.length);
+        }
+        if (tokens < 0 || (tokens > 0 && gram[dim * dim - 1] != tokens)) {
+            fit.close();
+            throw new IllegalArgumentException("block '" + blockName + "': restore got tokens=" + tokens
+                    + " but the gram's ones-column count is " + gram[dim * dim - 1]);
+        }
+        if (tokens == 0) {
+            return fit;
+        }
+        var dt = org.nd4j.linalg.api.buffer.DataType.DOUBLE;
+        fit.gram.assign(Nd4j.create(gram, new long[] {dim, dim}, dt));
+        fit.cross.assign(Nd4j.create(cross, new long[] {dim, outDim}, dt));
+        fit.tokens = tokens;
+        fit.shift = new float[inDim];
+        double[] delta = new double[inDim]; // 0 − μ
+        for (int i = 0; i < inDim; i++) {
+            fit.shift[i] = (float) (gram[i * dim + inDim] / tokens);
+            delta[i] = -(double) fit.shift[i];
+        }
+        NormalEquations.reShift(fit.gram, fit.cross, delta);
+        return fit;
     }
-    if (tokens < 0 || (tokens > 0 && gram[dim * dim - 1] != tokens)) {
-      fit.close();
-      throw new IllegalArgumentException("block '" + blockName + "': restore got tokens=" + tokens
-          + " but the gram's ones-column count is " + gram[dim * dim - 1]);
-    }
-    if (tokens == 0) {
-      return fit;
-    }
-    var dt = org.nd4j.linalg.api.buffer.DataType.DOUBLE;
-    fit.gram.assign(Nd4j.create(gram, new long[] {dim, dim}, dt));
-    fit.cross.assign(Nd4j.create(cross, new long[] {dim, outDim}, dt));
-    fit.tokens = tokens;
-    fit.shift = new float[inDim];
-    double[] delta = new double[inDim]; // 0 − μ
-    for (int i = 0; i < inDim; i++) {
-      fit.shift[i] = (float) (gram[i * dim + inDim] / tokens);
-      delta[i] = -(double) fit.shift[i];
-    }
-    NormalEquations.reShift(fit.gram, fit.cross, delta);
-    return fit;
-  }
 
-  public String blockName() {
-    return blockName;
-  }
+    public String blockName() {
+        return blockName;
+    }
 
-  public int inDim() {
-    return inDim;
-  }
+    public int inDim() {
+        return inDim;
+    }
 
-  public int outDim() {
-    return outDim;
-  }
+    public int outDim() {
+        return outDim;
+    }
 
-  /**
-   * Adds a batch: x [..., inDim], f [..., outDim] = Y − X, same leading dims (flattened to tokens),
-   * same device; fp32 or fp16 (fp16 is widened first). Temporaries are freed before returning.
-   */
-  public synchronized void accumulate(NDArray x, NDArray f) {
-    checkOpen();
-    long n = tokensOf(x, inDim, "x");
-    long nf = tokensOf(f, outDim, "f");
-    if (n != nf) {
-      throw new IllegalArgumentException("block '" + blockName + "': x " + x.getShape() + " holds "
-          + n + " tokens but f " + f.getShape() + " holds " + nf);
+    /**
+     * Adds a batch: x [..., inDim], f [..., outDim] = Y − X, same leading dims (flattened to tokens),
+     * same device; fp32 or fp16 (fp16 is widened first). Temporaries are freed before returning.
+     */
+    public synchronized void accumulate(NDArray x, NDArray f) {
+        checkOpen();
+        long n = tokensOf(x, inDim, "x");
+        long nf = tokensOf(f, outDim, "f");
+        if (n != nf) {
+            throw new IllegalArgumentException("block '" + blockName + "': x " + x.getShape() + " holds "
+                    + n + " tokens but f " + f.getShape() + " holds " + nf);
+        }
+        if (!x.getDevice().equals(f.getDevice())) {
+            throw new IllegalArgumentException("block '" + blockName + "': x is on " + x.getDevice()
+                    + " but f is on " + f.getDevice());
+        }
+        if (n == 0) {
+            return;
+        }
+        DataType dt = precision.dataType(x.getDevice());
+        double[] g;
+        double[] c;
+        try (NDManager scope = x.getManager().newSubManager(x.getDevice())) {
+            scope.tempAttachAll(x, f);
+            NDArray xs = x.reshape(n, inDim).toType(dt, false); // [N, d]
+            NDArray fs = f.reshape(n, outDim).toType(dt, false); // [N, out]
+            if (shift == null) {
+                float[] mean = xs.mean(new int[] {0}).toType(DataType.FLOAT32, false).toFloatArray();
+                shift = mean;
+            }
+            NDArray mu = fastflux.model.Tensors.create(scope, shift, new Shape(1, inDim)).toType(dt, false); // [1, d]
+            NDArray xt = xs.sub(mu).concat(scope.ones(new Shape(n, 1), dt), 1); // [N, d+1]
+            NDArray xtT = xt.transpose(); // [d+1, N]
+            g = xtT.matMul(xt).toType(DataType.FLOAT64, false).toDoubleArray(); // [d+1, d+1]
+            c = xtT.matMul(fs).toType(DataType.FLOAT64, false).toDoubleArray(); // [d+1, out]
+        }
+        int dim = inDim + 1;
+        // a float32 GEMM need not give an exactly symmetric XᵀX; keep the master symmetric: (G + Gᵀ)·0.5
+        for (int i = 0; i < dim; i++) {
+            for (int j = i + 1; j < dim; j++) {
+                double v = (g[i * dim + j] + g[j * dim + i]) * 0.5;
+                g[i * dim + j] = v;
+                g[j * dim + i] = v;
+            }
+        }
+        // Into the fixed partial buffers, not fresh ND4J arrays: those are off-heap and only freed after a GC,
+        // so one per batch held native memory in proportion to the batches run since the last collection.
+        partialGram.data().setData(g);
+        partialCross.data().setData(c);
+        gram.addi(partialGram);
+        cross.addi(partialCross);
+        tokens += n;
     }
-    if (!x.getDevice().equals(f.getDevice())) {
-      throw new IllegalArgumentException("block '" + blockName + "': x is on " + x.getDevice()
-          + " but f is on " + f.getDevice());
-    }
-    if (n == 0) {
-      return;
-    }
-    DataType dt = precision.dataType(x.getDevice());
-    double[] g;
-    double[] c;
-    try (NDManager scope = x.getManager().newSubManager(x.getDevice())) {
-      scope.tempAttachAll(x, f);
-      NDArray xs = x.reshape(n, inDim).toType(dt, false); // [N, d]
-      NDArray fs = f.reshape(n, outDim).toType(dt, false); // [N, out]
-      if (shift == null) {
-        float[] mean = xs.mean(new int[] {0}).toType(DataType.FLOAT32, false).toFloatArray();
-        shift = mean;
-      }
-      NDArray mu = fastflux.model.Tensors.create(scope, shift, new Shape(1, inDim)).toType(dt, false); // [1, d]
-      NDArray xt = xs.sub(mu).concat(scope.ones(new Shape(n, 1), dt), 1); // [N, d+1]
-      NDArray xtT = xt.transpose(); // [d+1, N]
-      g = xtT.matMul(xt).toType(DataType.FLOAT64, false).toDoubleArray(); // [d+1, d+1]
-      c = xtT.matMul(fs).toType(DataType.FLOAT64, false).toDoubleArray(); // [d+1, out]
-    }
-    int dim = inDim + 1;
-    // a float32 GEMM need not give an exactly symmetric XᵀX; keep the master symmetric: (G + Gᵀ)·0.5
-    for (int i = 0; i < dim; i++) {
-      for (int j = i + 1; j < dim; j++) {
-        double v = (g[i * dim + j] + g[j * dim + i]) * 0.5;
-        g[i * dim + j] = v;
-        g[j * dim + i] = v;
-      }
-    }
-    // Into the fixed partial buffers, not fresh ND4J arrays: those are off-heap and only freed after a GC,
-    // so one per batch held native memory in proportion to the batches run since the last collection.
-    partialGram.data().setData(g);
-    partialCross.data().setData(c);
-    gram.addi(partialGram);
-    cross.addi(partialCross);
-    tokens += n;
-  }
 
-  /** Adds other's accumulators into this fit (other is unchanged). */
-  public synchronized void merge(LeastSquaresFit other) {
-    checkOpen();
-    if (other == this) {
-      throw new IllegalArgumentException("block '" + blockName + "': cannot merge a fit into itself");
+    /** Adds other's accumulators into this fit (other is unchanged). */
+    public synchronized void merge(LeastSquaresFit other) {
+        checkOpen();
+        if (other == this) {
+            throw new IllegalArgumentException("block '" + blockName + "': cannot merge a fit into itself");
+        }
+        if (other.inDim != inDim || other.outDim != outDim) {
+            throw new IllegalArgumentException("cannot merge fit of block '" + other.blockName + "' ["
+                    + other.inDim + " -> " + other.outDim + "] into block '" + blockName + "' ["
+                    + inDim + " -> " + outDim + "]: dimensions differ");
+        }
+        INDArray og;
+        INDArray oc;
+        float[] oshift;
+        long on;
+        synchronized (other) {
+            other.checkOpen();
+            if (other.tokens == 0) {
+                return;
+            }
+            og = other.gram.dup();
+            oc = other.cross.dup();
+            oshift = other.shift;
+            on = other.tokens;
+        }
+        if (shift == null) {
+            shift = oshift.clone();
+        }
+        double[] delta = new double[inDim]; // μ_other − μ_this
+        for (int i = 0; i < inDim; i++) {
+            delta[i] = (double) oshift[i] - (double) shift[i];
+        }
+        NormalEquations.reShift(og, oc, delta);
+        gram.addi(og);
+        cross.addi(oc);
+        tokens += on;
     }
-    if (other.inDim != inDim || other.outDim != outDim) {
-      throw new IllegalArgumentException("cannot merge fit of block '" + other.blockName + "' ["
-          + other.inDim + " -> " + other.outDim + "] into block '" + blockName + "' ["
-          + inDim + " -> " + outDim + "]: dimensions differ");
-    }
-    INDArray og;
-    INDArray oc;
-    float[] oshift;
-    long on;
-    synchronized (other) {
-      other.checkOpen();
-      if (other.tokens == 0) {
-        return;
-      }
-      og = other.gram.dup();
-      oc = other.cross.dup();
-      oshift = other.shift;
-      on = other.tokens;
-    }
-    if (shift == null) {
-      shift = oshift.clone();
-    }
-    double[] delta = new double[inDim]; // μ_other − μ_this
-    for (int i = 0; i < inDim; i++) {
-      delta[i] = (double) oshift[i] - (double) shift[i];
-    }
-    NormalEquations.reShift(og, oc, delta);
-    gram.addi(og);
-    cross.addi(oc);
-    tokens += on;
-  }
 
-  public synchronized long tokens() {
-    return tokens;
-  }
-
-  /** Fits g with relative ridge λ ≥ 0 (see the class comment); throws if the system is not PD. */
-  public synchronized AffineMap solve(double ridge) {
-    checkOpen();
-    if (!(ridge >= 0) || Double.isInfinite(ridge)) {
-      throw new IllegalArgumentException("block '" + blockName + "': ridge must be >= 0, got " + ridge);
+    public synchronized long tokens() {
+        return tokens;
     }
-    if (tokens == 0) {
-      throw new IllegalStateException("block '" + blockName + "': no tokens accumulated, nothing to solve");
-    }
-    INDArray w = NormalEquations.solveRidge(blockName, gram, cross, ridge); // [d+1, out], centred
-    float[] weight = new float[inDim * outDim];
-    float[] bias = new float[outDim];
-    for (int o = 0; o < outDim; o++) {
-      double b = w.getDouble(inDim, o); // g(x) = (x − μ) W + b_c = x W + (b_c − μ W)
-      for (int i = 0; i < inDim; i++) {
-        double wio = w.getDouble(i, o);
-        weight[o * inDim + i] = (float) wio;
-        b -= shift[i] * wio;
-      }
-      bias[o] = (float) b;
-    }
-    return new AffineMap(inDim, outDim, weight, bias);
-  }
 
-  /** Σ [x,1]ᵀ[x,1] at shift 0, [inDim+1, inDim+1] row-major, for checkpoints. */
-  public synchronized double[] gramData() {
-    checkOpen();
-    return atZeroShift()[0].data().asDouble();
-  }
-
-  /** Σ [x,1]ᵀf at shift 0, [inDim+1, outDim] row-major, for checkpoints. */
-  public synchronized double[] crossData() {
-    checkOpen();
-    return atZeroShift()[1].data().asDouble();
-  }
-
-  private INDArray[] atZeroShift() {
-    INDArray g = gram.dup('c');
-    INDArray c = cross.dup('c');
-    if (shift != null) {
-      double[] delta = new double[inDim];
-      for (int i = 0; i < inDim; i++) {
-        delta[i] = shift[i];
-      }
-      NormalEquations.reShift(g, c, delta);
+    /** Fits g with relative ridge λ ≥ 0 (see the class comment); throws if the system is not PD. */
+    public synchronized AffineMap solve(double ridge) {
+        checkOpen();
+        if (!(ridge >= 0) || Double.isInfinite(ridge)) {
+            throw new IllegalArgumentException("block '" + blockName + "': ridge must be >= 0, got " + ridge);
+        }
+        if (tokens == 0) {
+            throw new IllegalStateException("block '" + blockName + "': no tokens accumulated, nothing to solve");
+        }
+        INDArray w = NormalEquations.solveRidge(blockName, gram, cross, ridge); // [d+1, out], centred
+        float[] weight = new float[inDim * outDim];
+        float[] bias = new float[outDim];
+        for (int o = 0; o < outDim; o++) {
+            double b = w.getDouble(inDim, o); // g(x) = (x − μ) W + b_c = x W + (b_c − μ W)
+            for (int i = 0; i < inDim; i++) {
+                double wio = w.getDouble(i, o);
+                weight[o * inDim + i] = (float) wio;
+                b -= shift[i] * wio;
+            }
+            bias[o] = (float) b;
+        }
+        return new AffineMap(inDim, outDim, weight, bias);
     }
-    return new INDArray[] {g, c};
-  }
 
-  private long tokensOf(NDArray a, int dim, String name) {
-    Shape s = a.getShape();
-    if (s.dimension() == 0 || s.get(s.dimension() - 1) != dim) {
-      throw new IllegalArgumentException("block '" + blockName + "': " + name + " has shape " + s
-          + ", expected [..., " + dim + "]");
+    /** Σ [x,1]ᵀ[x,1] at shift 0, [inDim+1, inDim+1] row-major, for checkpoints. */
+    public synchronized double[] gramData() {
+        checkOpen();
+        return atZeroShift()[0].data().asDouble();
     }
-    DataType t = a.getDataType();
-    if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.FLOAT64) {
-      throw new IllegalArgumentException("block '" + blockName + "': " + name + " is " + t
-          + ", expected float32 or float16");
-    }
-    return s.size() / dim;
-  }
 
-  private void checkOpen() {
-    if (closed) {
-      throw new IllegalStateException("block '" + blockName + "': fit is closed");
+    /** Σ [x,1]ᵀf at shift 0, [inDim+1, outDim] row-major, for checkpoints. */
+    public synchronized double[] crossData() {
+        checkOpen();
+        return atZeroShift()[1].data().asDouble();
     }
-  }
 
-  @Override
-  public synchronized void close() {
-    if (!closed) {
-      closed = true;
-      gram.close();
-      cross.close();
-      partialGram.close();
-      partialCross.close();
+    private INDArray[] atZeroShift() {
+        INDArray g = gram.dup('c');
+        INDArray c = cross.dup('c');
+        if (shift != null) {
+            double[] delta = new double[inDim];
+            for (int i = 0; i < inDim; i++) {
+                delta[i] = shift[i];
+            }
+            NormalEquations.reShift(g, c, delta);
+        }
+        return new INDArray[] {g, c};
     }
-  }
 
-  @Override
-  public String toString() {
-    return "LeastSquaresFit[" + blockName + ", " + inDim + " -> " + outDim + ", tokens=" + tokens
-        + (shift == null ? "" : ", shift[0..]=" + Arrays.toString(Arrays.copyOf(shift, Math.min(3, inDim))))
-        + "]";
-  }
+    private long tokensOf(NDArray a, int dim, String name) {
+        Shape s = a.getShape();
+        if (s.dimension() == 0 || s.get(s.dimension() - 1) != dim) {
+            throw new IllegalArgumentException("block '" + blockName + "': " + name + " has shape " + s
+                    + ", expected [..., " + dim + "]");
+        }
+        DataType t = a.getDataType();
+        if (t != DataType.FLOAT32 && t != DataType.FLOAT16 && t != DataType.FLOAT64) {
+            throw new IllegalArgumentException("block '" + blockName + "': " + name + " is " + t
+                    + ", expected float32 or float16");
+        }
+        return s.size() / dim;
+    }
+
+    private void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException("block '" + blockName + "': fit is closed");
+        }
+    }
+
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            gram.close();
+            cross.close();
+            partialGram.close();
+            partialCross.close();
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "LeastSquaresFit[" + blockName + ", " + inDim + " -> " + outDim + ", tokens=" + tokens
+                + (shift == null ? "" : ", shift[0..]=" + Arrays.toString(Arrays.copyOf(shift, Math.min(3, inDim))))
+                + "]";
+    }
 }

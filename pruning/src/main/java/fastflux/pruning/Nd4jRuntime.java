@@ -8,30 +8,30 @@ import org.nd4j.linalg.factory.Nd4j;
  * the variable does not run two thread pools the size of the machine.
  */
 final class Nd4jRuntime {
-  private static volatile boolean pinned;
+    private static volatile boolean pinned;
 
-  private Nd4jRuntime() {}
+    private Nd4jRuntime() {}
 
-  static void pin() {
-    if (pinned) {
-      return;
-    }
-    synchronized (Nd4jRuntime.class) {
-      if (pinned) {
-        return;
-      }
-      int threads = Runtime.getRuntime().availableProcessors();
-      String omp = System.getenv("OMP_NUM_THREADS");
-      if (omp != null) {
-        try {
-          threads = Math.max(1, Math.min(threads, Integer.parseInt(omp.trim())));
-        } catch (NumberFormatException ignored) {
-          // keep the processor count
+    static void pin() {
+        if (pinned) {
+            return;
         }
-      }
-      Nd4j.getEnvironment().setMaxThreads(threads);
-      Nd4j.getEnvironment().setMaxMasterThreads(threads);
-      pinned = true;
+        synchronized (Nd4jRuntime.class) {
+            if (pinned) {
+                return;
+            }
+            int threads = Runtime.getRuntime().availableProcessors();
+            String omp = System.getenv("OMP_NUM_THREADS");
+            if (omp != null) {
+                try {
+                    threads = Math.max(1, Math.min(threads, Integer.parseInt(omp.trim())));
+                } catch (NumberFormatException ignored) {
+                    // keep the processor count
+                }
+            }
+            Nd4j.getEnvironment().setMaxThreads(threads);
+            Nd4j.getEnvironment().setMaxMasterThreads(threads);
+            pinned = true;
+        }
     }
-  }
 }

@@ -27,19 +27,19 @@ import ai.djl.ndarray.types.DataType;
  * with fast fp64 (A100/H100/H200).
  */
 public enum PartialPrecision {
-  /** float32 partial sums everywhere (what the GPU path does under {@link #AUTO}). */
-  FP32,
-  /** float64 partial sums everywhere (on GPUs without fast fp64 this is slow). */
-  FP64,
-  /** float64 on CPU, float32 on GPU. */
-  AUTO;
+    /** float32 partial sums everywhere (what the GPU path does under {@link #AUTO}). */
+    FP32,
+    /** float64 partial sums everywhere (on GPUs without fast fp64 this is slow). */
+    FP64,
+    /** float64 on CPU, float32 on GPU. */
+    AUTO;
 
-  /** The DJL data type the partial sums are computed in for arrays living on {@code device}. */
-  DataType dataType(Device device) {
-    return switch (this) {
-      case FP32 -> DataType.FLOAT32;
-      case FP64 -> DataType.FLOAT64;
-      case AUTO -> device.isGpu() ? DataType.FLOAT32 : DataType.FLOAT64;
-    };
-  }
+    /** The DJL data type the partial sums are computed in for arrays living on {@code device}. */
+    DataType dataType(Device device) {
+        return switch (this) {
+            case FP32 -> DataType.FLOAT32;
+            case FP64 -> DataType.FLOAT64;
+            case AUTO -> device.isGpu() ? DataType.FLOAT32 : DataType.FLOAT64;
+        };
+    }
 }

@@ -11,53 +11,53 @@ import java.util.Objects;
  * float32 on GPU, as {@link PartialPrecision#AUTO}) and added in double.
  */
 public final class ResidualMeter {
-  private final AffineMap g;
-  private double residualSq;
-  private double targetSq;
-  private long tokens;
+    private final AffineMap g;
+    private double residualSq;
+    private double targetSq;
+    private long tokens;
 
-  public ResidualMeter(AffineMap g) {
-    this.g = Objects.requireNonNull(g, "g");
-  }
+    public ResidualMeter(AffineMap g) {
+        this.g = Objects.requireNonNull(g, "g");
+    }
 
-  /** x [..., inDim], f [..., outDim] with the same leading dims. */
-  public synchronized void accumulate(NDArray x, NDArray f) {
-    if (x.getShape().dimension() == 0
-        || x.getShape().get(x.getShape().dimension() - 1) != g.inDim()) {
-      throw new IllegalArgumentException(
-          "ResidualMeter for " + g + ": x has shape " + x.getShape() + ", expected [..., " + g.inDim() + "]");
+    /** x [..., inDim], f [..., outDim] with the same leading dims. */
+    public synchronized void accumulate(NDArray x, NDArray f) {
+        if (x.getShape().dimension() == 0
+                || x.getShape().get(x.getShape().dimension() - 1) != g.inDim()) {
+            throw new IllegalArgumentException(
+                    "ResidualMeter for " + g + ": x has shape " + x.getShape() + ", expected [..., " + g.inDim() + "]");
+        }
+        long n = x.getShape().size() / g.inDim();
+        if (f.getShape().dimension() == 0
+                || f.getShape().get(f.getShape().dimension() - 1) != g.outDim()
+                || f.getShape().size() / g.outDim() != n) {
+            throw new IllegalArgumentException("ResidualMeter for " + g + ": x " + x.getShape()
+                    + " and f " + f.getShape() + " do not hold the same tokens");
+        }
+        DataType dt = PartialPrecision.AUTO.dataType(x.getDevice());
+        try (NDManager scope = x.getManager().newSubManager(x.getDevice())) {
+            scope.tempAttachAll(x, f);
+            NDArray xs = x.reshape(n, g.inDim()).toType(dt, false); // [N, in]
+            NDArray fs = f.reshape(n, g.outDim()).toType(dt, false); // [N, out]
+            NDArray r = fs.sub(g.apply(xs, scope)); // [N, out]
+            residualSq += r.square().sum().toType(DataType.FLOAT64, false).getDouble();
+            targetSq += fs.square().sum().toType(DataType.FLOAT64, false).getDouble();
+        }
+        tokens += n;
     }
-    long n = x.getShape().size() / g.inDim();
-    if (f.getShape().dimension() == 0
-        || f.getShape().get(f.getShape().dimension() - 1) != g.outDim()
-        || f.getShape().size() / g.outDim() != n) {
-      throw new IllegalArgumentException("ResidualMeter for " + g + ": x " + x.getShape()
-          + " and f " + f.getShape() + " do not hold the same tokens");
-    }
-    DataType dt = PartialPrecision.AUTO.dataType(x.getDevice());
-    try (NDManager scope = x.getManager().newSubManager(x.getDevice())) {
-      scope.tempAttachAll(x, f);
-      NDArray xs = x.reshape(n, g.inDim()).toType(dt, false); // [N, in]
-      NDArray fs = f.reshape(n, g.outDim()).toType(dt, false); // [N, out]
-      NDArray r = fs.sub(g.apply(xs, scope)); // [N, out]
-      residualSq += r.square().sum().toType(DataType.FLOAT64, false).getDouble();
-      targetSq += fs.square().sum().toType(DataType.FLOAT64, false).getDouble();
-    }
-    tokens += n;
-  }
 
-  public synchronized long tokens() {
-    return tokens;
-  }
+    public synchronized long tokens() {
+        return tokens;
+    }
 
-  /** ||F − g(X)|| / ||F||; NaN before any data, +inf if F is all zero but g is not. */
-  public synchronized double relativeResidual() {
-    if (tokens == 0) {
-      return Double.NaN;
+    /** ||F − g(X)|| / ||F||; NaN before any data, +inf if F is all zero but g is not. */
+    public synchronized double relativeResidual() {
+        if (tokens == 0) {
+            return Double.NaN;
+        }
+        if (targetSq == 0) {
+            return residualSq == 0 ? 0.0 : Double.POSITIVE_INFINITY;
+        }
+        return Math.sqrt(residualSq / targetSq);
     }
-    if (targetSq == 0) {
-      return residualSq == 0 ? 0.0 : Double.POSITIVE_INFINITY;
-    }
-    return Math.sqrt(residualSq / targetSq);
-  }
 }

@@ -59,478 +59,478 @@ import java.util.TreeMap;
  * in {@link FluxModel#forward} ({@link FluxModel#runBlocks}).
  */
 public final class SandwichTrainer {
-  private SandwichTrainer() {}
+    private SandwichTrainer() {}
 
-  /**
-   * @param width 1, 3 (the paper's), 5, … : odd; (width − 1) / 2 LoRA blocks on each side
-   * @param loraRank rank of the neighbours' adapters
-   * @param loraAlpha adapter scale alpha (scale = alpha / rank)
-   * @param steps optimiser steps
-   * @param batchSize pairs per minibatch
-   * @param lr AdamW learning rate
-   * @param weightDecay AdamW decoupled weight decay
-   * @param clip global gradient-norm clip (≤ 0: none)
-   * @param bufferBytes bytes of pairs kept in memory; the rest spill to {@code spillDir}
-   * @param spillDir where a temporary spill directory is made (and deleted after training)
-   * @param seed minibatch order and LoRA A initialisation
-   */
-  public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
-                        double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
-    public Options {
-      if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
-      if (loraRank <= 0) throw new IllegalArgumentException("loraRank must be positive, got " + loraRank);
-      if (!(loraAlpha > 0)) throw new IllegalArgumentException("loraAlpha must be positive, got " + loraAlpha);
-      if (steps < 0) throw new IllegalArgumentException("steps must be >= 0, got " + steps);
-      if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
-      if (!(lr >= 0)) throw new IllegalArgumentException("lr must be >= 0, got " + lr);
-      if (bufferBytes < 0) throw new IllegalArgumentException("bufferBytes must be >= 0, got " + bufferBytes);
-      if (spillDir == null) throw new IllegalArgumentException("spillDir is required");
+    /**
+     * @param width 1, 3 (the paper's), 5, … : odd; (width − 1) / 2 LoRA blocks on each side
+     * @param loraRank rank of the neighbours' adapters
+     * @param loraAlpha adapter scale alpha (scale = alpha / rank)
+     * @param steps optimiser steps
+     * @param batchSize pairs per minibatch
+     * @param lr AdamW learning rate
+     * @param weightDecay AdamW decoupled weight decay
+     * @param clip global gradient-norm clip (≤ 0: none)
+     * @param bufferBytes bytes of pairs kept in memory; the rest spill to {@code spillDir}
+     * @param spillDir where a temporary spill directory is made (and deleted after training)
+     * @param seed minibatch order and LoRA A initialisation
+     */
+    public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
+                                                double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
+        public Options {
+            if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
+            if (loraRank <= 0) throw new IllegalArgumentException("loraRank must be positive, got " + loraRank);
+            if (!(loraAlpha > 0)) throw new IllegalArgumentException("loraAlpha must be positive, got " + loraAlpha);
+            if (steps < 0) throw new IllegalArgumentException("steps must be >= 0, got " + steps);
+            if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
+            if (!(lr >= 0)) throw new IllegalArgumentException("lr must be >= 0, got " + lr);
+            if (bufferBytes < 0) throw new IllegalArgumentException("bufferBytes must be >= 0, got " + bufferBytes);
+            if (spillDir == null) throw new IllegalArgumentException("spillDir is required");
+        }
+
+        /** Width 3, rank 16, alpha 16, 200 steps of 8 pairs, lr 1e-4, no decay, clip 1, 1 GiB in memory, tmpdir. */
+        public static Options defaults() {
+            return new Options(3, 16, 16f, 200, 8, 1e-4, 0.0, 1.0, 1L << 30,
+                    Path.of(System.getProperty("java.io.tmpdir")), 0);
+        }
+
+        public Options withWidth(int w) {
+            return new Options(w, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+        }
+
+        public Options withSteps(int s) {
+            return new Options(width, loraRank, loraAlpha, s, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+        }
+
+        public Options withLr(double l) {
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, l, weightDecay, clip, bufferBytes, spillDir, seed);
+        }
+
+        public Options withBatchSize(int b) {
+            return new Options(width, loraRank, loraAlpha, steps, b, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+        }
+
+        public Options withBuffer(long bytes, Path dir) {
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bytes, dir, seed);
+        }
+
+        public Options withSeed(long s) {
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, s);
+        }
     }
 
-    /** Width 3, rank 16, alpha 16, 200 steps of 8 pairs, lr 1e-4, no decay, clip 1, 1 GiB in memory, tmpdir. */
-    public static Options defaults() {
-      return new Options(3, 16, 16f, 200, 8, 1e-4, 0.0, 1.0, 1L << 30,
-          Path.of(System.getProperty("java.io.tmpdir")), 0);
+    /**
+     * Where a sandwich sits: the block, its LoRA neighbours before ({@code loraBefore}, forward order, nearest last)
+     * and after ({@code loraAfter}, nearest first), the forward positions {@code first..last} the pairs span, and
+     * the replaced blocks whose linears are trained (forward order, the block itself included).
+     */
+    public record Sandwich(BlockId block, int width, List<BlockId> loraBefore, List<BlockId> loraAfter, int first,
+                           int last, List<BlockId> trained) {
+        public Sandwich {
+            loraBefore = List.copyOf(loraBefore);
+            loraAfter = List.copyOf(loraAfter);
+            trained = List.copyOf(trained);
+        }
+
+        /** B_u, the nearest unreplaced block before, or null (width 1, or none: the sandwich starts at the input). */
+        public BlockId up() {
+            return loraBefore.isEmpty() ? null : loraBefore.get(loraBefore.size() - 1);
+        }
+
+        /** B_d, the nearest unreplaced block after, or null (width 1, or none: it ends at the last block). */
+        public BlockId down() {
+            return loraAfter.isEmpty() ? null : loraAfter.get(0);
+        }
+
+        /** The blocks that get LoRA, in forward order. */
+        public List<BlockId> loraBlocks() {
+            List<BlockId> out = new ArrayList<>(loraBefore);
+            out.addAll(loraAfter);
+            return out;
+        }
     }
 
-    public Options withWidth(int w) {
-      return new Options(w, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+    /**
+     * @param block B_i
+     * @param up B_u (null: started at the embedded input, or width 1)
+     * @param down B_d (null: ended at the last block's output, or width 1)
+     * @param trainedParams every trained parameter by checkpoint name, sorted
+     * @param initialLoss MSE over all pairs before the first step (LoRA injected, so B = 0 for fresh adapters)
+     * @param finalLoss MSE over all pairs after the last step
+     * @param losses each step's minibatch loss, before its update
+     * @param pairs recorded pairs
+     * @param spilledBytes bytes of pairs that went to disk
+     */
+    public record Result(BlockId block, BlockId up, BlockId down, List<String> trainedParams, double initialLoss,
+                         double finalLoss, double[] losses, long pairs, long spilledBytes) {}
+
+    /** Free bytes where the spill goes (injectable for tests). */
+    @FunctionalInterface
+    public interface FreeSpace {
+        long usableBytes(Path dir) throws IOException;
+
+        FreeSpace SYSTEM = dir -> Files.getFileStore(dir).getUsableSpace();
     }
 
-    public Options withSteps(int s) {
-      return new Options(width, loraRank, loraAlpha, s, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+    // ------------------------------------------------------------------ plan
+
+    /**
+     * The sandwich of {@code block} in the model's current state, Eq. 3 generalised to {@code (width − 1) / 2}
+     * unreplaced neighbours per side. The block itself counts as replaced whatever its slot holds now.
+     */
+    public static Sandwich plan(FluxModel model, BlockId block, int width) {
+        if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
+        var p = model.config();
+        int pos = block.position(p);
+        BlockId.atPosition(pos, p); // range check
+        if (block.index() >= (block.kind() == BlockId.Kind.DOUBLE ? p.depth() : p.depthSingleBlocks())) {
+            throw new IllegalArgumentException("unknown block " + block);
+        }
+        int k = (width - 1) / 2;
+        if (k == 0) return new Sandwich(block, width, List.of(), List.of(), pos, pos, List.of(block));
+        List<BlockId> before = new ArrayList<>();
+        int first = 0;
+        for (int q = pos - 1; q >= 0 && before.size() < k; q--) {
+            BlockId b = BlockId.atPosition(q, p);
+            if (kept(model, b)) {
+                before.add(0, b);
+                first = q;
+            }
+        }
+        if (before.size() < k) first = 0;
+        List<BlockId> after = new ArrayList<>();
+        int last = p.blockCount() - 1;
+        for (int q = pos + 1; q < p.blockCount() && after.size() < k; q++) {
+            BlockId b = BlockId.atPosition(q, p);
+            if (kept(model, b)) {
+                after.add(b);
+                last = q;
+            }
+        }
+        if (after.size() < k) last = p.blockCount() - 1;
+        List<BlockId> trained = new ArrayList<>();
+        for (int q = first; q <= last; q++) {
+            BlockId b = BlockId.atPosition(q, p);
+            if (q == pos || slot(model, b) instanceof ReplacedDoubleBlock || slot(model, b) instanceof ReplacedSingleBlock) {
+                trained.add(b);
+            }
+        }
+        return new Sandwich(block, width, before, after, first, last, trained);
     }
 
-    public Options withLr(double l) {
-      return new Options(width, loraRank, loraAlpha, steps, batchSize, l, weightDecay, clip, bufferBytes, spillDir, seed);
+    private static boolean kept(FluxModel model, BlockId b) {
+        Module s = slot(model, b);
+        return s instanceof DoubleStreamBlock || s instanceof SingleStreamBlock;
     }
 
-    public Options withBatchSize(int b) {
-      return new Options(width, loraRank, loraAlpha, steps, b, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+    private static Module slot(FluxModel model, BlockId b) {
+        return b.kind() == BlockId.Kind.DOUBLE ? model.doubleBlocks().get(b.index()) : model.singleBlocks().get(b.index());
     }
 
-    public Options withBuffer(long bytes, Path dir) {
-      return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bytes, dir, seed);
+    private static Module swap(FluxModel model, BlockId b, Module layer) {
+        return b.kind() == BlockId.Kind.DOUBLE
+                ? model.setDouble(b.index(), (DoubleStreamLayer) layer)
+                : model.setSingle(b.index(), (SingleStreamLayer) layer);
     }
 
-    public Options withSeed(long s) {
-      return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, s);
-    }
-  }
+    // ------------------------------------------------------------------ the whole procedure
 
-  /**
-   * Where a sandwich sits: the block, its LoRA neighbours before ({@code loraBefore}, forward order, nearest last)
-   * and after ({@code loraAfter}, nearest first), the forward positions {@code first..last} the pairs span, and
-   * the replaced blocks whose linears are trained (forward order, the block itself included).
-   */
-  public record Sandwich(BlockId block, int width, List<BlockId> loraBefore, List<BlockId> loraAfter, int first,
-                         int last, List<BlockId> trained) {
-    public Sandwich {
-      loraBefore = List.copyOf(loraBefore);
-      loraAfter = List.copyOf(loraAfter);
-      trained = List.copyOf(trained);
+    /**
+     * Plans, records and trains the sandwich of {@code block}. The model holds {@code block}'s least-squares
+     * linear ({@link BlockFitter.FittedBlock#install}); {@code originalLayer} (what that replaced) is put back
+     * for the recording only. LoRA adapters are created in {@code m} and stay on the model (merge or save them).
+     */
+    public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
+                               Options o, NDManager m) {
+        return train(model, block, originalLayer, calibration, o, m, FreeSpace.SYSTEM);
     }
 
-    /** B_u, the nearest unreplaced block before, or null (width 1, or none: the sandwich starts at the input). */
-    public BlockId up() {
-      return loraBefore.isEmpty() ? null : loraBefore.get(loraBefore.size() - 1);
+    public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
+                               Options o, NDManager m, FreeSpace freeSpace) {
+        Sandwich s = plan(model, block, o.width());
+        try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace)) {
+            return train(model, s, pairs, o, m);
+        }
     }
 
-    /** B_d, the nearest unreplaced block after, or null (width 1, or none: it ends at the last block). */
-    public BlockId down() {
-      return loraAfter.isEmpty() ? null : loraAfter.get(0);
+    // ------------------------------------------------------------------ recording
+
+    /**
+     * Records the sandwich's pairs on the calibration stream (conditional half): the input of position
+     * {@code first} and the output of position {@code last}, with {@code block}'s slot holding
+     * {@code originalLayer} during the run (the replacement is put back afterwards, also on failure).
+     *
+     * @throws IllegalStateException before anything runs when the pairs beyond the in-memory buffer would not fit
+     *     in the free space of the spill directory
+     */
+    public static SandwichPairs record(FluxModel model, Sandwich s, Module originalLayer, Calibration calibration,
+                                       Options o, FreeSpace freeSpace) {
+        if (calibration.model() != model) throw new IllegalArgumentException("the calibration runs another model");
+        var p = model.config();
+        int txtTokens;
+        try (NDManager t = NDManager.newBaseManager()) {
+            txtTokens = (int) calibration.source().condition(new int[] {0}, t).txt().getShape().get(1);
+        }
+        SandwichPairs.Layout layout = new SandwichPairs.Layout(s.first() >= p.depth(), s.last() >= p.depth(),
+                txtTokens, calibration.source().latentTokens(), p.hiddenSize(), p.axesDim().length);
+        long expected = (long) calibration.items() * calibration.options().steps();
+        checkDisk(layout, expected, o, freeSpace);
+
+        SandwichPairs pairs = new SandwichPairs(layout, o.bufferBytes(), o.spillDir());
+        Module replacement = swap(model, s.block(), originalLayer);
+        try {
+            calibration.run(new Recorder(model, s, layout, pairs));
+        } catch (RuntimeException e) {
+            pairs.close();
+            throw e;
+        } finally {
+            swap(model, s.block(), replacement);
+        }
+        return pairs;
     }
 
-    /** The blocks that get LoRA, in forward order. */
-    public List<BlockId> loraBlocks() {
-      List<BlockId> out = new ArrayList<>(loraBefore);
-      out.addAll(loraAfter);
-      return out;
-    }
-  }
-
-  /**
-   * @param block B_i
-   * @param up B_u (null: started at the embedded input, or width 1)
-   * @param down B_d (null: ended at the last block's output, or width 1)
-   * @param trainedParams every trained parameter by checkpoint name, sorted
-   * @param initialLoss MSE over all pairs before the first step (LoRA injected, so B = 0 for fresh adapters)
-   * @param finalLoss MSE over all pairs after the last step
-   * @param losses each step's minibatch loss, before its update
-   * @param pairs recorded pairs
-   * @param spilledBytes bytes of pairs that went to disk
-   */
-  public record Result(BlockId block, BlockId up, BlockId down, List<String> trainedParams, double initialLoss,
-                       double finalLoss, double[] losses, long pairs, long spilledBytes) {}
-
-  /** Free bytes where the spill goes (injectable for tests). */
-  @FunctionalInterface
-  public interface FreeSpace {
-    long usableBytes(Path dir) throws IOException;
-
-    FreeSpace SYSTEM = dir -> Files.getFileStore(dir).getUsableSpace();
-  }
-
-  // ------------------------------------------------------------------ plan
-
-  /**
-   * The sandwich of {@code block} in the model's current state, Eq. 3 generalised to {@code (width − 1) / 2}
-   * unreplaced neighbours per side. The block itself counts as replaced whatever its slot holds now.
-   */
-  public static Sandwich plan(FluxModel model, BlockId block, int width) {
-    if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
-    var p = model.config();
-    int pos = block.position(p);
-    BlockId.atPosition(pos, p); // range check
-    if (block.index() >= (block.kind() == BlockId.Kind.DOUBLE ? p.depth() : p.depthSingleBlocks())) {
-      throw new IllegalArgumentException("unknown block " + block);
-    }
-    int k = (width - 1) / 2;
-    if (k == 0) return new Sandwich(block, width, List.of(), List.of(), pos, pos, List.of(block));
-    List<BlockId> before = new ArrayList<>();
-    int first = 0;
-    for (int q = pos - 1; q >= 0 && before.size() < k; q--) {
-      BlockId b = BlockId.atPosition(q, p);
-      if (kept(model, b)) {
-        before.add(0, b);
-        first = q;
-      }
-    }
-    if (before.size() < k) first = 0;
-    List<BlockId> after = new ArrayList<>();
-    int last = p.blockCount() - 1;
-    for (int q = pos + 1; q < p.blockCount() && after.size() < k; q++) {
-      BlockId b = BlockId.atPosition(q, p);
-      if (kept(model, b)) {
-        after.add(b);
-        last = q;
-      }
-    }
-    if (after.size() < k) last = p.blockCount() - 1;
-    List<BlockId> trained = new ArrayList<>();
-    for (int q = first; q <= last; q++) {
-      BlockId b = BlockId.atPosition(q, p);
-      if (q == pos || slot(model, b) instanceof ReplacedDoubleBlock || slot(model, b) instanceof ReplacedSingleBlock) {
-        trained.add(b);
-      }
-    }
-    return new Sandwich(block, width, before, after, first, last, trained);
-  }
-
-  private static boolean kept(FluxModel model, BlockId b) {
-    Module s = slot(model, b);
-    return s instanceof DoubleStreamBlock || s instanceof SingleStreamBlock;
-  }
-
-  private static Module slot(FluxModel model, BlockId b) {
-    return b.kind() == BlockId.Kind.DOUBLE ? model.doubleBlocks().get(b.index()) : model.singleBlocks().get(b.index());
-  }
-
-  private static Module swap(FluxModel model, BlockId b, Module layer) {
-    return b.kind() == BlockId.Kind.DOUBLE
-        ? model.setDouble(b.index(), (DoubleStreamLayer) layer)
-        : model.setSingle(b.index(), (SingleStreamLayer) layer);
-  }
-
-  // ------------------------------------------------------------------ the whole procedure
-
-  /**
-   * Plans, records and trains the sandwich of {@code block}. The model holds {@code block}'s least-squares
-   * linear ({@link BlockFitter.FittedBlock#install}); {@code originalLayer} (what that replaced) is put back
-   * for the recording only. LoRA adapters are created in {@code m} and stay on the model (merge or save them).
-   */
-  public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
-                             Options o, NDManager m) {
-    return train(model, block, originalLayer, calibration, o, m, FreeSpace.SYSTEM);
-  }
-
-  public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
-                             Options o, NDManager m, FreeSpace freeSpace) {
-    Sandwich s = plan(model, block, o.width());
-    try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace)) {
-      return train(model, s, pairs, o, m);
-    }
-  }
-
-  // ------------------------------------------------------------------ recording
-
-  /**
-   * Records the sandwich's pairs on the calibration stream (conditional half): the input of position
-   * {@code first} and the output of position {@code last}, with {@code block}'s slot holding
-   * {@code originalLayer} during the run (the replacement is put back afterwards, also on failure).
-   *
-   * @throws IllegalStateException before anything runs when the pairs beyond the in-memory buffer would not fit
-   *     in the free space of the spill directory
-   */
-  public static SandwichPairs record(FluxModel model, Sandwich s, Module originalLayer, Calibration calibration,
-                                     Options o, FreeSpace freeSpace) {
-    if (calibration.model() != model) throw new IllegalArgumentException("the calibration runs another model");
-    var p = model.config();
-    int txtTokens;
-    try (NDManager t = NDManager.newBaseManager()) {
-      txtTokens = (int) calibration.source().condition(new int[] {0}, t).txt().getShape().get(1);
-    }
-    SandwichPairs.Layout layout = new SandwichPairs.Layout(s.first() >= p.depth(), s.last() >= p.depth(),
-        txtTokens, calibration.source().latentTokens(), p.hiddenSize(), p.axesDim().length);
-    long expected = (long) calibration.items() * calibration.options().steps();
-    checkDisk(layout, expected, o, freeSpace);
-
-    SandwichPairs pairs = new SandwichPairs(layout, o.bufferBytes(), o.spillDir());
-    Module replacement = swap(model, s.block(), originalLayer);
-    try {
-      calibration.run(new Recorder(model, s, layout, pairs));
-    } catch (RuntimeException e) {
-      pairs.close();
-      throw e;
-    } finally {
-      swap(model, s.block(), replacement);
-    }
-    return pairs;
-  }
-
-  static void checkDisk(SandwichPairs.Layout layout, long expectedPairs, Options o, FreeSpace freeSpace) {
-    long inMemory = o.bufferBytes() / layout.bytes();
-    long toDisk = Math.max(0, expectedPairs - inMemory) * layout.bytes();
-    if (toDisk == 0) return;
-    long free;
-    Path dir = o.spillDir();
-    try {
-      Files.createDirectories(dir);
-      free = freeSpace.usableBytes(dir);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot check free space in the sandwich spill directory " + dir, e);
-    }
-    if (free < toDisk) {
-      throw new IllegalStateException(String.format(java.util.Locale.ROOT,
-          "not enough disk for sandwich pairs in %s: %d pairs of %d bytes, %d in memory (bufferBytes %d), "
-              + "%.1f MiB to spill but %.1f MiB free; raise bufferBytes, use fewer calibration items or another "
-              + "spillDir", dir, expectedPairs, layout.bytes(), inMemory, o.bufferBytes(), toDisk / 1048576.0,
-          free / 1048576.0));
-    }
-  }
-
-  /** Copies the conditional rows of the sandwich's input and output into the buffer, one pair per item. */
-  private static final class Recorder implements CalibrationConsumer {
-    private final FluxModel model;
-    private final int first;
-    private final int last;
-    private final int depth;
-    private final SandwichPairs.Layout layout;
-    private final SandwichPairs pairs;
-    private float[][] pending;
-
-    Recorder(FluxModel model, Sandwich s, SandwichPairs.Layout layout, SandwichPairs pairs) {
-      this.model = model;
-      this.first = s.first();
-      this.last = s.last();
-      this.depth = model.config().depth();
-      this.layout = layout;
-      this.pairs = pairs;
+    static void checkDisk(SandwichPairs.Layout layout, long expectedPairs, Options o, FreeSpace freeSpace) {
+        long inMemory = o.bufferBytes() / layout.bytes();
+        long toDisk = Math.max(0, expectedPairs - inMemory) * layout.bytes();
+        if (toDisk == 0) return;
+        long free;
+        Path dir = o.spillDir();
+        try {
+            Files.createDirectories(dir);
+            free = freeSpace.usableBytes(dir);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot check free space in the sandwich spill directory " + dir, e);
+        }
+        if (free < toDisk) {
+            throw new IllegalStateException(String.format(java.util.Locale.ROOT,
+                    "not enough disk for sandwich pairs in %s: %d pairs of %d bytes, %d in memory (bufferBytes %d), "
+                            + "%.1f MiB to spill but %.1f MiB free; raise bufferBytes, use fewer calibration items or another "
+                            + "spillDir", dir, expectedPairs, layout.bytes(), inMemory, o.bufferBytes(), toDisk / 1048576.0,
+                    free / 1048576.0));
+        }
     }
 
-    @Override
-    public void onStep(Calibration.Step step) {
-      int b = step.conditionalRows();
-      String rows = "0:" + b;
-      var in = step.inputs();
-      float[] vec = model.vec(in).get(rows).toType(DataType.FLOAT32, false).toFloatArray();
-      float[] ids = in.txtIds().get(rows).concat(in.imgIds().get(rows), 1).toType(DataType.FLOAT32, false)
-          .toFloatArray();
-      int h = layout.hidden();
-      int idn = layout.tokens() * layout.axes();
-      pending = new float[b][];
-      for (int r = 0; r < b; r++) {
-        float[] rec = new float[layout.floats()];
-        System.arraycopy(vec, r * h, rec, layout.vecOffset(), h);
-        System.arraycopy(ids, r * idn, rec, layout.idsOffset(), idn);
-        pending[r] = rec;
-      }
-    }
+    /** Copies the conditional rows of the sandwich's input and output into the buffer, one pair per item. */
+    private static final class Recorder implements CalibrationConsumer {
+        private final FluxModel model;
+        private final int first;
+        private final int last;
+        private final int depth;
+        private final SandwichPairs.Layout layout;
+        private final SandwichPairs pairs;
+        private float[][] pending;
 
-    @Override
-    public BlockTap tap(Calibration.Step step) {
-      return new BlockTap() {
-        @Override
-        public void doubleBlock(int index, Streams in, Streams out) {
-          onBlock(index, HiddenState.of(in), HiddenState.of(out));
+        Recorder(FluxModel model, Sandwich s, SandwichPairs.Layout layout, SandwichPairs pairs) {
+            this.model = model;
+            this.first = s.first();
+            this.last = s.last();
+            this.depth = model.config().depth();
+            this.layout = layout;
+            this.pairs = pairs;
         }
 
         @Override
-        public void singleBlock(int index, NDArray in, NDArray out) {
-          onBlock(depth + index, HiddenState.ofJoint(in), HiddenState.ofJoint(out));
+        public void onStep(Calibration.Step step) {
+            int b = step.conditionalRows();
+            String rows = "0:" + b;
+            var in = step.inputs();
+            float[] vec = model.vec(in).get(rows).toType(DataType.FLOAT32, false).toFloatArray();
+            float[] ids = in.txtIds().get(rows).concat(in.imgIds().get(rows), 1).toType(DataType.FLOAT32, false)
+                    .toFloatArray();
+            int h = layout.hidden();
+            int idn = layout.tokens() * layout.axes();
+            pending = new float[b][];
+            for (int r = 0; r < b; r++) {
+                float[] rec = new float[layout.floats()];
+                System.arraycopy(vec, r * h, rec, layout.vecOffset(), h);
+                System.arraycopy(ids, r * idn, rec, layout.idsOffset(), idn);
+                pending[r] = rec;
+            }
         }
-      };
+
+        @Override
+        public BlockTap tap(Calibration.Step step) {
+            return new BlockTap() {
+                @Override
+                public void doubleBlock(int index, Streams in, Streams out) {
+                    onBlock(index, HiddenState.of(in), HiddenState.of(out));
+                }
+
+                @Override
+                public void singleBlock(int index, NDArray in, NDArray out) {
+                    onBlock(depth + index, HiddenState.ofJoint(in), HiddenState.ofJoint(out));
+                }
+            };
+        }
+
+        private void onBlock(int position, HiddenState in, HiddenState out) {
+            if (position == first) copy(in, 0);
+            if (position == last) {
+                copy(out, layout.targetOffset());
+                for (float[] rec : pending) pairs.add(rec);
+                pending = null;
+            }
+        }
+
+        // state rows [b, ...] -> each pending record at offset: img then txt, or joint
+        private void copy(HiddenState st, int offset) {
+            int b = pending.length;
+            int off = offset;
+            for (NDArray a : st.arrays()) {
+                float[] v = a.toType(DataType.FLOAT32, false).toFloatArray();
+                int per = v.length / b;
+                for (int r = 0; r < b; r++) System.arraycopy(v, r * per, pending[r], off, per);
+                off += per;
+            }
+            if (off - offset != layout.stateFloats()) {
+                throw new IllegalStateException("a calibration state has " + (off - offset) + " floats per item, expected "
+                        + layout.stateFloats());
+            }
+        }
     }
 
-    private void onBlock(int position, HiddenState in, HiddenState out) {
-      if (position == first) copy(in, 0);
-      if (position == last) {
-        copy(out, layout.targetOffset());
-        for (float[] rec : pending) pairs.add(rec);
-        pending = null;
-      }
+    // ------------------------------------------------------------------ training
+
+    /**
+     * Trains the planned sandwich on recorded pairs: the model holds {@code s.block()}'s linear; LoRA (rank, alpha
+     * of the options, A seeded, B zero) goes on the LoRA blocks (existing adapters are kept), created in {@code m};
+     * the trained blocks' linears and the adapters get gradients, nothing else. Minibatches are drawn without
+     * replacement from a seeded permutation, reshuffled each epoch, so a fixed seed gives the same run.
+     */
+    public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, Options o, NDManager m) {
+        if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
+        Module current = slot(model, s.block());
+        // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
+        // (Figure 6): only the adapters of its neighbours learn, as it has no parameters of its own.
+        boolean deleted = current instanceof ShortcutDoubleBlock || current instanceof ShortcutSingleBlock;
+        if (!(current instanceof ReplacedDoubleBlock || current instanceof ReplacedSingleBlock || deleted)) {
+            throw new IllegalArgumentException("block " + s.block() + " must hold its BRLL linear (or its shortcut) before "
+                    + "sandwich training, but its slot holds " + current.getClass().getSimpleName());
+        }
+        if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
+            throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
+                    + " leaves nothing to train; use width 3 or 5, or --no-st");
+        }
+        TreeMap<String, Param> byName = new TreeMap<>();
+        for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());
+        LoraInjector injector = new LoraInjector(o.loraRank(), o.loraAlpha(), o.seed());
+        for (BlockId b : s.loraBlocks()) {
+            injector.inject(model, b, m);
+            byName.putAll(LoraInjector.trainableParams(model, b));
+        }
+        List<Param> params = new ArrayList<>(byName.values());
+        double[] losses = new double[o.steps()];
+        double initial;
+        double fin;
+        for (Param q : params) q.value().setRequiresGradient(true);
+        try (AdamW adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay())) {
+            initial = loss(model, s, pairs, o.batchSize(), m);
+            SplittableRandom rnd = new SplittableRandom(o.seed());
+            long[] order = new long[(int) pairs.size()];
+            int next = order.length;
+            for (int step = 0; step < o.steps(); step++) {
+                int n = Math.min(o.batchSize(), order.length);
+                long[] idx = new long[n];
+                for (int j = 0; j < n; j++) {
+                    if (next == order.length) {
+                        shuffle(order, rnd);
+                        next = 0;
+                    }
+                    idx[j] = order[next++];
+                }
+                try (NDManager sm = m.newSubManager()) {
+                    Batch batch = batch(model, pairs, idx, sm);
+                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                        NDArray l = mse(model, s, batch);
+                        gc.backward(l);
+                        losses[step] = l.getFloat();
+                    }
+                    adam.step(params, o.lr(), o.clip());
+                }
+            }
+            fin = loss(model, s, pairs, o.batchSize(), m);
+        } finally {
+            for (Param q : params) q.value().setRequiresGradient(false);
+        }
+        return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
+                pairs.spilledBytes());
     }
 
-    // state rows [b, ...] -> each pending record at offset: img then txt, or joint
-    private void copy(HiddenState st, int offset) {
-      int b = pending.length;
-      int off = offset;
-      for (NDArray a : st.arrays()) {
-        float[] v = a.toType(DataType.FLOAT32, false).toFloatArray();
-        int per = v.length / b;
-        for (int r = 0; r < b; r++) System.arraycopy(v, r * per, pending[r], off, per);
-        off += per;
-      }
-      if (off - offset != layout.stateFloats()) {
-        throw new IllegalStateException("a calibration state has " + (off - offset) + " floats per item, expected "
-            + layout.stateFloats());
-      }
+    private static void shuffle(long[] order, SplittableRandom rnd) {
+        for (int i = 0; i < order.length; i++) order[i] = i;
+        for (int i = order.length - 1; i > 0; i--) {
+            int j = rnd.nextInt(i + 1);
+            long t = order[i];
+            order[i] = order[j];
+            order[j] = t;
+        }
     }
-  }
 
-  // ------------------------------------------------------------------ training
+    /** The sandwich's MSE over all pairs, in minibatches of {@code batchSize}, with the model as it is now. */
+    public static double loss(FluxModel model, Sandwich s, SandwichPairs pairs, int batchSize, NDManager m) {
+        double sum = 0;
+        long n = pairs.size();
+        for (long from = 0; from < n; from += batchSize) {
+            int k = (int) Math.min(batchSize, n - from);
+            long[] idx = new long[k];
+            for (int j = 0; j < k; j++) idx[j] = from + j;
+            try (NDManager sm = m.newSubManager()) {
+                sum += mse(model, s, batch(model, pairs, idx, sm)).getFloat() * k;
+            }
+        }
+        return sum / n;
+    }
 
-  /**
-   * Trains the planned sandwich on recorded pairs: the model holds {@code s.block()}'s linear; LoRA (rank, alpha
-   * of the options, A seeded, B zero) goes on the LoRA blocks (existing adapters are kept), created in {@code m};
-   * the trained blocks' linears and the adapters get gradients, nothing else. Minibatches are drawn without
-   * replacement from a seeded permutation, reshuffled each epoch, so a fixed seed gives the same run.
-   */
-  public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, Options o, NDManager m) {
-    if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
-    Module current = slot(model, s.block());
-    // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
-    // (Figure 6): only the adapters of its neighbours learn, as it has no parameters of its own.
-    boolean deleted = current instanceof ShortcutDoubleBlock || current instanceof ShortcutSingleBlock;
-    if (!(current instanceof ReplacedDoubleBlock || current instanceof ReplacedSingleBlock || deleted)) {
-      throw new IllegalArgumentException("block " + s.block() + " must hold its BRLL linear (or its shortcut) before "
-          + "sandwich training, but its slot holds " + current.getClass().getSimpleName());
-    }
-    if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
-      throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
-          + " leaves nothing to train; use width 3 or 5, or --no-st");
-    }
-    TreeMap<String, Param> byName = new TreeMap<>();
-    for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());
-    LoraInjector injector = new LoraInjector(o.loraRank(), o.loraAlpha(), o.seed());
-    for (BlockId b : s.loraBlocks()) {
-      injector.inject(model, b, m);
-      byName.putAll(LoraInjector.trainableParams(model, b));
-    }
-    List<Param> params = new ArrayList<>(byName.values());
-    double[] losses = new double[o.steps()];
-    double initial;
-    double fin;
-    for (Param q : params) q.value().setRequiresGradient(true);
-    try (AdamW adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay())) {
-      initial = loss(model, s, pairs, o.batchSize(), m);
-      SplittableRandom rnd = new SplittableRandom(o.seed());
-      long[] order = new long[(int) pairs.size()];
-      int next = order.length;
-      for (int step = 0; step < o.steps(); step++) {
-        int n = Math.min(o.batchSize(), order.length);
-        long[] idx = new long[n];
+    private record Batch(HiddenState input, NDArray vec, Rope pe, HiddenState target) {}
+
+    private static Batch batch(FluxModel model, SandwichPairs pairs, long[] idx, NDManager sm) {
+        SandwichPairs.Layout l = pairs.layout();
+        int n = idx.length;
+        int h = l.hidden();
+        int lt = l.txtTokens();
+        int li = l.imgTokens();
+        float[] in = new float[n * l.stateFloats()];
+        float[] out = new float[n * l.stateFloats()];
+        float[] vec = new float[n * h];
+        float[] ids = new float[n * l.tokens() * l.axes()];
         for (int j = 0; j < n; j++) {
-          if (next == order.length) {
-            shuffle(order, rnd);
-            next = 0;
-          }
-          idx[j] = order[next++];
+            float[] r = pairs.get(idx[j]);
+            System.arraycopy(r, 0, in, j * l.stateFloats(), l.stateFloats());
+            System.arraycopy(r, l.vecOffset(), vec, j * h, h);
+            System.arraycopy(r, l.idsOffset(), ids, j * l.tokens() * l.axes(), l.tokens() * l.axes());
+            System.arraycopy(r, l.targetOffset(), out, j * l.stateFloats(), l.stateFloats());
         }
-        try (NDManager sm = m.newSubManager()) {
-          Batch batch = batch(model, pairs, idx, sm);
-          try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-            NDArray l = mse(model, s, batch);
-            gc.backward(l);
-            losses[step] = l.getFloat();
-          }
-          adam.step(params, o.lr(), o.clip());
+        DataType dt = model.dtype();
+        NDArray pe = Tensors.create(sm, ids, new Shape(n, l.tokens(), l.axes()));
+        return new Batch(state(sm, in, l.inJoint(), n, lt, li, h, dt), cast(Tensors.create(sm, vec, new Shape(n, h)), dt),
+                model.rope(pe), state(sm, out, l.outJoint(), n, lt, li, h, DataType.FLOAT32));
+    }
+
+    // records [n][img | txt] or [n][joint] -> a hidden state
+    private static HiddenState state(NDManager sm, float[] v, boolean joint, int n, int lt, int li, int h, DataType dt) {
+        NDArray all = Tensors.create(sm, v, new Shape(n, (long) (lt + li) * h));
+        if (joint) return HiddenState.ofJoint(cast(all.reshape(n, lt + li, h), dt));
+        NDArray img = all.get(":, 0:" + ((long) li * h)).reshape(n, li, h);
+        NDArray txt = all.get(":, " + ((long) li * h) + ":").reshape(n, lt, h);
+        return HiddenState.of(cast(img, dt), cast(txt, dt));
+    }
+
+    private static NDArray cast(NDArray a, DataType dt) {
+        return a.getDataType() == dt ? a : a.toType(dt, false);
+    }
+
+    // mean squared error over every element of the output state (both streams pooled), in fp32
+    private static NDArray mse(FluxModel model, Sandwich s, Batch b) {
+        HiddenState y = model.runBlocks(s.first(), s.last(), b.input(), b.vec(), b.pe());
+        NDArray[] ys = y.arrays();
+        NDArray[] ts = b.target().arrays();
+        NDArray sum = null;
+        long count = 0;
+        for (int i = 0; i < ys.length; i++) {
+            NDArray d = ys[i].toType(DataType.FLOAT32, false).sub(ts[i]);
+            NDArray sq = d.square().sum();
+            sum = sum == null ? sq : sum.add(sq);
+            count += d.size();
         }
-      }
-      fin = loss(model, s, pairs, o.batchSize(), m);
-    } finally {
-      for (Param q : params) q.value().setRequiresGradient(false);
+        return Tensors.div(sum, (float) count);
     }
-    return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
-        pairs.spilledBytes());
-  }
-
-  private static void shuffle(long[] order, SplittableRandom rnd) {
-    for (int i = 0; i < order.length; i++) order[i] = i;
-    for (int i = order.length - 1; i > 0; i--) {
-      int j = rnd.nextInt(i + 1);
-      long t = order[i];
-      order[i] = order[j];
-      order[j] = t;
-    }
-  }
-
-  /** The sandwich's MSE over all pairs, in minibatches of {@code batchSize}, with the model as it is now. */
-  public static double loss(FluxModel model, Sandwich s, SandwichPairs pairs, int batchSize, NDManager m) {
-    double sum = 0;
-    long n = pairs.size();
-    for (long from = 0; from < n; from += batchSize) {
-      int k = (int) Math.min(batchSize, n - from);
-      long[] idx = new long[k];
-      for (int j = 0; j < k; j++) idx[j] = from + j;
-      try (NDManager sm = m.newSubManager()) {
-        sum += mse(model, s, batch(model, pairs, idx, sm)).getFloat() * k;
-      }
-    }
-    return sum / n;
-  }
-
-  private record Batch(HiddenState input, NDArray vec, Rope pe, HiddenState target) {}
-
-  private static Batch batch(FluxModel model, SandwichPairs pairs, long[] idx, NDManager sm) {
-    SandwichPairs.Layout l = pairs.layout();
-    int n = idx.length;
-    int h = l.hidden();
-    int lt = l.txtTokens();
-    int li = l.imgTokens();
-    float[] in = new float[n * l.stateFloats()];
-    float[] out = new float[n * l.stateFloats()];
-    float[] vec = new float[n * h];
-    float[] ids = new float[n * l.tokens() * l.axes()];
-    for (int j = 0; j < n; j++) {
-      float[] r = pairs.get(idx[j]);
-      System.arraycopy(r, 0, in, j * l.stateFloats(), l.stateFloats());
-      System.arraycopy(r, l.vecOffset(), vec, j * h, h);
-      System.arraycopy(r, l.idsOffset(), ids, j * l.tokens() * l.axes(), l.tokens() * l.axes());
-      System.arraycopy(r, l.targetOffset(), out, j * l.stateFloats(), l.stateFloats());
-    }
-    DataType dt = model.dtype();
-    NDArray pe = Tensors.create(sm, ids, new Shape(n, l.tokens(), l.axes()));
-    return new Batch(state(sm, in, l.inJoint(), n, lt, li, h, dt), cast(Tensors.create(sm, vec, new Shape(n, h)), dt),
-        model.rope(pe), state(sm, out, l.outJoint(), n, lt, li, h, DataType.FLOAT32));
-  }
-
-  // records [n][img | txt] or [n][joint] -> a hidden state
-  private static HiddenState state(NDManager sm, float[] v, boolean joint, int n, int lt, int li, int h, DataType dt) {
-    NDArray all = Tensors.create(sm, v, new Shape(n, (long) (lt + li) * h));
-    if (joint) return HiddenState.ofJoint(cast(all.reshape(n, lt + li, h), dt));
-    NDArray img = all.get(":, 0:" + ((long) li * h)).reshape(n, li, h);
-    NDArray txt = all.get(":, " + ((long) li * h) + ":").reshape(n, lt, h);
-    return HiddenState.of(cast(img, dt), cast(txt, dt));
-  }
-
-  private static NDArray cast(NDArray a, DataType dt) {
-    return a.getDataType() == dt ? a : a.toType(dt, false);
-  }
-
-  // mean squared error over every element of the output state (both streams pooled), in fp32
-  private static NDArray mse(FluxModel model, Sandwich s, Batch b) {
-    HiddenState y = model.runBlocks(s.first(), s.last(), b.input(), b.vec(), b.pe());
-    NDArray[] ys = y.arrays();
-    NDArray[] ts = b.target().arrays();
-    NDArray sum = null;
-    long count = 0;
-    for (int i = 0; i < ys.length; i++) {
-      NDArray d = ys[i].toType(DataType.FLOAT32, false).sub(ts[i]);
-      NDArray sq = d.square().sum();
-      sum = sum == null ? sq : sum.add(sq);
-      count += d.size();
-    }
-    return Tensors.div(sum, (float) count);
-  }
 }

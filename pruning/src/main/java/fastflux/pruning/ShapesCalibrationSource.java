@@ -15,68 +15,68 @@ import java.util.List;
  * evaluation prompt file.
  */
 public final class ShapesCalibrationSource implements CalibrationSource {
-  private final ShapesModel model;
-  private final List<Prompt> prompts;
-  private final long seed;
+    private final ShapesModel model;
+    private final List<Prompt> prompts;
+    private final long seed;
 
-  private ShapesCalibrationSource(ShapesModel model, List<Prompt> prompts, long seed) {
-    this.model = model;
-    this.prompts = List.copyOf(prompts);
-    this.seed = seed;
-  }
-
-  /** {@code n} grammar prompts, deterministic in {@code seed}. */
-  public static ShapesCalibrationSource fromGrammar(ShapesModel model, int n, long seed) {
-    if (n <= 0) {
-      throw new IllegalArgumentException("calibration needs at least one prompt, got " + n);
+    private ShapesCalibrationSource(ShapesModel model, List<Prompt> prompts, long seed) {
+        this.model = model;
+        this.prompts = List.copyOf(prompts);
+        this.seed = seed;
     }
-    return new ShapesCalibrationSource(model, PromptSets.sample(n, seed), seed);
-  }
 
-  public List<Prompt> prompts() {
-    return Collections.unmodifiableList(prompts);
-  }
-
-  @Override
-  public int size() {
-    return prompts.size();
-  }
-
-  @Override
-  public String describe() {
-    return "grammar(n=" + prompts.size() + ", seed=" + seed + ")";
-  }
-
-  @Override
-  public int latentTokens() {
-    return Latents.TOKENS;
-  }
-
-  @Override
-  public int latentChannels() {
-    return Latents.CHANNELS;
-  }
-
-  @Override
-  public boolean shiftSchedule() {
-    return true; // as ShapesModel.sample
-  }
-
-  @Override
-  public Conditioning condition(int[] promptIndices, NDManager m) {
-    List<String> texts = new ArrayList<>(promptIndices.length);
-    for (int i : promptIndices) {
-      texts.add(prompts.get(i).text());
+    /** {@code n} grammar prompts, deterministic in {@code seed}. */
+    public static ShapesCalibrationSource fromGrammar(ShapesModel model, int n, long seed) {
+        if (n <= 0) {
+            throw new IllegalArgumentException("calibration needs at least one prompt, got " + n);
+        }
+        return new ShapesCalibrationSource(model, PromptSets.sample(n, seed), seed);
     }
-    return of(model.condition(texts, m));
-  }
 
-  @Override
-  public Conditioning unconditional(int n, NDManager m) {
-    return of(model.condition(Collections.nCopies(n, ""), m));
-  }
+    public List<Prompt> prompts() {
+        return Collections.unmodifiableList(prompts);
+    }
 
-  private static Conditioning of(ShapesModel.Conditioning c) {
-    return new Conditioning(c.txt(), c.y(), c.txtIds(), c.imgIds());
-  }
+    @Override
+    public int size() {
+        return prompts.size();
+    }
+
+    @Override
+    public String describe() {
+        return "grammar(n=" + prompts.size() + ", seed=" + seed + ")";
+    }
+
+    @Override
+    public int latentTokens() {
+        return Latents.TOKENS;
+    }
+
+    @Override
+    public int latentChannels() {
+        return Latents.CHANNELS;
+    }
+
+    @Override
+    public boolean shiftSchedule() {
+        return true; // as ShapesModel.sample
+    }
+
+    @Override
+    public Conditioning condition(int[] promptIndices, NDManager m) {
+        List<String> texts = new ArrayList<>(promptIndices.length);
+        for (int i : promptIndices) {
+            texts.add(prompts.get(i).text());
+        }
+        return of(model.condition(texts, m));
+    }
+
+    @Override
+    public Conditioning unconditional(int n, NDManager m) {
+        return of(model.condition(Collections.nCopies(n, ""), m));
+    }
+
+    private static Conditioning of(ShapesModel.Conditioning c) {
+        return new Conditioning(c.txt(), c.y(), c.txtIds(), c.imgIds());
+    }
 }

@@ -23,88 +23,88 @@ import org.junit.jupiter.api.io.TempDir;
 
 class ImportanceScorerTest {
 
-  @Test
-  void harmlessRemovalIsLeastImportantUnderEq2() {
-    // removing block 0 leaves quality intact (lowest FD, best alignment); removing block 1 ruins it
-    double[] fd = {10, 50, 30, 12};
-    double[] align = {0.9, 0.1, 0.5, 0.6};
-    double[] s = ImportanceScorer.fdAlignScores(fd, align, 0.5, 0.5);
-    assertEquals(-1.0, s[0], 1e-12); // -(0.5 (1 - 0) + 0.5 * 1)
-    assertEquals(0.0, s[1], 1e-12); // -(0.5 (1 - 1) + 0.5 * 0)
-    assertArrayEquals(new int[] {1, 4, 3, 2}, ImportanceScorer.ranks(s));
-    // the weights pick the metric: FD alone orders by FD, alignment alone by alignment
-    assertArrayEquals(new int[] {1, 4, 3, 2}, ImportanceScorer.ranks(ImportanceScorer.fdAlignScores(fd, align, 1, 0)));
-    assertArrayEquals(new int[] {1, 4, 3, 2}, ImportanceScorer.ranks(ImportanceScorer.fdAlignScores(fd, new double[] {0.9, 0.1, 0.5, 0.6}, 0, 1)));
-    assertArrayEquals(new int[] {2, 1, 3}, ImportanceScorer.ranks(ImportanceScorer.fdAlignScores(
-        new double[] {1, 1, 1}, new double[] {0.5, 0.9, 0.1}, 0.5, 0.5)));
-  }
-
-  @Test
-  void aZeroGateBlockIsExactlyIdentityAndRanksFirstUnderOutputMse() {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel model = TinyShapes.model(m, 7);
-      int h = TinyShapes.PARAMS.hiddenSize();
-      // single_blocks.1: zero the gate rows [2H, 3H) of the modulation, so x + gate * out = x exactly
-      var params = model.flux().params();
-      Param w = params.get("single_blocks.1.modulation.lin.weight");
-      Param b = params.get("single_blocks.1.modulation.lin.bias");
-      float[] wv = w.value().toFloatArray();
-      float[] bv = b.value().toFloatArray();
-      for (int i = 2 * h * h; i < 3 * h * h; i++) wv[i] = 0;
-      for (int i = 2 * h; i < 3 * h; i++) bv[i] = 0;
-      w.set(Tensors.create(m, wv, w.shape()));
-      b.set(Tensors.create(m, bv, b.shape()));
-
-      Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 1),
-          new Calibration.Options(2, new long[] {0}, 2, 4f));
-      ImportanceReport r = ImportanceScorer.byOutputMse(cal);
-      assertEquals(ImportanceScorer.OUTPUT_MSE, r.metric());
-      ImportanceReport.Entry first = r.ranked().get(0);
-      assertEquals(BlockId.ofSingle(1), first.block());
-      assertEquals(0.0, first.mse());
-      r.ranked().subList(1, 3).forEach(e -> assertTrue(e.mse() > 0, e.toString()));
-      assertEquals(List.of(BlockId.ofSingle(1)), r.leastImportant(1));
-      // the model is restored after probing
-      assertTrue(model.flux().singleBlocks().get(1) instanceof fastflux.model.SingleStreamBlock);
-      assertTrue(model.flux().doubleBlocks().get(0) instanceof fastflux.model.DoubleStreamBlock);
+    @Test
+    void harmlessRemovalIsLeastImportantUnderEq2() {
+        // removing block 0 leaves quality intact (lowest FD, best alignment); removing block 1 ruins it
+        double[] fd = {10, 50, 30, 12};
+        double[] align = {0.9, 0.1, 0.5, 0.6};
+        double[] s = ImportanceScorer.fdAlignScores(fd, align, 0.5, 0.5);
+        assertEquals(-1.0, s[0], 1e-12); // -(0.5 (1 - 0) + 0.5 * 1)
+        assertEquals(0.0, s[1], 1e-12); // -(0.5 (1 - 1) + 0.5 * 0)
+        assertArrayEquals(new int[] {1, 4, 3, 2}, ImportanceScorer.ranks(s));
+        // the weights pick the metric: FD alone orders by FD, alignment alone by alignment
+        assertArrayEquals(new int[] {1, 4, 3, 2}, ImportanceScorer.ranks(ImportanceScorer.fdAlignScores(fd, align, 1, 0)));
+        assertArrayEquals(new int[] {1, 4, 3, 2}, ImportanceScorer.ranks(ImportanceScorer.fdAlignScores(fd, new double[] {0.9, 0.1, 0.5, 0.6}, 0, 1)));
+        assertArrayEquals(new int[] {2, 1, 3}, ImportanceScorer.ranks(ImportanceScorer.fdAlignScores(
+                new double[] {1, 1, 1}, new double[] {0.5, 0.9, 0.1}, 0.5, 0.5)));
     }
-  }
 
-  @Test
-  void importanceJsonAndChart(@TempDir Path dir) throws Exception {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel model = TinyShapes.model(m, 8);
-      var o = new ImportanceScorer.GenerationOptions(64, 4, 100, 1, 4f, 32, 64, 99, 0.5, 0.5);
-      ImportanceReport r = ImportanceScorer.byGeneration(model, o);
-      r.write(dir);
-      JsonObject j = JsonParser.parseString(Files.readString(dir.resolve("importance.json"))).getAsJsonObject();
-      assertEquals("fd-align", j.get("metric").getAsString());
-      assertEquals(0.5, j.get("alpha").getAsDouble());
-      assertEquals(0.5, j.get("beta").getAsDouble());
-      assertEquals(64, j.getAsJsonObject("prompts").get("count").getAsInt());
-      assertTrue(j.getAsJsonObject("prompts").get("source").getAsString().startsWith("grammar("));
-      assertEquals(64, j.getAsJsonArray("seeds").size());
-      assertTrue(j.getAsJsonObject("baseline").has("fd"));
-      var blocks = j.getAsJsonArray("blocks");
-      assertEquals(3, blocks.size());
-      Set<Integer> ranks = new HashSet<>();
-      String[] names = {"double_blocks.0", "single_blocks.0", "single_blocks.1"};
-      for (int i = 0; i < 3; i++) {
-        JsonObject b = blocks.get(i).getAsJsonObject();
-        assertEquals(names[i], b.get("name").getAsString());
-        assertEquals(i == 0 ? "double" : "single", b.get("kind").getAsString());
-        for (String k : new String[] {"fd", "align", "mse", "score", "rank"}) assertTrue(b.has(k), k);
-        assertTrue(b.get("fd").getAsDouble() >= 0);
-        double a = b.get("align").getAsDouble();
-        assertTrue(a >= 0 && a <= 1);
-        double s = b.get("score").getAsDouble();
-        assertTrue(s >= -1 && s <= 0);
-        assertTrue(b.get("mse").isJsonNull());
-        ranks.add(b.get("rank").getAsInt());
-      }
-      assertEquals(Set.of(1, 2, 3), ranks);
-      BufferedImage png = ImageIO.read(dir.resolve("importance.png").toFile());
-      assertTrue(png.getWidth() >= 400 && png.getHeight() > 100);
+    @Test
+    void aZeroGateBlockIsExactlyIdentityAndRanksFirstUnderOutputMse() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 7);
+            int h = TinyShapes.PARAMS.hiddenSize();
+            // single_blocks.1: zero the gate rows [2H, 3H) of the modulation, so x + gate * out = x exactly
+            var params = model.flux().params();
+            Param w = params.get("single_blocks.1.modulation.lin.weight");
+            Param b = params.get("single_blocks.1.modulation.lin.bias");
+            float[] wv = w.value().toFloatArray();
+            float[] bv = b.value().toFloatArray();
+            for (int i = 2 * h * h; i < 3 * h * h; i++) wv[i] = 0;
+            for (int i = 2 * h; i < 3 * h; i++) bv[i] = 0;
+            w.set(Tensors.create(m, wv, w.shape()));
+            b.set(Tensors.create(m, bv, b.shape()));
+
+            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 1),
+                    new Calibration.Options(2, new long[] {0}, 2, 4f));
+            ImportanceReport r = ImportanceScorer.byOutputMse(cal);
+            assertEquals(ImportanceScorer.OUTPUT_MSE, r.metric());
+            ImportanceReport.Entry first = r.ranked().get(0);
+            assertEquals(BlockId.ofSingle(1), first.block());
+            assertEquals(0.0, first.mse());
+            r.ranked().subList(1, 3).forEach(e -> assertTrue(e.mse() > 0, e.toString()));
+            assertEquals(List.of(BlockId.ofSingle(1)), r.leastImportant(1));
+            // the model is restored after probing
+            assertTrue(model.flux().singleBlocks().get(1) instanceof fastflux.model.SingleStreamBlock);
+            assertTrue(model.flux().doubleBlocks().get(0) instanceof fastflux.model.DoubleStreamBlock);
+        }
     }
-  }
+
+    @Test
+    void importanceJsonAndChart(@TempDir Path dir) throws Exception {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 8);
+            var o = new ImportanceScorer.GenerationOptions(64, 4, 100, 1, 4f, 32, 64, 99, 0.5, 0.5);
+            ImportanceReport r = ImportanceScorer.byGeneration(model, o);
+            r.write(dir);
+            JsonObject j = JsonParser.parseString(Files.readString(dir.resolve("importance.json"))).getAsJsonObject();
+            assertEquals("fd-align", j.get("metric").getAsString());
+            assertEquals(0.5, j.get("alpha").getAsDouble());
+            assertEquals(0.5, j.get("beta").getAsDouble());
+            assertEquals(64, j.getAsJsonObject("prompts").get("count").getAsInt());
+            assertTrue(j.getAsJsonObject("prompts").get("source").getAsString().startsWith("grammar("));
+            assertEquals(64, j.getAsJsonArray("seeds").size());
+            assertTrue(j.getAsJsonObject("baseline").has("fd"));
+            var blocks = j.getAsJsonArray("blocks");
+            assertEquals(3, blocks.size());
+            Set<Integer> ranks = new HashSet<>();
+            String[] names = {"double_blocks.0", "single_blocks.0", "single_blocks.1"};
+            for (int i = 0; i < 3; i++) {
+                JsonObject b = blocks.get(i).getAsJsonObject();
+                assertEquals(names[i], b.get("name").getAsString());
+                assertEquals(i == 0 ? "double" : "single", b.get("kind").getAsString());
+                for (String k : new String[] {"fd", "align", "mse", "score", "rank"}) assertTrue(b.has(k), k);
+                assertTrue(b.get("fd").getAsDouble() >= 0);
+                double a = b.get("align").getAsDouble();
+                assertTrue(a >= 0 && a <= 1);
+                double s = b.get("score").getAsDouble();
+                assertTrue(s >= -1 && s <= 0);
+                assertTrue(b.get("mse").isJsonNull());
+                ranks.add(b.get("rank").getAsInt());
+            }
+            assertEquals(Set.of(1, 2, 3), ranks);
+            BufferedImage png = ImageIO.read(dir.resolve("importance.png").toFile());
+            assertTrue(png.getWidth() >= 400 && png.getHeight() > 100);
+        }
+    }
 }

@@ -16,121 +16,121 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** The whole pipeline on a tiny random model: order, least squares, sandwich, export, report, resume. */
 class PruneJobTest {
-  static final FluxParams PARAMS = TinyShapes.PARAMS.withDepth(2, 4); // 6 blocks
+    static final FluxParams PARAMS = TinyShapes.PARAMS.withDepth(2, 4); // 6 blocks
 
-  static PruneJob.Options options(double ratio) {
-    return new PruneJob.Options(ratio, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
-        Replacement.Mode.LINEAR, true, 3, 6, 2, 3, 1e-3, 4, 4f, 1L << 20, 0);
-  }
+    static PruneJob.Options options(double ratio) {
+        return new PruneJob.Options(ratio, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
+                Replacement.Mode.LINEAR, true, 3, 6, 2, 3, 1e-3, 4, 4f, 1L << 20, 0);
+    }
 
-  static Path baseModel(Path dir) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      TinyShapes.model(PARAMS, m, 3).save(dir);
+    static Path baseModel(Path dir) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyShapes.model(PARAMS, m, 3).save(dir);
+        }
+        return dir;
     }
-    return dir;
-  }
 
-  @Test
-  void replacesRoundRatioTimesBlocksAndExportsALoadableModel(@TempDir Path tmp) throws Exception {
-    Path base = baseModel(tmp.resolve("base"));
-    Path out = tmp.resolve("out");
-    JsonObject report;
-    try (NDManager m = NDManager.newBaseManager()) {
-      report = new PruneJob(base, out, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+    @Test
+    void replacesRoundRatioTimesBlocksAndExportsALoadableModel(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path out = tmp.resolve("out");
+        JsonObject report;
+        try (NDManager m = NDManager.newBaseManager()) {
+            report = new PruneJob(base, out, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        assertEquals(2, report.get("replaced_count").getAsInt(), "round(0.34 x 6) = 2");
+        assertEquals(6, report.getAsJsonArray("order").size());
+        assertTrue(Files.isRegularFile(out.resolve("report.md")));
+        assertTrue(Files.isRegularFile(out.resolve("importance.json")));
+        JsonObject speed = report.getAsJsonObject("speed");
+        assertTrue(speed.get("flop_ratio").getAsDouble() < 1.0);
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel pruned = ShapesModel.load(out, m);
+            List<Replacement> replaced = PrunedModels.replacements(pruned.flux());
+            assertEquals(2, replaced.size());
+            // The report's first two blocks of the order are the replaced ones.
+            for (int i = 0; i < 2; i++) {
+                assertEquals(report.getAsJsonArray("order").get(i).getAsString(), report.getAsJsonArray("blocks").get(i)
+                        .getAsJsonObject().get("block").getAsString());
+            }
+        }
+        assertTrue(Files.size(out.resolve("model.safetensors")) < Files.size(base.resolve("model.safetensors")));
     }
-    assertEquals(2, report.get("replaced_count").getAsInt(), "round(0.34 x 6) = 2");
-    assertEquals(6, report.getAsJsonArray("order").size());
-    assertTrue(Files.isRegularFile(out.resolve("report.md")));
-    assertTrue(Files.isRegularFile(out.resolve("importance.json")));
-    JsonObject speed = report.getAsJsonObject("speed");
-    assertTrue(speed.get("flop_ratio").getAsDouble() < 1.0);
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel pruned = ShapesModel.load(out, m);
-      List<Replacement> replaced = PrunedModels.replacements(pruned.flux());
-      assertEquals(2, replaced.size());
-      // The report's first two blocks of the order are the replaced ones.
-      for (int i = 0; i < 2; i++) {
-        assertEquals(report.getAsJsonArray("order").get(i).getAsString(), report.getAsJsonArray("blocks").get(i)
-            .getAsJsonObject().get("block").getAsString());
-      }
-    }
-    assertTrue(Files.size(out.resolve("model.safetensors")) < Files.size(base.resolve("model.safetensors")));
-  }
 
-  @Test
-  void aRunStartedAgainResumesFromItsStateAndGivesTheSameModel(@TempDir Path tmp) throws Exception {
-    Path base = baseModel(tmp.resolve("base"));
-    Path straight = tmp.resolve("straight");
-    try (NDManager m = NDManager.newBaseManager()) {
-      new PruneJob(base, straight, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+    @Test
+    void aRunStartedAgainResumesFromItsStateAndGivesTheSameModel(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path straight = tmp.resolve("straight");
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, straight, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        // Interrupted after its first block: only phases up to the first checkpoint ran.
+        Path resumed = tmp.resolve("resumed");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
+            job.begin();
+            job.order();
+            job.replaceOne();
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
+            assertEquals(1, job.begin().completed().size(), "resumes after the completed block");
+            job.runAll(null, 1, null);
+        }
+        double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"), resumed.resolve("model.safetensors"));
+        assertEquals(0.0, rel, "resumed vs uninterrupted pruned model: max relative difference");
     }
-    // Interrupted after its first block: only phases up to the first checkpoint ran.
-    Path resumed = tmp.resolve("resumed");
-    try (NDManager m = NDManager.newBaseManager()) {
-      PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
-      job.begin();
-      job.order();
-      job.replaceOne();
-    }
-    try (NDManager m = NDManager.newBaseManager()) {
-      PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
-      assertEquals(1, job.begin().completed().size(), "resumes after the completed block");
-      job.runAll(null, 1, null);
-    }
-    double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"), resumed.resolve("model.safetensors"));
-    assertEquals(0.0, rel, "resumed vs uninterrupted pruned model: max relative difference");
-  }
 
-  @Test
-  void aCorruptCheckpointFallsBackToThePreviousGoodOne(@TempDir Path tmp) throws Exception {
-    Path base = baseModel(tmp.resolve("base"));
-    Path out = tmp.resolve("out");
-    try (NDManager m = NDManager.newBaseManager()) {
-      PruneJob job = new PruneJob(base, out, options(0.34), PruneJob.Listener.NONE, m);
-      job.begin();
-      job.order();
-      job.replaceOne();
-      job.replaceOne();
+    @Test
+    void aCorruptCheckpointFallsBackToThePreviousGoodOne(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path out = tmp.resolve("out");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, out, options(0.34), PruneJob.Listener.NONE, m);
+            job.begin();
+            job.order();
+            job.replaceOne();
+            job.replaceOne();
+        }
+        Path state = out.resolve("state");
+        Path newest;
+        try (var files = Files.list(state)) {
+            newest = files.filter(f -> f.getFileName().toString().startsWith("components-")).sorted().reduce((a, b) -> b).orElseThrow();
+        }
+        byte[] bytes = Files.readAllBytes(newest);
+        bytes[bytes.length - 1] ^= 0x5a;
+        Files.write(newest, bytes);
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, out, options(0.34), PruneJob.Listener.NONE, m);
+            assertEquals(1, job.begin().completed().size(), "the corrupt newest checkpoint is skipped");
+        }
     }
-    Path state = out.resolve("state");
-    Path newest;
-    try (var files = Files.list(state)) {
-      newest = files.filter(f -> f.getFileName().toString().startsWith("components-")).sorted().reduce((a, b) -> b).orElseThrow();
-    }
-    byte[] bytes = Files.readAllBytes(newest);
-    bytes[bytes.length - 1] ^= 0x5a;
-    Files.write(newest, bytes);
-    try (NDManager m = NDManager.newBaseManager()) {
-      PruneJob job = new PruneJob(base, out, options(0.34), PruneJob.Listener.NONE, m);
-      assertEquals(1, job.begin().completed().size(), "the corrupt newest checkpoint is skipped");
-    }
-  }
 
-  @Test
-  void aLowerRatioIsBuiltFromAHigherRatioRunWithoutTraining(@TempDir Path tmp) throws Exception {
-    Path base = baseModel(tmp.resolve("base"));
-    Path high = tmp.resolve("high");
-    try (NDManager m = NDManager.newBaseManager()) {
-      new PruneJob(base, high, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+    @Test
+    void aLowerRatioIsBuiltFromAHigherRatioRunWithoutTraining(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path high = tmp.resolve("high");
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, high, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        Path low = tmp.resolve("low");
+        JsonObject report;
+        try (NDManager m = NDManager.newBaseManager()) {
+            report = new PruneJob(base, low, options(0.17), PruneJob.Listener.NONE, m).reuseFrom(high).runAll(null, 1, null);
+        }
+        assertEquals(1, report.get("replaced_count").getAsInt());
+        JsonObject highReport = com.google.gson.JsonParser.parseString(Files.readString(high.resolve("report.json"))).getAsJsonObject();
+        assertEquals(highReport.getAsJsonArray("order").get(0), report.getAsJsonArray("blocks").get(0).getAsJsonObject().get("block"),
+                "the first block of the higher run's order");
+        try (NDManager m = NDManager.newBaseManager()) {
+            assertEquals(1, PrunedModels.replacements(ShapesModel.load(low, m).flux()).size());
+        }
     }
-    Path low = tmp.resolve("low");
-    JsonObject report;
-    try (NDManager m = NDManager.newBaseManager()) {
-      report = new PruneJob(base, low, options(0.17), PruneJob.Listener.NONE, m).reuseFrom(high).runAll(null, 1, null);
-    }
-    assertEquals(1, report.get("replaced_count").getAsInt());
-    JsonObject highReport = com.google.gson.JsonParser.parseString(Files.readString(high.resolve("report.json"))).getAsJsonObject();
-    assertEquals(highReport.getAsJsonArray("order").get(0), report.getAsJsonArray("blocks").get(0).getAsJsonObject().get("block"),
-        "the first block of the higher run's order");
-    try (NDManager m = NDManager.newBaseManager()) {
-      assertEquals(1, PrunedModels.replacements(ShapesModel.load(low, m).flux()).size());
-    }
-  }
 
-  @Test
-  void optionsAreChecked() {
-    assertThrows(IllegalArgumentException.class, () -> options(0));
-    assertThrows(IllegalArgumentException.class, () -> options(1));
-    assertEquals(1, PruneJob.blocksFor(0.01, PARAMS), "at least one block");
-  }
+    @Test
+    void optionsAreChecked() {
+        assertThrows(IllegalArgumentException.class, () -> options(0));
+        assertThrows(IllegalArgumentException.class, () -> options(1));
+        assertEquals(1, PruneJob.blocksFor(0.01, PARAMS), "at least one block");
+    }
 }

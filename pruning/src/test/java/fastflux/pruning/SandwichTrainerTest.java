@@ -34,256 +34,256 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class SandwichTrainerTest {
-  static final FluxParams SIX = TinyShapes.PARAMS.withDepth(2, 4); // positions 0-1 double, 2-5 single
-  static final int H = TinyShapes.PARAMS.hiddenSize();
+    static final FluxParams SIX = TinyShapes.PARAMS.withDepth(2, 4); // positions 0-1 double, 2-5 single
+    static final int H = TinyShapes.PARAMS.hiddenSize();
 
-  static BlockId d(int i) {
-    return BlockId.ofDouble(i);
-  }
-
-  static BlockId s(int i) {
-    return BlockId.ofSingle(i);
-  }
-
-  /** Puts a small random BRLL linear in the block's slot; returns the original layer. */
-  static Module replace(FluxModel model, BlockId b, NDManager m, long seed) {
-    String prefix = b.name() + ".";
-    if (b.kind() == BlockId.Kind.DOUBLE) {
-      ReplacedDoubleBlock r = new ReplacedDoubleBlock(prefix, H);
-      BlockFitter.setLinear(r.imgLinear(), small(seed), m, DataType.FLOAT32);
-      BlockFitter.setLinear(r.txtLinear(), small(seed + 1), m, DataType.FLOAT32);
-      return model.setDouble(b.index(), r);
+    static BlockId d(int i) {
+        return BlockId.ofDouble(i);
     }
-    ReplacedSingleBlock r = new ReplacedSingleBlock(prefix, H);
-    BlockFitter.setLinear(r.linear(), small(seed), m, DataType.FLOAT32);
-    return model.setSingle(b.index(), r);
-  }
 
-  static AffineMap small(long seed) {
-    return new AffineMap(H, H, TinyShapes.gaussian(H * H, 0.05, seed), TinyShapes.gaussian(H, 0.05, seed + 3));
-  }
+    static BlockId s(int i) {
+        return BlockId.ofSingle(i);
+    }
 
-  static Calibration calibration(ShapesModel model) {
-    return new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 5),
-        new Calibration.Options(2, new long[] {0}, 2, 4f)); // 2 items x 2 steps = 4 pairs
-  }
+    /** Puts a small random BRLL linear in the block's slot; returns the original layer. */
+    static Module replace(FluxModel model, BlockId b, NDManager m, long seed) {
+        String prefix = b.name() + ".";
+        if (b.kind() == BlockId.Kind.DOUBLE) {
+            ReplacedDoubleBlock r = new ReplacedDoubleBlock(prefix, H);
+            BlockFitter.setLinear(r.imgLinear(), small(seed), m, DataType.FLOAT32);
+            BlockFitter.setLinear(r.txtLinear(), small(seed + 1), m, DataType.FLOAT32);
+            return model.setDouble(b.index(), r);
+        }
+        ReplacedSingleBlock r = new ReplacedSingleBlock(prefix, H);
+        BlockFitter.setLinear(r.linear(), small(seed), m, DataType.FLOAT32);
+        return model.setSingle(b.index(), r);
+    }
 
-  static SandwichTrainer.Options options(Path spill) {
-    return SandwichTrainer.Options.defaults().withSteps(3).withBatchSize(2).withLr(1e-3)
-        .withBuffer(1L << 20, spill).withSeed(7);
-  }
+    static AffineMap small(long seed) {
+        return new AffineMap(H, H, TinyShapes.gaussian(H * H, 0.05, seed), TinyShapes.gaussian(H, 0.05, seed + 3));
+    }
 
-  // ------------------------------------------------------------------ plan
+    static Calibration calibration(ShapesModel model) {
+        return new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 5),
+                new Calibration.Options(2, new long[] {0}, 2, 4f)); // 2 items x 2 steps = 4 pairs
+    }
 
-  @Test
-  void planFindsTheNearestKeptBlocksAcrossTheBoundaryAndAtTheEdges() {
-    FluxModel model = new FluxModel(SIX);
-    SandwichTrainer.Sandwich p = SandwichTrainer.plan(model, s(0), 3); // position 2, first single block
-    assertEquals(d(1), p.up());
-    assertEquals(s(1), p.down());
-    assertEquals(1, p.first());
-    assertEquals(3, p.last());
-    assertEquals(List.of(s(0)), p.trained());
+    static SandwichTrainer.Options options(Path spill) {
+        return SandwichTrainer.Options.defaults().withSteps(3).withBatchSize(2).withLr(1e-3)
+                .withBuffer(1L << 20, spill).withSeed(7);
+    }
 
-    SandwichTrainer.Sandwich top = SandwichTrainer.plan(model, d(0), 3);
-    assertNull(top.up()); // starts at the embedded input
-    assertEquals(0, top.first());
-    assertEquals(d(1), top.down());
-    assertEquals(1, top.last());
+    // ------------------------------------------------------------------ plan
 
-    SandwichTrainer.Sandwich bottom = SandwichTrainer.plan(model, s(3), 3);
-    assertEquals(s(2), bottom.up());
-    assertNull(bottom.down()); // ends at the last block's output
-    assertEquals(5, bottom.last());
+    @Test
+    void planFindsTheNearestKeptBlocksAcrossTheBoundaryAndAtTheEdges() {
+        FluxModel model = new FluxModel(SIX);
+        SandwichTrainer.Sandwich p = SandwichTrainer.plan(model, s(0), 3); // position 2, first single block
+        assertEquals(d(1), p.up());
+        assertEquals(s(1), p.down());
+        assertEquals(1, p.first());
+        assertEquals(3, p.last());
+        assertEquals(List.of(s(0)), p.trained());
 
-    SandwichTrainer.Sandwich one = SandwichTrainer.plan(model, s(0), 1);
-    assertNull(one.up());
-    assertNull(one.down());
-    assertEquals(2, one.first());
-    assertEquals(2, one.last());
-    assertEquals(List.of(), one.loraBlocks());
+        SandwichTrainer.Sandwich top = SandwichTrainer.plan(model, d(0), 3);
+        assertNull(top.up()); // starts at the embedded input
+        assertEquals(0, top.first());
+        assertEquals(d(1), top.down());
+        assertEquals(1, top.last());
 
-    SandwichTrainer.Sandwich five = SandwichTrainer.plan(model, s(0), 5);
-    assertEquals(List.of(d(0), d(1)), five.loraBefore());
-    assertEquals(List.of(s(1), s(2)), five.loraAfter());
-    assertEquals(0, five.first());
-    assertEquals(4, five.last());
-    assertThrows(IllegalArgumentException.class, () -> SandwichTrainer.plan(model, s(0), 2));
-  }
+        SandwichTrainer.Sandwich bottom = SandwichTrainer.plan(model, s(3), 3);
+        assertEquals(s(2), bottom.up());
+        assertNull(bottom.down()); // ends at the last block's output
+        assertEquals(5, bottom.last());
 
-  @Test
-  void planSkipsEarlierReplacedBlocks() {
-    FluxModel model = new FluxModel(SIX);
-    PrunedModels.apply(model, List.of(Replacement.linear(d(1)), Replacement.linear(s(1)), Replacement.delete(s(2))));
-    SandwichTrainer.Sandwich p = SandwichTrainer.plan(model, s(0), 3);
-    assertEquals(d(0), p.up());
-    assertEquals(s(3), p.down());
-    assertEquals(0, p.first());
-    assertEquals(5, p.last());
-    assertEquals(List.of(d(1), s(0), s(1)), p.trained()); // the deleted block has nothing to train
+        SandwichTrainer.Sandwich one = SandwichTrainer.plan(model, s(0), 1);
+        assertNull(one.up());
+        assertNull(one.down());
+        assertEquals(2, one.first());
+        assertEquals(2, one.last());
+        assertEquals(List.of(), one.loraBlocks());
 
-    SandwichTrainer.Sandwich five = SandwichTrainer.plan(model, s(0), 5);
-    assertEquals(List.of(d(0)), five.loraBefore()); // only one kept block before: starts at the input
-    assertEquals(0, five.first());
-    assertEquals(List.of(s(3)), five.loraAfter());
-    assertEquals(5, five.last());
+        SandwichTrainer.Sandwich five = SandwichTrainer.plan(model, s(0), 5);
+        assertEquals(List.of(d(0), d(1)), five.loraBefore());
+        assertEquals(List.of(s(1), s(2)), five.loraAfter());
+        assertEquals(0, five.first());
+        assertEquals(4, five.last());
+        assertThrows(IllegalArgumentException.class, () -> SandwichTrainer.plan(model, s(0), 2));
+    }
 
-    SandwichTrainer.Sandwich one = SandwichTrainer.plan(model, s(0), 1);
-    assertEquals(List.of(s(0)), one.trained()); // width 1: the block alone, even beside replaced ones
-  }
+    @Test
+    void planSkipsEarlierReplacedBlocks() {
+        FluxModel model = new FluxModel(SIX);
+        PrunedModels.apply(model, List.of(Replacement.linear(d(1)), Replacement.linear(s(1)), Replacement.delete(s(2))));
+        SandwichTrainer.Sandwich p = SandwichTrainer.plan(model, s(0), 3);
+        assertEquals(d(0), p.up());
+        assertEquals(s(3), p.down());
+        assertEquals(0, p.first());
+        assertEquals(5, p.last());
+        assertEquals(List.of(d(1), s(0), s(1)), p.trained()); // the deleted block has nothing to train
 
-  // ------------------------------------------------------------------ runBlocks
+        SandwichTrainer.Sandwich five = SandwichTrainer.plan(model, s(0), 5);
+        assertEquals(List.of(d(0)), five.loraBefore()); // only one kept block before: starts at the input
+        assertEquals(0, five.first());
+        assertEquals(List.of(s(3)), five.loraAfter());
+        assertEquals(5, five.last());
 
-  @Test
-  void runBlocksOverTheWholeRangeEqualsForward() {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(SIX, m, 3);
-      FluxModel model = sm.flux();
-      List<Double> diffs = new ArrayList<>();
-      calibration(sm).run(new CalibrationConsumer() {
-        @Override
-        public void onStep(Calibration.Step step) {
-          NDArray[] last = new NDArray[1];
-          model.forward(step.inputs(), new BlockTap() {
-            @Override
-            public void singleBlock(int index, NDArray in, NDArray out) {
-              if (index == SIX.depthSingleBlocks() - 1) last[0] = out;
+        SandwichTrainer.Sandwich one = SandwichTrainer.plan(model, s(0), 1);
+        assertEquals(List.of(s(0)), one.trained()); // width 1: the block alone, even beside replaced ones
+    }
+
+    // ------------------------------------------------------------------ runBlocks
+
+    @Test
+    void runBlocksOverTheWholeRangeEqualsForward() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(SIX, m, 3);
+            FluxModel model = sm.flux();
+            List<Double> diffs = new ArrayList<>();
+            calibration(sm).run(new CalibrationConsumer() {
+                @Override
+                public void onStep(Calibration.Step step) {
+                    NDArray[] last = new NDArray[1];
+                    model.forward(step.inputs(), new BlockTap() {
+                        @Override
+                        public void singleBlock(int index, NDArray in, NDArray out) {
+                            if (index == SIX.depthSingleBlocks() - 1) last[0] = out;
+                        }
+                    });
+                    NDArray vec = model.vec(step.inputs());
+                    Rope pe = model.rope(step.inputs());
+                    HiddenState h = model.embed(step.inputs());
+                    NDArray whole = model.runBlocks(0, 5, h, vec, pe).toJoint();
+                    HiddenState mid = model.runBlocks(0, 1, h, vec, pe); // streams, converted at the boundary next
+                    assertTrue(!mid.isJoint());
+                    NDArray split = model.runBlocks(2, 5, model.runBlocks(0, 1, h, vec, pe), vec, pe).joint();
+                    diffs.add(whole.sub(last[0]).abs().max().getFloat() + 0.0);
+                    diffs.add(split.sub(last[0]).abs().max().getFloat() + 0.0);
+                }
+            });
+            assertEquals(4, diffs.size());
+            for (double x : diffs) assertEquals(0.0, x, 1e-6);
+        }
+    }
+
+    // ------------------------------------------------------------------ training
+
+    @Test
+    void overlapTrainsBothLinearsAndTheLoraOfTheKeptNeighboursOnly(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(SIX, m, 4);
+            FluxModel model = sm.flux();
+            Module original0 = replace(model, s(0), m, 10); // position 2, replaced earlier
+            Module original = replace(model, s(1), m, 20); // position 3, the current block
+            Module replacement = model.singleBlocks().get(1);
+            SandwichTrainer.Result r = SandwichTrainer.train(model, s(1), original, calibration(sm), options(spill), m);
+
+            assertEquals(d(1), r.up());
+            assertEquals(s(2), r.down());
+            TreeSet<String> expected = new TreeSet<>(List.of("single_blocks.0.linear.weight", "single_blocks.0.linear.bias",
+                    "single_blocks.1.linear.weight", "single_blocks.1.linear.bias"));
+            for (BlockId b : List.of(d(1), s(2))) {
+                for (String prefix : LoraInjector.linears(model, b).keySet()) {
+                    expected.add(prefix + "lora_A");
+                    expected.add(prefix + "lora_B");
+                }
             }
-          });
-          NDArray vec = model.vec(step.inputs());
-          Rope pe = model.rope(step.inputs());
-          HiddenState h = model.embed(step.inputs());
-          NDArray whole = model.runBlocks(0, 5, h, vec, pe).toJoint();
-          HiddenState mid = model.runBlocks(0, 1, h, vec, pe); // streams, converted at the boundary next
-          assertTrue(!mid.isJoint());
-          NDArray split = model.runBlocks(2, 5, model.runBlocks(0, 1, h, vec, pe), vec, pe).joint();
-          diffs.add(whole.sub(last[0]).abs().max().getFloat() + 0.0);
-          diffs.add(split.sub(last[0]).abs().max().getFloat() + 0.0);
+            assertTrue(expected.contains("double_blocks.1.img_attn.qkv.lora_A"));
+            assertTrue(expected.contains("single_blocks.2.linear1.lora_B"));
+            assertEquals(List.copyOf(expected), r.trainedParams());
+            assertEquals(4, r.pairs());
+            assertSame(replacement, model.singleBlocks().get(1)); // the linear is back after recording
+            assertTrue(LoraInjector.linears(model, d(0)).values().stream().allMatch(l -> l.lora() == null));
+
+            // the next sandwich reuses d(1)'s adapter: trained further, never stacked
+            Map<String, fastflux.model.Linear> lin = LoraInjector.linears(model, d(1));
+            List<LoRA> before = lin.values().stream().map(fastflux.model.Linear::lora).toList();
+            SandwichTrainer.Result r2 = SandwichTrainer.train(model, s(0), original0, calibration(sm),
+                    options(spill).withSteps(1), m);
+            assertEquals(d(1), r2.up());
+            assertEquals(s(2), r2.down());
+            List<LoRA> after = lin.values().stream().map(fastflux.model.Linear::lora).toList();
+            for (int i = 0; i < before.size(); i++) assertSame(before.get(i), after.get(i));
         }
-      });
-      assertEquals(4, diffs.size());
-      for (double x : diffs) assertEquals(0.0, x, 1e-6);
     }
-  }
 
-  // ------------------------------------------------------------------ training
-
-  @Test
-  void overlapTrainsBothLinearsAndTheLoraOfTheKeptNeighboursOnly(@TempDir Path spill) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(SIX, m, 4);
-      FluxModel model = sm.flux();
-      Module original0 = replace(model, s(0), m, 10); // position 2, replaced earlier
-      Module original = replace(model, s(1), m, 20); // position 3, the current block
-      Module replacement = model.singleBlocks().get(1);
-      SandwichTrainer.Result r = SandwichTrainer.train(model, s(1), original, calibration(sm), options(spill), m);
-
-      assertEquals(d(1), r.up());
-      assertEquals(s(2), r.down());
-      TreeSet<String> expected = new TreeSet<>(List.of("single_blocks.0.linear.weight", "single_blocks.0.linear.bias",
-          "single_blocks.1.linear.weight", "single_blocks.1.linear.bias"));
-      for (BlockId b : List.of(d(1), s(2))) {
-        for (String prefix : LoraInjector.linears(model, b).keySet()) {
-          expected.add(prefix + "lora_A");
-          expected.add(prefix + "lora_B");
+    @Test
+    void trainingLowersTheLocalLossAndFreshLoraStartsAtTheLinearOnlyLoss(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(m, 5); // d0, s0, s1
+            FluxModel model = sm.flux();
+            Module original = replace(model, s(0), m, 30);
+            SandwichTrainer.Options o = options(spill).withSteps(25).withBatchSize(4).withLr(3e-3);
+            SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
+            try (SandwichPairs pairs = SandwichTrainer.record(model, plan, original, calibration(sm), o,
+                    SandwichTrainer.FreeSpace.SYSTEM)) {
+                double linearOnly = SandwichTrainer.loss(model, plan, pairs, 4, m); // no LoRA yet
+                assertTrue(linearOnly > 0);
+                SandwichTrainer.Result r = SandwichTrainer.train(model, plan, pairs, o, m);
+                assertEquals(linearOnly, r.initialLoss(), 1e-6 * linearOnly);
+                assertEquals(linearOnly, r.losses()[0], 1e-6 * linearOnly); // full batch: step 0 sees every pair
+                assertTrue(r.finalLoss() < r.initialLoss(), r.initialLoss() + " -> " + r.finalLoss());
+                assertEquals(25, r.losses().length);
+            }
         }
-      }
-      assertTrue(expected.contains("double_blocks.1.img_attn.qkv.lora_A"));
-      assertTrue(expected.contains("single_blocks.2.linear1.lora_B"));
-      assertEquals(List.copyOf(expected), r.trainedParams());
-      assertEquals(4, r.pairs());
-      assertSame(replacement, model.singleBlocks().get(1)); // the linear is back after recording
-      assertTrue(LoraInjector.linears(model, d(0)).values().stream().allMatch(l -> l.lora() == null));
+    }
 
-      // the next sandwich reuses d(1)'s adapter: trained further, never stacked
-      Map<String, fastflux.model.Linear> lin = LoraInjector.linears(model, d(1));
-      List<LoRA> before = lin.values().stream().map(fastflux.model.Linear::lora).toList();
-      SandwichTrainer.Result r2 = SandwichTrainer.train(model, s(0), original0, calibration(sm),
-          options(spill).withSteps(1), m);
-      assertEquals(d(1), r2.up());
-      assertEquals(s(2), r2.down());
-      List<LoRA> after = lin.values().stream().map(fastflux.model.Linear::lora).toList();
-      for (int i = 0; i < before.size(); i++) assertSame(before.get(i), after.get(i));
+    @Test
+    void widthOneTrainsTheLinearAloneOnItsOwnPairs(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(m, 6);
+            FluxModel model = sm.flux();
+            Module original = replace(model, d(0), m, 40);
+            SandwichTrainer.Result r = SandwichTrainer.train(model, d(0), original, calibration(sm),
+                    options(spill).withWidth(1), m);
+            assertEquals(List.of("double_blocks.0.img_linear.bias", "double_blocks.0.img_linear.weight",
+                    "double_blocks.0.txt_linear.bias", "double_blocks.0.txt_linear.weight"), r.trainedParams());
+            assertNull(r.up());
+            assertNull(r.down());
+            assertTrue(LoraInjector.trainableParams(model).isEmpty());
+        }
     }
-  }
 
-  @Test
-  void trainingLowersTheLocalLossAndFreshLoraStartsAtTheLinearOnlyLoss(@TempDir Path spill) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(m, 5); // d0, s0, s1
-      FluxModel model = sm.flux();
-      Module original = replace(model, s(0), m, 30);
-      SandwichTrainer.Options o = options(spill).withSteps(25).withBatchSize(4).withLr(3e-3);
-      SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
-      try (SandwichPairs pairs = SandwichTrainer.record(model, plan, original, calibration(sm), o,
-          SandwichTrainer.FreeSpace.SYSTEM)) {
-        double linearOnly = SandwichTrainer.loss(model, plan, pairs, 4, m); // no LoRA yet
-        assertTrue(linearOnly > 0);
-        SandwichTrainer.Result r = SandwichTrainer.train(model, plan, pairs, o, m);
-        assertEquals(linearOnly, r.initialLoss(), 1e-6 * linearOnly);
-        assertEquals(linearOnly, r.losses()[0], 1e-6 * linearOnly); // full batch: step 0 sees every pair
-        assertTrue(r.finalLoss() < r.initialLoss(), r.initialLoss() + " -> " + r.finalLoss());
-        assertEquals(25, r.losses().length);
-      }
+    @Test
+    void spilledPairsTrainExactlyAsInMemoryOnesAndAreDeletedAfter(@TempDir Path spill) throws Exception {
+        SandwichTrainer.Result inMemory;
+        SandwichTrainer.Result spilled;
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(m, 8);
+            Module original = replace(sm.flux(), s(0), m, 50);
+            inMemory = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm), options(spill).withSteps(4), m);
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(m, 8);
+            Module original = replace(sm.flux(), s(0), m, 50);
+            spilled = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm),
+                    options(spill).withSteps(4).withBuffer(1, spill), m); // nothing fits in memory
+        }
+        assertEquals(0, inMemory.spilledBytes());
+        assertTrue(spilled.spilledBytes() > 0);
+        assertEquals(inMemory.pairs(), spilled.pairs());
+        assertArrayEquals(inMemory.losses(), spilled.losses(), 1e-6);
+        assertEquals(inMemory.initialLoss(), spilled.initialLoss(), 1e-6);
+        assertEquals(inMemory.finalLoss(), spilled.finalLoss(), 1e-6);
+        try (var files = Files.list(spill)) {
+            assertEquals(0, files.count(), "spill files are deleted after training");
+        }
     }
-  }
 
-  @Test
-  void widthOneTrainsTheLinearAloneOnItsOwnPairs(@TempDir Path spill) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(m, 6);
-      FluxModel model = sm.flux();
-      Module original = replace(model, d(0), m, 40);
-      SandwichTrainer.Result r = SandwichTrainer.train(model, d(0), original, calibration(sm),
-          options(spill).withWidth(1), m);
-      assertEquals(List.of("double_blocks.0.img_linear.bias", "double_blocks.0.img_linear.weight",
-          "double_blocks.0.txt_linear.bias", "double_blocks.0.txt_linear.weight"), r.trainedParams());
-      assertNull(r.up());
-      assertNull(r.down());
-      assertTrue(LoraInjector.trainableParams(model).isEmpty());
+    @Test
+    void notEnoughDiskIsAClearErrorBeforeRecording(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(m, 9);
+            FluxModel model = sm.flux();
+            Module original = replace(model, s(0), m, 60);
+            Module replacement = model.singleBlocks().get(0);
+            SandwichTrainer.Options o = options(spill).withBuffer(0, spill);
+            SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> SandwichTrainer.record(model, plan,
+                    original, calibration(sm), o, dir -> 1024));
+            assertTrue(e.getMessage().contains("not enough disk"), e.getMessage());
+            assertTrue(e.getMessage().contains(spill.toString()), e.getMessage());
+            assertSame(replacement, model.singleBlocks().get(0));
+        }
     }
-  }
-
-  @Test
-  void spilledPairsTrainExactlyAsInMemoryOnesAndAreDeletedAfter(@TempDir Path spill) throws Exception {
-    SandwichTrainer.Result inMemory;
-    SandwichTrainer.Result spilled;
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(m, 8);
-      Module original = replace(sm.flux(), s(0), m, 50);
-      inMemory = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm), options(spill).withSteps(4), m);
-    }
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(m, 8);
-      Module original = replace(sm.flux(), s(0), m, 50);
-      spilled = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm),
-          options(spill).withSteps(4).withBuffer(1, spill), m); // nothing fits in memory
-    }
-    assertEquals(0, inMemory.spilledBytes());
-    assertTrue(spilled.spilledBytes() > 0);
-    assertEquals(inMemory.pairs(), spilled.pairs());
-    assertArrayEquals(inMemory.losses(), spilled.losses(), 1e-6);
-    assertEquals(inMemory.initialLoss(), spilled.initialLoss(), 1e-6);
-    assertEquals(inMemory.finalLoss(), spilled.finalLoss(), 1e-6);
-    try (var files = Files.list(spill)) {
-      assertEquals(0, files.count(), "spill files are deleted after training");
-    }
-  }
-
-  @Test
-  void notEnoughDiskIsAClearErrorBeforeRecording(@TempDir Path spill) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      ShapesModel sm = TinyShapes.model(m, 9);
-      FluxModel model = sm.flux();
-      Module original = replace(model, s(0), m, 60);
-      Module replacement = model.singleBlocks().get(0);
-      SandwichTrainer.Options o = options(spill).withBuffer(0, spill);
-      SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
-      IllegalStateException e = assertThrows(IllegalStateException.class, () -> SandwichTrainer.record(model, plan,
-          original, calibration(sm), o, dir -> 1024));
-      assertTrue(e.getMessage().contains("not enough disk"), e.getMessage());
-      assertTrue(e.getMessage().contains(spill.toString()), e.getMessage());
-      assertSame(replacement, model.singleBlocks().get(0));
-    }
-  }
 }

@@ -40,306 +40,306 @@ import java.util.Set;
  * ratios ({@link PruneJob#reuseFrom}), as the paper's progressive procedure allows.
  */
 public final class PaperTables {
-  /** The parts that {@code --only} selects. */
-  public enum Part {
-    TABLE4, TABLE5, TABLE6, FIG6, FIG7;
+    /** The parts that {@code --only} selects. */
+    public enum Part {
+        TABLE4, TABLE5, TABLE6, FIG6, FIG7;
 
-    public String key() {
-      return name().toLowerCase(Locale.ROOT);
-    }
-
-    /** {@code table4,fig6} → the parts; names every unknown one. */
-    public static Set<Part> parse(String list) {
-      Set<Part> parts = EnumSet.noneOf(Part.class);
-      List<String> unknown = new ArrayList<>();
-      for (String s : list.split(",")) {
-        String k = s.trim().toLowerCase(Locale.ROOT);
-        if (k.isEmpty()) continue;
-        Part found = null;
-        for (Part p : values()) if (p.key().equals(k)) found = p;
-        if (found == null) unknown.add(k); else parts.add(found);
-      }
-      if (!unknown.isEmpty() || parts.isEmpty()) {
-        throw new IllegalArgumentException("unknown part(s) " + unknown + " (table4, table5, table6, fig6, fig7)");
-      }
-      return parts;
-    }
-  }
-
-  /**
-   * @param model the full model every variant is pruned from
-   * @param parts what to run
-   * @param method the full method's pruning options (its ratio is the ablations' ratio); variants change one thing
-   * @param evalPrompts the evaluation prompts (the dev set), never used for calibration
-   * @param evalLabel how the report names them
-   * @param seeds images per prompt and seed base
-   * @param seedBases evaluation seed bases: base i uses seeds {@code i·1000 .. i·1000 + seeds − 1}
-   * @param evalSteps sampler steps of evaluation and grids
-   * @param gridSeeds images per grid row (one row per category's first prompt)
-   */
-  public record Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
-                        int seeds, int seedBases, int evalSteps, int gridSeeds) {
-    public Options {
-      if (seeds < 1 || seedBases < 1 || evalSteps < 1 || gridSeeds < 1) {
-        throw new IllegalArgumentException("seeds, seed bases, evaluation steps and grid seeds must be >= 1");
-      }
-      if (evalPrompts == null || evalPrompts.isEmpty()) throw new IllegalArgumentException("no evaluation prompts");
-      parts = EnumSet.copyOf(parts);
-      evalPrompts = List.copyOf(evalPrompts);
-    }
-  }
-
-  /** What one invocation did: variants pruned (or resumed) and evaluations run, by name; cached ones are absent. */
-  public record Result(Path report, List<String> pruned, List<String> evaluated) {}
-
-  /** Table 6's ratios; the largest is trained, the others are built from it. */
-  static final double[] RATIOS = {0.05, 0.10, 0.15, 0.20, 0.25, 0.30};
-  static final String UNPRUNED = "unpruned";
-
-  /** One pruning run: its options, and the run it is built from (Table 6) or null. */
-  record Variant(String name, String label, PruneJob.Options options, String reuseFrom) {}
-
-  private final Path dir;
-  private final Options o;
-  private final PrintStream log;
-  private final List<String> pruned = new ArrayList<>();
-  private final List<String> evaluated = new ArrayList<>();
-
-  public PaperTables(Path dir, Options options, PrintStream log) {
-    this.dir = dir;
-    this.o = options;
-    this.log = log;
-  }
-
-  /** Runs (or resumes) the selected parts and writes {@code DIR/report.md}; returns what this invocation did. */
-  public Result run() {
-    Map<String, Variant> variants = variants();
-    log.printf("paper-tables: %s, %d variants + unpruned, %d seed base(s) x %d seeds x %d prompts%n", o.parts(),
-        variants.size(), o.seedBases(), o.seeds(), o.evalPrompts().size());
-    Map<String, List<JsonObject>> evals = new LinkedHashMap<>();
-    evals.put(UNPRUNED, evaluate(UNPRUNED, o.model()));
-    grid(UNPRUNED, o.model());
-    Map<String, JsonObject> reports = new LinkedHashMap<>();
-    for (Variant v : variants.values()) {
-      reports.put(v.name(), prune(v));
-      evals.put(v.name(), evaluate(v.name(), variantDir(v.name())));
-      grid(v.name(), variantDir(v.name()));
-    }
-    Path report = dir.resolve("report.md");
-    write(report, PaperTablesReport.markdown(o, variants, reports, evals));
-    log.println("paper-tables: report written to " + report);
-    return new Result(report, List.copyOf(pruned), List.copyOf(evaluated));
-  }
-
-  /** The variants the selected parts need, in the order they must run (Table 6's source before its reuses). */
-  Map<String, Variant> variants() {
-    PruneJob.Options m = o.method();
-    Path importance = m.order() == PruneJob.Order.IMPORTANCE && m.importanceFrom() == null
-        ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
-    PruneJob.Options full = with(m, m.ratio(), importance, m.order(), m.mode(), m.sandwichTraining(), m.sandwichWidth());
-    Map<String, Variant> v = new LinkedHashMap<>();
-    Set<Part> p = o.parts();
-    if (p.contains(Part.TABLE4) || p.contains(Part.TABLE5) || p.contains(Part.FIG6) || p.contains(Part.FIG7)) {
-      v.put("full", new Variant("full", "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")", full, null));
-    }
-    if (p.contains(Part.TABLE4)) {
-      v.put("no-st", new Variant("no-st", "w/o ST (least-squares linears)", with(full, full.ratio(), importance,
-          full.order(), Replacement.Mode.LINEAR, false, full.sandwichWidth()), null));
-    }
-    if (p.contains(Part.FIG6)) {
-      v.put("delete", new Variant("delete", "delete (shortcut), same ST", with(full, full.ratio(), importance,
-          full.order(), Replacement.Mode.DELETE, full.sandwichTraining(), full.sandwichWidth()), null));
-    }
-    if (p.contains(Part.TABLE5)) {
-      v.put("start2end", new Variant("start2end", "Start2End order", with(full, full.ratio(), null,
-          PruneJob.Order.START2END, full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
-      v.put("end2start", new Variant("end2start", "End2Start order", with(full, full.ratio(), null,
-          PruneJob.Order.END2START, full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
-    }
-    if (p.contains(Part.FIG7)) {
-      for (int w : new int[] {1, 5}) {
-        if (w == full.sandwichWidth()) continue;
-        v.put("width" + w, new Variant("width" + w, "sandwich width " + w, with(full, full.ratio(), importance,
-            full.order(), full.mode(), full.sandwichTraining(), w), null));
-      }
-    }
-    if (p.contains(Part.TABLE6)) {
-      String top = ratioName(RATIOS[RATIOS.length - 1]);
-      v.put(top, new Variant(top, "30% (trained)", with(full, RATIOS[RATIOS.length - 1], importance, full.order(),
-          full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
-      for (int i = 0; i < RATIOS.length - 1; i++) {
-        String n = ratioName(RATIOS[i]);
-        v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", with(full, RATIOS[i], importance,
-            full.order(), full.mode(), full.sandwichTraining(), full.sandwichWidth()), top));
-      }
-    }
-    return v;
-  }
-
-  static String ratioName(double r) {
-    return String.format(Locale.ROOT, "ratio-%02d", Math.round(r * 100));
-  }
-
-  private static PruneJob.Options with(PruneJob.Options b, double ratio, Path importanceFrom, PruneJob.Order order,
-                                       Replacement.Mode mode, boolean st, int width) {
-    return new PruneJob.Options(ratio, b.importance(), importanceFrom, order, mode, st, width, b.calibPrompts(),
-        b.calibSteps(), b.stSteps(), b.lr(), b.loraRank(), b.loraAlpha(), b.bufferBytes(), b.seed());
-  }
-
-  Path variantDir(String name) {
-    return name.equals(UNPRUNED) ? dir.resolve("variants").resolve(UNPRUNED) : dir.resolve("variants").resolve(name);
-  }
-
-  /** A finished variant: its report.json (written last, atomically) parses and holds the speed section. */
-  static JsonObject finished(Path variant) {
-    Path f = variant.resolve("report.json");
-    if (!Files.isRegularFile(f) || !Files.isRegularFile(variant.resolve("model.safetensors"))) return null;
-    try {
-      JsonObject r = JsonParser.parseString(Files.readString(f)).getAsJsonObject();
-      return r.has("speed") && r.has("replaced_count") ? r : null;
-    } catch (IOException | RuntimeException e) {
-      return null;
-    }
-  }
-
-  private JsonObject prune(Variant v) {
-    Path out = variantDir(v.name());
-    JsonObject done = finished(out);
-    if (done != null) {
-      log.println("[skip] " + v.name() + ": finished (" + out.resolve("report.json") + ")");
-      return done;
-    }
-    if (v.options().importanceFrom() != null && v.options().importanceFrom().startsWith(dir)) importance();
-    log.println("[prune] " + v.name() + ": " + v.label() + (Files.isDirectory(out.resolve("state")) ? " (resuming)" : ""));
-    try (NDManager m = NDManager.newBaseManager()) {
-      PruneJob job = new PruneJob(o.model(), out, v.options(), progress(v.name()), m);
-      if (v.reuseFrom() != null) job.reuseFrom(variantDir(v.reuseFrom()));
-      JsonObject r = job.runAll(null, 1, null);
-      pruned.add(v.name());
-      return r;
-    }
-  }
-
-  /** The shared block ranking: computed once into {@code DIR/importance} (a resumable run of its own). */
-  private void importance() {
-    Path file = dir.resolve("importance").resolve("importance.json");
-    if (Files.isRegularFile(file)) return;
-    log.println("[importance] " + o.method().importance() + " ranking, shared by every importance-ordered variant");
-    PruneJob.Options m = o.method();
-    try (NDManager nd = NDManager.newBaseManager()) {
-      PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), with(m, m.ratio(), null, PruneJob.Order.IMPORTANCE,
-          m.mode(), m.sandwichTraining(), m.sandwichWidth()), progress("importance"), nd);
-      job.begin();
-      job.order();
-    }
-  }
-
-  private PruneJob.Listener progress(String name) {
-    String[] last = {""};
-    return (phase, block, done, total, detail) -> {
-      String key = phase + " " + block;
-      if (!key.equals(last[0])) {
-        log.println("  " + name + " [" + phase + "] " + block + " " + detail);
-        last[0] = key;
-      }
-    };
-  }
-
-  /** The evaluations of one model over the seed bases, each cached with what it was computed from. */
-  private List<JsonObject> evaluate(String name, Path model) {
-    List<JsonObject> out = new ArrayList<>();
-    Path vd = variantDir(name);
-    for (int i = 0; i < o.seedBases(); i++) {
-      long base = i * 1000L;
-      Path f = vd.resolve("eval-base" + base + ".json");
-      JsonObject key = new JsonObject();
-      key.addProperty("prompts", o.evalLabel() + " (" + o.evalPrompts().size() + " prompts)");
-      key.addProperty("seeds", o.seeds());
-      key.addProperty("seed_base", base);
-      key.addProperty("steps", o.evalSteps());
-      JsonObject cached = readJson(f);
-      if (cached != null && cached.getAsJsonObject("key").equals(key)) {
-        out.add(cached.getAsJsonObject("report"));
-        continue;
-      }
-      log.printf("[eval] %s: seed base %d (%d images)%n", name, base, o.evalPrompts().size() * o.seeds());
-      Evaluation.Options d = Evaluation.Options.defaults();
-      try (NDManager m = NDManager.newBaseManager()) {
-        ShapesModel sm = ShapesModel.load(model, m);
-        EvalReport r = Evaluation.run(sm, o.evalPrompts(), new Evaluation.Options(o.seeds(), base, o.evalSteps(),
-            d.guidance(), d.batch(), null), null).report();
-        JsonObject c = new JsonObject();
-        c.add("key", key);
-        c.add("report", r.toJsonObject());
-        write(f, new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(c));
-        out.add(r.toJsonObject());
-      }
-      evaluated.add(name + "@" + base);
-    }
-    return out;
-  }
-
-  /** Rows: the first prompt of each category; columns: seeds 0..gridSeeds−1. The same for every model. */
-  private void grid(String name, Path model) {
-    Path f = variantDir(name).resolve("grid.png");
-    Path copy = dir.resolve("grids").resolve(name + ".png");
-    try {
-      if (!Files.isRegularFile(f)) {
-        List<String> prompts = new ArrayList<>();
-        List<Long> seeds = new ArrayList<>();
-        for (Prompt p : gridPrompts(o.evalPrompts())) {
-          for (int s = 0; s < o.gridSeeds(); s++) {
-            prompts.add(p.text());
-            seeds.add((long) s);
-          }
+        public String key() {
+            return name().toLowerCase(Locale.ROOT);
         }
+
+        /** {@code table4,fig6} → the parts; names every unknown one. */
+        public static Set<Part> parse(String list) {
+            Set<Part> parts = EnumSet.noneOf(Part.class);
+            List<String> unknown = new ArrayList<>();
+            for (String s : list.split(",")) {
+                String k = s.trim().toLowerCase(Locale.ROOT);
+                if (k.isEmpty()) continue;
+                Part found = null;
+                for (Part p : values()) if (p.key().equals(k)) found = p;
+                if (found == null) unknown.add(k); else parts.add(found);
+            }
+            if (!unknown.isEmpty() || parts.isEmpty()) {
+                throw new IllegalArgumentException("unknown part(s) " + unknown + " (table4, table5, table6, fig6, fig7)");
+            }
+            return parts;
+        }
+    }
+
+    /**
+     * @param model the full model every variant is pruned from
+     * @param parts what to run
+     * @param method the full method's pruning options (its ratio is the ablations' ratio); variants change one thing
+     * @param evalPrompts the evaluation prompts (the dev set), never used for calibration
+     * @param evalLabel how the report names them
+     * @param seeds images per prompt and seed base
+     * @param seedBases evaluation seed bases: base i uses seeds {@code i·1000 .. i·1000 + seeds − 1}
+     * @param evalSteps sampler steps of evaluation and grids
+     * @param gridSeeds images per grid row (one row per category's first prompt)
+     */
+    public record Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
+                                                int seeds, int seedBases, int evalSteps, int gridSeeds) {
+        public Options {
+            if (seeds < 1 || seedBases < 1 || evalSteps < 1 || gridSeeds < 1) {
+                throw new IllegalArgumentException("seeds, seed bases, evaluation steps and grid seeds must be >= 1");
+            }
+            if (evalPrompts == null || evalPrompts.isEmpty()) throw new IllegalArgumentException("no evaluation prompts");
+            parts = EnumSet.copyOf(parts);
+            evalPrompts = List.copyOf(evalPrompts);
+        }
+    }
+
+    /** What one invocation did: variants pruned (or resumed) and evaluations run, by name; cached ones are absent. */
+    public record Result(Path report, List<String> pruned, List<String> evaluated) {}
+
+    /** Table 6's ratios; the largest is trained, the others are built from it. */
+    static final double[] RATIOS = {0.05, 0.10, 0.15, 0.20, 0.25, 0.30};
+    static final String UNPRUNED = "unpruned";
+
+    /** One pruning run: its options, and the run it is built from (Table 6) or null. */
+    record Variant(String name, String label, PruneJob.Options options, String reuseFrom) {}
+
+    private final Path dir;
+    private final Options o;
+    private final PrintStream log;
+    private final List<String> pruned = new ArrayList<>();
+    private final List<String> evaluated = new ArrayList<>();
+
+    public PaperTables(Path dir, Options options, PrintStream log) {
+        this.dir = dir;
+        this.o = options;
+        this.log = log;
+    }
+
+    /** Runs (or resumes) the selected parts and writes {@code DIR/report.md}; returns what this invocation did. */
+    public Result run() {
+        Map<String, Variant> variants = variants();
+        log.printf("paper-tables: %s, %d variants + unpruned, %d seed base(s) x %d seeds x %d prompts%n", o.parts(),
+                variants.size(), o.seedBases(), o.seeds(), o.evalPrompts().size());
+        Map<String, List<JsonObject>> evals = new LinkedHashMap<>();
+        evals.put(UNPRUNED, evaluate(UNPRUNED, o.model()));
+        grid(UNPRUNED, o.model());
+        Map<String, JsonObject> reports = new LinkedHashMap<>();
+        for (Variant v : variants.values()) {
+            reports.put(v.name(), prune(v));
+            evals.put(v.name(), evaluate(v.name(), variantDir(v.name())));
+            grid(v.name(), variantDir(v.name()));
+        }
+        Path report = dir.resolve("report.md");
+        write(report, PaperTablesReport.markdown(o, variants, reports, evals));
+        log.println("paper-tables: report written to " + report);
+        return new Result(report, List.copyOf(pruned), List.copyOf(evaluated));
+    }
+
+    /** The variants the selected parts need, in the order they must run (Table 6's source before its reuses). */
+    Map<String, Variant> variants() {
+        PruneJob.Options m = o.method();
+        Path importance = m.order() == PruneJob.Order.IMPORTANCE && m.importanceFrom() == null
+                ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
+        PruneJob.Options full = with(m, m.ratio(), importance, m.order(), m.mode(), m.sandwichTraining(), m.sandwichWidth());
+        Map<String, Variant> v = new LinkedHashMap<>();
+        Set<Part> p = o.parts();
+        if (p.contains(Part.TABLE4) || p.contains(Part.TABLE5) || p.contains(Part.FIG6) || p.contains(Part.FIG7)) {
+            v.put("full", new Variant("full", "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")", full, null));
+        }
+        if (p.contains(Part.TABLE4)) {
+            v.put("no-st", new Variant("no-st", "w/o ST (least-squares linears)", with(full, full.ratio(), importance,
+                    full.order(), Replacement.Mode.LINEAR, false, full.sandwichWidth()), null));
+        }
+        if (p.contains(Part.FIG6)) {
+            v.put("delete", new Variant("delete", "delete (shortcut), same ST", with(full, full.ratio(), importance,
+                    full.order(), Replacement.Mode.DELETE, full.sandwichTraining(), full.sandwichWidth()), null));
+        }
+        if (p.contains(Part.TABLE5)) {
+            v.put("start2end", new Variant("start2end", "Start2End order", with(full, full.ratio(), null,
+                    PruneJob.Order.START2END, full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
+            v.put("end2start", new Variant("end2start", "End2Start order", with(full, full.ratio(), null,
+                    PruneJob.Order.END2START, full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
+        }
+        if (p.contains(Part.FIG7)) {
+            for (int w : new int[] {1, 5}) {
+                if (w == full.sandwichWidth()) continue;
+                v.put("width" + w, new Variant("width" + w, "sandwich width " + w, with(full, full.ratio(), importance,
+                        full.order(), full.mode(), full.sandwichTraining(), w), null));
+            }
+        }
+        if (p.contains(Part.TABLE6)) {
+            String top = ratioName(RATIOS[RATIOS.length - 1]);
+            v.put(top, new Variant(top, "30% (trained)", with(full, RATIOS[RATIOS.length - 1], importance, full.order(),
+                    full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
+            for (int i = 0; i < RATIOS.length - 1; i++) {
+                String n = ratioName(RATIOS[i]);
+                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", with(full, RATIOS[i], importance,
+                        full.order(), full.mode(), full.sandwichTraining(), full.sandwichWidth()), top));
+            }
+        }
+        return v;
+    }
+
+    static String ratioName(double r) {
+        return String.format(Locale.ROOT, "ratio-%02d", Math.round(r * 100));
+    }
+
+    private static PruneJob.Options with(PruneJob.Options b, double ratio, Path importanceFrom, PruneJob.Order order,
+                                         Replacement.Mode mode, boolean st, int width) {
+        return new PruneJob.Options(ratio, b.importance(), importanceFrom, order, mode, st, width, b.calibPrompts(),
+                b.calibSteps(), b.stSteps(), b.lr(), b.loraRank(), b.loraAlpha(), b.bufferBytes(), b.seed());
+    }
+
+    Path variantDir(String name) {
+        return name.equals(UNPRUNED) ? dir.resolve("variants").resolve(UNPRUNED) : dir.resolve("variants").resolve(name);
+    }
+
+    /** A finished variant: its report.json (written last, atomically) parses and holds the speed section. */
+    static JsonObject finished(Path variant) {
+        Path f = variant.resolve("report.json");
+        if (!Files.isRegularFile(f) || !Files.isRegularFile(variant.resolve("model.safetensors"))) return null;
+        try {
+            JsonObject r = JsonParser.parseString(Files.readString(f)).getAsJsonObject();
+            return r.has("speed") && r.has("replaced_count") ? r : null;
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
+    }
+
+    private JsonObject prune(Variant v) {
+        Path out = variantDir(v.name());
+        JsonObject done = finished(out);
+        if (done != null) {
+            log.println("[skip] " + v.name() + ": finished (" + out.resolve("report.json") + ")");
+            return done;
+        }
+        if (v.options().importanceFrom() != null && v.options().importanceFrom().startsWith(dir)) importance();
+        log.println("[prune] " + v.name() + ": " + v.label() + (Files.isDirectory(out.resolve("state")) ? " (resuming)" : ""));
         try (NDManager m = NDManager.newBaseManager()) {
-          ShapesModel sm = ShapesModel.load(model, m);
-          List<Image> images = sm.generate(prompts, seeds.stream().mapToLong(Long::longValue).toArray(), o.evalSteps(),
-              Evaluation.Options.defaults().guidance(), 16);
-          Files.createDirectories(f.getParent());
-          Path tmp = f.resolveSibling("grid.tmp.png");
-          Png.writeGrid(images, o.gridSeeds(), 4, tmp);
-          Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            PruneJob job = new PruneJob(o.model(), out, v.options(), progress(v.name()), m);
+            if (v.reuseFrom() != null) job.reuseFrom(variantDir(v.reuseFrom()));
+            JsonObject r = job.runAll(null, 1, null);
+            pruned.add(v.name());
+            return r;
         }
-      }
-      Files.createDirectories(copy.getParent());
-      Files.copy(f, copy, StandardCopyOption.REPLACE_EXISTING);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write the grid of " + name, e);
     }
-  }
 
-  /** The first prompt of each category, in category order. */
-  static List<Prompt> gridPrompts(List<Prompt> prompts) {
-    List<Prompt> out = new ArrayList<>();
-    for (Category c : Category.values()) {
-      for (Prompt p : prompts) {
-        if (p.category() == c) {
-          out.add(p);
-          break;
+    /** The shared block ranking: computed once into {@code DIR/importance} (a resumable run of its own). */
+    private void importance() {
+        Path file = dir.resolve("importance").resolve("importance.json");
+        if (Files.isRegularFile(file)) return;
+        log.println("[importance] " + o.method().importance() + " ranking, shared by every importance-ordered variant");
+        PruneJob.Options m = o.method();
+        try (NDManager nd = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), with(m, m.ratio(), null, PruneJob.Order.IMPORTANCE,
+                    m.mode(), m.sandwichTraining(), m.sandwichWidth()), progress("importance"), nd);
+            job.begin();
+            job.order();
         }
-      }
     }
-    return out;
-  }
 
-  private static JsonObject readJson(Path f) {
-    try {
-      return Files.isRegularFile(f) ? JsonParser.parseString(Files.readString(f)).getAsJsonObject() : null;
-    } catch (IOException | RuntimeException e) {
-      return null; // a damaged cache entry is recomputed
+    private PruneJob.Listener progress(String name) {
+        String[] last = {""};
+        return (phase, block, done, total, detail) -> {
+            String key = phase + " " + block;
+            if (!key.equals(last[0])) {
+                log.println("  " + name + " [" + phase + "] " + block + " " + detail);
+                last[0] = key;
+            }
+        };
     }
-  }
 
-  static void write(Path file, String text) {
-    try {
-      Files.createDirectories(file.getParent());
-      Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
-      Files.writeString(tmp, text);
-      Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } catch (IOException e) {
-      throw new UncheckedIOException("cannot write " + file, e);
+    /** The evaluations of one model over the seed bases, each cached with what it was computed from. */
+    private List<JsonObject> evaluate(String name, Path model) {
+        List<JsonObject> out = new ArrayList<>();
+        Path vd = variantDir(name);
+        for (int i = 0; i < o.seedBases(); i++) {
+            long base = i * 1000L;
+            Path f = vd.resolve("eval-base" + base + ".json");
+            JsonObject key = new JsonObject();
+            key.addProperty("prompts", o.evalLabel() + " (" + o.evalPrompts().size() + " prompts)");
+            key.addProperty("seeds", o.seeds());
+            key.addProperty("seed_base", base);
+            key.addProperty("steps", o.evalSteps());
+            JsonObject cached = readJson(f);
+            if (cached != null && cached.getAsJsonObject("key").equals(key)) {
+                out.add(cached.getAsJsonObject("report"));
+                continue;
+            }
+            log.printf("[eval] %s: seed base %d (%d images)%n", name, base, o.evalPrompts().size() * o.seeds());
+            Evaluation.Options d = Evaluation.Options.defaults();
+            try (NDManager m = NDManager.newBaseManager()) {
+                ShapesModel sm = ShapesModel.load(model, m);
+                EvalReport r = Evaluation.run(sm, o.evalPrompts(), new Evaluation.Options(o.seeds(), base, o.evalSteps(),
+                        d.guidance(), d.batch(), null), null).report();
+                JsonObject c = new JsonObject();
+                c.add("key", key);
+                c.add("report", r.toJsonObject());
+                write(f, new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(c));
+                out.add(r.toJsonObject());
+            }
+            evaluated.add(name + "@" + base);
+        }
+        return out;
     }
-  }
+
+    /** Rows: the first prompt of each category; columns: seeds 0..gridSeeds−1. The same for every model. */
+    private void grid(String name, Path model) {
+        Path f = variantDir(name).resolve("grid.png");
+        Path copy = dir.resolve("grids").resolve(name + ".png");
+        try {
+            if (!Files.isRegularFile(f)) {
+                List<String> prompts = new ArrayList<>();
+                List<Long> seeds = new ArrayList<>();
+                for (Prompt p : gridPrompts(o.evalPrompts())) {
+                    for (int s = 0; s < o.gridSeeds(); s++) {
+                        prompts.add(p.text());
+                        seeds.add((long) s);
+                    }
+                }
+                try (NDManager m = NDManager.newBaseManager()) {
+                    ShapesModel sm = ShapesModel.load(model, m);
+                    List<Image> images = sm.generate(prompts, seeds.stream().mapToLong(Long::longValue).toArray(), o.evalSteps(),
+                            Evaluation.Options.defaults().guidance(), 16);
+                    Files.createDirectories(f.getParent());
+                    Path tmp = f.resolveSibling("grid.tmp.png");
+                    Png.writeGrid(images, o.gridSeeds(), 4, tmp);
+                    Files.move(tmp, f, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+                }
+            }
+            Files.createDirectories(copy.getParent());
+            Files.copy(f, copy, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the grid of " + name, e);
+        }
+    }
+
+    /** The first prompt of each category, in category order. */
+    static List<Prompt> gridPrompts(List<Prompt> prompts) {
+        List<Prompt> out = new ArrayList<>();
+        for (Category c : Category.values()) {
+            for (Prompt p : prompts) {
+                if (p.category() == c) {
+                    out.add(p);
+                    break;
+                }
+            }
+        }
+        return out;
+    }
+
+    private static JsonObject readJson(Path f) {
+        try {
+            return Files.isRegularFile(f) ? JsonParser.parseString(Files.readString(f)).getAsJsonObject() : null;
+        } catch (IOException | RuntimeException e) {
+            return null; // a damaged cache entry is recomputed
+        }
+    }
+
+    static void write(Path file, String text) {
+        try {
+            Files.createDirectories(file.getParent());
+            Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+            Files.writeString(tmp, text);
+            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + file, e);
+        }
+    }
 }

@@ -15,172 +15,172 @@ import java.util.Map;
  * scale: what should carry over is the ordering of the variants, not the values.
  */
 final class PaperTablesReport {
-  private PaperTablesReport() {}
+    private PaperTablesReport() {}
 
-  /** Table 6 of the paper: ratio → {blocks, TFLOPs, FLOP %, ms, HPS v2}. */
-  static final double[][] PAPER_TABLE6 = {
-      {0, 0, 38.19, 100.0, 98.26, 28.32},
-      {5, 3, 36.79, 96.3, 93.24, 28.23},
-      {10, 5, 35.87, 93.9, 90.78, 28.58},
-      {15, 8, 33.39, 87.4, 85.39, 28.19},
-      {20, 11, 32.46, 85.0, 80.83, 27.76},
-      {25, 14, 31.07, 81.3, 76.85, 27.10},
-      {30, 16, 29.37, 76.9, 72.30, 26.70}};
+    /** Table 6 of the paper: ratio → {blocks, TFLOPs, FLOP %, ms, HPS v2}. */
+    static final double[][] PAPER_TABLE6 = {
+            {0, 0, 38.19, 100.0, 98.26, 28.32},
+            {5, 3, 36.79, 96.3, 93.24, 28.23},
+            {10, 5, 35.87, 93.9, 90.78, 28.58},
+            {15, 8, 33.39, 87.4, 85.39, 28.19},
+            {20, 11, 32.46, 85.0, 80.83, 27.76},
+            {25, 14, 31.07, 81.3, 76.85, 27.10},
+            {30, 16, 29.37, 76.9, 72.30, 26.70}};
 
-  /** Mean and sample standard deviation (NaN with one value) of one metric over the seed bases. */
-  record Stat(double mean, double sd, int n) {
-    static Stat of(List<JsonObject> evals, String metric) {
-      if (evals == null || evals.isEmpty()) return null;
-      double s = 0;
-      int n = 0;
-      double[] v = new double[evals.size()];
-      for (JsonObject e : evals) {
-        JsonElement x = e.get(metric);
-        if (x == null || x.isJsonNull()) return null;
-        v[n++] = x.getAsDouble();
-        s += v[n - 1];
-      }
-      double mean = s / n;
-      double ss = 0;
-      for (double x : v) ss += (x - mean) * (x - mean);
-      return new Stat(mean, n > 1 ? Math.sqrt(ss / (n - 1)) : Double.NaN, n);
-    }
-
-    @Override
-    public String toString() {
-      return Double.isNaN(sd) ? String.format(Locale.ROOT, "%.3f", mean) : String.format(Locale.ROOT, "%.3f ± %.3f", mean, sd);
-    }
-  }
-
-  static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
-                         Map<String, List<JsonObject>> evals) {
-    StringBuilder md = new StringBuilder("# FastFLUX paper tables at Shapes scale\n\n");
-    var m = o.method();
-    JsonObject anyReport = reports.values().stream().findFirst().orElse(null);
-    int blocks = anyReport == null ? 0 : anyReport.get("block_count").getAsInt();
-    md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s; "
-            + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks. Calibration: %d grammar prompts × 2 seeds, %d sampler "
-            + "steps; %d sandwich-training steps per block, lr %s, LoRA rank %d; importance %s.%n%n",
-        o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.importance()));
-    md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
-            + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (seeds i·1000 …), %d sampler "
-            + "steps; **mean ± sd over the seed bases**. Latency: one transformer forward on the Shapes work, pruned and "
-            + "unpruned timed back to back in the same process (`report.json` of each variant); the paper's is FLUX.1-dev on "
-            + "an RTX 3090.%n%n", o.evalLabel(), o.seeds(), o.seedBases(), o.evalSteps()));
-
-    Map<String, String> rowOf = new java.util.LinkedHashMap<>();
-    String head = "| variant | paper HPS v2 | ours overall | ours fd | replaced | latency ms (base → pruned) |\n|---|---|---|---|---|---|\n";
-    if (o.parts().contains(Part.TABLE4)) {
-      md.append("## Table 4: sandwich training (ST)\n\n").append(head);
-      md.append(row("FLUX / unpruned", "28.32", evals.get(PaperTables.UNPRUNED), null));
-      md.append(row("FastFLUX", "28.58", evals.get("full"), reports.get("full")));
-      md.append(row("w/o ST", "27.99", evals.get("no-st"), reports.get("no-st")));
-      md.append("\nPaper: CLIP score 31.35 / 30.98 / 30.91, latency 98.26 / 90.78 / 90.83 ms.\n\n");
-    }
-    if (o.parts().contains(Part.FIG6)) {
-      md.append("## Figure 6: linear replacement vs deletion, same training\n\n").append(head);
-      md.append(row("FastFLUX (BRLL + ST)", "28.58", evals.get("full"), reports.get("full")));
-      md.append(row("delete + ST", "28.25", evals.get("delete"), reports.get("delete")));
-      md.append('\n');
-    }
-    if (o.parts().contains(Part.TABLE5)) {
-      md.append("## Table 5: replacement order\n\n").append(head);
-      md.append(row("importance (FastFLUX)", "28.58", evals.get("full"), reports.get("full")));
-      md.append(row("Start2End", "24.63", evals.get("start2end"), reports.get("start2end")));
-      md.append(row("End2Start", "28.15", evals.get("end2start"), reports.get("end2start")));
-      md.append('\n');
-    }
-    if (o.parts().contains(Part.FIG7)) {
-      md.append("## Figure 7: sandwich width\n\n").append(head);
-      for (int w : new int[] {1, 3, 5}) {
-        String name = w == m.sandwichWidth() ? "full" : "width" + w;
-        String paper = w == 1 ? "27.99 (3 − 0.59)" : w == 3 ? "28.58" : "28.61 (3 + 0.03)";
-        md.append(row("width " + w, paper, evals.get(name), reports.get(name)));
-      }
-      md.append("\nThe paper gives the figure's values in its text only: +0.59 from 1 to 3 layers, +0.03 from 3 to 5.\n\n");
-    }
-    if (o.parts().contains(Part.TABLE6)) {
-      md.append("## Table 6: replacement ratio (one run to 30%, lower ratios built from it)\n\n");
-      md.append("| ratio | paper #blocks | paper TFLOPs | paper ms | paper HPS v2 | ours #blocks | ours GFLOP (%) | ours ms (base → pruned, ratio) | ours overall | ours fd |\n");
-      md.append("|---|---|---|---|---|---|---|---|---|---|\n");
-      for (double[] p : PAPER_TABLE6) {
-        String name = p[0] == 0 ? PaperTables.UNPRUNED : PaperTables.ratioName(p[0] / 100);
-        JsonObject r = reports.get(name);
-        String ours;
-        if (p[0] == 0) {
-          JsonObject s = reports.get(PaperTables.ratioName(0.30)) == null ? null : reports.get(PaperTables.ratioName(0.30)).getAsJsonObject("speed");
-          ours = s == null ? "0 | - | - " : String.format(Locale.ROOT, "0 | %.3f (100%%) | %.1f ", s.get("base_flops").getAsDouble() / 1e9,
-              s.get("base_ms").getAsDouble());
-        } else if (r == null) {
-          ours = "- | - | - ";
-        } else {
-          JsonObject s = r.getAsJsonObject("speed");
-          ours = String.format(Locale.ROOT, "%d | %.3f (%.1f%%) | %.1f → %.1f (%.3f) ", r.get("replaced_count").getAsInt(),
-              s.get("pruned_flops").getAsDouble() / 1e9, 100 * s.get("flop_ratio").getAsDouble(), s.get("base_ms").getAsDouble(),
-              s.get("pruned_ms").getAsDouble(), s.get("latency_ratio").getAsDouble());
+    /** Mean and sample standard deviation (NaN with one value) of one metric over the seed bases. */
+    record Stat(double mean, double sd, int n) {
+        static Stat of(List<JsonObject> evals, String metric) {
+            if (evals == null || evals.isEmpty()) return null;
+            double s = 0;
+            int n = 0;
+            double[] v = new double[evals.size()];
+            for (JsonObject e : evals) {
+                JsonElement x = e.get(metric);
+                if (x == null || x.isJsonNull()) return null;
+                v[n++] = x.getAsDouble();
+                s += v[n - 1];
+            }
+            double mean = s / n;
+            double ss = 0;
+            for (double x : v) ss += (x - mean) * (x - mean);
+            return new Stat(mean, n > 1 ? Math.sqrt(ss / (n - 1)) : Double.NaN, n);
         }
-        md.append(String.format(Locale.ROOT, "| %s | %d | %.2f (%.1f%%) | %.2f | %.2f | %s| %s | %s |%n", p[0] == 0 ? "0 (baseline)" : (int) p[0] + "%",
-            (int) p[1], p[2], p[3], p[4], p[5], ours, str(Stat.of(evals.get(name), "overall")), str(Stat.of(evals.get(name), "fd"))));
-      }
-      md.append('\n');
+
+        @Override
+        public String toString() {
+            return Double.isNaN(sd) ? String.format(Locale.ROOT, "%.3f", mean) : String.format(Locale.ROOT, "%.3f ± %.3f", mean, sd);
+        }
     }
 
-    md.append("## Ordering targets (overall; holds when the gap of the means exceeds the larger of the two sds)\n\n");
-    target(md, "Table 4: full method > linear without ST", evals, "full", "no-st");
-    target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete");
-    target(md, "Table 5: importance order > Start2End", evals, "full", "start2end");
-    md.append('\n');
+    static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
+                           Map<String, List<JsonObject>> evals) {
+        StringBuilder md = new StringBuilder("# FastFLUX paper tables at Shapes scale\n\n");
+        var m = o.method();
+        JsonObject anyReport = reports.values().stream().findFirst().orElse(null);
+        int blocks = anyReport == null ? 0 : anyReport.get("block_count").getAsInt();
+        md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s; "
+                        + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks. Calibration: %d grammar prompts × 2 seeds, %d sampler "
+                        + "steps; %d sandwich-training steps per block, lr %s, LoRA rank %d; importance %s.%n%n",
+                o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.importance()));
+        md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
+                        + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (seeds i·1000 …), %d sampler "
+                        + "steps; **mean ± sd over the seed bases**. Latency: one transformer forward on the Shapes work, pruned and "
+                        + "unpruned timed back to back in the same process (`report.json` of each variant); the paper's is FLUX.1-dev on "
+                        + "an RTX 3090.%n%n", o.evalLabel(), o.seeds(), o.seedBases(), o.evalSteps()));
 
-    md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
-    for (Variant v : variants.values()) {
-      JsonObject r = reports.get(v.name());
-      if (r == null) continue;
-      StringBuilder b = new StringBuilder();
-      for (JsonElement e : r.getAsJsonArray("blocks")) b.append(b.length() == 0 ? "" : ", ").append(e.getAsJsonObject().get("block").getAsString());
-      md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f |%n", v.name(), v.label(), b,
-          r.getAsJsonObject("seconds").get("total").getAsDouble()));
-    }
-    md.append("\n## Image grids (rows: the first evaluation prompt of each category; columns: seeds 0–")
-        .append(o.gridSeeds() - 1).append(")\n\n");
-    for (String name : evals.keySet()) md.append("**").append(name).append("** ![](grids/").append(name).append(".png)\n\n");
-    return md.toString();
-  }
+        Map<String, String> rowOf = new java.util.LinkedHashMap<>();
+        String head = "| variant | paper HPS v2 | ours overall | ours fd | replaced | latency ms (base → pruned) |\n|---|---|---|---|---|---|\n";
+        if (o.parts().contains(Part.TABLE4)) {
+            md.append("## Table 4: sandwich training (ST)\n\n").append(head);
+            md.append(row("FLUX / unpruned", "28.32", evals.get(PaperTables.UNPRUNED), null));
+            md.append(row("FastFLUX", "28.58", evals.get("full"), reports.get("full")));
+            md.append(row("w/o ST", "27.99", evals.get("no-st"), reports.get("no-st")));
+            md.append("\nPaper: CLIP score 31.35 / 30.98 / 30.91, latency 98.26 / 90.78 / 90.83 ms.\n\n");
+        }
+        if (o.parts().contains(Part.FIG6)) {
+            md.append("## Figure 6: linear replacement vs deletion, same training\n\n").append(head);
+            md.append(row("FastFLUX (BRLL + ST)", "28.58", evals.get("full"), reports.get("full")));
+            md.append(row("delete + ST", "28.25", evals.get("delete"), reports.get("delete")));
+            md.append('\n');
+        }
+        if (o.parts().contains(Part.TABLE5)) {
+            md.append("## Table 5: replacement order\n\n").append(head);
+            md.append(row("importance (FastFLUX)", "28.58", evals.get("full"), reports.get("full")));
+            md.append(row("Start2End", "24.63", evals.get("start2end"), reports.get("start2end")));
+            md.append(row("End2Start", "28.15", evals.get("end2start"), reports.get("end2start")));
+            md.append('\n');
+        }
+        if (o.parts().contains(Part.FIG7)) {
+            md.append("## Figure 7: sandwich width\n\n").append(head);
+            for (int w : new int[] {1, 3, 5}) {
+                String name = w == m.sandwichWidth() ? "full" : "width" + w;
+                String paper = w == 1 ? "27.99 (3 − 0.59)" : w == 3 ? "28.58" : "28.61 (3 + 0.03)";
+                md.append(row("width " + w, paper, evals.get(name), reports.get(name)));
+            }
+            md.append("\nThe paper gives the figure's values in its text only: +0.59 from 1 to 3 layers, +0.03 from 3 to 5.\n\n");
+        }
+        if (o.parts().contains(Part.TABLE6)) {
+            md.append("## Table 6: replacement ratio (one run to 30%, lower ratios built from it)\n\n");
+            md.append("| ratio | paper #blocks | paper TFLOPs | paper ms | paper HPS v2 | ours #blocks | ours GFLOP (%) | ours ms (base → pruned, ratio) | ours overall | ours fd |\n");
+            md.append("|---|---|---|---|---|---|---|---|---|---|\n");
+            for (double[] p : PAPER_TABLE6) {
+                String name = p[0] == 0 ? PaperTables.UNPRUNED : PaperTables.ratioName(p[0] / 100);
+                JsonObject r = reports.get(name);
+                String ours;
+                if (p[0] == 0) {
+                    JsonObject s = reports.get(PaperTables.ratioName(0.30)) == null ? null : reports.get(PaperTables.ratioName(0.30)).getAsJsonObject("speed");
+                    ours = s == null ? "0 | - | - " : String.format(Locale.ROOT, "0 | %.3f (100%%) | %.1f ", s.get("base_flops").getAsDouble() / 1e9,
+                            s.get("base_ms").getAsDouble());
+                } else if (r == null) {
+                    ours = "- | - | - ";
+                } else {
+                    JsonObject s = r.getAsJsonObject("speed");
+                    ours = String.format(Locale.ROOT, "%d | %.3f (%.1f%%) | %.1f → %.1f (%.3f) ", r.get("replaced_count").getAsInt(),
+                            s.get("pruned_flops").getAsDouble() / 1e9, 100 * s.get("flop_ratio").getAsDouble(), s.get("base_ms").getAsDouble(),
+                            s.get("pruned_ms").getAsDouble(), s.get("latency_ratio").getAsDouble());
+                }
+                md.append(String.format(Locale.ROOT, "| %s | %d | %.2f (%.1f%%) | %.2f | %.2f | %s| %s | %s |%n", p[0] == 0 ? "0 (baseline)" : (int) p[0] + "%",
+                        (int) p[1], p[2], p[3], p[4], p[5], ours, str(Stat.of(evals.get(name), "overall")), str(Stat.of(evals.get(name), "fd"))));
+            }
+            md.append('\n');
+        }
 
-  private static String row(String label, String paper, List<JsonObject> evals, JsonObject report) {
-    String replaced = "-", ms = "-";
-    if (report != null) {
-      StringBuilder b = new StringBuilder();
-      for (JsonElement e : report.getAsJsonArray("blocks")) b.append(b.length() == 0 ? "" : ", ").append(e.getAsJsonObject().get("block").getAsString());
-      replaced = b.toString();
-      JsonObject s = report.getAsJsonObject("speed");
-      ms = String.format(Locale.ROOT, "%.1f → %.1f", s.get("base_ms").getAsDouble(), s.get("pruned_ms").getAsDouble());
-    }
-    return String.format("| %s | %s | %s | %s | %s | %s |%n", label, paper, str(Stat.of(evals, "overall")),
-        str(Stat.of(evals, "fd")), replaced, ms);
-  }
+        md.append("## Ordering targets (overall; holds when the gap of the means exceeds the larger of the two sds)\n\n");
+        target(md, "Table 4: full method > linear without ST", evals, "full", "no-st");
+        target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete");
+        target(md, "Table 5: importance order > Start2End", evals, "full", "start2end");
+        md.append('\n');
 
-  /** One line: "holds", "does not hold" or why it cannot be decided, with the numbers. */
-  static void target(StringBuilder md, String what, Map<String, List<JsonObject>> evals, String a, String b) {
-    if (!evals.containsKey(a) || !evals.containsKey(b)) return;
-    Stat x = Stat.of(evals.get(a), "overall");
-    Stat y = Stat.of(evals.get(b), "overall");
-    if (x == null || y == null) {
-      md.append("- ").append(what).append(": no score\n");
-      return;
+        md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
+        for (Variant v : variants.values()) {
+            JsonObject r = reports.get(v.name());
+            if (r == null) continue;
+            StringBuilder b = new StringBuilder();
+            for (JsonElement e : r.getAsJsonArray("blocks")) b.append(b.length() == 0 ? "" : ", ").append(e.getAsJsonObject().get("block").getAsString());
+            md.append(String.format(Locale.ROOT, "| %s | %s | %s | %.0f |%n", v.name(), v.label(), b,
+                    r.getAsJsonObject("seconds").get("total").getAsDouble()));
+        }
+        md.append("\n## Image grids (rows: the first evaluation prompt of each category; columns: seeds 0–")
+                .append(o.gridSeeds() - 1).append(")\n\n");
+        for (String name : evals.keySet()) md.append("**").append(name).append("** ![](grids/").append(name).append(".png)\n\n");
+        return md.toString();
     }
-    double gap = x.mean() - y.mean();
-    String verdict;
-    if (x.n() < 2) {
-      verdict = "not decidable with one seed base";
-    } else {
-      double sd = Math.max(x.sd(), y.sd());
-      verdict = gap > sd ? "**holds**" : "**does not hold**";
-      verdict += String.format(Locale.ROOT, " (gap %.3f vs sd %.3f)", gap, sd);
-    }
-    md.append(String.format(Locale.ROOT, "- %s: %s vs %s: %s%n", what, x, y, verdict));
-  }
 
-  private static String str(Stat s) {
-    return s == null ? "-" : s.toString();
-  }
+    private static String row(String label, String paper, List<JsonObject> evals, JsonObject report) {
+        String replaced = "-", ms = "-";
+        if (report != null) {
+            StringBuilder b = new StringBuilder();
+            for (JsonElement e : report.getAsJsonArray("blocks")) b.append(b.length() == 0 ? "" : ", ").append(e.getAsJsonObject().get("block").getAsString());
+            replaced = b.toString();
+            JsonObject s = report.getAsJsonObject("speed");
+            ms = String.format(Locale.ROOT, "%.1f → %.1f", s.get("base_ms").getAsDouble(), s.get("pruned_ms").getAsDouble());
+        }
+        return String.format("| %s | %s | %s | %s | %s | %s |%n", label, paper, str(Stat.of(evals, "overall")),
+                str(Stat.of(evals, "fd")), replaced, ms);
+    }
+
+    /** One line: "holds", "does not hold" or why it cannot be decided, with the numbers. */
+    static void target(StringBuilder md, String what, Map<String, List<JsonObject>> evals, String a, String b) {
+        if (!evals.containsKey(a) || !evals.containsKey(b)) return;
+        Stat x = Stat.of(evals.get(a), "overall");
+        Stat y = Stat.of(evals.get(b), "overall");
+        if (x == null || y == null) {
+            md.append("- ").append(what).append(": no score\n");
+            return;
+        }
+        double gap = x.mean() - y.mean();
+        String verdict;
+        if (x.n() < 2) {
+            verdict = "not decidable with one seed base";
+        } else {
+            double sd = Math.max(x.sd(), y.sd());
+            verdict = gap > sd ? "**holds**" : "**does not hold**";
+            verdict += String.format(Locale.ROOT, " (gap %.3f vs sd %.3f)", gap, sd);
+        }
+        md.append(String.format(Locale.ROOT, "- %s: %s vs %s: %s%n", what, x, y, verdict));
+    }
+
+    private static String str(Stat s) {
+        return s == null ? "-" : s.toString();
+    }
 }

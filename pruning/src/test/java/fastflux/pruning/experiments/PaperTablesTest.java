@@ -30,91 +30,91 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** A micro run of the paper tables on a tiny random model: the report, the cache, the second run's skips. */
 class PaperTablesTest {
-  static final FluxParams PARAMS =
-      new FluxParams(48, 48, 64, 64, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, false).withDepth(2, 4);
+    static final FluxParams PARAMS =
+            new FluxParams(48, 48, 64, 64, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, false).withDepth(2, 4);
 
-  static Path baseModel(Path dir) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      FluxModel flux = new FluxModel(PARAMS);
-      flux.initRandom(m, DataType.FLOAT32, 3);
-      TextEncoder text = new TextEncoder(PARAMS.contextInDim());
-      Random r = new Random(4);
-      for (Param p : text.params().values()) {
-        float[] v = new float[(int) p.shape().size()];
-        for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
-        p.set(Tensors.create(m, v, p.shape()));
-      }
-      new ShapesModel(flux, text).save(dir);
+    static Path baseModel(Path dir) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxModel flux = new FluxModel(PARAMS);
+            flux.initRandom(m, DataType.FLOAT32, 3);
+            TextEncoder text = new TextEncoder(PARAMS.contextInDim());
+            Random r = new Random(4);
+            for (Param p : text.params().values()) {
+                float[] v = new float[(int) p.shape().size()];
+                for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
+                p.set(Tensors.create(m, v, p.shape()));
+            }
+            new ShapesModel(flux, text).save(dir);
+        }
+        return dir;
     }
-    return dir;
-  }
 
-  static PaperTables.Options options(Path model, Set<PaperTables.Part> parts) {
-    PruneJob.Options method = new PruneJob.Options(0.34, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
-        Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 4, 4f, 1L << 20, 0);
-    List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
-        new Prompt(Category.COLORS, "a red square"));
-    return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2);
-  }
-
-  @Test
-  void partsAreParsedAndEveryUnknownOneIsNamed() {
-    assertEquals(EnumSet.of(PaperTables.Part.TABLE6, PaperTables.Part.FIG6), PaperTables.Part.parse("table6, fig6"));
-    var e = assertThrows(IllegalArgumentException.class, () -> PaperTables.Part.parse("table6,table9,fig8"));
-    assertTrue(e.getMessage().contains("table9") && e.getMessage().contains("fig8"), e.getMessage());
-  }
-
-  @Test
-  void table6IsOneRunTo30PercentAndTheLowerRatiosReuseIt(@TempDir Path tmp) {
-    PaperTables t = new PaperTables(tmp, options(tmp.resolve("base"), EnumSet.of(PaperTables.Part.TABLE6)), System.out);
-    Map<String, PaperTables.Variant> v = t.variants();
-    assertEquals(List.of("ratio-30", "ratio-05", "ratio-10", "ratio-15", "ratio-20", "ratio-25"), List.copyOf(v.keySet()),
-        "the source runs first");
-    assertNull(v.get("ratio-30").reuseFrom());
-    for (String n : List.of("ratio-05", "ratio-25")) assertEquals("ratio-30", v.get(n).reuseFrom());
-    assertEquals(0.05, v.get("ratio-05").options().ratio());
-    // Every importance-ordered variant reads the one shared ranking.
-    assertEquals(tmp.resolve("importance").resolve("importance.json"), v.get("ratio-30").options().importanceFrom());
-  }
-
-  @Test
-  void aMicroRunWritesTheReportAndASecondRunSkipsWhatIsFinished(@TempDir Path tmp) throws Exception {
-    Path base = baseModel(tmp.resolve("base"));
-    Path dir = tmp.resolve("tables");
-    PaperTables.Options o = options(base, EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6));
-    ByteArrayOutputStream log = new ByteArrayOutputStream();
-    PaperTables.Result first = new PaperTables(dir, o, new PrintStream(log, true)).run();
-    assertEquals(List.of("full", "no-st", "delete"), first.pruned());
-    assertEquals(List.of("unpruned@0", "full@0", "no-st@0", "delete@0"), first.evaluated());
-    String md = Files.readString(first.report());
-    for (String s : new String[] {"Table 4", "Figure 6", "28.58", "27.99", "28.25", "w/o ST", "full method > linear without ST",
-        "not decidable with one seed base", "grids/no-st.png"}) {
-      assertTrue(md.contains(s), "report.md lacks '" + s + "':\n" + md);
+    static PaperTables.Options options(Path model, Set<PaperTables.Part> parts) {
+        PruneJob.Options method = new PruneJob.Options(0.34, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
+                Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 4, 4f, 1L << 20, 0);
+        List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
+                new Prompt(Category.COLORS, "a red square"));
+        return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2);
     }
-    assertFalse(md.contains("Table 5"), "only the parts asked for");
-    for (String n : List.of("unpruned", "full", "no-st", "delete")) {
-      assertTrue(Files.isRegularFile(dir.resolve("grids").resolve(n + ".png")), n);
-      assertTrue(Files.isRegularFile(dir.resolve("variants").resolve(n).resolve("eval-base0.json")), n);
-    }
-    assertTrue(Files.isRegularFile(dir.resolve("importance").resolve("importance.json")), "the shared ranking");
-    var deleted = fastflux.model.PrunedModels.replacements(loaded(dir.resolve("variants/delete")));
-    assertTrue(deleted.stream().allMatch(r -> r.mode() == Replacement.Mode.DELETE));
-    String deleteReport = Files.readString(dir.resolve("variants/delete/report.json"));
-    assertTrue(deleteReport.contains("\"training\"") && deleteReport.contains("lora_A"),
-        "the deleted blocks' sandwiches trained their neighbours' adapters: " + deleteReport);
 
-    Path fullReport = dir.resolve("variants/full/report.json");
-    FileTime before = Files.getLastModifiedTime(fullReport);
-    PaperTables.Result second = new PaperTables(dir, o, new PrintStream(log, true)).run();
-    assertEquals(List.of(), second.pruned(), "finished variants are skipped");
-    assertEquals(List.of(), second.evaluated(), "cached evaluations are reused");
-    assertEquals(before, Files.getLastModifiedTime(fullReport));
-    assertTrue(log.toString().contains("[skip] full: finished"), log.toString());
-  }
-
-  private static FluxModel loaded(Path dir) {
-    try (NDManager m = NDManager.newBaseManager()) {
-      return ShapesModel.load(dir, m).flux();
+    @Test
+    void partsAreParsedAndEveryUnknownOneIsNamed() {
+        assertEquals(EnumSet.of(PaperTables.Part.TABLE6, PaperTables.Part.FIG6), PaperTables.Part.parse("table6, fig6"));
+        var e = assertThrows(IllegalArgumentException.class, () -> PaperTables.Part.parse("table6,table9,fig8"));
+        assertTrue(e.getMessage().contains("table9") && e.getMessage().contains("fig8"), e.getMessage());
     }
-  }
+
+    @Test
+    void table6IsOneRunTo30PercentAndTheLowerRatiosReuseIt(@TempDir Path tmp) {
+        PaperTables t = new PaperTables(tmp, options(tmp.resolve("base"), EnumSet.of(PaperTables.Part.TABLE6)), System.out);
+        Map<String, PaperTables.Variant> v = t.variants();
+        assertEquals(List.of("ratio-30", "ratio-05", "ratio-10", "ratio-15", "ratio-20", "ratio-25"), List.copyOf(v.keySet()),
+                "the source runs first");
+        assertNull(v.get("ratio-30").reuseFrom());
+        for (String n : List.of("ratio-05", "ratio-25")) assertEquals("ratio-30", v.get(n).reuseFrom());
+        assertEquals(0.05, v.get("ratio-05").options().ratio());
+        // Every importance-ordered variant reads the one shared ranking.
+        assertEquals(tmp.resolve("importance").resolve("importance.json"), v.get("ratio-30").options().importanceFrom());
+    }
+
+    @Test
+    void aMicroRunWritesTheReportAndASecondRunSkipsWhatIsFinished(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path dir = tmp.resolve("tables");
+        PaperTables.Options o = options(base, EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6));
+        ByteArrayOutputStream log = new ByteArrayOutputStream();
+        PaperTables.Result first = new PaperTables(dir, o, new PrintStream(log, true)).run();
+        assertEquals(List.of("full", "no-st", "delete"), first.pruned());
+        assertEquals(List.of("unpruned@0", "full@0", "no-st@0", "delete@0"), first.evaluated());
+        String md = Files.readString(first.report());
+        for (String s : new String[] {"Table 4", "Figure 6", "28.58", "27.99", "28.25", "w/o ST", "full method > linear without ST",
+                "not decidable with one seed base", "grids/no-st.png"}) {
+            assertTrue(md.contains(s), "report.md lacks '" + s + "':\n" + md);
+        }
+        assertFalse(md.contains("Table 5"), "only the parts asked for");
+        for (String n : List.of("unpruned", "full", "no-st", "delete")) {
+            assertTrue(Files.isRegularFile(dir.resolve("grids").resolve(n + ".png")), n);
+            assertTrue(Files.isRegularFile(dir.resolve("variants").resolve(n).resolve("eval-base0.json")), n);
+        }
+        assertTrue(Files.isRegularFile(dir.resolve("importance").resolve("importance.json")), "the shared ranking");
+        var deleted = fastflux.model.PrunedModels.replacements(loaded(dir.resolve("variants/delete")));
+        assertTrue(deleted.stream().allMatch(r -> r.mode() == Replacement.Mode.DELETE));
+        String deleteReport = Files.readString(dir.resolve("variants/delete/report.json"));
+        assertTrue(deleteReport.contains("\"training\"") && deleteReport.contains("lora_A"),
+                "the deleted blocks' sandwiches trained their neighbours' adapters: " + deleteReport);
+
+        Path fullReport = dir.resolve("variants/full/report.json");
+        FileTime before = Files.getLastModifiedTime(fullReport);
+        PaperTables.Result second = new PaperTables(dir, o, new PrintStream(log, true)).run();
+        assertEquals(List.of(), second.pruned(), "finished variants are skipped");
+        assertEquals(List.of(), second.evaluated(), "cached evaluations are reused");
+        assertEquals(before, Files.getLastModifiedTime(fullReport));
+        assertTrue(log.toString().contains("[skip] full: finished"), log.toString());
+    }
+
+    private static FluxModel loaded(Path dir) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            return ShapesModel.load(dir, m).flux();
+        }
+    }
 }
