@@ -32,12 +32,15 @@ public final class InProcessNode {
     /** The daemon's configuration ({@link Daemon#config}) with remoting off: system properties still override. */
     public static Config config() {
         return Daemon.config(null, ConfigFactory.parseString("pekko.actor.provider = local\n"
-                + "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off"));
+                + "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
+                // The command's progress bars are its output; the node's life-cycle lines are the daemon's log.
+                + "pekko.loglevel = WARNING\npekko.stdout-loglevel = WARNING"));
     }
 
     /** Runs {@code spec} to its end; every progress snapshot goes to {@code onProgress} (on an actor's thread). */
     public static Outcome run(JobSpec spec, Config c, Consumer<Protocol.Progress> onProgress) {
         spec.validate();
+        quietNodeLogs();
         NodeSupervisor.Settings settings = Daemon.settings(c, DeviceShard.FailureInjector.NONE).inMemory();
         ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings), Daemon.SYSTEM, c);
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
@@ -76,5 +79,13 @@ public final class InProcessNode {
                     return Behaviors.same();
                 })
                 .build();
+    }
+
+    /** The node's INFO lines (queued, starting, phase ...) would interleave with the command's progress bars. */
+    private static void quietNodeLogs() {
+        if (org.slf4j.LoggerFactory.getLogger("fastflux.actors") instanceof ch.qos.logback.classic.Logger l
+                && l.getLevel() == null) {
+            l.setLevel(ch.qos.logback.classic.Level.WARN);
+        }
     }
 }
