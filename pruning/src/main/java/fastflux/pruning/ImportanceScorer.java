@@ -80,6 +80,16 @@ public final class ImportanceScorer {
 
     /** The paper's metric: generation with each block switched off, FD and judge alignment, Eq. 2. */
     public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o) {
+        return byGeneration(model, o, (done, block) -> {});
+    }
+
+    /** Told after each block is probed: how many are done and which one it was. */
+    public interface BlockProgress {
+        void probed(int done, BlockId block);
+    }
+
+    /** As {@link #byGeneration(ShapesModel, GenerationOptions)}, reporting each probed block (one generation pass each). */
+    public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o, BlockProgress progress) {
         FluxModel flux = model.flux();
         List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
         long[] seeds = new long[prompts.size()];
@@ -95,6 +105,7 @@ public final class ImportanceScorer {
                 fd[i] = q.fd();
                 align[i] = q.align();
             }
+            progress.probed(i + 1, blocks.get(i));
         }
         double[] scores = fdAlignScores(fd, align, o.alpha(), o.beta());
         int[] ranks = ranks(scores);

@@ -243,7 +243,9 @@ public final class PruneJob {
         listener.progress("importance", "", 0, model.flux().config().blockCount(), options.importance());
         if (options.importanceFrom() != null) return ImportanceReport.read(options.importanceFrom(), model.flux().config());
         if (options.importance().equals(ImportanceScorer.OUTPUT_MSE)) return ImportanceScorer.byOutputMse(calibration());
-        return ImportanceScorer.byGeneration(model, ImportanceScorer.GenerationOptions.defaults());
+        int n = model.flux().config().blockCount();
+        return ImportanceScorer.byGeneration(model, ImportanceScorer.GenerationOptions.defaults(),
+                (done, block) -> listener.progress("importance", block.name(), done, n, "switched off and judged"));
     }
 
     /** The calibration stream: grammar prompts with their own seed (never an evaluation file), or the given file's. */
