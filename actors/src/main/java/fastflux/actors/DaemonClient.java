@@ -57,6 +57,10 @@ public final class DaemonClient implements AutoCloseable {
      * goes away (IllegalStateException). Each snapshot is acknowledged after {@code onEvent} returns: a slow
      * consumer only sees fewer, newer snapshots.
      */
+    /** How long a watch waits, after the daemon side's relay is gone, for a terminal event still on its way. */
+    static final long LATE_TERMINAL_MS = 2000;
+    private static final java.util.concurrent.atomic.AtomicLong WATCHERS = new java.util.concurrent.atomic.AtomicLong();
+
     public Protocol.Progress watch(String jobId, Consumer<Protocol.Progress> onEvent) {
         CompletableFuture<Protocol.Progress> end = new CompletableFuture<>();
         Behavior<Protocol.WatchEvent> watcher = Behaviors.setup(ctx -> {
@@ -76,12 +80,16 @@ public final class DaemonClient implements AutoCloseable {
                         return Behaviors.same();
                     })
                     .onSignal(org.apache.pekko.actor.typed.Terminated.class, t -> {
-                        end.completeExceptionally(new IllegalStateException("lost the daemon (it stopped or was killed)"));
-                        return Behaviors.stopped();
+                        // The relay stops right after sending the terminal event, and over the wire Pekko does not
+                        // order that message before the death notice: give a late terminal event a moment to win.
+                        CompletableFuture.delayedExecutor(LATE_TERMINAL_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
+                                .execute(() -> end.completeExceptionally(
+                                        new IllegalStateException("lost the daemon (it stopped or was killed)")));
+                        return Behaviors.same();
                     })
                     .build();
         });
-        ActorRef<Protocol.WatchEvent> ref = system.systemActorOf(watcher, "watcher", Props.empty());
+        ActorRef<Protocol.WatchEvent> ref = system.systemActorOf(watcher, "watcher-" + WATCHERS.incrementAndGet(), Props.empty());
         Protocol.Reply r = ask(replyTo -> new NodeSupervisor.Watch(jobId, ref, replyTo));
         if (!r.ok()) throw new IllegalArgumentException(r.message());
         try {

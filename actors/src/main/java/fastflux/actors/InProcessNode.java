@@ -81,11 +81,15 @@ public final class InProcessNode {
                 .build();
     }
 
-    /** The node's INFO lines (queued, starting, phase ...) would interleave with the command's progress bars. */
+    /**
+     * The node's life-cycle INFO lines (queued, starting, shard ready ...) would interleave with the command's
+     * progress bars; the coordinator's phase lines stay, they say where the job is.
+     */
     private static void quietNodeLogs() {
-        if (org.slf4j.LoggerFactory.getLogger("fastflux.actors") instanceof ch.qos.logback.classic.Logger l
-                && l.getLevel() == null) {
-            l.setLevel(ch.qos.logback.classic.Level.WARN);
+        for (Class<?> c : new Class<?>[] {NodeSupervisor.class, DeviceShard.class}) {
+            if (org.slf4j.LoggerFactory.getLogger(c) instanceof ch.qos.logback.classic.Logger l && l.getLevel() == null) {
+                l.setLevel(ch.qos.logback.classic.Level.WARN);
+            }
         }
     }
 }

@@ -406,7 +406,7 @@ public final class PruneJob {
 
     /**
      * The last phase, after {@link #export}: quality of base and pruned models on the same prompts (when
-     * {@code quality} is given), FLOPs and latency of both back to back, time per phase; written as
+     * {@code quality} is given), FLOPs and latency of both (timed interleaved), time per phase; written as
      * {@code report.json} and {@code report.md} in the output directory and returned.
      */
     public JsonObject report(Quality quality) {

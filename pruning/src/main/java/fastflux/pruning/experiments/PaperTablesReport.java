@@ -65,7 +65,7 @@ final class PaperTablesReport {
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (seeds i·1000 …), %d sampler "
                         + "steps; **mean ± sd over the seed bases**. Latency: one transformer forward on the Shapes work, pruned and "
-                        + "unpruned timed back to back in the same process (`report.json` of each variant); the paper's is FLUX.1-dev on "
+                        + "unpruned timed interleaved in the same process (`report.json` of each variant); the paper's is FLUX.1-dev on "
                         + "an RTX 3090.%n%n", o.evalLabel(), o.seeds(), o.seedBases(), o.evalSteps()));
 
         Map<String, String> rowOf = new java.util.LinkedHashMap<>();
