@@ -46,7 +46,10 @@ public final class DirectBuffers {
         return INVOKE_CLEANER != null;
     }
 
-    /** Releases a buffer made by {@link #allocate} now; it must not be used afterwards. */
+    /**
+     * Releases a direct buffer ({@link #allocate}d, or a file mapping) now; it must not be used afterwards:
+     * touching a freed or unmapped buffer reads freed memory or crashes the JVM.
+     */
     public static void free(ByteBuffer buffer) {
         if (INVOKE_CLEANER == null || buffer == null || !buffer.isDirect()) {
             return;

@@ -366,7 +366,7 @@ public final class SafetensorsReader implements AutoCloseable {
             }
             return out;
         } finally {
-            Unmapper.unmap(mapped);
+            fastflux.model.DirectBuffers.free(mapped); // the mapping never escaped: unmap now, not at a GC
         }
     }
 
@@ -382,7 +382,7 @@ public final class SafetensorsReader implements AutoCloseable {
             mapped.asLongBuffer().get(out);
             return out;
         } finally {
-            Unmapper.unmap(mapped);
+            fastflux.model.DirectBuffers.free(mapped); // the mapping never escaped: unmap now, not at a GC
         }
     }
 
@@ -449,7 +449,7 @@ public final class SafetensorsReader implements AutoCloseable {
                 return blob.duplicate();
             }
         } finally {
-            Unmapper.unmap(mapped);
+            fastflux.model.DirectBuffers.free(mapped); // the mapping never escaped: unmap now, not at a GC
         }
     }
 
