@@ -284,6 +284,8 @@ public final class TinyTrainer {
                     Validation best = best();
                     validations.add(v);
                     if (best == null || v.overall() > best.overall()) exportEma(out);
+                    // Every validated EMA model is kept too, so a larger held-out set can choose among them later.
+                    exportEma(snapshotDir(out, step));
                     if (validationListener != null) validationListener.accept(v);
                 }
                 now = System.nanoTime();
@@ -293,6 +295,11 @@ public final class TinyTrainer {
             }
             if (timeUp) break;
         }
+    }
+
+    /** Where the EMA model judged at {@code step} is kept: {@code DIR/snapshots/step-NNNNNN}. */
+    public static Path snapshotDir(Path out, long step) {
+        return out.resolve("snapshots").resolve(String.format("step-%06d", step));
     }
 
     private java.util.function.Consumer<Validation> validationListener;

@@ -111,7 +111,28 @@ public final class Calibration {
      * conditional half first), the step's manager (arrays a consumer makes here should be attached to it), and
      * how many rows are conditional.
      */
-    public record Step(Batch batch, int step, float t, FluxInputs inputs, int conditionalRows, NDManager scope) {}
+    public record Step(Batch batch, int step, float t, FluxInputs inputs, int conditionalRows, NDManager scope,
+                       NDArray vec, NDArray ids) {
+        /** A step of an in-process run: the conditioning vector and ids are derived from the inputs on demand. */
+        public Step(Batch batch, int step, float t, FluxInputs inputs, int conditionalRows, NDManager scope) {
+            this(batch, step, t, inputs, conditionalRows, scope, null, null);
+        }
+
+        /**
+         * The conditional rows' conditioning vector [b, H]: the one a pipeline shipped with the step's activations,
+         * or {@code model.vec} of the step's inputs.
+         */
+        public NDArray conditionalVec(FluxModel model) {
+            return vec != null ? vec : model.vec(inputs).get("0:" + conditionalRows);
+        }
+
+        /** The conditional rows' position ids [b, L_txt + L_img, axes], text first, as the blocks see them. */
+        public NDArray conditionalIds() {
+            if (ids != null) return ids;
+            String rows = "0:" + conditionalRows;
+            return inputs.txtIds().get(rows).concat(inputs.imgIds().get(rows), 1);
+        }
+    }
 
     private final FluxModel model;
     private final CalibrationSource source;

@@ -303,7 +303,8 @@ public final class PruneJob {
             SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
                     options.loraAlpha(), options.stSteps(), 16, options.lr(), 0.0, 1.0, options.bufferBytes(),
                     outDir, options.seed() + k);
-            st = SandwichTrainer.train(flux, block, original, calibration, so, manager);
+            st = SandwichTrainer.train(flux, block, original, calibration, so, manager,
+                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
             listener.progress("sandwich", block.name(), k + 1, total,
                     String.format("loss %.5f -> %.5f", st.initialLoss(), st.finalLoss()));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);

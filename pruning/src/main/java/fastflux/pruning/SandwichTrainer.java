@@ -241,13 +241,14 @@ public final class SandwichTrainer {
      */
     public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
                                Options o, NDManager m) {
-        return train(model, block, originalLayer, calibration, o, m, FreeSpace.SYSTEM);
+        return train(model, block, originalLayer, calibration, o, m, FreeSpace.SYSTEM, CalibrationRunner.IN_PROCESS);
     }
 
+    /** As above; the pairs are recorded by {@code runner} (in-process, or the streams pipeline). */
     public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
-                               Options o, NDManager m, FreeSpace freeSpace) {
+                               Options o, NDManager m, FreeSpace freeSpace, CalibrationRunner runner) {
         Sandwich s = plan(model, block, o.width());
-        try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace)) {
+        try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace, runner)) {
             return train(model, s, pairs, o, m);
         }
     }
@@ -264,6 +265,16 @@ public final class SandwichTrainer {
      */
     public static SandwichPairs record(FluxModel model, Sandwich s, Module originalLayer, Calibration calibration,
                                        Options o, FreeSpace freeSpace) {
+        return record(model, s, originalLayer, calibration, o, freeSpace, CalibrationRunner.IN_PROCESS);
+    }
+
+    /**
+     * As above, the calibration stream run by {@code runner}: the recorder only taps the sandwich's first and
+     * last blocks, so the streams pipeline can feed the buffer (the shards run the model as it is here, with
+     * {@code originalLayer} in its slot).
+     */
+    public static SandwichPairs record(FluxModel model, Sandwich s, Module originalLayer, Calibration calibration,
+                                       Options o, FreeSpace freeSpace, CalibrationRunner runner) {
         if (calibration.model() != model) throw new IllegalArgumentException("the calibration runs another model");
         var p = model.config();
         int txtTokens;
@@ -278,7 +289,8 @@ public final class SandwichTrainer {
         SandwichPairs pairs = new SandwichPairs(layout, o.bufferBytes(), o.spillDir());
         Module replacement = swap(model, s.block(), originalLayer);
         try {
-            calibration.run(new Recorder(model, s, layout, pairs));
+            runner.run(calibration, new Recorder(model, s, layout, pairs),
+                    List.of(BlockId.atPosition(s.first(), p), BlockId.atPosition(s.last(), p)));
         } catch (RuntimeException e) {
             pairs.close();
             throw e;
@@ -328,14 +340,11 @@ public final class SandwichTrainer {
             this.pairs = pairs;
         }
 
-        @Override
-        public void onStep(Calibration.Step step) {
+        /** Starts the step's records with its conditioning vector and position ids. */
+        private void begin(Calibration.Step step) {
             int b = step.conditionalRows();
-            String rows = "0:" + b;
-            var in = step.inputs();
-            float[] vec = model.vec(in).get(rows).toType(DataType.FLOAT32, false).toFloatArray();
-            float[] ids = in.txtIds().get(rows).concat(in.imgIds().get(rows), 1).toType(DataType.FLOAT32, false)
-                    .toFloatArray();
+            float[] vec = step.conditionalVec(model).toType(DataType.FLOAT32, false).toFloatArray();
+            float[] ids = step.conditionalIds().toType(DataType.FLOAT32, false).toFloatArray();
             int h = layout.hidden();
             int idn = layout.tokens() * layout.axes();
             pending = new float[b][];
@@ -349,6 +358,7 @@ public final class SandwichTrainer {
 
         @Override
         public BlockTap tap(Calibration.Step step) {
+            begin(step);
             return new BlockTap() {
                 @Override
                 public void doubleBlock(int index, Streams in, Streams out) {

@@ -77,6 +77,7 @@ final class BlockShard implements AutoCloseable {
             Set<BlockId> tapped, List<ShardChain.Tap> tapsSoFar) {
         List<ShardChain.Tap> taps = new ArrayList<>(tapsSoFar);
         String r = "0:" + rows;
+        PlainArray[] context = new PlainArray[2]; // the step's vec and ids, made once, on the first tap
         BlockTap tap = new BlockTap() {
             @Override
             public void doubleBlock(int i, Streams in, Streams out) {
@@ -84,7 +85,7 @@ final class BlockShard implements AutoCloseable {
                 if (tapped.contains(id)) {
                     taps.add(new ShardChain.Tap(step, id,
                             List.of(plain(in.img(), halve, r), plain(in.txt(), halve, r)),
-                            List.of(plain(out.img(), halve, r), plain(out.txt(), halve, r))));
+                            List.of(plain(out.img(), halve, r), plain(out.txt(), halve, r)), vec(), ids()));
                 }
             }
 
@@ -92,8 +93,19 @@ final class BlockShard implements AutoCloseable {
             public void singleBlock(int i, NDArray in, NDArray out) {
                 BlockId id = BlockId.ofSingle(i);
                 if (tapped.contains(id)) {
-                    taps.add(new ShardChain.Tap(step, id, List.of(plain(in, halve, r)), List.of(plain(out, halve, r))));
+                    taps.add(new ShardChain.Tap(step, id, List.of(plain(in, halve, r)), List.of(plain(out, halve, r)),
+                            vec(), ids()));
                 }
+            }
+
+            private PlainArray vec() {
+                if (context[0] == null) context[0] = plain(vec, halve, r);
+                return context[0];
+            }
+
+            private PlainArray ids() {
+                if (context[1] == null) context[1] = plain(ids, halve, r);
+                return context[1];
             }
         };
         try (Rope pe = model.rope(ids)) {

@@ -41,8 +41,9 @@ import org.apache.pekko.stream.javadsl.Source;
  * happens in batch order, the same order as {@link Calibration#run}, so the float64 sums (and the fitted maps)
  * do not depend on which trajectory finished first, nor on how the model is split.
  *
- * <p>It serves consumers that only tap blocks (BRLL's accumulators and residual meters); one that runs extra
- * forwards in {@link CalibrationConsumer#onStep} needs the model at each step and is refused.
+ * <p>It serves consumers that only tap blocks (BRLL's accumulators and residual meters, and the sandwich
+ * trainer's recorder, which fills the bounded, spilling training-pair buffer); one that runs extra forwards in
+ * {@link CalibrationConsumer#onStep} needs the model at each step and is refused.
  */
 public final class CalibrationPipeline implements CalibrationRunner {
     /**
@@ -201,7 +202,8 @@ public final class CalibrationPipeline implements CalibrationRunner {
                 for (ShardChain.Tap t : tb.taps()) {
                     if (t.step() != step) {
                         step = t.step();
-                        tap = consumer.tap(new Calibration.Step(batch, step, tb.timesteps()[step], null, batch.size(), bm));
+                        tap = consumer.tap(new Calibration.Step(batch, step, tb.timesteps()[step], null, batch.size(), bm,
+                                t.vec().toNd(bm), t.ids().toNd(bm)));
                     }
                     try (NDManager s = bm.newSubManager()) {
                         if (t.block().kind() == BlockId.Kind.DOUBLE) {

@@ -29,11 +29,12 @@ import java.util.concurrent.CompletableFuture;
 public final class ShardChain implements AutoCloseable {
     /**
      * The activations of one tapped block at one sampler step: inputs and outputs, (img, txt) for a double-stream
-     * block, (joint) for a single-stream one; the conditional rows only under classifier-free guidance.
+     * block, (joint) for a single-stream one, with the step's conditioning vector and position ids (what a
+     * sandwich's training pairs need besides the states); the conditional rows only under classifier-free guidance.
      */
-    public record Tap(int step, BlockId block, List<PlainArray> in, List<PlainArray> out) {
+    public record Tap(int step, BlockId block, List<PlainArray> in, List<PlainArray> out, PlainArray vec, PlainArray ids) {
         public long bytes() {
-            long n = 0;
+            long n = vec.bytes() + ids.bytes();
             for (PlainArray a : in) n += a.bytes();
             for (PlainArray a : out) n += a.bytes();
             return n;
