@@ -154,14 +154,16 @@ final class BenchCommand implements Command {
             throw new Args.UsageException("bench: --against " + baseDir + " has another architecture (" + base.config()
                     + ") than --model (" + model.config() + ")");
         }
-        double[] ms = fastflux.model.ForwardTimer.medianMs(java.util.List.of(model, base), in, warmup, runs);
+        fastflux.model.ForwardTimer.Timing t = fastflux.model.ForwardTimer.time(java.util.List.of(model, base), in, warmup, runs);
+        double[] q = t.ratioQuartiles(0, 1);
         long f = flops(model, in), fb = flops(base, in);
         System.out.printf("against %s: %d interleaved rounds after %d warm-up rounds%n", baseDir, runs, warmup);
-        System.out.printf("median_ms %.1f%n", ms[0]);
-        System.out.printf("against_median_ms %.1f%n", ms[1]);
+        System.out.printf("median_ms %.1f%n", t.medianMs(0));
+        System.out.printf("against_median_ms %.1f%n", t.medianMs(1));
         System.out.printf("forward_gflop %.3f%n", f / 1e9);
         System.out.printf("against_forward_gflop %.3f%n", fb / 1e9);
-        System.out.printf("latency_ratio %.3f%n", ms[0] / ms[1]);
+        System.out.printf("latency_ratio %.3f (median over rounds of the per-round ratio; quartiles %.3f-%.3f)%n", q[1], q[0], q[2]);
+        System.out.printf("ratio_of_medians %.3f%n", t.medianMs(0) / t.medianMs(1));
         System.out.printf("flop_ratio %.3f%n", (double) f / fb);
         return 0;
     }
@@ -198,8 +200,6 @@ final class BenchCommand implements Command {
     }
 
     static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        return fastflux.model.ForwardTimer.median(v);
     }
 }

@@ -13,8 +13,42 @@ import java.util.List;
 public final class ForwardTimer {
     private ForwardTimer() {}
 
+    /**
+     * The timed rounds: {@code ms[model][round]}. Round r ran every model once, close together in time, so the
+     * per-round ratio of two models cancels whatever the machine did during that round.
+     */
+    public record Timing(double[][] ms) {
+        public double medianMs(int model) {
+            return median(ms[model]);
+        }
+
+        public double[] medians() {
+            double[] m = new double[ms.length];
+            for (int i = 0; i < m.length; i++) m[i] = medianMs(i);
+            return m;
+        }
+
+        /** Quartiles {q1, median, q3} over rounds of {@code ms[a][r] / ms[b][r]}: the paired latency ratio. */
+        public double[] ratioQuartiles(int a, int b) {
+            int n = ms[a].length;
+            double[] r = new double[n];
+            for (int k = 0; k < n; k++) r[k] = ms[a][k] / ms[b][k];
+            Arrays.sort(r);
+            return new double[] {quantile(r, 0.25), quantile(r, 0.5), quantile(r, 0.75)};
+        }
+
+        public int rounds() {
+            return ms[0].length;
+        }
+    }
+
     /** Median milliseconds per model after {@code warmup} untimed rounds and {@code rounds} timed ones. */
     public static double[] medianMs(List<FluxModel> models, FluxInputs in, int warmup, int rounds) {
+        return time(models, in, warmup, rounds).medians();
+    }
+
+    /** Every model once per round, the order rotating, {@code warmup} untimed rounds first. */
+    public static Timing time(List<FluxModel> models, FluxInputs in, int warmup, int rounds) {
         if (models.isEmpty() || rounds < 1 || warmup < 0) {
             throw new IllegalArgumentException("need models, rounds >= 1 and warmup >= 0");
         }
@@ -27,9 +61,7 @@ public final class ForwardTimer {
                 if (r >= 0) ms[i][r] = t;
             }
         }
-        double[] medians = new double[n];
-        for (int i = 0; i < n; i++) medians[i] = median(ms[i]);
-        return medians;
+        return new Timing(ms);
     }
 
     /** One forward, its output read back to the host (so lazy engines finish), in milliseconds. */
@@ -45,7 +77,14 @@ public final class ForwardTimer {
     public static double median(double[] v) {
         double[] s = v.clone();
         Arrays.sort(s);
-        int n = s.length;
-        return n % 2 == 1 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+        return quantile(s, 0.5);
+    }
+
+    /** The q-quantile of sorted values, linear between order statistics (the median of an even count: the mean of the middle two). */
+    static double quantile(double[] sorted, double q) {
+        double pos = q * (sorted.length - 1);
+        int lo = (int) Math.floor(pos);
+        int hi = Math.min(lo + 1, sorted.length - 1);
+        return sorted[lo] + (pos - lo) * (sorted[hi] - sorted[lo]);
     }
 }

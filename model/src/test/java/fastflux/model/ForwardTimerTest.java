@@ -15,6 +15,18 @@ class ForwardTimerTest {
     }
 
     @Test
+    void pairedRatiosCancelWhatARoundDidToBothModels() {
+        // model 0 always takes 0.8x model 1's time, but the machine's speed changes 10x between rounds
+        ForwardTimer.Timing t = new ForwardTimer.Timing(new double[][] {{8, 80, 16, 800}, {10, 100, 20, 1000}});
+        double[] q = t.ratioQuartiles(0, 1);
+        assertArrayEquals(new double[] {0.8, 0.8, 0.8}, q, 1e-12);
+        assertEquals(48.0, t.medianMs(0)); // the medians themselves carry the drift
+        assertEquals(4, t.rounds());
+        double[] spread = new ForwardTimer.Timing(new double[][] {{1, 2, 3, 4, 5}, {1, 1, 1, 1, 1}}).ratioQuartiles(0, 1);
+        assertArrayEquals(new double[] {2, 3, 4}, spread, 1e-12);
+    }
+
+    @Test
     void timesEveryModelOnTheSameInputsAndLeavesThemOpen() {
         FluxParams p = FluxParams.named("flux-tiny-a");
         try (NDManager m = NDManager.newBaseManager()) {

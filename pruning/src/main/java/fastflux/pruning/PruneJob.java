@@ -342,12 +342,12 @@ public final class PruneJob {
      * this job's model and for {@code other}, timed interleaved ({@link fastflux.model.ForwardTimer}) so that the
      * machine's drift lands on both alike: {@code [this, other]}.
      */
-    public double[] latencyMs(FluxModel other, int rounds) {
+    public fastflux.model.ForwardTimer.Timing latency(FluxModel other, int rounds) {
         FluxModel flux = model.flux();
         try (NDManager m = manager.newSubManager()) {
             fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, 64,
                     fastflux.shapes.Latents.TOKENS, model.text().maxWords(), 1);
-            return fastflux.model.ForwardTimer.medianMs(List.of(flux, other), in, 3, rounds);
+            return fastflux.model.ForwardTimer.time(List.of(flux, other), in, 3, rounds);
         }
     }
 
@@ -447,13 +447,13 @@ public final class PruneJob {
         JsonObject speed = new JsonObject();
         // Both models timed here, interleaved on the same work, so the ratio compares like with like.
         listener.progress("speed", "", 0, 2, "latency of the pruned and base models");
-        double prunedMs;
-        double baseMs;
+        fastflux.model.ForwardTimer.Timing timing;
         try (NDManager m = manager.newSubManager()) {
-            double[] ms = latencyMs(ShapesModel.load(baseDir, m).flux(), 15);
-            prunedMs = ms[0];
-            baseMs = ms[1];
+            timing = latency(ShapesModel.load(baseDir, m).flux(), 21);
         }
+        double prunedMs = timing.medianMs(0);
+        double baseMs = timing.medianMs(1);
+        double[] ratio = timing.ratioQuartiles(0, 1);
         listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base", prunedMs, baseMs));
         long baseFlops = flops(Map.of());
         long prunedFlops = flops();
@@ -464,7 +464,11 @@ public final class PruneJob {
         speed.addProperty("base_ms", baseMs);
         speed.addProperty("pruned_ms", prunedMs);
         speed.addProperty("flop_ratio", (double) prunedFlops / baseFlops);
-        speed.addProperty("latency_ratio", prunedMs / baseMs);
+        // the median of the per-round ratios: each round times both models back to back, so drift cancels
+        speed.addProperty("latency_ratio", ratio[1]);
+        speed.addProperty("latency_ratio_q1", ratio[0]);
+        speed.addProperty("latency_ratio_q3", ratio[2]);
+        speed.addProperty("latency_rounds", timing.rounds());
         report.add("speed", speed);
         phaseSeconds.put("total", (System.nanoTime() - startNanos) / 1e9);
         JsonObject secs = new JsonObject();

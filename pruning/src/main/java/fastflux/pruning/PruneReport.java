@@ -79,7 +79,12 @@ public final class PruneReport {
             md.append("\n## Speed (one transformer forward, ").append(str(s, "work")).append(")\n\n| model | GFLOP | median ms |\n|---|---|---|\n");
             md.append(String.format(Locale.ROOT, "| base | %.3f | %.1f |%n| pruned | %.3f | %.1f |%n", s.get("base_flops").getAsDouble() / 1e9,
                     s.get("base_ms").getAsDouble(), s.get("pruned_flops").getAsDouble() / 1e9, s.get("pruned_ms").getAsDouble()));
-            md.append(String.format(Locale.ROOT, "%nFLOP ratio %.3f, latency ratio %.3f.%n", s.get("flop_ratio").getAsDouble(), s.get("latency_ratio").getAsDouble()));
+            md.append(String.format(Locale.ROOT, "%nFLOP ratio %.3f, latency ratio %.3f", s.get("flop_ratio").getAsDouble(), s.get("latency_ratio").getAsDouble()));
+            if (s.has("latency_ratio_q1")) {
+                md.append(String.format(Locale.ROOT, " (median of %d per-round ratios, both models timed back to back in each round; quartiles %.3f-%.3f)",
+                        s.get("latency_rounds").getAsInt(), s.get("latency_ratio_q1").getAsDouble(), s.get("latency_ratio_q3").getAsDouble()));
+            }
+            md.append(".\n");
         }
         md.append("\n## Time per phase (s)\n\n| phase | seconds |\n|---|---|\n");
         for (Map.Entry<String, JsonElement> e : r.getAsJsonObject("seconds").entrySet()) {

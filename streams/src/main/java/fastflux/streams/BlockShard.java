@@ -3,114 +3,223 @@ package fastflux.streams;
 import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import fastflux.model.BlockId;
 import fastflux.model.BlockTap;
+import fastflux.model.FluxInputs;
 import fastflux.model.FluxModel;
 import fastflux.model.HiddenState;
 import fastflux.model.Rope;
 import fastflux.model.Streams;
+import fastflux.pruning.Calibration;
+import fastflux.pruning.CalibrationSource;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.function.Function;
+import java.util.function.Supplier;
+import org.apache.pekko.Done;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.Behavior;
+import org.apache.pekko.actor.typed.PostStop;
+import org.apache.pekko.actor.typed.javadsl.Behaviors;
 
 /**
- * One shard of a model split over devices: it owns a thread of its own (DJL's grad mode is per thread, and
- * native work stays off the stream's dispatcher), an NDManager on its device, and the blocks at forward
- * positions {@code from..to}. Work arrives as plain data, runs in a sub-manager that is closed when the task
- * ends, and leaves as plain data: no array outlives a task or crosses to another shard.
+ * One shard of a model split over devices, as an actor: it runs on a pinned dispatcher (one thread of its own:
+ * libtorch's grad mode is per thread, and native work stays off the stream's dispatcher), owns an NDManager on its
+ * device and runs the blocks at forward positions {@code from..to}. A transformer call enters at the first shard,
+ * which embeds the inputs; each shard runs its blocks and tells the next one the hidden state, in block order; the
+ * last one ends with the final layer and replies the velocity to whoever asked the first. Every message carries
+ * plain data ({@link PlainArray}), never an NDArray: each message is worked in a sub-manager closed when it ends,
+ * so no array outlives a message or crosses to another shard.
  *
- * <p>Here the shards of one JVM run the blocks of one shared {@link FluxModel} (read-only during calibration);
- * on a multi-GPU server each shard would hold its own block range on {@code Device.gpu(i)}, and the messages
- * would not change.
+ * <p>The shards of one JVM run the blocks of one shared {@link FluxModel}, read-only during calibration; on a
+ * multi-GPU server each shard's block range would live on its {@code Device.gpu(i)}, and the messages would not
+ * change (placing the weights is not done here: this machine has one device).
  */
-final class BlockShard implements AutoCloseable {
+final class BlockShard {
     /** A hidden state between two shards, with what the next shard needs to continue the forward. */
     record Hop(PlainArray img, PlainArray txt, PlainArray joint, PlainArray vec, PlainArray ids, long txtTokens,
                List<ShardChain.Tap> taps, PlainArray velocity) {}
+
+    /** A trajectory between steps: the latent and the (guidance-doubled) conditioning, all plain. */
+    record Trajectory(PlainArray x, PlainArray txt, PlainArray y, PlainArray txtIds, PlainArray imgIds,
+                      List<ShardChain.Tap> taps) {}
+
+    /**
+     * One transformer call of a batch: sampler step and timestep, the conditional rows (the rows tapped under
+     * classifier-free guidance), the guidance scale and the blocks whose activations travel with the hidden state.
+     */
+    record Call(int step, float t, int rows, boolean cfg, float guidance, Set<BlockId> tapped) {}
+
+    /** A value, or the error that prevented it. */
+    record Reply<T>(T value, RuntimeException error) {
+        static <T> Reply<T> of(T value) {
+            return new Reply<>(value, null);
+        }
+    }
+
+    sealed interface Command {}
+
+    /** First shard: a batch's noise and conditioning, as {@link Calibration} makes them. */
+    record Start(CalibrationSource source, Calibration.Items items, boolean cfg, float guidance,
+                 ActorRef<Reply<Trajectory>> replyTo) implements Command {}
+
+    /** First shard: one transformer call on {@code trajectory}; the last shard replies with the velocity. */
+    record Forward(Trajectory trajectory, Call call, ActorRef<Reply<Hop>> replyTo) implements Command {}
+
+    /** A later shard: continues a call from the previous shard's hidden state. */
+    record Continue(Hop hop, Call call, ActorRef<Reply<Hop>> replyTo) implements Command {}
+
+    /** Closes the shard's manager and stops; answered when done, so arrays are freed before the chain returns. */
+    record Stop(ActorRef<Done> replyTo) implements Command {}
+
+    /**
+     * The shard at positions {@code from..to} of {@code model}; {@code next} is the shard after it, or null for
+     * the last one.
+     */
+    static Behavior<Command> create(int index, FluxModel model, int from, int to, Device device, ActorRef<Command> next) {
+        return Behaviors.setup(ctx -> {
+            NDManager manager = NDManager.newBaseManager(device);
+            BlockShard shard = new BlockShard(index, model, from, to, next);
+            return Behaviors.receive(Command.class)
+                    .onMessage(Start.class, s -> {
+                        s.replyTo().tell(shard.work(manager, scope -> start(s.source(), s.items(), s.cfg(), s.guidance(), scope)));
+                        return Behaviors.same();
+                    })
+                    .onMessage(Forward.class, f -> {
+                        shard.hand(shard.work(manager, scope -> shard.embedAndRun(f.trajectory(), f.call(), scope)),
+                                f.call(), f.replyTo());
+                        return Behaviors.same();
+                    })
+                    .onMessage(Continue.class, c -> {
+                        shard.hand(shard.work(manager, scope -> shard.pass(c.hop(), c.call(), scope)), c.call(), c.replyTo());
+                        return Behaviors.same();
+                    })
+                    .onMessage(Stop.class, s -> {
+                        manager.close();
+                        s.replyTo().tell(Done.done());
+                        return Behaviors.stopped();
+                    })
+                    .onSignal(PostStop.class, s -> {
+                        manager.close(); // closing twice is harmless
+                        return Behaviors.same();
+                    })
+                    .build();
+        });
+    }
 
     private final int index;
     private final FluxModel model;
     private final int from;
     private final int to;
-    private final ExecutorService thread;
-    private final NDManager manager;
+    private final ActorRef<Command> next;
 
-    BlockShard(int index, FluxModel model, int from, int to, Device device) {
+    private BlockShard(int index, FluxModel model, int from, int to, ActorRef<Command> next) {
         this.index = index;
         this.model = model;
         this.from = from;
         this.to = to;
-        this.thread = ShardThreads.single("fastflux-shard-" + index);
-        this.manager = NDManager.newBaseManager(device);
-    }
-
-    int from() {
-        return from;
-    }
-
-    int to() {
-        return to;
-    }
-
-    boolean isLast() {
-        return to == model.config().blockCount() - 1;
-    }
-
-    /** Runs {@code work} on this shard's thread in a sub-manager closed when it returns. */
-    <T> CompletableFuture<T> submit(Function<NDManager, T> work) {
-        return CompletableFuture.supplyAsync(() -> {
-            try (NDManager scope = manager.newSubManager()) {
-                return work.apply(scope);
-            }
-        }, thread);
+        this.next = next;
     }
 
     /**
-     * Runs this shard's blocks on {@code h} (arrays in {@code scope}), taps the {@code tapped} blocks (rows
-     * [0, rows) only: the conditional half under classifier-free guidance) and hands on plain data: the hidden
-     * state, or the velocity when this is the last shard.
+     * Runs {@code work} in a sub-manager closed when it returns, with grad mode off on this thread (the model's
+     * inference path; a pinned dispatcher may replace an idle thread, so it is set for every message).
      */
-    Hop run(HiddenState h, NDArray vec, NDArray ids, long txtTokens, int step, int rows, boolean halve,
-            Set<BlockId> tapped, List<ShardChain.Tap> tapsSoFar) {
+    private <T> Reply<T> work(NDManager manager, java.util.function.Function<NDManager, T> work) {
+        ai.djl.engine.Engine.getInstance();
+        ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        try (NDManager scope = manager.newSubManager()) {
+            return Reply.of(work.apply(scope));
+        } catch (RuntimeException e) {
+            return new Reply<>(null, e);
+        }
+    }
+
+    /** The hidden state goes on to the next shard; the last shard's velocity, or any error, to the asker. */
+    private void hand(Reply<Hop> r, Call call, ActorRef<Reply<Hop>> replyTo) {
+        if (r.error() == null && next != null) {
+            next.tell(new Continue(r.value(), call, replyTo));
+        } else {
+            replyTo.tell(r);
+        }
+    }
+
+    /** The batch's noise and conditioning, as {@link Calibration} makes them (unconditional half second). */
+    private static Trajectory start(CalibrationSource source, Calibration.Items items, boolean cfg, float guidance,
+                                    NDManager scope) {
+        int b = items.prompts().length;
+        CalibrationSource.Conditioning c = source.condition(items.prompts(), scope);
+        if (cfg) {
+            CalibrationSource.Conditioning un = source.unconditional(b, scope);
+            if (un == null) {
+                throw new IllegalArgumentException("guidance " + guidance + " needs classifier-free guidance, but "
+                        + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
+            }
+            c = new CalibrationSource.Conditioning(c.txt().concat(un.txt(), 0), c.y().concat(un.y(), 0),
+                    c.txtIds().concat(un.txtIds(), 0), c.imgIds().concat(un.imgIds(), 0));
+        }
+        NDArray x = Calibration.noise(items.noiseSeeds(), source.latentTokens(), source.latentChannels(), scope);
+        return new Trajectory(PlainArray.of(x), PlainArray.of(c.txt()), PlainArray.of(c.y()), PlainArray.of(c.txtIds()),
+                PlainArray.of(c.imgIds()), List.of());
+    }
+
+    /** The first shard's part of a call: embed the inputs (both guidance halves), then run its blocks. */
+    private Hop embedAndRun(Trajectory tr, Call call, NDManager scope) {
+        boolean embed = model.config().guidanceEmbed();
+        NDArray x = tr.x().toNd(scope);
+        NDArray xin = call.cfg() ? x.concat(x, 0) : x;
+        long rows = xin.getShape().get(0);
+        NDArray txtIds = tr.txtIds().toNd(scope);
+        NDArray imgIds = tr.imgIds().toNd(scope);
+        FluxInputs in = new FluxInputs(xin, imgIds, tr.txt().toNd(scope), txtIds, scope.full(new Shape(rows), call.t()),
+                tr.y().toNd(scope), embed ? scope.full(new Shape(rows), call.guidance()) : null);
+        HiddenState h = model.embed(in);
+        long lt = h.streams().txt().getShape().get(1);
+        return run(h, model.vec(in), txtIds.concat(imgIds, 1), lt, call, tr.taps());
+    }
+
+    /** Continues a forward another shard began: its hidden state, conditioning vector and position ids. */
+    private Hop pass(Hop hop, Call call, NDManager scope) {
+        HiddenState h = hop.joint() != null ? HiddenState.ofJoint(hop.joint().toNd(scope))
+                : HiddenState.of(hop.img().toNd(scope), hop.txt().toNd(scope));
+        return run(h, hop.vec().toNd(scope), hop.ids().toNd(scope), hop.txtTokens(), call, hop.taps());
+    }
+
+    /**
+     * Runs this shard's blocks on {@code h}, taps the call's tapped blocks (rows [0, rows) only: the conditional
+     * half under classifier-free guidance) and hands on plain data: the hidden state, or the velocity when this is
+     * the last shard.
+     */
+    private Hop run(HiddenState h, NDArray vec, NDArray ids, long txtTokens, Call call, List<ShardChain.Tap> tapsSoFar) {
         List<ShardChain.Tap> taps = new ArrayList<>(tapsSoFar);
-        String r = "0:" + rows;
-        PlainArray[] context = new PlainArray[2]; // the step's vec and ids, made once, on the first tap
+        String r = "0:" + call.rows();
+        boolean halve = call.cfg();
+        Supplier<PlainArray> vecRows = once(() -> plain(vec, halve, r));
+        Supplier<PlainArray> idRows = once(() -> plain(ids, halve, r));
         BlockTap tap = new BlockTap() {
             @Override
             public void doubleBlock(int i, Streams in, Streams out) {
                 BlockId id = BlockId.ofDouble(i);
-                if (tapped.contains(id)) {
-                    taps.add(new ShardChain.Tap(step, id,
+                if (call.tapped().contains(id)) {
+                    taps.add(new ShardChain.Tap(call.step(), id,
                             List.of(plain(in.img(), halve, r), plain(in.txt(), halve, r)),
-                            List.of(plain(out.img(), halve, r), plain(out.txt(), halve, r)), vec(), ids()));
+                            List.of(plain(out.img(), halve, r), plain(out.txt(), halve, r)), vecRows.get(), idRows.get()));
                 }
             }
 
             @Override
             public void singleBlock(int i, NDArray in, NDArray out) {
                 BlockId id = BlockId.ofSingle(i);
-                if (tapped.contains(id)) {
-                    taps.add(new ShardChain.Tap(step, id, List.of(plain(in, halve, r)), List.of(plain(out, halve, r)),
-                            vec(), ids()));
+                if (call.tapped().contains(id)) {
+                    taps.add(new ShardChain.Tap(call.step(), id, List.of(plain(in, halve, r)), List.of(plain(out, halve, r)),
+                            vecRows.get(), idRows.get()));
                 }
-            }
-
-            private PlainArray vec() {
-                if (context[0] == null) context[0] = plain(vec, halve, r);
-                return context[0];
-            }
-
-            private PlainArray ids() {
-                if (context[1] == null) context[1] = plain(ids, halve, r);
-                return context[1];
             }
         };
         try (Rope pe = model.rope(ids)) {
             HiddenState out = model.runBlocks(from, to, h, vec, pe, tap);
-            if (isLast()) {
+            if (next == null) {
                 return new Hop(null, null, null, null, null, txtTokens, taps,
                         PlainArray.of(model.output(out.toJoint(), vec, txtTokens)));
             }
@@ -122,21 +231,18 @@ final class BlockShard implements AutoCloseable {
         }
     }
 
-    /** Continues a forward another shard began: its hidden state, conditioning vector and position ids. */
-    Hop pass(Hop hop, int step, int rows, boolean halve, Set<BlockId> tapped, NDManager scope) {
-        HiddenState h = hop.joint() != null ? HiddenState.ofJoint(hop.joint().toNd(scope))
-                : HiddenState.of(hop.img().toNd(scope), hop.txt().toNd(scope));
-        return run(h, hop.vec().toNd(scope), hop.ids().toNd(scope), hop.txtTokens(), step, rows, halve, tapped, hop.taps());
+    /** The step's vec and ids rows are made once, on the first tap that needs them. */
+    private static <T> Supplier<T> once(Supplier<T> s) {
+        Object[] cell = new Object[1];
+        return () -> {
+            if (cell[0] == null) cell[0] = s.get();
+            @SuppressWarnings("unchecked") T t = (T) cell[0];
+            return t;
+        };
     }
 
     private static PlainArray plain(NDArray a, boolean halve, String rows) {
         return PlainArray.of(halve ? a.get(rows) : a);
-    }
-
-    @Override
-    public void close() {
-        ShardThreads.stop(thread);
-        manager.close();
     }
 
     @Override

@@ -139,7 +139,7 @@ public final class CalibrationPipeline implements CalibrationRunner {
         Set<BlockId> blocks = new TreeSet<>(tapped);
         InFlight inFlight = new InFlight();
         long[] maxBytes = {0};
-        try (ShardChain chain = ShardChain.split(calibration.model(), options.shards(), device);
+        try (ShardChain chain = ShardChain.split(calibration.model(), options.shards(), device, materializer.system());
              Folder folder = new Folder(consumer)) {
             CompletionStage<Done> done = graph(Source.from(wanted),
                     bi -> chain.denoise(calibration, bi, calibration.items(bi, 0, prompts), blocks),

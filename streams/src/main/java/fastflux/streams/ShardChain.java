@@ -1,32 +1,48 @@
 package fastflux.streams;
 
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import fastflux.model.BlockId;
-import fastflux.model.FluxInputs;
 import fastflux.model.FluxModel;
-import fastflux.model.HiddenState;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.CalibrationSource;
 import fastflux.sampling.Schedule;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.DispatcherSelector;
+import org.apache.pekko.actor.typed.Props;
+import org.apache.pekko.actor.typed.Scheduler;
+import org.apache.pekko.actor.typed.javadsl.Adapter;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
 
 /**
- * A model's blocks split into K contiguous ranges, each run by a {@link BlockShard}; a transformer call enters
- * at the first shard (which also embeds the inputs) and its hidden state passes from shard to shard in block
- * order as plain data, the last shard ending with the final layer. {@link #denoise} runs one calibration batch's
- * whole guided trajectory this way, step after step, and returns the tapped blocks' activations.
+ * A model's blocks split into K contiguous ranges, each run by a {@link BlockShard} actor on its own pinned
+ * dispatcher; a transformer call enters at the first shard (which also embeds the inputs) and its hidden state
+ * passes from shard to shard in block order as plain data, the last shard ending with the final layer.
+ * {@link #denoise} runs one calibration batch's whole guided trajectory this way, step after step, and returns
+ * the tapped blocks' activations.
  *
  * <p>Every operation is the one {@link Calibration#run} makes, in the same order and precision (the guidance
  * combination and the Euler update are IEEE float32 in Java, as libtorch does them elementwise), so a split
  * model gives the activations of the unsplit one bit for bit, whatever K.
  */
 public final class ShardChain implements AutoCloseable {
+    /** The dispatcher each shard actor runs on (a PinnedDispatcher in this module's reference.conf). */
+    public static final String DISPATCHER = "fastflux.streams.shard-dispatcher";
+
+    /** How long one message may take before the chain gives up on it: a guard against a lost reply, not a budget. */
+    static final Duration ASK_TIMEOUT = Duration.ofHours(1);
+
+    private static final AtomicLong CHAINS = new AtomicLong();
+
     /**
      * The activations of one tapped block at one sampler step: inputs and outputs, (img, txt) for a double-stream
      * block, (joint) for a single-stream one, with the step's conditioning vector and position ids (what a
@@ -50,31 +66,35 @@ public final class ShardChain implements AutoCloseable {
         }
     }
 
-    /** A trajectory between steps: the latent and the (guidance-doubled) conditioning, all plain. */
-    private record Trajectory(PlainArray x, PlainArray txt, PlainArray y, PlainArray txtIds, PlainArray imgIds,
-                              List<Tap> taps) {}
-
     private final FluxModel model;
-    private final List<BlockShard> shards = new ArrayList<>();
+    private final ActorSystem system;
+    private final Scheduler scheduler;
+    private final List<ActorRef<BlockShard.Command>> shards = new ArrayList<>();
+    private final List<int[]> ranges = new ArrayList<>();
 
-    private ShardChain(FluxModel model, int k, Device device) {
+    private ShardChain(FluxModel model, int k, Device device, ActorSystem system) {
         int n = model.config().blockCount();
         if (k < 1 || k > n) throw new IllegalArgumentException("shards must be in 1.." + n + ", got " + k);
         this.model = model;
-        try {
-            for (int i = 0; i < k; i++) {
-                // contiguous ranges, sizes differing by at most one
-                shards.add(new BlockShard(i, model, i * n / k, (i + 1) * n / k - 1, device));
-            }
-        } catch (RuntimeException e) {
-            close();
-            throw e;
+        this.system = system;
+        this.scheduler = Adapter.toTyped(system.scheduler());
+        long chain = CHAINS.incrementAndGet();
+        Props props = DispatcherSelector.fromConfig(DISPATCHER);
+        ActorRef<BlockShard.Command> next = null;
+        for (int i = k - 1; i >= 0; i--) { // the last first, so that each shard knows the one after it
+            // contiguous ranges, sizes differing by at most one
+            int from = i * n / k;
+            int to = (i + 1) * n / k - 1;
+            next = Adapter.spawn(system, BlockShard.create(i, model, from, to, device, next),
+                    "fastflux-shard-" + chain + "-" + i, props);
+            shards.add(0, next);
+            ranges.add(0, new int[] {from, to});
         }
     }
 
-    /** {@code model}'s blocks split into {@code k} contiguous shards on {@code device}. */
-    public static ShardChain split(FluxModel model, int k, Device device) {
-        return new ShardChain(model, k, device);
+    /** {@code model}'s blocks split into {@code k} contiguous shards on {@code device}, actors of {@code system}. */
+    public static ShardChain split(FluxModel model, int k, Device device, ActorSystem system) {
+        return new ShardChain(model, k, device, system);
     }
 
     public FluxModel model() {
@@ -83,7 +103,7 @@ public final class ShardChain implements AutoCloseable {
 
     /** Each shard's forward positions, [from, to] inclusive. */
     public List<int[]> ranges() {
-        return shards.stream().map(s -> new int[] {s.from(), s.to()}).toList();
+        return ranges;
     }
 
     /**
@@ -98,65 +118,34 @@ public final class ShardChain implements AutoCloseable {
         boolean cfg = calibration.classifierFree();
         int b = items.prompts().length;
         float[] schedule = Schedule.timesteps(o.steps(), source.latentTokens(), source.shiftSchedule());
-        BlockShard head = shards.get(0);
-        CompletableFuture<Trajectory> t = head.submit(scope -> start(source, items, cfg, o.guidance(), scope));
+        ActorRef<BlockShard.Command> head = shards.get(0);
+        CompletableFuture<BlockShard.Trajectory> t = ask(head,
+                r -> new BlockShard.Start(source, items, cfg, o.guidance(), r));
         for (int i = 0; i + 1 < schedule.length; i++) {
-            int step = i;
-            float tCurr = schedule[i];
-            float tPrev = schedule[i + 1];
-            t = t.thenCompose(tr -> velocity(tr, step, tCurr, b, cfg, o.guidance(), tapped)
-                    .thenApply(hop -> euler(tr, hop, cfg, o.guidance(), tPrev - tCurr)));
+            BlockShard.Call call = new BlockShard.Call(i, schedule[i], b, cfg, o.guidance(), tapped);
+            float dt = schedule[i + 1] - schedule[i];
+            t = t.thenCompose(tr -> this.<BlockShard.Hop>ask(head, r -> new BlockShard.Forward(tr, call, r))
+                    .thenApply(hop -> euler(tr, hop, cfg, o.guidance(), dt)));
         }
         return t.thenApply(tr -> new TappedBatch(index, items, schedule, tr.taps()));
     }
 
-    /** The batch's noise and conditioning, as {@link Calibration} makes them (unconditional half second). */
-    private static Trajectory start(CalibrationSource source, Calibration.Items items, boolean cfg, float guidance,
-                                    NDManager scope) {
-        int b = items.prompts().length;
-        CalibrationSource.Conditioning c = source.condition(items.prompts(), scope);
-        if (cfg) {
-            CalibrationSource.Conditioning un = source.unconditional(b, scope);
-            if (un == null) {
-                throw new IllegalArgumentException("guidance " + guidance + " needs classifier-free guidance, but "
-                        + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
-            }
-            c = new CalibrationSource.Conditioning(c.txt().concat(un.txt(), 0), c.y().concat(un.y(), 0),
-                    c.txtIds().concat(un.txtIds(), 0), c.imgIds().concat(un.imgIds(), 0));
-        }
-        NDArray x = Calibration.noise(items.noiseSeeds(), source.latentTokens(), source.latentChannels(), scope);
-        return new Trajectory(PlainArray.of(x), PlainArray.of(c.txt()), PlainArray.of(c.y()), PlainArray.of(c.txtIds()),
-                PlainArray.of(c.imgIds()), List.of());
-    }
-
-    /** One transformer call through every shard in block order; completes with the last shard's velocity. */
-    private CompletableFuture<BlockShard.Hop> velocity(Trajectory tr, int step, float t, int b, boolean cfg,
-                                                       float guidance, Set<BlockId> tapped) {
-        boolean embed = model.config().guidanceEmbed();
-        BlockShard head = shards.get(0);
-        CompletableFuture<BlockShard.Hop> hop = head.submit(scope -> {
-            NDArray x = tr.x().toNd(scope);
-            NDArray xin = cfg ? x.concat(x, 0) : x;
-            long rows = xin.getShape().get(0);
-            NDArray txtIds = tr.txtIds().toNd(scope);
-            NDArray imgIds = tr.imgIds().toNd(scope);
-            FluxInputs in = new FluxInputs(xin, imgIds, tr.txt().toNd(scope), txtIds, scope.full(new Shape(rows), t),
-                    tr.y().toNd(scope), embed ? scope.full(new Shape(rows), guidance) : null);
-            HiddenState h = model.embed(in);
-            long lt = h.streams().txt().getShape().get(1);
-            return head.run(h, model.vec(in), txtIds.concat(imgIds, 1), lt, step, b, cfg, tapped, tr.taps());
-        });
-        for (BlockShard s : shards.subList(1, shards.size())) {
-            hop = hop.thenCompose(h -> s.submit(scope -> s.pass(h, step, b, cfg, tapped, scope)));
-        }
-        return hop;
+    /** Asks a shard; its error reply fails the future with the shard's own exception. */
+    private <T> CompletableFuture<T> ask(ActorRef<BlockShard.Command> shard,
+                                         Function<ActorRef<BlockShard.Reply<T>>, BlockShard.Command> message) {
+        return AskPattern.<BlockShard.Command, BlockShard.Reply<T>>ask(shard, message::apply, ASK_TIMEOUT, scheduler)
+                .toCompletableFuture()
+                .thenApply(r -> {
+                    if (r.error() != null) throw r.error();
+                    return r.value();
+                });
     }
 
     /**
      * Guidance and the Euler update in float32, operation for operation as {@link Calibration} has libtorch do them:
      * {@code v = v(∅) + (v(c) − v(∅))·g}, {@code x ← x + v·(t_prev − t_curr)}.
      */
-    private static Trajectory euler(Trajectory tr, BlockShard.Hop hop, boolean cfg, float g, float dt) {
+    private static BlockShard.Trajectory euler(BlockShard.Trajectory tr, BlockShard.Hop hop, boolean cfg, float g, float dt) {
         float[] x = tr.x().data();
         float[] v = hop.velocity().data(); // [rows, L_img, C], conditional rows first
         int half = x.length;
@@ -165,17 +154,29 @@ public final class ShardChain implements AutoCloseable {
             float vi = cfg ? v[half + i] + (v[i] - v[half + i]) * g : v[i];
             next[i] = x[i] + vi * dt;
         }
-        return new Trajectory(new PlainArray(next, tr.x().shape(), tr.x().dtype()), tr.txt(), tr.y(), tr.txtIds(),
-                tr.imgIds(), hop.taps());
+        return new BlockShard.Trajectory(new PlainArray(next, tr.x().shape(), tr.x().dtype()), tr.txt(), tr.y(),
+                tr.txtIds(), tr.imgIds(), hop.taps());
     }
 
+    /** Stops every shard and waits until each has closed its manager. */
     @Override
     public void close() {
-        for (BlockShard s : shards) s.close();
+        List<CompletableFuture<?>> stopped = new ArrayList<>();
+        for (ActorRef<BlockShard.Command> s : shards) {
+            stopped.add(AskPattern.<BlockShard.Command, org.apache.pekko.Done>ask(s, BlockShard.Stop::new,
+                    Duration.ofMinutes(10), scheduler).toCompletableFuture());
+        }
+        try {
+            CompletableFuture.allOf(stopped.toArray(CompletableFuture[]::new)).get(10, TimeUnit.MINUTES);
+        } catch (Exception e) {
+            throw new IllegalStateException("the shards of " + this + " did not stop", e instanceof CompletionException c ? c.getCause() : e);
+        }
     }
 
     @Override
     public String toString() {
-        return "ShardChain" + shards;
+        StringBuilder sb = new StringBuilder("ShardChain[");
+        for (int[] r : ranges) sb.append(sb.length() > 11 ? ", " : "").append("blocks ").append(r[0]).append("..").append(r[1]);
+        return sb.append(']').toString();
     }
 }

@@ -11,6 +11,7 @@ import fastflux.pruning.BlockFitter;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.CalibrationConsumer;
 import fastflux.pruning.CalibrationRunner;
+import fastflux.pruning.CalibrationSource;
 import fastflux.pruning.PartialPrecision;
 import fastflux.pruning.ShapesCalibrationSource;
 import fastflux.shapes.ShapesModel;
@@ -94,6 +95,39 @@ class CalibrationPipelineTest {
                         "max in flight " + pipeline.lastStats().maxInFlight() + " > " + o.bound());
                 // 20 images x 2 steps x (8 text + 64 image tokens)
                 assertEquals(20L * 2 * 72, fitter.fit(BlockId.ofSingle(1), BlockFitter.JOINT).tokens());
+            }
+        }
+    }
+
+    @Test
+    void aShardsErrorFailsThePassWithItsOwnExceptionAndTheShardsStillStop() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 9);
+            CalibrationSource good = ShapesCalibrationSource.fromGrammar(model, 4, 5);
+            CalibrationSource broken = new CalibrationSource() {
+                public int size() { return good.size(); }
+                public String describe() { return "a source whose text encoder fails"; }
+                public int latentTokens() { return good.latentTokens(); }
+                public int latentChannels() { return good.latentChannels(); }
+                public boolean shiftSchedule() { return good.shiftSchedule(); }
+                public Conditioning condition(int[] prompts, NDManager scope) {
+                    throw new IllegalStateException("text encoder failed on prompt " + prompts[0]);
+                }
+                public Conditioning unconditional(int n, NDManager scope) { return good.unconditional(n, scope); }
+            };
+            Calibration cal = new Calibration(model.flux(), broken, new Calibration.Options(2, new long[] {0}, 2, 4f));
+            CalibrationPipeline pipeline = new CalibrationPipeline(mat, new CalibrationPipeline.Options(2, 2, 1));
+            try (BlockFitter fitter = new BlockFitter(TinyShapes.PARAMS, List.of(BlockId.ofSingle(1)),
+                    new BlockFitter.Options(1e-4, 0, PartialPrecision.AUTO))) {
+                IllegalStateException e = assertThrows(IllegalStateException.class, () -> pipeline.run(cal, fitter, fitter.blocks()));
+                assertTrue(e.getMessage().startsWith("text encoder failed on prompt"), e.getMessage());
+            }
+            // the same pipeline runs the next pass on fresh shards
+            Calibration ok = new Calibration(model.flux(), good, new Calibration.Options(2, new long[] {0}, 2, 4f));
+            try (BlockFitter fitter = new BlockFitter(TinyShapes.PARAMS, List.of(BlockId.ofSingle(1)),
+                    new BlockFitter.Options(1e-4, 0, PartialPrecision.AUTO))) {
+                pipeline.run(ok, fitter, fitter.blocks());
+                assertEquals(2, pipeline.lastStats().batches());
             }
         }
     }
