@@ -9,12 +9,15 @@ import fastflux.model.BlockTap;
 import fastflux.model.FluxInputs;
 import fastflux.model.FluxModel;
 import fastflux.model.HiddenState;
+import fastflux.model.Param;
 import fastflux.model.Rope;
 import fastflux.model.Streams;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.CalibrationSource;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.function.Supplier;
 import org.apache.pekko.Done;
@@ -32,9 +35,11 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  * plain data ({@link PlainArray}), never an NDArray: each message is worked in a sub-manager closed when it ends,
  * so no array outlives a message or crosses to another shard.
  *
- * <p>The shards of one JVM run the blocks of one shared {@link FluxModel}, read-only during calibration; on a
- * multi-GPU server each shard's block range would live on its {@code Device.gpu(i)}, and the messages would not
- * change (placing the weights is not done here: this machine has one device).
+ * <p>The shards run the blocks of one {@link FluxModel}, read-only during a pass. Each shard owns its range's
+ * weights on its device while it runs: a parameter that lives on another device is copied into the shard's
+ * manager and swapped in, and swapped back when the shard stops ({@link Placement}). On one device (this CPU
+ * machine) nothing needs copying and the shards share the model's arrays; tests force the copy to exercise the
+ * path, but a transfer between real devices has not run here (no GPU).
  */
 final class BlockShard {
     /** A hidden state between two shards, with what the next shard needs to continue the forward. */
@@ -77,9 +82,11 @@ final class BlockShard {
      * The shard at positions {@code from..to} of {@code model}; {@code next} is the shard after it, or null for
      * the last one.
      */
-    static Behavior<Command> create(int index, FluxModel model, int from, int to, Device device, ActorRef<Command> next) {
+    static Behavior<Command> create(int index, FluxModel model, int from, int to, Device device, ActorRef<Command> next,
+                                    Placement placement) {
         return Behaviors.setup(ctx -> {
             NDManager manager = NDManager.newBaseManager(device);
+            Map<Param, NDArray> originals = place(rangeParams(model, from, to), manager, placement);
             BlockShard shard = new BlockShard(index, model, from, to, next);
             return Behaviors.receive(Command.class)
                     .onMessage(Start.class, s -> {
@@ -96,16 +103,74 @@ final class BlockShard {
                         return Behaviors.same();
                     })
                     .onMessage(Stop.class, s -> {
+                        restore(originals);
                         manager.close();
                         s.replyTo().tell(Done.done());
                         return Behaviors.stopped();
                     })
                     .onSignal(PostStop.class, s -> {
+                        restore(originals); // a no-op after Stop
                         manager.close(); // closing twice is harmless
                         return Behaviors.same();
                     })
                     .build();
         });
+    }
+
+    /** Where a shard's weights live while it runs: on its device, copied there only if they live elsewhere. */
+    enum Placement {
+        /** Copies a parameter to the shard's device when it lives on another one (the multi-GPU case). */
+        ON_DEVICE,
+        /** Copies every parameter of the range into the shard's manager, even on the same device (tests the path). */
+        ALWAYS_COPY
+    }
+
+    /**
+     * The parameters a shard at forward positions {@code from..to} runs: its blocks' (replaced linears and LoRA
+     * adapters included), the embedders' on the first shard, the final layer's on the last.
+     */
+    static List<Param> rangeParams(FluxModel model, int from, int to) {
+        int depth = model.config().depth();
+        int last = model.config().blockCount() - 1;
+        List<Param> out = new ArrayList<>();
+        for (Param p : model.params().values()) {
+            String name = p.name();
+            int position = name.startsWith("double_blocks.") ? index(name, "double_blocks.")
+                    : name.startsWith("single_blocks.") ? depth + index(name, "single_blocks.") : -1;
+            boolean mine = position >= 0 ? position >= from && position <= to
+                    : name.startsWith("final_layer.") ? to == last : from == 0;
+            if (mine) out.add(p);
+        }
+        return out;
+    }
+
+    private static int index(String name, String prefix) {
+        int dot = name.indexOf('.', prefix.length());
+        return Integer.parseInt(name.substring(prefix.length(), dot));
+    }
+
+    /**
+     * Puts the shard's parameters on its device: a copy in the shard's manager replaces each one that lives
+     * elsewhere (every one under {@link Placement#ALWAYS_COPY}); the values replaced are returned, to be put back
+     * when the shard stops. The ranges of a chain are disjoint, so shards never swap each other's parameters.
+     */
+    private static Map<Param, NDArray> place(List<Param> params, NDManager manager, Placement placement) {
+        Map<Param, NDArray> originals = new LinkedHashMap<>();
+        Device device = manager.getDevice();
+        for (Param p : params) {
+            NDArray v = p.value();
+            boolean here = v.getDevice().equals(device);
+            if (here && placement == Placement.ON_DEVICE) continue;
+            NDArray copy = here ? v.duplicate() : v.toDevice(device, true);
+            copy.attach(manager);
+            originals.put(p, p.exchange(copy));
+        }
+        return originals;
+    }
+
+    private static void restore(Map<Param, NDArray> originals) {
+        for (Map.Entry<Param, NDArray> e : originals.entrySet()) e.getKey().exchange(e.getValue());
+        originals.clear();
     }
 
     private final int index;

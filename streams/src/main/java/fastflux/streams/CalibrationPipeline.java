@@ -75,6 +75,7 @@ public final class CalibrationPipeline implements CalibrationRunner {
     private final Materializer materializer;
     private final Options options;
     private final Device device;
+    private final boolean copyWeights;
     private volatile Stats lastStats = new Stats(0, 0, 0);
 
     public CalibrationPipeline(Materializer materializer, Options options) {
@@ -82,9 +83,19 @@ public final class CalibrationPipeline implements CalibrationRunner {
     }
 
     public CalibrationPipeline(Materializer materializer, Options options, Device device) {
+        this(materializer, options, device, false);
+    }
+
+    private CalibrationPipeline(Materializer materializer, Options options, Device device, boolean copyWeights) {
         this.materializer = materializer;
         this.options = options;
         this.device = device;
+        this.copyWeights = copyWeights;
+    }
+
+    /** This pipeline with every shard on its own copy of its range's weights, even on the model's device (tests). */
+    CalibrationPipeline withCopiedWeights() {
+        return new CalibrationPipeline(materializer, options, device, true);
     }
 
     public Options options() {
@@ -139,7 +150,9 @@ public final class CalibrationPipeline implements CalibrationRunner {
         Set<BlockId> blocks = new TreeSet<>(tapped);
         InFlight inFlight = new InFlight();
         long[] maxBytes = {0};
-        try (ShardChain chain = ShardChain.split(calibration.model(), options.shards(), device, materializer.system());
+        try (ShardChain chain = copyWeights
+                ? ShardChain.splitWithCopies(calibration.model(), options.shards(), device, materializer.system())
+                : ShardChain.split(calibration.model(), options.shards(), device, materializer.system());
              Folder folder = new Folder(consumer)) {
             CompletionStage<Done> done = graph(Source.from(wanted),
                     bi -> chain.denoise(calibration, bi, calibration.items(bi, 0, prompts), blocks),

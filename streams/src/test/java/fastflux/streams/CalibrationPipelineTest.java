@@ -79,6 +79,46 @@ class CalibrationPipelineTest {
     }
 
     @Test
+    void shardsOnTheirOwnCopiesOfTheirRangesFitTheSameMapsAndPutTheModelsWeightsBack() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 7);
+            Calibration cal = calibration(model);
+            java.util.Map<String, ai.djl.ndarray.NDArray> before = new java.util.HashMap<>();
+            model.flux().params().forEach((name, p) -> before.put(name, p.value()));
+            List<BlockFitter.FittedBlock> want = fit(cal, CalibrationRunner.IN_PROCESS, m);
+            CalibrationPipeline pipeline = new CalibrationPipeline(mat, new CalibrationPipeline.Options(2, 2, 1)).withCopiedWeights();
+            List<BlockFitter.FittedBlock> got = fit(cal, pipeline, m);
+            for (int i = 0; i < want.size(); i++) {
+                for (String s : want.get(i).maps().keySet()) {
+                    assertArrayEquals(want.get(i).maps().get(s).weight(), got.get(i).maps().get(s).weight(), want.get(i).block() + "/" + s);
+                }
+            }
+            model.flux().params().forEach((name, p) -> assertTrue(before.get(name) == p.value(), name + " was not put back"));
+        }
+    }
+
+    @Test
+    void everyParameterBelongsToExactlyOneShardOfASplit() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            fastflux.model.FluxModel flux = TinyShapes.model(m, 3).flux();
+            int n = flux.config().blockCount();
+            for (int k = 1; k <= n; k++) {
+                java.util.Set<String> seen = new java.util.HashSet<>();
+                for (int i = 0; i < k; i++) {
+                    for (fastflux.model.Param p : BlockShard.rangeParams(flux, i * n / k, (i + 1) * n / k - 1)) {
+                        assertTrue(seen.add(p.name()), p.name() + " in two shards of " + k);
+                    }
+                }
+                assertEquals(flux.params().keySet(), seen, k + " shards");
+            }
+            // the first shard embeds, the last ends with the final layer
+            assertTrue(BlockShard.rangeParams(flux, 0, 0).stream().anyMatch(p -> p.name().startsWith("img_in.")));
+            assertTrue(BlockShard.rangeParams(flux, n - 1, n - 1).stream().anyMatch(p -> p.name().startsWith("final_layer.")));
+            assertTrue(BlockShard.rangeParams(flux, 1, 1).stream().allMatch(p -> p.name().startsWith("double_blocks.1.")));
+        }
+    }
+
+    @Test
     void aSplitModelKeepsAtMostTheBoundInFlight() {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 8);
