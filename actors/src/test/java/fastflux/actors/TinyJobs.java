@@ -1,18 +1,12 @@
 package fastflux.actors;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
-import fastflux.model.Param;
-import fastflux.model.Tensors;
 import fastflux.pruning.PruneJob;
 import fastflux.shapes.ShapesModel;
-import fastflux.shapes.TextEncoder;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Random;
 
 /** A tiny random Shapes model (2 double + 4 single blocks, hidden 32) and a micro job over it, for CPU tests. */
 public final class TinyJobs {
@@ -24,16 +18,7 @@ public final class TinyJobs {
     /** Writes the model to {@code dir}; also a main so that process tests and docs can make one. */
     public static Path baseModel(Path dir) {
         try (NDManager m = NDManager.newBaseManager()) {
-            FluxModel flux = new FluxModel(PARAMS);
-            flux.initRandom(m, DataType.FLOAT32, 3);
-            TextEncoder text = new TextEncoder(PARAMS.contextInDim());
-            Random r = new Random(4);
-            for (Param p : text.params().values()) {
-                float[] v = new float[(int) p.shape().size()];
-                for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
-                p.set(Tensors.create(m, v, p.shape()));
-            }
-            new ShapesModel(flux, text).save(dir);
+            ShapesModel.random(PARAMS, m, 3).save(dir);
         }
         return dir;
     }

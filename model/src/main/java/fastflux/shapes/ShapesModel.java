@@ -51,6 +51,23 @@ public final class ShapesModel {
         this.text = text;
     }
 
+    /**
+     * A random-weight Shapes model for tests and benchmarks: the transformer initialised from {@code seed}, the text
+     * encoder's weights N(0, 0.5²) from {@code seed + 1}.
+     */
+    public static ShapesModel random(FluxParams params, NDManager m, long seed) {
+        FluxModel flux = new FluxModel(params);
+        flux.initRandom(m, DataType.FLOAT32, seed);
+        TextEncoder text = new TextEncoder(params.contextInDim());
+        java.util.Random r = new java.util.Random(seed + 1);
+        for (Param p : text.params().values()) {
+            float[] v = new float[(int) p.shape().size()];
+            for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
+            p.set(Tensors.create(m, v, p.shape()));
+        }
+        return new ShapesModel(flux, text);
+    }
+
     public FluxModel flux() {
         return flux;
     }

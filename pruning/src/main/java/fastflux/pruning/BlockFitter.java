@@ -112,20 +112,34 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
 
     @Override
     public BlockTap tap(Calibration.Step step) {
+        return residualTap(fits, LeastSquaresFit::accumulate);
+    }
+
+    /** Folds one stream's (X, F) into a sink: a least-squares accumulator or a residual meter. */
+    @FunctionalInterface
+    interface Accumulate<S> {
+        void apply(S sink, NDArray x, NDArray f);
+    }
+
+    /**
+     * A tap that hands each selected block's input X and residual branch F = Y − X to its sinks, per stream:
+     * {@link #IMG} and {@link #TXT} for a double-stream block, {@link #JOINT} for a single-stream one.
+     */
+    static <S> BlockTap residualTap(Map<BlockId, Map<String, S>> sinks, Accumulate<S> accumulate) {
         return new BlockTap() {
             @Override
             public void doubleBlock(int index, Streams in, Streams out) {
-                Map<String, LeastSquaresFit> m = fits.get(BlockId.ofDouble(index));
+                Map<String, S> m = sinks.get(BlockId.ofDouble(index));
                 if (m != null) {
-                    m.get(IMG).accumulate(in.img(), out.img().sub(in.img()));
-                    m.get(TXT).accumulate(in.txt(), out.txt().sub(in.txt()));
+                    accumulate.apply(m.get(IMG), in.img(), out.img().sub(in.img()));
+                    accumulate.apply(m.get(TXT), in.txt(), out.txt().sub(in.txt()));
                 }
             }
 
             @Override
             public void singleBlock(int index, NDArray in, NDArray out) {
-                Map<String, LeastSquaresFit> m = fits.get(BlockId.ofSingle(index));
-                if (m != null) m.get(JOINT).accumulate(in, out.sub(in));
+                Map<String, S> m = sinks.get(BlockId.ofSingle(index));
+                if (m != null) accumulate.apply(m.get(JOINT), in, out.sub(in));
             }
         };
     }
@@ -218,22 +232,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
 
             @Override
             public BlockTap tap(Calibration.Step step) {
-                return new BlockTap() {
-                    @Override
-                    public void doubleBlock(int index, Streams in, Streams out) {
-                        Map<String, ResidualMeter> m = meters.get(BlockId.ofDouble(index));
-                        if (m != null) {
-                            m.get(IMG).accumulate(in.img(), out.img().sub(in.img()));
-                            m.get(TXT).accumulate(in.txt(), out.txt().sub(in.txt()));
-                        }
-                    }
-
-                    @Override
-                    public void singleBlock(int index, NDArray in, NDArray out) {
-                        Map<String, ResidualMeter> m = meters.get(BlockId.ofSingle(index));
-                        if (m != null) m.get(JOINT).accumulate(in, out.sub(in));
-                    }
-                };
+                return residualTap(meters, ResidualMeter::accumulate);
             }
         }, meters.keySet());
         List<FittedBlock> out = new ArrayList<>();

@@ -13,13 +13,9 @@ import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 import org.apache.pekko.Done;
-import org.apache.pekko.actor.ActorSystem;
-import org.apache.pekko.stream.Materializer;
 import org.apache.pekko.stream.javadsl.Source;
 import org.apache.pekko.stream.testkit.TestSubscriber;
 import org.apache.pekko.stream.testkit.javadsl.TestSink;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -27,21 +23,7 @@ import org.junit.jupiter.api.Test;
  * consumer that does not ask stops the producer at exactly the configured bounds, and each element it asks for
  * lets exactly one more item in. Nothing here depends on timing; waits only let the stream settle.
  */
-class BackpressureTest {
-    static ActorSystem system;
-    static Materializer mat;
-
-    @BeforeAll
-    static void start() {
-        system = ActorSystem.create("backpressure-test");
-        mat = Materializer.matFromSystem(system);
-    }
-
-    @AfterAll
-    static void stop() {
-        system.terminate();
-    }
-
+class BackpressureTest extends StreamsTestSystem {
     static final CalibrationPipeline.Options OPTIONS = new CalibrationPipeline.Options(1, 3, 2);
 
     @Test

@@ -16,28 +16,10 @@ import fastflux.pruning.PartialPrecision;
 import fastflux.pruning.ShapesCalibrationSource;
 import fastflux.shapes.ShapesModel;
 import java.util.List;
-import org.apache.pekko.actor.ActorSystem;
-import org.apache.pekko.stream.Materializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** The pipeline on a tiny random model: the same least-squares fits as the in-process run, split or not. */
-class CalibrationPipelineTest {
-    static ActorSystem system;
-    static Materializer mat;
-
-    @BeforeAll
-    static void start() {
-        system = ActorSystem.create("pipeline-test");
-        mat = Materializer.matFromSystem(system);
-    }
-
-    @AfterAll
-    static void stop() {
-        system.terminate();
-    }
-
+class CalibrationPipelineTest extends StreamsTestSystem {
     /** A double block and a single block on each side of the split of K = 2 (positions 0-1 | 2-4). */
     static final List<BlockId> BLOCKS = List.of(BlockId.ofDouble(1), BlockId.ofSingle(0), BlockId.ofSingle(2));
 

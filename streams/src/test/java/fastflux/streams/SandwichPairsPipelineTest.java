@@ -16,10 +16,6 @@ import fastflux.pruning.SandwichTrainer;
 import fastflux.pruning.ShapesCalibrationSource;
 import fastflux.shapes.ShapesModel;
 import java.nio.file.Path;
-import org.apache.pekko.actor.ActorSystem;
-import org.apache.pekko.stream.Materializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -27,21 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
  * The sandwich trainer's training-pair buffer fed by the streams pipeline: the same pairs, bit for bit and in the
  * same order, as the in-process recording, with the model split across the sandwich and pairs spilling to disk.
  */
-class SandwichPairsPipelineTest {
-    static ActorSystem system;
-    static Materializer mat;
-
-    @BeforeAll
-    static void start() {
-        system = ActorSystem.create("sandwich-pairs-test");
-        mat = Materializer.matFromSystem(system);
-    }
-
-    @AfterAll
-    static void stop() {
-        system.terminate();
-    }
-
+class SandwichPairsPipelineTest extends StreamsTestSystem {
     @Test
     void pairsRecordedThroughTwoShardsEqualTheInProcessOnes(@TempDir Path spill) {
         try (NDManager m = NDManager.newBaseManager()) {

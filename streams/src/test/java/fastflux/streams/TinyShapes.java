@@ -1,14 +1,8 @@
 package fastflux.streams;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
-import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
-import fastflux.model.Param;
-import fastflux.model.Tensors;
 import fastflux.shapes.ShapesModel;
-import fastflux.shapes.TextEncoder;
-import java.util.Random;
 
 /** A tiny random-weight Shapes model (2 double, 3 single blocks, hidden 32) for CPU tests. */
 final class TinyShapes {
@@ -18,15 +12,6 @@ final class TinyShapes {
     private TinyShapes() {}
 
     static ShapesModel model(NDManager m, long seed) {
-        FluxModel flux = new FluxModel(PARAMS);
-        flux.initRandom(m, DataType.FLOAT32, seed);
-        TextEncoder text = new TextEncoder(PARAMS.contextInDim());
-        Random r = new Random(seed + 1);
-        for (Param p : text.params().values()) {
-            float[] v = new float[(int) p.shape().size()];
-            for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
-            p.set(Tensors.create(m, v, p.shape()));
-        }
-        return new ShapesModel(flux, text);
+        return ShapesModel.random(PARAMS, m, seed);
     }
 }

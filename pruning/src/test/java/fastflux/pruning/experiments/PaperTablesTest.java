@@ -3,18 +3,14 @@ package fastflux.pruning.experiments;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.DataType;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
-import fastflux.model.Param;
 import fastflux.model.Replacement;
-import fastflux.model.Tensors;
 import fastflux.pruning.ImportanceScorer;
 import fastflux.pruning.PruneJob;
 import fastflux.shapes.Category;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.ShapesModel;
-import fastflux.shapes.TextEncoder;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
@@ -23,7 +19,6 @@ import java.nio.file.attribute.FileTime;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -35,16 +30,7 @@ class PaperTablesTest {
 
     static Path baseModel(Path dir) {
         try (NDManager m = NDManager.newBaseManager()) {
-            FluxModel flux = new FluxModel(PARAMS);
-            flux.initRandom(m, DataType.FLOAT32, 3);
-            TextEncoder text = new TextEncoder(PARAMS.contextInDim());
-            Random r = new Random(4);
-            for (Param p : text.params().values()) {
-                float[] v = new float[(int) p.shape().size()];
-                for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
-                p.set(Tensors.create(m, v, p.shape()));
-            }
-            new ShapesModel(flux, text).save(dir);
+            ShapesModel.random(PARAMS, m, 3).save(dir);
         }
         return dir;
     }
