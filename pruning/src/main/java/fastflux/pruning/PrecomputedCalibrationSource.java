@@ -18,7 +18,8 @@ import java.nio.file.Path;
  * states) and {@code y} [N, vec_in_dim] (pooled CLIP), F32/F16/BF16. Optional {@code neg_txt} [1, L, C] and
  * {@code neg_y} [1, vec] are the empty prompt's, needed only for classifier-free guidance (a
  * guidance-embedded model such as FLUX-dev needs none). Rows are read per batch from the mapped file, so
- * the file is never loaded whole. The latent grid (packed tokens, h × w) comes from the options.
+ * the file is never loaded whole. The latent grid (packed tokens, h × w) comes from the file's
+ * {@value #LATENT_GRID} metadata or the caller.
  */
 public final class PrecomputedCalibrationSource implements CalibrationSource, AutoCloseable {
     private final SafetensorsReader reader;
@@ -82,6 +83,35 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
         }
     }
 
+    /** The header metadata key that states the latent grid the prompts are generated at, {@code "HxW"} in tokens. */
+    public static final String LATENT_GRID = "latent_grid";
+
+    /**
+     * As {@link #open(Path, FluxParams, int, int, boolean)}, the grid taken from the file's {@value #LATENT_GRID}
+     * metadata (e.g. {@code "64x64"} for 1024² FLUX images), or {@code defaultGrid} x {@code defaultGrid} without it.
+     */
+    public static PrecomputedCalibrationSource open(Path file, FluxParams p, int defaultGrid, boolean shift) {
+        SafetensorsReader r = SafetensorsReader.open(file);
+        try {
+            int[] grid = {defaultGrid, defaultGrid};
+            String g = r.metadata().get(LATENT_GRID);
+            if (g != null) {
+                String[] hw = g.trim().split("x");
+                try {
+                    if (hw.length != 2) throw new NumberFormatException(g);
+                    grid = new int[] {Integer.parseInt(hw[0].trim()), Integer.parseInt(hw[1].trim())};
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException(file + ": metadata " + LATENT_GRID + " must be HxW in latent tokens "
+                            + "(e.g. 64x64 for a 1024x1024 FLUX image), got '" + g + "'");
+                }
+            }
+            return new PrecomputedCalibrationSource(r, p, grid[0], grid[1], shift);
+        } catch (RuntimeException e) {
+            r.close();
+            throw e;
+        }
+    }
+
     private static TensorInfo require(SafetensorsReader r, String name, int rank) {
         if (!r.contains(name)) {
             throw new IllegalArgumentException(r.file() + ": no tensor '" + name + "' (expected txt [N, L, context_in_dim] and y [N, vec_in_dim], "
@@ -101,6 +131,11 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
     }
 
     /** Whether the file holds the empty prompt's {@code neg_txt}/{@code neg_y} (needed for classifier-free guidance). */
+    /** L: the text tokens of every prompt. */
+    public int textLength() {
+        return txtLen;
+    }
+
     public boolean hasUnconditional() {
         return reader.contains("neg_txt") && reader.contains("neg_y");
     }

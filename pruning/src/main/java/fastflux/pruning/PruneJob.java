@@ -12,6 +12,7 @@ import fastflux.model.BlockId;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.LoraInjector;
+import fastflux.model.ModelDir;
 import fastflux.model.Module;
 import fastflux.model.Param;
 import fastflux.model.PrunedModels;
@@ -113,7 +114,9 @@ public final class PruneJob {
     private final Options options;
     private final Listener listener;
     private final NDManager manager;
-    private final ShapesModel model;
+    private final FluxModel flux;
+    /** The Shapes model (transformer + text encoder), or null for a FLUX.1 transformer checkpoint (no text encoder). */
+    private final ShapesModel shapes;
     private final LoraInjector lora;
     private final Map<String, Double> phaseSeconds = new LinkedHashMap<>();
     private PruneState state;
@@ -124,15 +127,42 @@ public final class PruneJob {
         this.options = options;
         this.listener = listener;
         this.manager = manager;
-        this.model = ShapesModel.load(baseDir, manager);
-        if (!PrunedModels.replacements(model.flux()).isEmpty()) {
+        if (hasTextEncoder(baseDir)) {
+            this.shapes = ShapesModel.load(baseDir, manager);
+            this.flux = shapes.flux();
+        } else {
+            this.shapes = null;
+            this.flux = ModelDir.load(baseDir, manager, DataType.FLOAT32, java.util.Set.of());
+        }
+        if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
         }
         this.lora = new LoraInjector(options.loraRank(), options.loraAlpha(), options.seed());
     }
 
-    public ShapesModel model() {
-        return model;
+    /** Whether {@code dir}'s checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 one does not. */
+    static boolean hasTextEncoder(Path dir) {
+        try (SafetensorsReader r = SafetensorsReader.open(ModelDir.weightsFile(dir))) {
+            return r.names().stream().anyMatch(n -> n.startsWith(fastflux.shapes.TextEncoder.PREFIX));
+        }
+    }
+
+    /** The transformer being pruned. */
+    public FluxModel flux() {
+        return flux;
+    }
+
+    /** Whether the base is a FLUX.1 transformer checkpoint: no text encoder, so no image generation or judging here. */
+    public boolean transformerOnly() {
+        return shapes == null;
+    }
+
+    private ShapesModel shapes(String what) {
+        if (shapes == null) {
+            throw new IllegalArgumentException(what + " generates and judges Shapes images, which needs a text encoder; "
+                    + baseDir + " is a FLUX.1 transformer checkpoint without one");
+        }
+        return shapes;
     }
 
     public PruneState state() {
@@ -162,6 +192,9 @@ public final class PruneJob {
      * linears, and kept blocks carry that run's final adapters, merged at export. A block that run replaced
      * but this one keeps loses the adapter it may have had before its replacement (that run no longer holds it).
      */
+    /** The packed latent grid of a FLUX.1 image of 1024 x 1024 pixels: 64 x 64 tokens. */
+    public static final int FLUX_GRID = 64;
+
     public PruneJob reuseFrom(Path runDir) {
         this.reuseFrom = runDir;
         return this;
@@ -176,9 +209,11 @@ public final class PruneJob {
      * against the model here, before any work, and stays mapped for the job's life (rows are read per batch).
      */
     public PruneJob calibrationFrom(Path file) {
-        FluxParams p = model.flux().config();
-        PrecomputedCalibrationSource source = PrecomputedCalibrationSource.open(file, p, fastflux.shapes.Latents.GRID,
-                fastflux.shapes.Latents.GRID, true);
+        FluxParams p = flux.config();
+        // a Shapes model's grid is its own; a FLUX.1 checkpoint's the file's latent_grid, else 1024² images
+        PrecomputedCalibrationSource source = shapes != null
+                ? PrecomputedCalibrationSource.open(file, p, fastflux.shapes.Latents.GRID, fastflux.shapes.Latents.GRID, true)
+                : PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
         if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
             source.close();
             throw new IllegalArgumentException(file + ": the model has no guidance embedding, so calibration uses "
@@ -193,14 +228,26 @@ public final class PruneJob {
     private JsonObject savedOptions() {
         JsonObject o = options.toJson();
         if (calibFile != null) o.addProperty("calib_file", calibFile.file().toAbsolutePath().normalize().toString());
+        if (calibFile != null && shapes == null) o.addProperty("calib_tokens", calibFile.latentTokens());
         return o;
     }
 
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
         startNanos = System.nanoTime();
+        if (shapes == null) {
+            if (calibFile == null) {
+                throw new IllegalArgumentException(baseDir + " is a FLUX.1 transformer checkpoint (no text_encoder.*): its "
+                        + "calibration prompts must come precomputed, --calib-file FILE (txt, y per prompt)");
+            }
+            if (options.order() == Order.IMPORTANCE && options.importanceFrom() == null
+                    && !options.importance().equals(ImportanceScorer.OUTPUT_MSE)) {
+                throw new IllegalArgumentException("importance " + options.importance() + " generates and judges Shapes "
+                        + "images; for the FLUX.1 checkpoint " + baseDir + " use --importance output-mse or --importance-from FILE");
+            }
+        }
         if (reuseFrom != null) return beginFromRun(reuseFrom);
-        PruneState saved = PruneState.read(stateDir(), model.flux().config());
+        PruneState saved = PruneState.read(stateDir(), flux.config());
         if (saved != null) {
             if (!saved.options().equals(savedOptions())) {
                 throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
@@ -209,7 +256,7 @@ public final class PruneJob {
             state = saved;
             restoreComponents();
         } else {
-            state = PruneState.fresh(savedOptions(), blocksFor(options.ratio(), model.flux().config()));
+            state = PruneState.fresh(savedOptions(), blocksFor(options.ratio(), flux.config()));
         }
         return state;
     }
@@ -218,7 +265,7 @@ public final class PruneJob {
     public List<BlockId> order() {
         if (state.order() != null) return state.order();
         long t0 = System.nanoTime();
-        FluxParams p = model.flux().config();
+        FluxParams p = flux.config();
         List<BlockId> order = new ArrayList<>();
         switch (options.order()) {
             case START2END -> {
@@ -240,20 +287,20 @@ public final class PruneJob {
     }
 
     private ImportanceReport importance() {
-        listener.progress("importance", "", 0, model.flux().config().blockCount(), options.importance());
-        if (options.importanceFrom() != null) return ImportanceReport.read(options.importanceFrom(), model.flux().config());
+        listener.progress("importance", "", 0, flux.config().blockCount(), options.importance());
+        if (options.importanceFrom() != null) return ImportanceReport.read(options.importanceFrom(), flux.config());
         if (options.importance().equals(ImportanceScorer.OUTPUT_MSE)) return ImportanceScorer.byOutputMse(calibration());
-        int n = model.flux().config().blockCount();
-        return ImportanceScorer.byGeneration(model, ImportanceScorer.GenerationOptions.defaults(),
+        int n = flux.config().blockCount();
+        return ImportanceScorer.byGeneration(shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults(),
                 (done, block) -> listener.progress("importance", block.name(), done, n, "switched off and judged"));
     }
 
     /** The calibration stream: grammar prompts with their own seed (never an evaluation file), or the given file's. */
     public Calibration calibration() {
-        CalibrationSource source = calibFile != null ? calibFile : ShapesCalibrationSource.fromGrammar(model,
+        CalibrationSource source = calibFile != null ? calibFile : ShapesCalibrationSource.fromGrammar(shapes("grammar calibration"),
                 options.calibPrompts(), Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
         Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps());
-        return new Calibration(model.flux(), source, co);
+        return new Calibration(flux, source, co);
     }
 
     /** Phases 2..: replace, fit and train each block of the order that is not done yet. */
@@ -278,7 +325,6 @@ public final class PruneJob {
     }
 
     private PruneState.BlockResult replace(BlockId block, int k, int total) {
-        FluxModel flux = model.flux();
         Calibration calibration = calibration();
         Module original;
         Map<String, Double> residuals = Map.of();
@@ -321,7 +367,11 @@ public final class PruneJob {
     public void export() {
         long t0 = System.nanoTime();
         listener.progress("export", "", 0, 1, outDir.toString());
-        model.exportPruned(baseDir, outDir);
+        if (shapes != null) {
+            shapes.exportPruned(baseDir, outDir);
+        } else {
+            PrunedModels.export(flux, baseDir, outDir);
+        }
         phaseSeconds.merge("export", (System.nanoTime() - t0) / 1e9, Double::sum);
     }
 
@@ -331,7 +381,7 @@ public final class PruneJob {
         listener.progress("evaluate", label, 0, (long) prompts.size() * seeds, "");
         fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
         eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
-        fastflux.shapes.EvalReport r = fastflux.shapes.Evaluation.run(model, prompts, eo,
+        fastflux.shapes.EvalReport r = fastflux.shapes.Evaluation.run(shapes("evaluation"), prompts, eo,
                 (done, total) -> listener.progress("evaluate", label, done, total, "images")).report();
         phaseSeconds.merge("evaluate", (System.nanoTime() - t0) / 1e9, Double::sum);
         return r;
@@ -343,25 +393,40 @@ public final class PruneJob {
      * machine's drift lands on both alike: {@code [this, other]}.
      */
     public fastflux.model.ForwardTimer.Timing latency(FluxModel other, int rounds) {
-        FluxModel flux = model.flux();
         try (NDManager m = manager.newSubManager()) {
-            fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, 64,
-                    fastflux.shapes.Latents.TOKENS, model.text().maxWords(), 1);
+            fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, workRows(), workImgTokens(),
+                    workTxtTokens(), 1);
             return fastflux.model.ForwardTimer.time(List.of(flux, other), in, 3, rounds);
         }
+    }
+
+    /**
+     * The work latency and FLOPs are measured on: for a Shapes model 32 images in both guidance halves (64 rows),
+     * for a FLUX.1 checkpoint one image (both halves without a guidance embedding) at the calibration file's
+     * latent size and text length.
+     */
+    private int workRows() {
+        return shapes != null ? 64 : flux.config().guidanceEmbed() ? 1 : 2;
+    }
+
+    private int workImgTokens() {
+        return shapes != null ? fastflux.shapes.Latents.TOKENS : calibFile.latentTokens();
+    }
+
+    private int workTxtTokens() {
+        return shapes != null ? shapes.text().maxWords() : calibFile.textLength();
     }
 
     /** Forward FLOPs on the same work, replaced blocks counted as their linears and deleted ones as nothing. */
     public long flops() {
         Map<String, Replacement.Mode> replaced = new LinkedHashMap<>();
-        for (Replacement r : PrunedModels.replacements(model.flux())) replaced.put(r.block().name(), r.mode());
+        for (Replacement r : PrunedModels.replacements(flux)) replaced.put(r.block().name(), r.mode());
         return flops(replaced);
     }
 
     /** Forward FLOPs with the given blocks replaced (none: the base model, whatever this job has replaced so far). */
     private long flops(Map<String, Replacement.Mode> replaced) {
-        FluxModel flux = model.flux();
-        return fastflux.model.FlopCount.forward(flux.config(), 64, fastflux.shapes.Latents.TOKENS, model.text().maxWords(),
+        return fastflux.model.FlopCount.forward(flux.config(), workRows(), workImgTokens(), workTxtTokens(),
                 (id, original, p, b, li, lt) -> !replaced.containsKey(id) ? original
                         : replaced.get(id) == Replacement.Mode.DELETE ? 0 : fastflux.model.FlopCount.replacedBlock(p, b, li + lt));
     }
@@ -382,7 +447,7 @@ public final class PruneJob {
      * replaced (a run resumed later measures a fresh copy of the base in {@link #report}).
      */
     public boolean needsBaseQuality(Quality quality) {
-        return quality != null && baseQuality == null && state.completed().isEmpty();
+        return quality != null && shapes != null && baseQuality == null && state.completed().isEmpty();
     }
 
     /** The base model's quality, measured on the model in memory before any block is replaced. */
@@ -414,7 +479,7 @@ public final class PruneJob {
         if (state.order() == null || state.completed().size() < state.target()) {
             throw new IllegalStateException("report before every block is replaced (" + state.completed().size() + "/" + state.target() + ")");
         }
-        FluxParams p = model.flux().config();
+        FluxParams p = flux.config();
         JsonObject report = new JsonObject();
         report.addProperty("base", baseDir.toString());
         report.addProperty("out", outDir.toString());
@@ -427,7 +492,10 @@ public final class PruneJob {
         JsonArray blocks = new JsonArray();
         for (PruneState.BlockResult r : state.completed()) blocks.add(PruneState.resultJson(r));
         report.add("blocks", blocks);
-        if (quality != null) {
+        if (quality != null && shapes == null) {
+            report.addProperty("quality_not_measured", "a FLUX.1 transformer checkpoint: no text encoder or VAE here to "
+                    + "generate and judge images");
+        } else if (quality != null) {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
                 try (NDManager m = manager.newSubManager()) {
@@ -449,7 +517,9 @@ public final class PruneJob {
         listener.progress("speed", "", 0, 2, "latency of the pruned and base models");
         fastflux.model.ForwardTimer.Timing timing;
         try (NDManager m = manager.newSubManager()) {
-            timing = latency(ShapesModel.load(baseDir, m).flux(), 21);
+            FluxModel base = shapes != null ? ShapesModel.load(baseDir, m).flux()
+                    : ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
+            timing = latency(base, 21);
         }
         double prunedMs = timing.medianMs(0);
         double baseMs = timing.medianMs(1);
@@ -457,8 +527,8 @@ public final class PruneJob {
         listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base", prunedMs, baseMs));
         long baseFlops = flops(Map.of());
         long prunedFlops = flops();
-        speed.addProperty("work", "batch 64 = 32 images x 2 guidance halves, " + fastflux.shapes.Latents.TOKENS + " img + "
-                + model.text().maxWords() + " txt tokens, fp32, in-process");
+        speed.addProperty("work", "batch " + workRows() + (shapes != null ? " = 32 images x 2 guidance halves, " : ", ")
+                + workImgTokens() + " img + " + workTxtTokens() + " txt tokens, fp32, in-process");
         speed.addProperty("base_flops", baseFlops);
         speed.addProperty("pruned_flops", prunedFlops);
         speed.addProperty("base_ms", baseMs);
@@ -481,7 +551,6 @@ public final class PruneJob {
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
     void save() {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
-        FluxModel flux = model.flux();
         for (Replacement r : PrunedModels.replacements(flux)) {
             var layer = r.block().kind() == BlockId.Kind.DOUBLE ? flux.doubleBlocks().get(r.block().index())
                     : flux.singleBlocks().get(r.block().index());
@@ -494,7 +563,7 @@ public final class PruneJob {
     }
 
     private PruneState beginFromRun(Path runDir) {
-        FluxParams p = model.flux().config();
+        FluxParams p = flux.config();
         PruneState other = PruneState.read(runDir.resolve("state"), p);
         int target = blocksFor(options.ratio(), p);
         if (other == null || other.order() == null) {
@@ -511,7 +580,6 @@ public final class PruneJob {
             done.add(new Replacement(r.block(), r.mode()));
             replacedNames.add(r.block().name());
         }
-        FluxModel flux = model.flux();
         for (Module old : PrunedModels.apply(flux, done)) closeTree(old);
         try (SafetensorsReader reader = SafetensorsReader.open(other.componentsFile(runDir.resolve("state")))) {
             Map<String, Param> all = new LinkedHashMap<>(flux.params());
@@ -535,7 +603,6 @@ public final class PruneJob {
 
     /** Rebuilds the model of a saved state: replacements in order, then every saved component. */
     private void restoreComponents() {
-        FluxModel flux = model.flux();
         List<Replacement> done = new ArrayList<>();
         for (PruneState.BlockResult r : state.completed()) done.add(new Replacement(r.block(), r.mode()));
         for (Module old : PrunedModels.apply(flux, done)) closeTree(old);

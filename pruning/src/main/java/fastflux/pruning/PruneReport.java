@@ -74,6 +74,7 @@ public final class PruneReport {
                 md.append('\n');
             }
         }
+        if (r.has("quality_not_measured")) md.append("\n## Quality\n\nNot measured: ").append(str(r, "quality_not_measured")).append(".\n");
         JsonObject s = r.getAsJsonObject("speed");
         if (s != null) {
             md.append("\n## Speed (one transformer forward, ").append(str(s, "work")).append(")\n\n| model | GFLOP | median ms |\n|---|---|---|\n");

@@ -58,9 +58,9 @@ class PruneJobPipelineTest {
             job.replaceBlocks();
             List<PruneState.BlockResult> done = job.state().completed();
             Map<String, float[]> weights = new TreeMap<>();
-            for (Replacement r : PrunedModels.replacements(job.model().flux())) {
+            for (Replacement r : PrunedModels.replacements(job.flux())) {
                 String prefix = r.block().name() + ".";
-                for (Map.Entry<String, Param> e : job.model().flux().params().entrySet()) {
+                for (Map.Entry<String, Param> e : job.flux().params().entrySet()) {
                     if (e.getKey().startsWith(prefix)) weights.put(e.getKey(), e.getValue().value().toFloatArray());
                 }
             }
