@@ -88,8 +88,13 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     private static CalibrationPipeline calibrationPipeline(ActorContext<Command> ctx) {
         com.typesafe.config.Config c = ctx.getSystem().settings().config().getConfig("fastflux.daemon.calibration");
         if (!c.getBoolean("pipeline")) return null;
+        java.util.List<String> names = c.getStringList("devices");
+        int shards = names.isEmpty() ? c.getInt("shards") : names.size();
+        java.util.List<ai.djl.Device> devices = names.isEmpty()
+                ? java.util.Collections.nCopies(shards, ai.djl.Device.cpu())
+                : names.stream().map(ai.djl.Device::fromName).toList();
         return new CalibrationPipeline(Materializer.matFromSystem(ctx.getSystem()),
-                new CalibrationPipeline.Options(c.getInt("shards"), c.getInt("parallelism"), c.getInt("buffer")));
+                new CalibrationPipeline.Options(shards, c.getInt("parallelism"), c.getInt("buffer")), devices);
     }
 
     /**

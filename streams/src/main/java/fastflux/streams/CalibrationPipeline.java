@@ -74,7 +74,7 @@ public final class CalibrationPipeline implements CalibrationRunner {
 
     private final Materializer materializer;
     private final Options options;
-    private final Device device;
+    private final List<Device> devices;
     private final boolean copyWeights;
     private volatile Stats lastStats = new Stats(0, 0, 0);
 
@@ -82,20 +82,29 @@ public final class CalibrationPipeline implements CalibrationRunner {
         this(materializer, options, Device.cpu());
     }
 
+    /** Every shard on {@code device}. */
     public CalibrationPipeline(Materializer materializer, Options options, Device device) {
-        this(materializer, options, device, false);
+        this(materializer, options, java.util.Collections.nCopies(options.shards(), device), false);
     }
 
-    private CalibrationPipeline(Materializer materializer, Options options, Device device, boolean copyWeights) {
+    /** Shard i on {@code devices.get(i)} (as many devices as {@code options.shards()}). */
+    public CalibrationPipeline(Materializer materializer, Options options, List<Device> devices) {
+        this(materializer, options, devices, false);
+    }
+
+    private CalibrationPipeline(Materializer materializer, Options options, List<Device> devices, boolean copyWeights) {
+        if (devices.size() != options.shards()) {
+            throw new IllegalArgumentException(options.shards() + " shards need as many devices, got " + devices);
+        }
         this.materializer = materializer;
         this.options = options;
-        this.device = device;
+        this.devices = List.copyOf(devices);
         this.copyWeights = copyWeights;
     }
 
     /** This pipeline with every shard on its own copy of its range's weights, even on the model's device (tests). */
     CalibrationPipeline withCopiedWeights() {
-        return new CalibrationPipeline(materializer, options, device, true);
+        return new CalibrationPipeline(materializer, options, devices, true);
     }
 
     public Options options() {
@@ -151,8 +160,8 @@ public final class CalibrationPipeline implements CalibrationRunner {
         InFlight inFlight = new InFlight();
         long[] maxBytes = {0};
         try (ShardChain chain = copyWeights
-                ? ShardChain.splitWithCopies(calibration.model(), options.shards(), device, materializer.system())
-                : ShardChain.split(calibration.model(), options.shards(), device, materializer.system());
+                ? ShardChain.splitWithCopies(calibration.model(), devices, materializer.system())
+                : ShardChain.split(calibration.model(), devices, materializer.system());
              Folder folder = new Folder(consumer)) {
             CompletionStage<Done> done = graph(Source.from(wanted),
                     bi -> chain.denoise(calibration, bi, calibration.items(bi, 0, prompts), blocks),

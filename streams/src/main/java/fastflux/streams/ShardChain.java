@@ -72,8 +72,9 @@ public final class ShardChain implements AutoCloseable {
     private final List<ActorRef<BlockShard.Command>> shards = new ArrayList<>();
     private final List<int[]> ranges = new ArrayList<>();
 
-    private ShardChain(FluxModel model, int k, Device device, ActorSystem system, BlockShard.Placement placement) {
+    private ShardChain(FluxModel model, List<Device> devices, ActorSystem system, BlockShard.Placement placement) {
         int n = model.config().blockCount();
+        int k = devices.size();
         if (k < 1 || k > n) throw new IllegalArgumentException("shards must be in 1.." + n + ", got " + k);
         this.model = model;
         this.system = system;
@@ -85,7 +86,7 @@ public final class ShardChain implements AutoCloseable {
             // contiguous ranges, sizes differing by at most one
             int from = i * n / k;
             int to = (i + 1) * n / k - 1;
-            next = Adapter.spawn(system, BlockShard.create(i, model, from, to, device, next, placement),
+            next = Adapter.spawn(system, BlockShard.create(i, model, from, to, devices.get(i), next, placement),
                     "fastflux-shard-" + chain + "-" + i, props);
             shards.add(0, next);
             ranges.add(0, new int[] {from, to});
@@ -94,12 +95,17 @@ public final class ShardChain implements AutoCloseable {
 
     /** {@code model}'s blocks split into {@code k} contiguous shards on {@code device}, actors of {@code system}. */
     public static ShardChain split(FluxModel model, int k, Device device, ActorSystem system) {
-        return new ShardChain(model, k, device, system, BlockShard.Placement.ON_DEVICE);
+        return split(model, java.util.Collections.nCopies(k, device), system);
     }
 
-    /** As {@link #split}, every shard running on its own copy of its range's weights, even on the same device. */
-    static ShardChain splitWithCopies(FluxModel model, int k, Device device, ActorSystem system) {
-        return new ShardChain(model, k, device, system, BlockShard.Placement.ALWAYS_COPY);
+    /** {@code model}'s blocks split into one contiguous shard per device, in block order, actors of {@code system}. */
+    public static ShardChain split(FluxModel model, List<Device> devices, ActorSystem system) {
+        return new ShardChain(model, devices, system, BlockShard.Placement.ON_DEVICE);
+    }
+
+    /** As {@link #split}, every shard running on its own copy of its range's weights, even on the model's device. */
+    static ShardChain splitWithCopies(FluxModel model, List<Device> devices, ActorSystem system) {
+        return new ShardChain(model, devices, system, BlockShard.Placement.ALWAYS_COPY);
     }
 
     public FluxModel model() {

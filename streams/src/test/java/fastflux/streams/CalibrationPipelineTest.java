@@ -155,6 +155,21 @@ class CalibrationPipelineTest extends StreamsTestSystem {
     }
 
     @Test
+    void aShardPerListedDeviceFitsTheSameMaps() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 7);
+            Calibration cal = calibration(model);
+            List<BlockFitter.FittedBlock> want = fit(cal, CalibrationRunner.IN_PROCESS, m);
+            List<ai.djl.Device> devices = List.of(ai.djl.Device.fromName("cpu"), ai.djl.Device.cpu());
+            List<BlockFitter.FittedBlock> got = fit(cal, new CalibrationPipeline(mat, new CalibrationPipeline.Options(2, 2, 1), devices), m);
+            assertArrayEquals(want.get(0).maps().get(BlockFitter.IMG).weight(), got.get(0).maps().get(BlockFitter.IMG).weight());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> new CalibrationPipeline(mat, new CalibrationPipeline.Options(3, 2, 1), devices));
+            assertTrue(e.getMessage().contains("3 shards need as many devices"), e.getMessage());
+        }
+    }
+
+    @Test
     void refusesAConsumerThatRunsForwardsOfItsOwn() {
         CalibrationConsumer forwards = new CalibrationConsumer() {
             @Override
