@@ -10,20 +10,7 @@ public final class NativeHarness {
     public static void main(String[] args) {
         int steps = Integer.parseInt(args[0]);
         FluxParams micro = new FluxParams(48, 48, 32, 32, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10_000, true, false);
-        if (Boolean.getBoolean("harness.gcThread")) {
-            Thread gcLoop = new Thread(() -> {
-                while (true) {
-                    System.gc();
-                    try {
-                        Thread.sleep(2);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-            gcLoop.setDaemon(true);
-            gcLoop.start();
-        }
+        fastflux.model.GcPressure.startIf("harness.gcThread", 2);
         try (NDManager m = NDManager.newBaseManager()) {
             int validateEvery = args.length > 1 ? Integer.parseInt(args[1]) : 0;
             java.nio.file.Path out = args.length > 2 ? java.nio.file.Path.of(args[2]) : null;

@@ -11,20 +11,7 @@ import java.nio.file.Path;
  */
 public final class PruneResumeHarness {
     public static void main(String[] args) throws Exception {
-        if (Boolean.getBoolean("harness.gcThread")) {
-            Thread gc = new Thread(() -> {
-                while (true) {
-                    System.gc();
-                    try {
-                        Thread.sleep(2);
-                    } catch (InterruptedException e) {
-                        return;
-                    }
-                }
-            });
-            gc.setDaemon(true);
-            gc.start();
-        }
+        fastflux.model.GcPressure.startIf("harness.gcThread", 2);
         int n = Integer.parseInt(args[0]);
         int differing = 0;
         for (int i = 0; i < n; i++) {

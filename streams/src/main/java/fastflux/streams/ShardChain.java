@@ -16,6 +16,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import org.apache.pekko.actor.ActorSystem;
+import org.apache.pekko.actor.ExtendedActorSystem;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.DispatcherSelector;
 import org.apache.pekko.actor.typed.Props;
@@ -86,8 +87,14 @@ public final class ShardChain implements AutoCloseable {
             // contiguous ranges, sizes differing by at most one
             int from = i * n / k;
             int to = (i + 1) * n / k - 1;
-            next = Adapter.spawn(system, BlockShard.create(i, model, from, to, devices.get(i), next, placement),
-                    "fastflux-shard-" + chain + "-" + i, props);
+            // system actors (under /system): a typed system with a guardian of its own (the daemon's node) takes no
+            // top-level actors from outside, and these belong to the pass, not to the guardian's tree
+            BlockShard.Placement place = placement;
+            ActorRef<BlockShard.Command> after = next;
+            int index = i;
+            next = Adapter.toTyped(((ExtendedActorSystem) system).systemActorOf(
+                    Adapter.props(() -> BlockShard.create(index, model, from, to, devices.get(index), after, place), props),
+                    "fastflux-shard-" + chain + "-" + i));
             shards.add(0, next);
             ranges.add(0, new int[] {from, to});
         }
