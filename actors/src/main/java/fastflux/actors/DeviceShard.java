@@ -23,8 +23,12 @@ import org.apache.pekko.stream.Materializer;
  * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off.
  */
 public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
-    /** BASE_QUALITY (only with a quality comparison, before any block is replaced) and REPORT end PruneJob.runAll's work. */
-    public enum Phase { BASE_QUALITY, IMPORTANCE, BLOCK, EXPORT, REPORT }
+    /**
+     * PruneJob's phases, each checkpointed: BASE_QUALITY (only with a quality comparison, before any block is
+     * replaced), IMPORTANCE, then per block FIT (collect and solve its least squares) and SANDWICH (train it with its
+     * neighbours), EXPORT, REPORT.
+     */
+    public enum Phase { BASE_QUALITY, IMPORTANCE, FIT, SANDWICH, EXPORT, REPORT }
 
     public sealed interface Command {}
 
@@ -123,8 +127,8 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
 
     private PruningCoordinator.ShardState ready(Phase phase) {
         PruneState s = job.state();
-        return new PruningCoordinator.ShardState(phase, s.order() != null, s.completed().size(), s.target(),
-                job.needsBaseQuality(quality));
+        return new PruningCoordinator.ShardState(phase, s.order() != null, s.completed().size(), s.fitted() != null,
+                s.target(), job.needsBaseQuality(quality));
     }
 
     @Override
@@ -142,7 +146,8 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
             switch (r.phase()) {
                 case BASE_QUALITY -> job.measureBaseQuality(quality);
                 case IMPORTANCE -> job.order();
-                case BLOCK -> job.replaceOne();
+                case FIT -> job.fitNext();
+                case SANDWICH -> job.trainFitted();
                 case EXPORT -> job.export();
                 case REPORT -> job.report(quality);
             }

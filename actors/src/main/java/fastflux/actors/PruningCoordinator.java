@@ -10,7 +10,8 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 
 /**
  * One job's state machine over PruneJob's phases: the base model's quality (when the report compares it, before
- * any block is replaced), importance, then one block at a time (collect, solve, sandwich-train, checkpoint), then
+ * any block is replaced), importance, then one block at a time (fit: collect and solve, checkpoint; sandwich:
+ * train, checkpoint), then
  * export and the report (quality of the pruned model, FLOPs, latency, time per phase). It never touches a tensor: it asks its {@link DeviceShard} for the
  * next phase and decides from the plain state the shard reports. A restarted shard reports the state of the
  * checkpoint it reloaded, and the machine simply continues from there. Pause and cancel take effect between
@@ -20,10 +21,12 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     public sealed interface Command {}
 
     /**
-     * Where the shard's job stands: after {@code phase} (null: just (re)loaded from the checkpoint);
-     * {@code measureBase}: the base model's quality is still to be measured, before any block is replaced.
+     * Where the shard's job stands: after {@code phase} (null: just (re)loaded from the checkpoint); {@code fitted}:
+     * the next block's linear is fitted and its sandwich training is still to run; {@code measureBase}: the base
+     * model's quality is still to be measured, before any block is replaced.
      */
-    public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, int blocksTotal, boolean measureBase) {}
+    public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, boolean fitted, int blocksTotal,
+                             boolean measureBase) {}
 
     /** The shard (re)started and loaded the newest good checkpoint. */
     public record ShardReady(ShardState state) implements Command {}
@@ -72,7 +75,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     private final ActorRef<Event> node;
     private final ActorRef<DeviceShard.Command> shard;
     private final long startNanos = System.nanoTime();
-    private ShardState state = new ShardState(null, false, 0, 0, false);
+    private ShardState state = new ShardState(null, false, 0, false, 0, false);
     private int blocksAtStart = -1;
     private String stopReason;
     private boolean ended;
@@ -122,7 +125,8 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
         DeviceShard.Phase p = state.measureBase() ? DeviceShard.Phase.BASE_QUALITY
                 : !state.ordered() ? DeviceShard.Phase.IMPORTANCE
-                : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.BLOCK
+                : state.fitted() ? DeviceShard.Phase.SANDWICH
+                : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.FIT
                 : state.phase() == DeviceShard.Phase.EXPORT ? DeviceShard.Phase.REPORT : DeviceShard.Phase.EXPORT;
         getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.name().toLowerCase(), state.blocksDone(), state.blocksTotal());
         shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));

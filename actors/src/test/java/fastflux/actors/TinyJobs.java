@@ -70,6 +70,7 @@ public final class TinyJobs {
                     switch (args[i]) {
                         case "importance" -> job.order();
                         case "block" -> job.replaceOne();
+                        case "fit" -> job.fitNext();
                         default -> job.export();
                     }
                 }

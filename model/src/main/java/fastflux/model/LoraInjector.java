@@ -74,6 +74,13 @@ public final class LoraInjector {
         return out;
     }
 
+    /** The adapter parameters of a block's layer, in the model or taken out of it (a replaced block's original). */
+    public static Map<String, Param> adapterParams(Module layer) {
+        Map<String, Param> out = new LinkedHashMap<>();
+        for (Linear l : PrunedModels.slotLinears(layer).values()) putAdapter(out, l);
+        return out;
+    }
+
     /** The adapter parameters of every layer of the model that carries one, by name, in forward order. */
     public static Map<String, Param> trainableParams(FluxModel model) {
         Map<String, Param> out = new LinkedHashMap<>();

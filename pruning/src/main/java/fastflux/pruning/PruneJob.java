@@ -310,53 +310,81 @@ public final class PruneJob {
         }
     }
 
-    /** Replaces the next block of the order (collect, solve, sandwich-train, checkpoint); false when done. */
+    /** Replaces the next block of the order (collect, solve, checkpoint, sandwich-train, checkpoint); false when done. */
     public boolean replaceOne() {
-        List<BlockId> order = order();
-        int k = state.completed().size();
-        if (k >= state.target()) return false;
-        PruneState.BlockResult r = replace(order.get(k), k, state.target());
-        state = state.withCompleted(r);
-        long t0 = System.nanoTime();
-        listener.progress("checkpoint", order.get(k).name(), k + 1, state.target(), stateDir().toString());
-        save();
-        phaseSeconds.merge("checkpoint", (System.nanoTime() - t0) / 1e9, Double::sum);
+        if (state.completed().size() >= state.target() && state.fitted() == null) return false;
+        fitNext();
+        trainFitted();
         return true;
     }
 
-    private PruneState.BlockResult replace(BlockId block, int k, int total) {
-        Calibration calibration = calibration();
-        Module original;
-        Map<String, Double> residuals = Map.of();
+    /** The layer the pending block replaced (its original weights, for the sandwich's recording), or null. */
+    private Module pendingOriginal;
+
+    /**
+     * Phase "fit" of the next block: collect the least squares over calibration trajectories and solve (or, in
+     * delete mode, switch the block to its shortcut), install the result, checkpoint. A block already fitted
+     * (the state's {@code fitted}) is left as it is. False when every block is done.
+     */
+    public boolean fitNext() {
+        List<BlockId> order = order();
+        int k = state.completed().size();
+        if (state.fitted() != null) return true;
+        if (k >= state.target()) return false;
+        BlockId block = order.get(k);
         long t0 = System.nanoTime();
+        Map<String, Double> residuals = Map.of();
         if (options.mode() == Replacement.Mode.LINEAR) {
-            listener.progress("collect", block.name(), k, total, "least squares over calibration trajectories");
-            BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration, List.of(block), BlockFitter.Options.defaults(), manager,
+            listener.progress("collect", block.name(), k, state.target(), "least squares over calibration trajectories");
+            BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration(), List.of(block), BlockFitter.Options.defaults(), manager,
                     calibrationRunner).get(0);
             residuals = fitted.residuals();
-            original = fitted.install(flux);
+            pendingOriginal = fitted.install(flux);
         } else {
             String prefix = block.name() + ".";
-            original = block.kind() == BlockId.Kind.DOUBLE
+            pendingOriginal = block.kind() == BlockId.Kind.DOUBLE
                     ? flux.setDouble(block.index(), new ShortcutDoubleBlock(prefix))
                     : flux.setSingle(block.index(), new ShortcutSingleBlock(prefix));
         }
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
+        state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, null));
+        checkpoint(block, k);
+        return true;
+    }
+
+    /**
+     * Phase "sandwich" of the fitted block (paper §3.2, with every earlier sandwich loaded), then checkpoint; the
+     * block is done. Without sandwich training it only marks the block done.
+     */
+    public void trainFitted() {
+        PruneState.BlockResult fitted = state.fitted();
+        if (fitted == null) throw new IllegalStateException("no fitted block is waiting for its sandwich training");
+        BlockId block = fitted.block();
+        int k = state.completed().size();
         SandwichTrainer.Result st = null;
         if (options.sandwichTraining() && options.stSteps() > 0) {
             long t1 = System.nanoTime();
-            listener.progress("sandwich", block.name(), k, total, "width " + options.sandwichWidth());
+            listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
                     options.loraAlpha(), options.stSteps(), 16, options.lr(), 0.0, 1.0, options.bufferBytes(),
                     outDir, options.seed() + k);
-            st = SandwichTrainer.train(flux, block, original, calibration, so, manager,
+            st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
-            listener.progress("sandwich", block.name(), k + 1, total,
+            listener.progress("sandwich", block.name(), k + 1, state.target(),
                     String.format("loss %.5f -> %.5f", st.initialLoss(), st.finalLoss()));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
         }
-        closeTree(original);
-        return new PruneState.BlockResult(block, options.mode(), residuals, st);
+        closeTree(pendingOriginal);
+        pendingOriginal = null;
+        state = state.withCompleted(new PruneState.BlockResult(block, fitted.mode(), fitted.residuals(), st));
+        checkpoint(block, k + 1);
+    }
+
+    private void checkpoint(BlockId block, int blocksDone) {
+        long t0 = System.nanoTime();
+        listener.progress("checkpoint", block.name(), blocksDone, state.target(), stateDir().toString());
+        save();
+        phaseSeconds.merge("checkpoint", (System.nanoTime() - t0) / 1e9, Double::sum);
     }
 
     private static void closeTree(Module m) {
@@ -447,12 +475,14 @@ public final class PruneJob {
      * replaced (a run resumed later measures a fresh copy of the base in {@link #report}).
      */
     public boolean needsBaseQuality(Quality quality) {
-        return quality != null && shapes != null && baseQuality == null && state.completed().isEmpty();
+        return quality != null && shapes != null && baseQuality == null && state.completed().isEmpty() && state.fitted() == null;
     }
 
     /** The base model's quality, measured on the model in memory before any block is replaced. */
     public void measureBaseQuality(Quality quality) {
-        if (!state.completed().isEmpty()) throw new IllegalStateException("the model in memory is no longer the base model");
+        if (!state.completed().isEmpty() || state.fitted() != null) {
+            throw new IllegalStateException("the model in memory is no longer the base model");
+        }
         baseQuality = evaluate(quality.prompts(), quality.seeds(), "base").toJsonObject();
     }
 
@@ -559,6 +589,10 @@ public final class PruneJob {
         for (Param p : LoraInjector.trainableParams(flux).values()) {
             if (p.name().contains(".lora_")) tensors.put(p.name(), p.value());
         }
+        if (pendingOriginal != null) {
+            // the fitted block's original may carry an adapter of an earlier sandwich: its sandwich records with it
+            for (Param p : LoraInjector.adapterParams(pendingOriginal).values()) tensors.put(p.name(), p.value());
+        }
         state = state.write(stateDir(), tensors);
     }
 
@@ -606,15 +640,25 @@ public final class PruneJob {
         List<Replacement> done = new ArrayList<>();
         for (PruneState.BlockResult r : state.completed()) done.add(new Replacement(r.block(), r.mode()));
         for (Module old : PrunedModels.apply(flux, done)) closeTree(old);
+        PruneState.BlockResult fitted = state.fitted();
         try (SafetensorsReader reader = SafetensorsReader.open(state.componentsFile(stateDir()))) {
+            // adapters first, while a fitted block's original still holds its slot (it may carry one of its own)
+            java.util.Set<BlockId> replacedNow = new java.util.HashSet<>();
+            for (Replacement r : PrunedModels.replacements(flux)) replacedNow.add(r.block());
             for (String name : reader.names()) {
                 if (name.contains(".lora_")) {
-                    String blockName = name.substring(0, name.indexOf('.', name.indexOf('.') + 1));
-                    lora.inject(flux, BlockId.parse(blockName, flux.config()), manager);
+                    BlockId id = BlockId.parse(name.substring(0, name.indexOf('.', name.indexOf('.') + 1)), flux.config());
+                    if (!replacedNow.contains(id)) lora.inject(flux, id, manager); // a replaced one: restored by an earlier begin()
                 }
             }
-            Map<String, Param> all = new LinkedHashMap<>(flux.params());
+            Map<String, Param> all = new LinkedHashMap<>(LoraInjector.trainableParams(flux));
+            if (fitted != null) { // fitted before the stop: its linear comes from the components, its original stays for the sandwich
+                List<Module> replaced = PrunedModels.apply(flux, List.of(new Replacement(fitted.block(), fitted.mode())));
+                if (!replaced.isEmpty()) pendingOriginal = replaced.get(0); // empty: restored already by an earlier begin()
+            }
+            all.putAll(flux.params());
             all.putAll(LoraInjector.trainableParams(flux));
+            if (pendingOriginal != null) all.putAll(LoraInjector.adapterParams(pendingOriginal));
             for (String name : reader.names()) {
                 Param p = all.get(name);
                 if (p == null) throw new IllegalStateException(stateDir() + ": saved component " + name + " has no place in the model");

@@ -16,13 +16,16 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A pruning job's progress: the options, the replacement order, and the blocks done so far with their
- * residuals and training losses. Written after every block as a numbered {@link CheckpointStore} pair: a
+ * A pruning job's progress: the options, the replacement order, the blocks done so far with their residuals and
+ * training losses, and the block whose linear is fitted but not yet sandwich-trained ({@code fitted}, or null).
+ * Written after every phase (importance, each block's fit, each block's sandwich) as a numbered
+ * {@link CheckpointStore} pair: a
  * versioned JSON manifest and a safetensors file of the trained components (replaced linears, LoRA adapters)
  * whose SHA-256 the manifest records. Reading takes the newest pair that verifies, so a corrupted or
  * half-written checkpoint falls back to the previous good one.
  */
-public record PruneState(JsonObject options, int target, List<BlockId> order, List<BlockResult> completed, int number) {
+public record PruneState(JsonObject options, int target, List<BlockId> order, List<BlockResult> completed,
+                         BlockResult fitted, int number) {
     public static final int VERSION = 2; // 2: the store's "payload" keys (fastflux.checkpoints)
     private static final int KEEP = 3;
 
@@ -30,17 +33,23 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
     public record BlockResult(BlockId block, Replacement.Mode mode, Map<String, Double> residuals, SandwichTrainer.Result training) {}
 
     public static PruneState fresh(JsonObject options, int target) {
-        return new PruneState(options, target, null, List.of(), 0);
+        return new PruneState(options, target, null, List.of(), null, 0);
     }
 
     public PruneState withOrder(List<BlockId> o) {
-        return new PruneState(options, target, List.copyOf(o), completed, number);
+        return new PruneState(options, target, List.copyOf(o), completed, fitted, number);
     }
 
+    /** {@code r} done; no block is pending any more. */
     public PruneState withCompleted(BlockResult r) {
         List<BlockResult> c = new ArrayList<>(completed);
         c.add(r);
-        return new PruneState(options, target, order, List.copyOf(c), number);
+        return new PruneState(options, target, order, List.copyOf(c), null, number);
+    }
+
+    /** {@code r}'s block is replaced by its fitted linear (or its shortcut); its sandwich training is still to run. */
+    public PruneState withFitted(BlockResult r) {
+        return new PruneState(options, target, order, completed, r, number);
     }
 
     public boolean done() {
@@ -57,7 +66,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
 
     /** Writes the next numbered checkpoint and drops all but the last few. Returns the state with its number. */
     public PruneState write(Path dir, Map<String, NDArray> components) {
-        PruneState next = new PruneState(options, target, order, completed, number + 1);
+        PruneState next = new PruneState(options, target, order, completed, fitted, number + 1);
         store(dir).write(next.number, next.toJson(), file -> {
             SafetensorsWriter w = new SafetensorsWriter().metadata("state", Integer.toString(next.number));
             components.forEach((k, v) -> w.add(k, v, DType.F32));
@@ -83,6 +92,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         JsonArray c = new JsonArray();
         for (BlockResult r : completed) c.add(resultJson(r));
         o.add("completed", c);
+        if (fitted != null) o.add("fitted", resultJson(fitted));
         return o;
     }
 
@@ -119,27 +129,29 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             for (JsonElement e : json.getAsJsonArray("order")) order.add(BlockId.parse(e.getAsString(), p));
         }
         List<BlockResult> done = new ArrayList<>();
-        for (JsonElement e : json.getAsJsonArray("completed")) {
-            JsonObject o = e.getAsJsonObject();
-            BlockId b = BlockId.parse(o.get("block").getAsString(), p);
-            Replacement.Mode mode = o.get("mode").getAsString().equals("delete") ? Replacement.Mode.DELETE : Replacement.Mode.LINEAR;
-            Map<String, Double> res = new java.util.LinkedHashMap<>();
-            o.getAsJsonObject("residuals").entrySet().forEach(x -> res.put(x.getKey(), x.getValue().getAsDouble()));
-            SandwichTrainer.Result t = null;
-            if (o.has("training")) {
-                JsonObject tj = o.getAsJsonObject("training");
-                List<String> params = new ArrayList<>();
-                tj.getAsJsonArray("trained_params").forEach(x -> params.add(x.getAsString()));
-                JsonArray la = tj.getAsJsonArray("losses");
-                double[] losses = new double[la.size()];
-                for (int i = 0; i < losses.length; i++) losses[i] = la.get(i).getAsDouble();
-                t = new SandwichTrainer.Result(b, tj.get("up").isJsonNull() ? null : BlockId.parse(tj.get("up").getAsString(), p),
-                        tj.get("down").isJsonNull() ? null : BlockId.parse(tj.get("down").getAsString(), p), params,
-                        tj.get("initial_loss").getAsDouble(), tj.get("final_loss").getAsDouble(), losses,
-                        tj.get("pairs").getAsLong(), 0);
-            }
-            done.add(new BlockResult(b, mode, res, t));
+        for (JsonElement e : json.getAsJsonArray("completed")) done.add(resultFromJson(e.getAsJsonObject(), p));
+        BlockResult fitted = json.has("fitted") ? resultFromJson(json.getAsJsonObject("fitted"), p) : null;
+        return new PruneState(json.getAsJsonObject("options"), json.get("target").getAsInt(), order, List.copyOf(done), fitted, number);
+    }
+
+    private static BlockResult resultFromJson(JsonObject o, FluxParams p) {
+        BlockId b = BlockId.parse(o.get("block").getAsString(), p);
+        Replacement.Mode mode = o.get("mode").getAsString().equals("delete") ? Replacement.Mode.DELETE : Replacement.Mode.LINEAR;
+        Map<String, Double> res = new java.util.LinkedHashMap<>();
+        o.getAsJsonObject("residuals").entrySet().forEach(x -> res.put(x.getKey(), x.getValue().getAsDouble()));
+        SandwichTrainer.Result t = null;
+        if (o.has("training")) {
+            JsonObject tj = o.getAsJsonObject("training");
+            List<String> params = new ArrayList<>();
+            tj.getAsJsonArray("trained_params").forEach(x -> params.add(x.getAsString()));
+            JsonArray la = tj.getAsJsonArray("losses");
+            double[] losses = new double[la.size()];
+            for (int i = 0; i < losses.length; i++) losses[i] = la.get(i).getAsDouble();
+            t = new SandwichTrainer.Result(b, tj.get("up").isJsonNull() ? null : BlockId.parse(tj.get("up").getAsString(), p),
+                    tj.get("down").isJsonNull() ? null : BlockId.parse(tj.get("down").getAsString(), p), params,
+                    tj.get("initial_loss").getAsDouble(), tj.get("final_loss").getAsDouble(), losses,
+                    tj.get("pairs").getAsLong(), 0);
         }
-        return new PruneState(json.getAsJsonObject("options"), json.get("target").getAsInt(), order, done, number);
+        return new BlockResult(b, mode, res, t);
     }
 }

@@ -82,6 +82,33 @@ class PruneJobTest {
     }
 
     @Test
+    void aRunStoppedBetweenABlocksFitAndItsSandwichResumesThereAndGivesTheSameModel(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path straight = tmp.resolve("straight");
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, straight, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        Path resumed = tmp.resolve("resumed");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
+            job.begin();
+            job.order();
+            job.replaceOne();
+            job.fitNext(); // the second block's linear fitted and checkpointed; its sandwich not trained
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
+            PruneState s = job.begin();
+            assertEquals(1, s.completed().size());
+            assertNotNull(s.fitted(), "the fitted block is pending");
+            assertEquals(s.order().get(1), s.fitted().block());
+            job.runAll(null, 1, null);
+        }
+        double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"), resumed.resolve("model.safetensors"));
+        assertEquals(0.0, rel, "resumed after a fit vs uninterrupted pruned model: max relative difference");
+    }
+
+    @Test
     void aCorruptCheckpointFallsBackToThePreviousGoodOne(@TempDir Path tmp) throws Exception {
         Path base = baseModel(tmp.resolve("base"));
         Path out = tmp.resolve("out");
