@@ -58,54 +58,33 @@ class PruneJobTest {
     }
 
     @Test
-    void aRunStartedAgainResumesFromItsStateAndGivesTheSameModel(@TempDir Path tmp) throws Exception {
+    void aRunStartedAgainResumesFromItsLastPhaseAndGivesTheSameModel(@TempDir Path tmp) throws Exception {
         Path base = baseModel(tmp.resolve("base"));
         Path straight = tmp.resolve("straight");
         try (NDManager m = NDManager.newBaseManager()) {
             new PruneJob(base, straight, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
         }
-        // Interrupted after its first block: only phases up to the first checkpoint ran.
-        Path resumed = tmp.resolve("resumed");
-        try (NDManager m = NDManager.newBaseManager()) {
-            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
-            job.begin();
-            job.order();
-            job.replaceOne();
+        // Interrupted after its first block, and between the second block's fit and its sandwich training.
+        for (boolean fitSecond : new boolean[] {false, true}) {
+            Path resumed = tmp.resolve("resumed-" + fitSecond);
+            try (NDManager m = NDManager.newBaseManager()) {
+                PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
+                job.begin();
+                job.order();
+                job.replaceOne();
+                if (fitSecond) job.fitNext(); // linear fitted and checkpointed, sandwich not trained
+            }
+            try (NDManager m = NDManager.newBaseManager()) {
+                PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
+                PruneState s = job.begin();
+                assertEquals(1, s.completed().size(), "resumes after the completed block");
+                assertEquals(fitSecond ? s.order().get(1) : null, s.fitted() == null ? null : s.fitted().block(), "the pending block");
+                job.runAll(null, 1, null);
+            }
+            double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"),
+                    resumed.resolve("model.safetensors"));
+            assertEquals(0.0, rel, "resumed (fit of block 2 done: " + fitSecond + ") vs uninterrupted: max relative difference");
         }
-        try (NDManager m = NDManager.newBaseManager()) {
-            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
-            assertEquals(1, job.begin().completed().size(), "resumes after the completed block");
-            job.runAll(null, 1, null);
-        }
-        double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"), resumed.resolve("model.safetensors"));
-        assertEquals(0.0, rel, "resumed vs uninterrupted pruned model: max relative difference");
-    }
-
-    @Test
-    void aRunStoppedBetweenABlocksFitAndItsSandwichResumesThereAndGivesTheSameModel(@TempDir Path tmp) throws Exception {
-        Path base = baseModel(tmp.resolve("base"));
-        Path straight = tmp.resolve("straight");
-        try (NDManager m = NDManager.newBaseManager()) {
-            new PruneJob(base, straight, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
-        }
-        Path resumed = tmp.resolve("resumed");
-        try (NDManager m = NDManager.newBaseManager()) {
-            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
-            job.begin();
-            job.order();
-            job.replaceOne();
-            job.fitNext(); // the second block's linear fitted and checkpointed; its sandwich not trained
-        }
-        try (NDManager m = NDManager.newBaseManager()) {
-            PruneJob job = new PruneJob(base, resumed, options(0.34), PruneJob.Listener.NONE, m);
-            PruneState s = job.begin();
-            assertEquals(1, s.completed().size());
-            assertNotNull(s.fitted(), "the fitted block is pending");
-            assertEquals(s.order().get(1), s.fitted().block());
-            job.runAll(null, 1, null);
-        }
-        double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"), resumed.resolve("model.safetensors"));
-        assertEquals(0.0, rel, "resumed after a fit vs uninterrupted pruned model: max relative difference");
     }
 
     @Test
