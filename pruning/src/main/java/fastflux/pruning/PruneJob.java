@@ -416,15 +416,14 @@ public final class PruneJob {
     }
 
     /**
-     * Median milliseconds of one transformer forward on the Shapes work (32 images, both guidance halves) for
-     * this job's model and for {@code other}, timed interleaved ({@link fastflux.model.ForwardTimer}) so that the
-     * machine's drift lands on both alike: {@code [this, other]}.
+     * One transformer forward on the report's work for {@code pruned} and {@code base}, timed interleaved round by
+     * round ({@link fastflux.model.ForwardTimer}) so that the machine's drift lands on both alike.
      */
-    public fastflux.model.ForwardTimer.Timing latency(FluxModel other, int rounds) {
+    public fastflux.model.ForwardTimer.Timing latency(FluxModel pruned, FluxModel base, int rounds) {
         try (NDManager m = manager.newSubManager()) {
             fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, workRows(), workImgTokens(),
                     workTxtTokens(), 1);
-            return fastflux.model.ForwardTimer.time(List.of(flux, other), in, 3, rounds);
+            return fastflux.model.ForwardTimer.time(List.of(pruned, base), in, 3, rounds);
         }
     }
 
@@ -547,9 +546,10 @@ public final class PruneJob {
         listener.progress("speed", "", 0, 2, "latency of the pruned and base models");
         fastflux.model.ForwardTimer.Timing timing;
         try (NDManager m = manager.newSubManager()) {
-            FluxModel base = shapes != null ? ShapesModel.load(baseDir, m).flux()
-                    : ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
-            timing = latency(base, 21);
+            // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
+            FluxModel exported = ModelDir.load(outDir, m, DataType.FLOAT32, java.util.Set.of());
+            FluxModel base = ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
+            timing = latency(exported, base, 21);
         }
         double prunedMs = timing.medianMs(0);
         double baseMs = timing.medianMs(1);
@@ -558,7 +558,8 @@ public final class PruneJob {
         long baseFlops = flops(Map.of());
         long prunedFlops = flops();
         speed.addProperty("work", "batch " + workRows() + (shapes != null ? " = 32 images x 2 guidance halves, " : ", ")
-                + workImgTokens() + " img + " + workTxtTokens() + " txt tokens, fp32, in-process");
+                + workImgTokens() + " img + " + workTxtTokens() + " txt tokens, fp32, in-process; the exported model "
+                + "(adapters merged) against the base, both loaded from their directories");
         speed.addProperty("base_flops", baseFlops);
         speed.addProperty("pruned_flops", prunedFlops);
         speed.addProperty("base_ms", baseMs);
