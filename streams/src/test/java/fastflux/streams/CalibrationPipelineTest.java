@@ -33,6 +33,22 @@ class CalibrationPipelineTest extends StreamsTestSystem {
         return BlockFitter.fit(cal, BLOCKS, new BlockFitter.Options(1e-4, 4, PartialPrecision.AUTO), m, runner);
     }
 
+    /** The same blocks, and bit for bit the same weights, biases and held-out residuals per stream. */
+    static void assertSameFits(List<BlockFitter.FittedBlock> want, List<BlockFitter.FittedBlock> got, String run) {
+        assertEquals(want.size(), got.size());
+        for (int i = 0; i < want.size(); i++) {
+            BlockFitter.FittedBlock w = want.get(i);
+            BlockFitter.FittedBlock g = got.get(i);
+            assertEquals(w.block(), g.block());
+            for (String s : w.maps().keySet()) {
+                String what = run + ", " + w.block() + "/" + s;
+                assertArrayEquals(w.maps().get(s).weight(), g.maps().get(s).weight(), what + " weight");
+                assertArrayEquals(w.maps().get(s).bias(), g.maps().get(s).bias(), what + " bias");
+                assertEquals(w.residuals().get(s), g.residuals().get(s), what + " held-out residual");
+            }
+        }
+    }
+
     @Test
     void oneTwoAndThreeShardsFitTheMapsOfTheInProcessRunExactly() {
         try (NDManager m = NDManager.newBaseManager()) {
@@ -42,18 +58,7 @@ class CalibrationPipelineTest extends StreamsTestSystem {
             for (int k = 1; k <= 3; k++) {
                 CalibrationPipeline pipeline = new CalibrationPipeline(mat, new CalibrationPipeline.Options(k, 2, 1));
                 List<BlockFitter.FittedBlock> got = fit(cal, pipeline, m);
-                assertEquals(want.size(), got.size());
-                for (int i = 0; i < want.size(); i++) {
-                    BlockFitter.FittedBlock w = want.get(i);
-                    BlockFitter.FittedBlock g = got.get(i);
-                    assertEquals(w.block(), g.block());
-                    for (String s : w.maps().keySet()) {
-                        String what = k + " shard(s), " + w.block() + "/" + s;
-                        assertArrayEquals(w.maps().get(s).weight(), g.maps().get(s).weight(), what + " weight");
-                        assertArrayEquals(w.maps().get(s).bias(), g.maps().get(s).bias(), what + " bias");
-                        assertEquals(w.residuals().get(s), g.residuals().get(s), what + " held-out residual");
-                    }
-                }
+                assertSameFits(want, got, k + " shard(s)");
                 // the residual pass (1 held-out batch) ran last
                 assertEquals(1, pipeline.lastStats().batches());
             }
@@ -70,11 +75,7 @@ class CalibrationPipelineTest extends StreamsTestSystem {
             List<BlockFitter.FittedBlock> want = fit(cal, CalibrationRunner.IN_PROCESS, m);
             CalibrationPipeline pipeline = new CalibrationPipeline(mat, new CalibrationPipeline.Options(2, 2, 1)).withCopiedWeights();
             List<BlockFitter.FittedBlock> got = fit(cal, pipeline, m);
-            for (int i = 0; i < want.size(); i++) {
-                for (String s : want.get(i).maps().keySet()) {
-                    assertArrayEquals(want.get(i).maps().get(s).weight(), got.get(i).maps().get(s).weight(), want.get(i).block() + "/" + s);
-                }
-            }
+            assertSameFits(want, got, "own copies");
             model.flux().params().forEach((name, p) -> assertTrue(before.get(name) == p.value(), name + " was not put back"));
         }
     }
@@ -162,7 +163,7 @@ class CalibrationPipelineTest extends StreamsTestSystem {
             List<BlockFitter.FittedBlock> want = fit(cal, CalibrationRunner.IN_PROCESS, m);
             List<ai.djl.Device> devices = List.of(ai.djl.Device.fromName("cpu"), ai.djl.Device.cpu());
             List<BlockFitter.FittedBlock> got = fit(cal, new CalibrationPipeline(mat, new CalibrationPipeline.Options(2, 2, 1), devices), m);
-            assertArrayEquals(want.get(0).maps().get(BlockFitter.IMG).weight(), got.get(0).maps().get(BlockFitter.IMG).weight());
+            assertSameFits(want, got, "a shard per device");
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
                     () -> new CalibrationPipeline(mat, new CalibrationPipeline.Options(3, 2, 1), devices));
             assertTrue(e.getMessage().contains("3 shards need as many devices"), e.getMessage());
