@@ -42,11 +42,6 @@ public final class ForwardTimer {
         }
     }
 
-    /** Median milliseconds per model after {@code warmup} untimed rounds and {@code rounds} timed ones. */
-    public static double[] medianMs(List<FluxModel> models, FluxInputs in, int warmup, int rounds) {
-        return time(models, in, warmup, rounds).medians();
-    }
-
     /** Every model once per round, the order rotating, {@code warmup} untimed rounds first. */
     public static Timing time(List<FluxModel> models, FluxInputs in, int warmup, int rounds) {
         if (models.isEmpty() || rounds < 1 || warmup < 0) {

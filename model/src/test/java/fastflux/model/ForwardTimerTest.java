@@ -35,11 +35,11 @@ class ForwardTimerTest {
             FluxModel b = new FluxModel(p.withDepth(1, 1));
             b.initRandom(m, DataType.FLOAT32, 2);
             FluxInputs in = FluxInputs.random(p, m, 2, 16, 4, 0);
-            double[] ms = ForwardTimer.medianMs(List.of(a, b, a), in, 1, 3);
+            double[] ms = ForwardTimer.time(List.of(a, b, a), in, 1, 3).medians();
             assertEquals(3, ms.length);
             for (double v : ms) assertTrue(v > 0 && Double.isFinite(v));
             assertEquals(2, in.img().getShape().get(0), "the inputs survive the timing scopes");
-            assertThrows(IllegalArgumentException.class, () -> ForwardTimer.medianMs(List.of(a), in, 0, 0));
+            assertThrows(IllegalArgumentException.class, () -> ForwardTimer.time(List.of(a), in, 0, 0));
         }
     }
 }
