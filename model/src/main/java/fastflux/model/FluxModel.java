@@ -140,20 +140,41 @@ public final class FluxModel extends Module {
             throw new IllegalArgumentException("double block " + from + " needs (img, txt) streams, got the joint sequence");
         }
         HiddenState h = state;
+        boolean scoped = !Nn.recordingGradients();
         for (int p = from; p <= to; p++) {
-            if (p < depth) {
-                Streams x = h.streams();
-                Streams y = doubleBlocks.get(p).forward(x.img(), x.txt(), vec, pe);
-                tap.doubleBlock(p, x, y);
-                h = HiddenState.of(y);
-            } else {
-                NDArray x = h.toJoint();
-                NDArray y = singleBlocks.get(p - depth).forward(x, vec, pe);
-                tap.singleBlock(p - depth, x, y);
-                h = HiddenState.ofJoint(y);
+            if (!scoped) {
+                h = runBlock(p, depth, h, vec, pe, tap);
+                continue;
+            }
+            // A block's intermediates (attention scores, the MLP's activations, ...) are freed when it ends rather
+            // than when the caller's scope closes: the forward then holds one block's worth of them, not every
+            // block's, and the allocator reuses that memory instead of mapping fresh pages for each block.
+            NDManager outer = h.arrays()[0].getManager();
+            try (NDManager scope = outer.newSubManager()) {
+                List<NDArray> in = List.of(h.arrays());
+                for (NDArray a : in) a.tempAttach(scope);
+                vec.tempAttach(scope);
+                HiddenState y = runBlock(p, depth, h, vec, pe, tap);
+                for (NDArray a : y.arrays()) {
+                    if (in.stream().noneMatch(x -> x == a)) a.attach(outer); // an identity block hands its input back
+                }
+                h = y;
             }
         }
         return h;
+    }
+
+    private HiddenState runBlock(int p, int depth, HiddenState h, NDArray vec, Rope pe, BlockTap tap) {
+        if (p < depth) {
+            Streams x = h.streams();
+            Streams y = doubleBlocks.get(p).forward(x.img(), x.txt(), vec, pe);
+            tap.doubleBlock(p, x, y);
+            return HiddenState.of(y);
+        }
+        NDArray x = h.toJoint();
+        NDArray y = singleBlocks.get(p - depth).forward(x, vec, pe);
+        tap.singleBlock(p - depth, x, y);
+        return HiddenState.ofJoint(y);
     }
 
     public HiddenState runBlocks(int from, int to, HiddenState state, NDArray vec, Rope pe) {

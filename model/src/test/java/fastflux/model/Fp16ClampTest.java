@@ -44,17 +44,24 @@ class Fp16ClampTest {
         List<NDArray> out = new ArrayList<>();
         NDArray vec = model.vec(in);
         Rope pe = model.rope(in);
+        NDManager owner = vec.getManager();
         NDArray pred = model.forward(in, new BlockTap() {
             @Override
             public void singleBlock(int i, NDArray x, NDArray y) {
                 if (i != 0) return;
-                out.add(y.toType(DataType.FLOAT32, true));
+                // what a tap makes lives until the block ends: keep these in the caller's manager
+                out.add(keep(y.toType(DataType.FLOAT32, true), owner));
                 NDArray plain = x.add(model.singleBlocks().get(0).residual(x, vec, pe));
-                out.add(plain.toType(DataType.FLOAT32, true));
+                out.add(keep(plain.toType(DataType.FLOAT32, true), owner));
             }
         });
         out.add(pred);
         return out;
+    }
+
+    private static NDArray keep(NDArray a, NDManager owner) {
+        a.attach(owner);
+        return a;
     }
 
     static float maxAbs(NDArray a) {
