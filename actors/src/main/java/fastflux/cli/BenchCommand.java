@@ -42,7 +42,8 @@ final class BenchCommand implements Command {
                                      without it, seeded inputs are generated
                   --config NAME      a named config (%s), with --random-weights
                   --random-weights   PyTorch-default random init (seeded) instead of a checkpoint
-                  --batch B          generated inputs: batch (default 1)
+                  --batch B          generated inputs: batch (default 1; 64 for a Shapes --model: 32 images x 2
+                                     guidance halves, one generation batch)
                   --img-tokens L     generated inputs: image tokens (default 1024 with --config, 64 with --model)
                   --txt-tokens T     generated inputs: text tokens (default 64 with --config, 8 with --model)
                   --runs N           timed forwards (default 5)
