@@ -6,7 +6,10 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -97,6 +100,44 @@ class ModelVariantsTest {
             double err = maxAbsDiff(ref, half);
             double scale = ref.abs().max().getFloat();
             assertTrue(err <= 2e-2 * Math.max(1, scale), name + ": fp16 vs fp32 max abs error " + err + " (max |pred| " + scale + ")");
+        }
+    }
+
+    /**
+     * At inference each block runs in a scope of its own: what a block (or a tap on it) computes is freed when the
+     * block ends, not when the forward does, so a forward holds one block's intermediates at a time. Its output
+     * stays the same and outlives the block.
+     */
+    @Test
+    void eachBlocksIntermediatesAreFreedWhenTheBlockEnds() {
+        FluxParams p = new FluxParams(64, 48, 32, 48, 96, 2.0, 3, 2, 3, new int[] {8, 12, 12}, 10_000, false, false);
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxModel model = model(p, m, DataType.FLOAT32);
+            FluxInputs in = FluxInputs.random(p, m, 2, 16, 5, 3);
+            List<NDArray> madeInTaps = new ArrayList<>();
+            List<NDArray> outputs = new ArrayList<>();
+            int[] blocks = {0};
+            NDArray out = model.forward(in, new BlockTap() {
+                @Override
+                public void doubleBlock(int index, Streams x, Streams y) {
+                    check(x.img(), y.img());
+                }
+
+                @Override
+                public void singleBlock(int index, NDArray x, NDArray y) {
+                    check(x, y);
+                }
+
+                private void check(NDArray x, NDArray y) {
+                    for (NDArray a : madeInTaps) assertTrue(a.isReleased(), "an earlier block's array is still alive");
+                    madeInTaps.add(x.add(y));
+                    outputs.add(y);
+                    blocks[0]++;
+                }
+            });
+            assertEquals(5, blocks[0]);
+            for (NDArray y : outputs) assertFalse(y.isReleased(), "block outputs live on with the forward's caller");
+            assertTrue(maxAbsDiff(out, model.forward(in)) == 0, "the tap changes nothing");
         }
     }
 }
