@@ -148,7 +148,8 @@ public final class FluxModel extends Module {
             }
             // A block's intermediates (attention scores, the MLP's activations, ...) are freed when it ends rather
             // than when the caller's scope closes: the forward then holds one block's worth of them, not every
-            // block's, and the allocator reuses that memory instead of mapping fresh pages for each block.
+            // block's, and the allocator reuses that memory instead of mapping fresh pages for each block. (At
+            // inference only: under a GradientCollector the graph keeps them for backward whatever we free.)
             NDManager outer = h.arrays()[0].getManager();
             try (NDManager scope = outer.newSubManager()) {
                 List<NDArray> in = List.of(h.arrays());
