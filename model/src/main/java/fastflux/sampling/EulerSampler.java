@@ -1,8 +1,11 @@
 package fastflux.sampling;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import fastflux.model.Tensors;
+import java.util.Random;
 
 /** The reference's denoising loop: {@code x += (t_prev − t_curr) · v(x, t_curr)} over a schedule. */
 public final class EulerSampler {
@@ -22,6 +25,31 @@ public final class EulerSampler {
     @FunctionalInterface
     public interface StepListener {
         void afterStep(int step, NDArray x);
+    }
+
+    /**
+     * Seeded Gaussian latents [B, tokens, channels], the starting point of every sampler run here (generation,
+     * evaluation, calibration): image i's noise is {@code java.util.Random(seeds[i]).nextGaussian()} in order, so it
+     * depends on its seed alone, whatever the batch.
+     */
+    public static NDArray noise(long[] seeds, int tokens, int channels, NDManager m) {
+        int per = tokens * channels;
+        float[] v = new float[seeds.length * per];
+        for (int i = 0; i < seeds.length; i++) {
+            Random r = new Random(seeds[i]);
+            for (int j = 0; j < per; j++) v[i * per + j] = (float) r.nextGaussian();
+        }
+        return Tensors.create(m, v, new Shape(seeds.length, tokens, channels));
+    }
+
+    /**
+     * Classifier-free guidance of a velocity computed on both halves in one batch, conditional rows first:
+     * {@code v(∅) + (v(c) − v(∅))·g}.
+     */
+    // v [2B, L, C] -> [B, L, C]
+    public static NDArray guided(NDArray v, float guidance) {
+        NDList halves = v.split(2, 0);
+        return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), guidance));
     }
 
     /**

@@ -1,7 +1,6 @@
 package fastflux.shapes;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
@@ -59,7 +58,7 @@ public final class ShapesModel {
         FluxModel flux = new FluxModel(params);
         flux.initRandom(m, DataType.FLOAT32, seed);
         TextEncoder text = new TextEncoder(params.contextInDim());
-        java.util.Random r = new java.util.Random(seed + 1);
+        Random r = new Random(seed + 1);
         for (Param p : text.params().values()) {
             float[] v = new float[(int) p.shape().size()];
             for (int i = 0; i < v.length; i++) v[i] = (float) (0.5 * r.nextGaussian());
@@ -164,15 +163,9 @@ public final class ShapesModel {
         return flux.forward(new FluxInputs(x, c.imgIds(), c.txt(), c.txtIds(), t, c.y(), null));
     }
 
-    /** Seeded Gaussian noise [B, 64, 48]: the starting latents of generation. */
+    /** Seeded Gaussian noise [B, 64, 48]: the starting latents of generation ({@link EulerSampler#noise}). */
     public static NDArray noise(long[] seeds, NDManager m) {
-        float[] v = new float[seeds.length * Latents.TOKENS * Latents.CHANNELS];
-        int per = Latents.TOKENS * Latents.CHANNELS;
-        for (int i = 0; i < seeds.length; i++) {
-            Random r = new Random(seeds[i]);
-            for (int j = 0; j < per; j++) v[i * per + j] = (float) r.nextGaussian();
-        }
-        return Tensors.create(m, v, new Shape(seeds.length, Latents.TOKENS, Latents.CHANNELS));
+        return EulerSampler.noise(seeds, Latents.TOKENS, Latents.CHANNELS, m);
     }
 
     /**
@@ -212,9 +205,7 @@ public final class ShapesModel {
             Conditioning sc = c;
             for (NDArray a : new NDArray[] {c.txt(), c.y(), c.txtIds(), c.imgIds()}) a.tempAttach(scope);
             NDArray v = velocity(xin, tv, sc);
-            if (!guided) return v;
-            NDList halves = v.split(2, 0);
-            return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), guidance));
+            return guided ? EulerSampler.guided(v, guidance) : v;
         }, null);
     }
 }

@@ -1,19 +1,16 @@
 package fastflux.pruning;
 
 import ai.djl.ndarray.NDArray;
-import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import fastflux.model.BlockTap;
 import fastflux.model.FluxInputs;
 import fastflux.model.FluxModel;
 import fastflux.model.Streams;
-import fastflux.model.Tensors;
 import fastflux.sampling.EulerSampler;
 import fastflux.sampling.Schedule;
 import fastflux.shapes.ShapesModel;
 import java.util.Arrays;
-import java.util.Random;
 
 /**
  * The calibration stream of BRLL and of the importance probes: the current model's own guided denoising
@@ -248,17 +245,6 @@ public final class Calibration {
         return z ^ (z >>> 31);
     }
 
-    /** Seeded Gaussian latents [B, tokens, channels], the generator of {@link ShapesModel#noise}. */
-    public static NDArray noise(long[] seeds, int tokens, int channels, NDManager m) {
-        int per = tokens * channels;
-        float[] v = new float[seeds.length * per];
-        for (int i = 0; i < seeds.length; i++) {
-            Random r = new Random(seeds[i]);
-            for (int j = 0; j < per; j++) v[i * per + j] = (float) r.nextGaussian();
-        }
-        return Tensors.create(m, v, new Shape(seeds.length, tokens, channels));
-    }
-
     private void runBatch(Batch batch, NDManager bm, CalibrationConsumer consumer) {
         int b = batch.size();
         boolean embed = model.config().guidanceEmbed();
@@ -274,7 +260,7 @@ public final class Calibration {
                     cond.txtIds().concat(un.txtIds(), 0), cond.imgIds().concat(un.imgIds(), 0));
         }
         final CalibrationSource.Conditioning c = cond;
-        NDArray x = noise(batch.noiseSeeds, source.latentTokens(), source.latentChannels(), bm);
+        NDArray x = EulerSampler.noise(batch.noiseSeeds, source.latentTokens(), source.latentChannels(), bm);
         float[] schedule = Schedule.timesteps(options.steps, source.latentTokens(), source.shiftSchedule());
         int[] stepIndex = {0};
         NDArray out = EulerSampler.sample(x, schedule, (xt, t, scope) -> {
@@ -288,9 +274,7 @@ public final class Calibration {
             consumer.onStep(step);
             BlockTap tap = consumer.tap(step);
             NDArray v = model.forward(in, cfg ? conditionalHalf(tap, b) : tap);
-            if (!cfg) return v;
-            NDList halves = v.split(2, 0);
-            return halves.get(1).add(Tensors.mul(halves.get(0).sub(halves.get(1)), options.guidance));
+            return cfg ? EulerSampler.guided(v, options.guidance) : v;
         }, null);
         out.close();
     }

@@ -12,6 +12,7 @@ import fastflux.model.FluxModel;
 import fastflux.model.Streams;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsWriter;
+import fastflux.sampling.EulerSampler;
 import fastflux.shapes.ShapesModel;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -80,9 +81,11 @@ class CalibrationTest {
         assertTrue(Calibration.noiseSeed(3, 1) != Calibration.noiseSeed(3, 0));
         try (NDManager m = NDManager.newBaseManager()) {
             long[] seeds = {5, 9};
-            NDArray a = Calibration.noise(seeds, 64, 48, m);
+            NDArray a = EulerSampler.noise(seeds, 64, 48, m);
             NDArray b = ShapesModel.noise(seeds, m); // the generator of generation
             assertTrue(a.contentEquals(b));
+            NDArray second = EulerSampler.noise(new long[] {9}, 64, 48, m); // an image's noise ignores its batch
+            assertTrue(second.contentEquals(a.get("1:2")));
         }
     }
 

@@ -14,6 +14,7 @@ import fastflux.model.Rope;
 import fastflux.model.Streams;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.CalibrationSource;
+import fastflux.sampling.EulerSampler;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -224,7 +225,7 @@ final class BlockShard {
             c = new CalibrationSource.Conditioning(c.txt().concat(un.txt(), 0), c.y().concat(un.y(), 0),
                     c.txtIds().concat(un.txtIds(), 0), c.imgIds().concat(un.imgIds(), 0));
         }
-        NDArray x = Calibration.noise(items.noiseSeeds(), source.latentTokens(), source.latentChannels(), scope);
+        NDArray x = EulerSampler.noise(items.noiseSeeds(), source.latentTokens(), source.latentChannels(), scope);
         return new Trajectory(PlainArray.of(x), PlainArray.of(c.txt()), PlainArray.of(c.y()), PlainArray.of(c.txtIds()),
                 PlainArray.of(c.imgIds()), List.of());
     }
