@@ -1,8 +1,12 @@
 package fastflux.cli;
 
 import ai.djl.ndarray.NDManager;
+import com.google.gson.GsonBuilder;
+import com.google.gson.JsonObject;
 import fastflux.shapes.EvalReport;
 import fastflux.shapes.Evaluation;
+import fastflux.shapes.Fidelity;
+import fastflux.shapes.Image;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.PromptFile;
 import fastflux.shapes.ShapesModel;
@@ -26,14 +30,17 @@ final class EvalCommand implements Command {
     public String usage() {
         Evaluation.Options d = Evaluation.Options.defaults();
         return "usage: fastflux eval [--model DIR] --prompts FILE.tsv [--seeds K] [--seed-base S] [--steps N]\n"
-                + "                    [--guidance G] [--save-images DIR] --out report.json\n"
+                + "                    [--guidance G] [--save-images DIR] [--against DIR] --out report.json\n"
                 + "  --model DIR        a Shapes model directory, full or pruned (default: the embedded models/shapes-tiny)\n"
                 + "  --prompts FILE     category<TAB>prompt per line\n"
                 + "  --seeds K          images per prompt (default " + d.seeds() + "), seeds S .. S+K-1\n"
                 + "  --seed-base S      first seed (default " + d.seedBase() + ")\n"
                 + "  --steps N          Euler steps (default " + d.steps() + ")\n"
                 + "  --guidance G       classifier-free guidance scale (default " + d.guidance() + ")\n"
-                + "  --save-images DIR  write every judged image as {line:04d}-{seed}.png (32x32)";
+                + "  --save-images DIR  write every judged image as {line:04d}-{seed}.png (32x32)\n"
+                + "  --against DIR      also generate the same prompts and seeds with model DIR (e.g. the unpruned one) and\n"
+                + "                     report the fidelity to it: pixel MSE per image pair, overall and per category,\n"
+                + "                     PSNR, and the share of pairs that are the same picture (MSE < " + Fidelity.SAME + ")";
     }
 
     @Override
@@ -45,19 +52,30 @@ final class EvalCommand implements Command {
         Evaluation.Options o = new Evaluation.Options(a.integer("seeds", d.seeds()), a.integer("seed-base", (int) d.seedBase()),
                 a.integer("steps", d.steps()), (float) a.number("guidance", d.guidance()), a.integer("batch", d.batch()),
                 a.path("save-images", null));
+        Path against = a.path("against", null);
         a.rejectUnknown();
         List<Prompt> prompts = PromptFile.read(promptsFile);
         if (prompts.isEmpty()) throw new IllegalArgumentException(promptsFile + " holds no prompts");
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = ShapesModel.load(dir, m);
+            ShapesModel reference = against == null ? null : ShapesModel.load(against, m); // a bad DIR fails before any work
             ProgressBar bar = new ProgressBar("eval", System.err);
             long t0 = System.nanoTime();
             Evaluation.Result r = Evaluation.run(model, prompts, o, (done, total) -> bar.update(done, total, "images"));
             bar.done();
             EvalReport report = r.report();
+            JsonObject json = report.toJsonObject();
+            if (reference != null) {
+                ProgressBar refBar = new ProgressBar("reference", System.err);
+                Evaluation.Options ro = new Evaluation.Options(o.seeds(), o.seedBase(), o.steps(), o.guidance(), o.batch(), null);
+                List<Image> refImages = Evaluation.run(reference, prompts, ro, (done, total) -> refBar.update(done, total, "images")).images();
+                refBar.done();
+                json.add("fidelity", Fidelity.of(prompts, o.seeds(), refImages, r.images()).toJson(against.toString()));
+            }
+            String text = new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(json);
             if (out.getParent() != null) Files.createDirectories(out.getParent());
-            Files.writeString(out, report.toJson());
-            System.out.println(report.toJson());
+            Files.writeString(out, text);
+            System.out.println(text);
             System.out.printf("%d images in %.1f s; report written to %s%n", report.images(), (System.nanoTime() - t0) / 1e9, out);
         }
         return 0;

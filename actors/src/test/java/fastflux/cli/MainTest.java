@@ -76,6 +76,28 @@ class MainTest {
     }
 
     @Test
+    void evalAgainstAModelReportsFidelityAndABadReferenceFailsBeforeAnyWork(@TempDir Path tmp) throws Exception {
+        Path prompts = tmp.resolve("p.tsv");
+        Files.writeString(prompts, "single_object\ta circle\ncolors\ta red square\n");
+        Path out = tmp.resolve("r.json");
+        Path model = fastflux.actors.TinyJobs.baseModel(tmp.resolve("base")).toAbsolutePath();
+        Outcome r = run("eval", "--model", model.toString(), "--prompts", prompts.toString(), "--seeds", "1", "--steps", "2",
+                "--against", model.toString(), "--out", out.toString());
+        assertEquals(0, r.status(), r.err());
+        var json = com.google.gson.JsonParser.parseString(Files.readString(out)).getAsJsonObject();
+        var f = json.getAsJsonObject("fidelity");
+        assertEquals(0.0, f.get("mse").getAsDouble()); // a model against itself: the same pictures
+        assertEquals(1.0, f.get("same").getAsDouble());
+        assertEquals(2, f.get("images").getAsInt());
+        assertTrue(json.has("overall") && json.has("categories"), "the judge's report is kept");
+
+        r = run("eval", "--model", model.toString(), "--prompts", prompts.toString(), "--against", tmp.resolve("nope").toString(),
+                "--out", out.toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("has no config.json"), r.err());
+    }
+
+    @Test
     void aPromptOutsideTheGrammarIsNamed(@TempDir Path tmp) {
         Outcome r = run("generate", "--prompt", "a purple hexagon", "--out", tmp.resolve("g.png").toString());
         assertEquals(1, r.status());

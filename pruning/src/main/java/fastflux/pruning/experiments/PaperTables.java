@@ -7,8 +7,8 @@ import com.google.gson.JsonParser;
 import fastflux.model.Replacement;
 import fastflux.pruning.PruneJob;
 import fastflux.shapes.Category;
-import fastflux.shapes.EvalReport;
 import fastflux.shapes.Evaluation;
+import fastflux.shapes.Fidelity;
 import fastflux.shapes.Image;
 import fastflux.shapes.Png;
 import fastflux.shapes.Prompt;
@@ -104,6 +104,7 @@ public final class PaperTables {
     private final PrintStream log;
     private final List<String> pruned = new ArrayList<>();
     private final List<String> evaluated = new ArrayList<>();
+    private final Map<Long, List<Image>> unprunedImages = new java.util.HashMap<>();
 
     public PaperTables(Path dir, Options options, PrintStream log) {
         this.dir = dir;
@@ -245,7 +246,10 @@ public final class PaperTables {
         };
     }
 
-    /** The evaluations of one model over the seed bases, each cached with what it was computed from. */
+    /**
+     * The evaluations of one model over the seed bases, each cached with what it was computed from; a pruned
+     * variant's also holds its fidelity to the unpruned model's images of the same prompts and seeds.
+     */
     private List<JsonObject> evaluate(String name, Path model) {
         List<JsonObject> out = new ArrayList<>();
         Path vd = variantDir(name);
@@ -257,6 +261,8 @@ public final class PaperTables {
             key.addProperty("seeds", o.seeds());
             key.addProperty("seed_base", base);
             key.addProperty("steps", o.evalSteps());
+            boolean pruned = !name.equals(UNPRUNED);
+            if (pruned) key.addProperty("fidelity_to", UNPRUNED);
             JsonObject cached = readJson(f);
             if (cached != null && cached.getAsJsonObject("key").equals(key)) {
                 out.add(cached.getAsJsonObject("report"));
@@ -266,17 +272,35 @@ public final class PaperTables {
             Evaluation.Options d = Evaluation.Options.defaults();
             try (NDManager m = NDManager.newBaseManager()) {
                 ShapesModel sm = ShapesModel.load(model, m);
-                EvalReport r = Evaluation.run(sm, o.evalPrompts(), new Evaluation.Options(o.seeds(), base, o.evalSteps(),
-                        d.guidance(), d.batch(), null), null).report();
+                Evaluation.Result r = Evaluation.run(sm, o.evalPrompts(), new Evaluation.Options(o.seeds(), base,
+                        o.evalSteps(), d.guidance(), d.batch(), null), null);
+                JsonObject report = r.report().toJsonObject();
+                if (pruned) {
+                    report.add("fidelity", Fidelity.of(o.evalPrompts(), o.seeds(), unprunedImages(base), r.images()).toJson(UNPRUNED));
+                } else {
+                    unprunedImages.put(base, r.images());
+                }
                 JsonObject c = new JsonObject();
                 c.add("key", key);
-                c.add("report", r.toJsonObject());
+                c.add("report", report);
                 write(f, new GsonBuilder().setPrettyPrinting().serializeNulls().create().toJson(c));
-                out.add(r.toJsonObject());
+                out.add(report);
             }
             evaluated.add(name + "@" + base);
         }
         return out;
+    }
+
+    /** The unpruned model's evaluation images of one seed base: kept from its evaluation, or made again when that was cached. */
+    private List<Image> unprunedImages(long base) {
+        return unprunedImages.computeIfAbsent(base, b -> {
+            log.printf("[eval] %s: images of seed base %d again, for fidelity%n", UNPRUNED, b);
+            try (NDManager m = NDManager.newBaseManager()) {
+                Evaluation.Options d = Evaluation.Options.defaults();
+                return Evaluation.run(ShapesModel.load(o.model(), m), o.evalPrompts(), new Evaluation.Options(o.seeds(), b,
+                        o.evalSteps(), d.guidance(), d.batch(), null), null).images();
+            }
+        });
     }
 
     /** Rows: the first prompt of each category; columns: seeds 0..gridSeeds−1. The same for every model. */

@@ -35,7 +35,7 @@ final class PaperTablesReport {
             int n = 0;
             double[] v = new double[evals.size()];
             for (JsonObject e : evals) {
-                JsonElement x = e.get(metric);
+                JsonElement x = value(e, metric);
                 if (x == null || x.isJsonNull()) return null;
                 v[n++] = x.getAsDouble();
                 s += v[n - 1];
@@ -48,9 +48,24 @@ final class PaperTablesReport {
 
         @Override
         public String toString() {
-            return Double.isNaN(sd) ? String.format(Locale.ROOT, "%.3f", mean) : String.format(Locale.ROOT, "%.3f ± %.3f", mean, sd);
+            return format("%.3f");
+        }
+
+        /** "mean ± sd" with {@code f} for each number ("mean" alone with one value). */
+        String format(String f) {
+            return Double.isNaN(sd) ? String.format(Locale.ROOT, f, mean) : String.format(Locale.ROOT, f + " ± " + f, mean, sd);
         }
     }
+
+    /** A metric of an evaluation: a top-level key ({@code overall}, {@code fd}) or a dotted path ({@code fidelity.mse}). */
+    static JsonElement value(JsonObject e, String metric) {
+        int dot = metric.indexOf('.');
+        if (dot < 0) return e.get(metric);
+        JsonElement inner = e.get(metric.substring(0, dot));
+        return inner == null || !inner.isJsonObject() ? null : value(inner.getAsJsonObject(), metric.substring(dot + 1));
+    }
+
+    static final String FIDELITY = "fidelity.mse";
 
     static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
                            Map<String, List<JsonObject>> evals) {
@@ -64,12 +79,15 @@ final class PaperTablesReport {
                 o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (seeds i·1000 …), %d sampler "
-                        + "steps; **mean ± sd over the seed bases**. Latency: one transformer forward on the Shapes work, pruned and "
+                        + "steps; **mean ± sd over the seed bases**. Fidelity: the pixel MSE between each image and the unpruned "
+                        + "model's image of the same prompt and noise seed (lower is closer; `eval --against`), which the judge "
+                        + "cannot see where the unpruned model itself fails. Latency: one transformer forward on the Shapes work, pruned and "
                         + "unpruned timed interleaved in the same process (`report.json` of each variant); the paper's is FLUX.1-dev on "
                         + "an RTX 3090.%n%n", o.evalLabel(), o.seeds(), o.seedBases(), o.evalSteps()));
 
         Map<String, String> rowOf = new java.util.LinkedHashMap<>();
-        String head = "| variant | paper HPS v2 | ours overall | ours fd | replaced | latency ms (base → pruned) |\n|---|---|---|---|---|---|\n";
+        String head = "| variant | paper HPS v2 | ours overall | ours fd | ours fidelity MSE | replaced | latency ms (base → pruned) |\n"
+                + "|---|---|---|---|---|---|---|\n";
         if (o.parts().contains(Part.TABLE4)) {
             md.append("## Table 4: sandwich training (ST)\n\n").append(head);
             md.append(row("FLUX / unpruned", "28.32", evals.get(PaperTables.UNPRUNED), null));
@@ -128,9 +146,15 @@ final class PaperTablesReport {
         md.append("## Ordering targets (overall)\n\nUnpaired: holds when the gap of the means exceeds the larger of the two "
                 + "sds. Paired: every variant is judged on the same prompts and noise seeds in each seed base, so the "
                 + "per-base difference is taken first; holds when its mean exceeds its sd.\n\n");
-        target(md, "Table 4: full method > linear without ST", evals, "full", "no-st");
-        target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete");
-        target(md, "Table 5: importance order > Start2End", evals, "full", "start2end");
+        target(md, "Table 4: full method > linear without ST", evals, "full", "no-st", "overall");
+        target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete", "overall");
+        target(md, "Table 5: importance order > Start2End", evals, "full", "start2end", "overall");
+        md.append("\n## Ordering targets (fidelity to the unpruned model)\n\nThe same tests on the pixel MSE to the "
+                + "unpruned model's images, where lower is better: each line states how much closer the first variant "
+                + "stays.\n\n");
+        target(md, "Table 4: full method closer than linear without ST", evals, "full", "no-st", FIDELITY);
+        target(md, "Figure 6: full method closer than delete with the same training", evals, "full", "delete", FIDELITY);
+        target(md, "Table 5: importance order closer than Start2End", evals, "full", "start2end", FIDELITY);
         md.append('\n');
 
         md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
@@ -157,54 +181,66 @@ final class PaperTablesReport {
             JsonObject s = report.getAsJsonObject("speed");
             ms = String.format(Locale.ROOT, "%.1f → %.1f", s.get("base_ms").getAsDouble(), s.get("pruned_ms").getAsDouble());
         }
-        return String.format("| %s | %s | %s | %s | %s | %s |%n", label, paper, str(Stat.of(evals, "overall")),
-                str(Stat.of(evals, "fd")), replaced, ms);
+        return String.format("| %s | %s | %s | %s | %s | %s | %s |%n", label, paper, str(Stat.of(evals, "overall")),
+                str(Stat.of(evals, "fd")), str(Stat.of(evals, FIDELITY), "%.4f"), replaced, ms);
     }
 
-    /** One line: "holds", "does not hold" or why it cannot be decided, with the numbers. */
-    static void target(StringBuilder md, String what, Map<String, List<JsonObject>> evals, String a, String b) {
+    /**
+     * One line: "holds", "does not hold" or why it cannot be decided, with the numbers: {@code a} better than
+     * {@code b} on {@code metric} ({@code overall}: higher is better; {@link #FIDELITY}: lower is better, so the
+     * gap is b − a).
+     */
+    static void target(StringBuilder md, String what, Map<String, List<JsonObject>> evals, String a, String b, String metric) {
         if (!evals.containsKey(a) || !evals.containsKey(b)) return;
-        Stat x = Stat.of(evals.get(a), "overall");
-        Stat y = Stat.of(evals.get(b), "overall");
+        Stat x = Stat.of(evals.get(a), metric);
+        Stat y = Stat.of(evals.get(b), metric);
         if (x == null || y == null) {
             md.append("- ").append(what).append(": no score\n");
             return;
         }
-        double gap = x.mean() - y.mean();
+        boolean lowerIsBetter = metric.equals(FIDELITY);
+        String format = lowerIsBetter ? "%.4f" : "%.3f";
+        double gap = lowerIsBetter ? y.mean() - x.mean() : x.mean() - y.mean();
         String verdict;
         if (x.n() < 2) {
             verdict = "not decidable with one seed base";
         } else {
             double sd = Math.max(x.sd(), y.sd());
             verdict = "unpaired " + (gap > sd ? "**holds**" : "**does not hold**");
-            verdict += String.format(Locale.ROOT, " (gap %.3f vs sd %.3f)", gap, sd);
+            verdict += String.format(Locale.ROOT, " (gap " + format + " vs sd " + format + ")", gap, sd);
             // Every variant is judged on the same prompts and noise seeds per seed base, so the per-base
             // difference removes the noise the variants share; its own sd is the fair yardstick for the gap.
-            Stat d = pairedDifference(evals.get(a), evals.get(b));
+            Stat d = lowerIsBetter ? pairedDifference(evals.get(b), evals.get(a), metric) : pairedDifference(evals.get(a), evals.get(b), metric);
             if (d != null && d.n() >= 2) {
-                verdict += String.format(Locale.ROOT, "; paired by seed base: difference %s, %s", d,
+                verdict += String.format(Locale.ROOT, "; paired by seed base: difference %s, %s", d.format(format),
                         d.mean() > d.sd() ? "**holds**" : "**does not hold**");
             }
         }
-        md.append(String.format(Locale.ROOT, "- %s: %s vs %s: %s%n", what, x, y, verdict));
+        md.append(String.format(Locale.ROOT, "- %s: %s vs %s: %s%n", what, x.format(format), y.format(format), verdict));
     }
 
     /**
-     * Mean ± sd over seed bases of {@code a − b} (overall). Both lists are in seed-base order (0, 1000, ...), as
-     * {@code PaperTables.evaluate} returns them, so position k of each is the same prompts and noise seeds.
+     * Mean ± sd over seed bases of {@code a − b} on {@code metric}. Both lists are in seed-base order (0, 1000,
+     * ...), as {@code PaperTables.evaluate} returns them, so position k of each is the same prompts and noise seeds.
      */
-    static Stat pairedDifference(List<JsonObject> a, List<JsonObject> b) {
+    static Stat pairedDifference(List<JsonObject> a, List<JsonObject> b, String metric) {
         List<JsonObject> diffs = new java.util.ArrayList<>();
         for (int k = 0; k < Math.min(a.size(), b.size()); k++) {
-            if (!a.get(k).has("overall") || !b.get(k).has("overall")) return null;
+            JsonElement x = value(a.get(k), metric);
+            JsonElement y = value(b.get(k), metric);
+            if (x == null || y == null || x.isJsonNull() || y.isJsonNull()) return null;
             JsonObject d = new JsonObject();
-            d.addProperty("overall", a.get(k).get("overall").getAsDouble() - b.get(k).get("overall").getAsDouble());
+            d.addProperty("d", x.getAsDouble() - y.getAsDouble());
             diffs.add(d);
         }
-        return Stat.of(diffs, "overall");
+        return Stat.of(diffs, "d");
     }
 
     private static String str(Stat s) {
         return s == null ? "-" : s.toString();
+    }
+
+    private static String str(Stat s, String format) {
+        return s == null ? "-" : s.format(format);
     }
 }

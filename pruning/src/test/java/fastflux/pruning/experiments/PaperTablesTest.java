@@ -83,6 +83,11 @@ class PaperTablesTest {
             assertTrue(Files.isRegularFile(dir.resolve("variants").resolve(n).resolve("eval-base0.json")), n);
         }
         assertTrue(Files.isRegularFile(dir.resolve("importance").resolve("importance.json")), "the shared ranking");
+        // each pruned variant's evaluation measures its images against the unpruned model's (same prompts, seeds)
+        String fullEval = Files.readString(dir.resolve("variants/full/eval-base0.json"));
+        assertTrue(fullEval.contains("\"fidelity\"") && fullEval.contains("\"mse\""), fullEval);
+        assertFalse(Files.readString(dir.resolve("variants/unpruned/eval-base0.json")).contains("fidelity"));
+        assertTrue(md.contains("full method closer than linear without ST"), md);
         var deleted = fastflux.model.PrunedModels.replacements(loaded(dir.resolve("variants/delete")));
         assertTrue(deleted.stream().allMatch(r -> r.mode() == Replacement.Mode.DELETE));
         String deleteReport = Files.readString(dir.resolve("variants/delete/report.json"));
