@@ -182,6 +182,9 @@ class MainTest {
         assertEquals(6, report.get("block_count").getAsInt());
         assertEquals(2, report.getAsJsonArray("blocks").size());
         assertTrue(report.getAsJsonObject("quality").has("base") && report.getAsJsonObject("quality").has("pruned"), report.toString());
+        com.google.gson.JsonObject fidelity = report.getAsJsonObject("quality").getAsJsonObject("fidelity");
+        assertTrue(fidelity.get("mse").getAsDouble() > 0, "two blocks replaced change the pictures: " + fidelity);
+        assertEquals(2, fidelity.get("images").getAsInt()); // 2 quality prompts x 1 seed
         com.google.gson.JsonObject speed = report.getAsJsonObject("speed");
         assertTrue(speed.get("pruned_flops").getAsLong() < speed.get("base_flops").getAsLong(), speed.toString());
         assertTrue(speed.get("base_ms").getAsDouble() > 0 && speed.get("pruned_ms").getAsDouble() > 0, speed.toString());
@@ -209,6 +212,7 @@ class MainTest {
         assertEquals(report.get("order"), second.get("order"));
         assertEquals(report.getAsJsonObject("quality").get("base"), second.getAsJsonObject("quality").get("base"),
                 "the base measured on a fresh copy equals the one measured in memory");
+        assertEquals(fidelity, second.getAsJsonObject("quality").get("fidelity"), "and so do its images");
     }
 
     @Test

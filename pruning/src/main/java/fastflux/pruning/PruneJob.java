@@ -405,14 +405,14 @@ public final class PruneJob {
         phaseSeconds.merge("export", (System.nanoTime() - t0) / 1e9, Double::sum);
     }
 
-    /** Quality of a model on the report's prompt set: judge overall per category and FD. */
-    public fastflux.shapes.EvalReport evaluate(java.util.List<fastflux.shapes.Prompt> prompts, int seeds, String label) {
+    /** Quality of a model on the report's prompt set: judge overall per category and FD, and the images judged. */
+    public fastflux.shapes.Evaluation.Result evaluate(java.util.List<fastflux.shapes.Prompt> prompts, int seeds, String label) {
         long t0 = System.nanoTime();
         listener.progress("evaluate", label, 0, (long) prompts.size() * seeds, "");
         fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
         eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
-        fastflux.shapes.EvalReport r = fastflux.shapes.Evaluation.run(shapes("evaluation"), prompts, eo,
-                (done, total) -> listener.progress("evaluate", label, done, total, "images")).report();
+        fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(shapes("evaluation"), prompts, eo,
+                (done, total) -> listener.progress("evaluate", label, done, total, "images"));
         phaseSeconds.merge("evaluate", (System.nanoTime() - t0) / 1e9, Double::sum);
         return r;
     }
@@ -469,6 +469,8 @@ public final class PruneJob {
     }
 
     private JsonObject baseQuality;
+    /** The base model's images of the quality prompts, which the pruned model's are compared with (fidelity). */
+    private List<fastflux.shapes.Image> baseImages;
     private long startNanos = System.nanoTime();
 
     /**
@@ -484,7 +486,9 @@ public final class PruneJob {
         if (!state.completed().isEmpty() || state.fitted() != null) {
             throw new IllegalStateException("the model in memory is no longer the base model");
         }
-        baseQuality = evaluate(quality.prompts(), quality.seeds(), "base").toJsonObject();
+        fastflux.shapes.Evaluation.Result r = evaluate(quality.prompts(), quality.seeds(), "base");
+        baseQuality = r.report().toJsonObject();
+        baseImages = r.images();
     }
 
     /**
@@ -532,15 +536,19 @@ public final class PruneJob {
                 try (NDManager m = manager.newSubManager()) {
                     ShapesModel base = ShapesModel.load(baseDir, m);
                     fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
-                    baseQuality = fastflux.shapes.Evaluation.run(base, quality.prompts(),
-                            new fastflux.shapes.Evaluation.Options(quality.seeds(), 0, eo.steps(), eo.guidance(), eo.batch(), null), null)
-                            .report().toJsonObject();
+                    fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(base, quality.prompts(),
+                            new fastflux.shapes.Evaluation.Options(quality.seeds(), 0, eo.steps(), eo.guidance(), eo.batch(), null), null);
+                    baseQuality = r.report().toJsonObject();
+                    baseImages = r.images();
                 }
             }
             JsonObject q = new JsonObject();
             q.addProperty("prompts", quality.label() + ", " + quality.seeds() + " seeds");
             q.add("base", baseQuality);
-            q.add("pruned", evaluate(quality.prompts(), quality.seeds(), "pruned").toJsonObject());
+            fastflux.shapes.Evaluation.Result pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
+            q.add("pruned", pruned.report().toJsonObject());
+            q.add("fidelity", fastflux.shapes.Fidelity.of(quality.prompts(), quality.seeds(), baseImages, pruned.images())
+                    .toJson("base"));
             report.add("quality", q);
         }
         JsonObject speed = new JsonObject();

@@ -73,6 +73,17 @@ public final class PruneReport {
                 for (String c : cats.keySet()) md.append(' ').append(fmt(w.getAsJsonObject("categories").get(c))).append(" |");
                 md.append('\n');
             }
+            JsonObject f = q.getAsJsonObject("fidelity");
+            if (f != null) {
+                md.append(String.format(Locale.ROOT, "%nFidelity to the base model (each pruned image against the base model's image of "
+                                + "the same prompt and noise seed): pixel MSE %.4f, PSNR %s dB, %.0f%% the same picture (MSE < %s). Per "
+                                + "category:", f.get("mse").getAsDouble(), fmt(f.get("psnr_db")), 100 * f.get("same").getAsDouble(),
+                        fastflux.shapes.Fidelity.SAME));
+                for (Map.Entry<String, JsonElement> e : f.getAsJsonObject("categories").entrySet()) {
+                    md.append(String.format(Locale.ROOT, " %s %.4f", e.getKey(), e.getValue().getAsDouble()));
+                }
+                md.append(".\n");
+            }
         }
         if (r.has("quality_not_measured")) md.append("\n## Quality\n\nNot measured: ").append(str(r, "quality_not_measured")).append(".\n");
         JsonObject s = r.getAsJsonObject("speed");
@@ -104,6 +115,10 @@ public final class PruneReport {
             sb.append(String.format(Locale.ROOT, "%nquality (%s): overall %s -> %s, fd %s -> %s", str(q, "prompts"),
                     fmt(q.getAsJsonObject("base").get("overall")), fmt(q.getAsJsonObject("pruned").get("overall")),
                     fmt(q.getAsJsonObject("base").get("fd")), fmt(q.getAsJsonObject("pruned").get("fd"))));
+            if (q.has("fidelity")) {
+                sb.append(String.format(Locale.ROOT, "; pixel MSE to the base model's images %.4f",
+                        q.getAsJsonObject("fidelity").get("mse").getAsDouble()));
+            }
         }
         JsonObject s = r.getAsJsonObject("speed");
         sb.append(String.format(Locale.ROOT, "%nforward: %.1f -> %.1f ms (latency ratio %.3f, FLOP ratio %.3f); total %.0f s",
