@@ -71,7 +71,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
             CalibrationPipeline pipeline = calibrationPipeline(ctx);
             if (pipeline != null) job.calibrationRunner(pipeline);
-            if (spec.reuseFrom() != null) job.reuseFrom(Path.of(spec.reuseFrom()));
+            if (spec.reuseFrom() != null) job.reuseFrom(Path.of(spec.reuseFrom()), spec.reuseAtRatio());
             if (spec.calibFile() != null) job.calibrationFrom(Path.of(spec.calibFile()));
             job.begin();
         } catch (RuntimeException e) {

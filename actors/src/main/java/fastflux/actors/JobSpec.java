@@ -15,13 +15,15 @@ import java.util.TreeSet;
 /**
  * A pruning job as it travels from a client (the {@code prune} command or a job file) to a node: plain values,
  * paths absolute. The optional paths ({@code importanceFrom}, {@code calibFile}, {@code reuseFrom},
- * {@code evalPrompts}) are null when not given; {@code eval} asks for the report's quality comparison of base
+ * {@code evalPrompts}) are null when not given; {@code reuseAtRatio} takes the reused run's components at this
+ * ratio's stage instead of its final ones ({@link PruneJob#reuseFrom(Path, boolean)}); {@code eval} asks for the report's quality comparison of base
  * and pruned models ({@code evalPrompts} or the default grammar set, {@code evalSeeds} images a prompt).
  */
 public record JobSpec(String model, String out, double ratio, String importance, String order, String mode,
                       boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
                       double lr, int loraRank, double loraAlpha, long seed, String importanceFrom, String calibFile,
-                      String reuseFrom, boolean eval, String evalPrompts, int evalSeeds) implements WireMessage {
+                      String reuseFrom, boolean reuseAtRatio, boolean eval, String evalPrompts, int evalSeeds)
+        implements WireMessage {
 
     /** The report's default quality set: grammar prompts of their own seed (not the calibration ones). */
     public static final int QUALITY_PROMPTS = 48;
@@ -33,12 +35,12 @@ public record JobSpec(String model, String out, double ratio, String importance,
                    boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
                    double lr, int loraRank, double loraAlpha, long seed) {
         this(model, out, ratio, importance, order, mode, sandwichTraining, sandwich, calibPrompts, calibSteps, stSteps,
-                lr, loraRank, loraAlpha, seed, null, null, null, false, null, QUALITY_SEEDS);
+                lr, loraRank, loraAlpha, seed, null, null, null, false, false, null, QUALITY_SEEDS);
     }
 
     static final Set<String> KEYS = Set.of("model", "out", "ratio", "importance", "order", "mode", "sandwich-training",
             "sandwich", "calib-prompts", "calib-steps", "st-steps", "lr", "lora-rank", "lora-alpha", "seed",
-            "importance-from", "calib-file", "reuse-from", "eval", "eval-prompts", "eval-seeds");
+            "importance-from", "calib-file", "reuse-from", "reuse-at-ratio", "eval", "eval-prompts", "eval-seeds");
 
     /** Reads a job file (HOCON); relative paths are resolved against {@code cwd}. Unknown keys are errors. */
     public static JobSpec read(Path file, Path cwd) {
@@ -73,7 +75,8 @@ public record JobSpec(String model, String out, double ratio, String importance,
                     c.hasPath("lr") ? c.getDouble("lr") : d.lr(), num(c, "lora-rank", d.loraRank()),
                     c.hasPath("lora-alpha") ? c.getDouble("lora-alpha") : d.loraAlpha(),
                     c.hasPath("seed") ? c.getLong("seed") : d.seed(), path(c, "importance-from", cwd), path(c, "calib-file", cwd),
-                    path(c, "reuse-from", cwd), !c.hasPath("eval") || c.getBoolean("eval"), path(c, "eval-prompts", cwd),
+                    path(c, "reuse-from", cwd), c.hasPath("reuse-at-ratio") && c.getBoolean("reuse-at-ratio"),
+                    !c.hasPath("eval") || c.getBoolean("eval"), path(c, "eval-prompts", cwd),
                     num(c, "eval-seeds", QUALITY_SEEDS));
         } catch (ConfigException e) {
             throw new IllegalArgumentException(where + ": " + e.getMessage());
@@ -142,6 +145,9 @@ public record JobSpec(String model, String out, double ratio, String importance,
         }
         if (calibFile != null && !Files.isRegularFile(Path.of(calibFile))) {
             throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
+        }
+        if (reuseAtRatio && reuseFrom == null) {
+            throw new IllegalArgumentException("reuse-at-ratio needs reuse-from: the run whose stage to export");
         }
         if (reuseFrom != null && !Files.isDirectory(Path.of(reuseFrom))) {
             throw new IllegalArgumentException("reuse-from directory " + reuseFrom + " does not exist");

@@ -32,7 +32,7 @@ final class PruneCommand implements Command {
 
     @Override
     public Set<String> flags() {
-        return Set.of("no-st", "no-eval");
+        return Set.of("no-st", "no-eval", "reuse-at-ratio");
     }
 
     @Override
@@ -41,7 +41,8 @@ final class PruneCommand implements Command {
         return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance fd-align|output-mse]\n"
                 + "         [--importance-from FILE] [--order importance|start2end|end2start] [--mode linear|delete]\n"
                 + "         [--no-st] [--sandwich 1|3|5] [--calib-prompts N | --calib-file FILE] [--steps N] [--st-steps N] [--lr X]\n"
-                + "         [--lora-rank R] [--seed S] [--reuse-from DIR] [--eval-prompts FILE.tsv] [--eval-seeds K] [--no-eval]\n"
+                + "         [--lora-rank R] [--seed S] [--reuse-from DIR [--reuse-at-ratio]] [--eval-prompts FILE.tsv] [--eval-seeds K]\n"
+                + "         [--no-eval]\n"
                 + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
                 + "  --ratio R          fraction of blocks to replace, 0 < R < 1: round(R x blocks), at least one\n"
                 + "  --out DIR          the pruned model directory; report.md/json, importance.json/png and state/ go here;\n"
@@ -64,6 +65,9 @@ final class PruneCommand implements Command {
                 + "  --reuse-from DIR   build this ratio from a finished higher-ratio run in DIR (no training; kept blocks get\n"
                 + "                     that run's final adapters, trained for its ratio: on Shapes as good as training from\n"
                 + "                     30 % to 20 %, 0.14 worse from 30 % to 5 %, see the README's Table 6)\n"
+                + "  --reuse-at-ratio   with --reuse-from: that run's components as they were when it had replaced this\n"
+                + "                     ratio's blocks (its stage, state/stage-NNNN.json): the model a run to this ratio\n"
+                + "                     trains, byte for byte, without training it again\n"
                 + "  --eval-prompts F   the report's quality prompts (default " + QUALITY_PROMPTS + " grammar prompts, seed " + QUALITY_PROMPT_SEED + ")\n"
                 + "  --eval-seeds K     images per quality prompt (default 2); --no-eval skips the quality comparison";
     }
@@ -91,7 +95,7 @@ final class PruneCommand implements Command {
                     a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()), a.integer("lora-rank", d.loraRank()),
                     (float) a.number("lora-alpha", d.loraAlpha()), a.integer("seed", (int) d.seed()),
                     JobSpec.absolute(a.path("importance-from", null)), JobSpec.absolute(a.path("calib-file", null)),
-                    JobSpec.absolute(a.path("reuse-from", null)), !a.flag("no-eval"),
+                    JobSpec.absolute(a.path("reuse-from", null)), a.flag("reuse-at-ratio"), !a.flag("no-eval"),
                     JobSpec.absolute(a.path("eval-prompts", null)), a.integer("eval-seeds", JobSpec.QUALITY_SEEDS));
             spec.options(); // the options' own checks (ratio, importance, order, width, ...) are usage errors
         } catch (NumberFormatException e) {

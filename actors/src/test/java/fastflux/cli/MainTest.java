@@ -235,6 +235,9 @@ class MainTest {
                 "--reuse-from", tmp.resolve("o").toString());
         assertEquals(1, r.status());
         assertTrue(r.err().contains("does not exist"), r.err());
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(), "--reuse-at-ratio");
+        assertEquals(1, r.status(), r.err());
+        assertTrue(r.err().contains("reuse-at-ratio needs reuse-from"), r.err());
         // Found only when the job starts on the shard: a job error, not a crash loop.
         Files.createDirectories(tmp.resolve("empty-run"));
         r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(),

@@ -46,6 +46,9 @@ public final class CheckpointStore {
         T read(JsonObject manifest, Path payload, int number) throws IOException;
     }
 
+    /** A {@code keep} that deletes nothing: every checkpoint written stays. */
+    public static final int KEEP_ALL = Integer.MAX_VALUE;
+
     private final Path dir;
     private final String prefix;
     private final String payloadPrefix;
@@ -122,28 +125,36 @@ public final class CheckpointStore {
     /** The newest checkpoint that verifies and that {@code reader} accepts; null if none does. */
     public <T> T readNewest(ManifestReader<T> reader) {
         for (int n : numbers()) {
-            Path manifest = manifestFile(n);
-            try {
-                JsonObject json = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
-                if (!json.has("version") || json.get("version").getAsInt() != version) {
-                    LOG.warn("checkpoint {} has version {} (expected {}); falling back", manifest, json.get("version"), version);
-                    continue;
-                }
-                Path payload = dir.resolve(json.get("payload").getAsString());
-                if (!Files.isRegularFile(payload)) {
-                    LOG.warn("checkpoint {}: payload {} is missing; falling back", manifest, payload.getFileName());
-                    continue;
-                }
-                if (!AtomicFiles.sha256(payload).equals(json.get("payload_sha256").getAsString())) {
-                    LOG.warn("checkpoint {} is corrupt (payload checksum mismatch); falling back", manifest);
-                    continue;
-                }
-                return reader.read(json, payload, n);
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("checkpoint {} is unreadable ({}); falling back", manifest, e.toString());
-            }
+            T t = read(n, reader);
+            if (t != null) return t;
         }
         return null;
+    }
+
+    /** Checkpoint {@code number} if it exists, verifies and {@code reader} accepts it; null otherwise (logged why). */
+    public <T> T read(int number, ManifestReader<T> reader) {
+        Path manifest = manifestFile(number);
+        if (!Files.isRegularFile(manifest)) return null;
+        try {
+            JsonObject json = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
+            if (!json.has("version") || json.get("version").getAsInt() != version) {
+                LOG.warn("checkpoint {} has version {} (expected {}); falling back", manifest, json.get("version"), version);
+                return null;
+            }
+            Path payload = dir.resolve(json.get("payload").getAsString());
+            if (!Files.isRegularFile(payload)) {
+                LOG.warn("checkpoint {}: payload {} is missing; falling back", manifest, payload.getFileName());
+                return null;
+            }
+            if (!AtomicFiles.sha256(payload).equals(json.get("payload_sha256").getAsString())) {
+                LOG.warn("checkpoint {} is corrupt (payload checksum mismatch); falling back", manifest);
+                return null;
+            }
+            return reader.read(json, payload, number);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("checkpoint {} is unreadable ({}); falling back", manifest, e.toString());
+            return null;
+        }
     }
 
     private void deleteOlderThan(int oldestKept) throws IOException {

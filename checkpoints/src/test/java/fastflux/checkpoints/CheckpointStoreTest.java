@@ -49,6 +49,24 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aKeepAllStoreKeepsEveryCheckpointAndReadsOneByNumber(@TempDir Path dir) throws Exception {
+        CheckpointStore s = new CheckpointStore(dir, "stage", "stage-components", "bin", 1, CheckpointStore.KEEP_ALL);
+        for (int n = 1; n <= 4; n++) write(s, n, "p" + n);
+        assertEquals(List.of(4, 3, 2, 1), s.numbers());
+        CheckpointStore.ManifestReader<String> r = (m, payload, n) -> n + ":" + Files.readString(payload);
+        assertEquals("2:p2", s.read(2, r));
+        assertNull(s.read(7, r), "no such checkpoint");
+        Files.writeString(s.payloadFile(3), "q3"); // corrupt: that one is refused, never another in its place
+        assertNull(s.read(3, r));
+        // a store of another prefix in the same directory neither sees nor deletes these
+        CheckpointStore other = store(dir);
+        write(other, 1, "a");
+        write(other, 2, "b");
+        write(other, 3, "c");
+        assertEquals(List.of(4, 3, 2, 1), s.numbers());
+    }
+
+    @Test
     void aHalfWrittenCheckpointIsInvisible(@TempDir Path dir) throws Exception {
         CheckpointStore s = store(dir);
         write(s, 1, "a");

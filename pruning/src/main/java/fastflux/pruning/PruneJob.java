@@ -178,6 +178,7 @@ public final class PruneJob {
     }
 
     private Path reuseFrom;
+    private boolean reuseAtRatio;
     private CalibrationRunner calibrationRunner = CalibrationRunner.IN_PROCESS;
 
     /** Runs BRLL's calibration passes through {@code runner} (the daemon's streams pipeline) instead of in-process. */
@@ -198,7 +199,17 @@ public final class PruneJob {
      * reused 20 % model from a 30 % run equals a trained one, the reused 5 % model is 0.14 worse (README, Table 6).
      */
     public PruneJob reuseFrom(Path runDir) {
+        return reuseFrom(runDir, false);
+    }
+
+    /**
+     * As {@link #reuseFrom(Path)}, or with {@code atRatio} the run's components as they were when it had replaced
+     * exactly this ratio's blocks (its stage, {@link PruneState#readStage}): the model a run trained to this ratio
+     * directly would give, since the method is progressive, without training it again.
+     */
+    public PruneJob reuseFrom(Path runDir, boolean atRatio) {
         this.reuseFrom = runDir;
+        this.reuseAtRatio = atRatio;
         return this;
     }
 
@@ -605,6 +616,7 @@ public final class PruneJob {
             for (Param p : LoraInjector.adapterParams(pendingOriginal).values()) tensors.put(p.name(), p.value());
         }
         state = state.write(stateDir(), tensors);
+        if (state.fitted() == null && !state.completed().isEmpty()) state.writeStage(stateDir(), tensors);
     }
 
     private PruneState beginFromRun(Path runDir) {
@@ -619,6 +631,16 @@ public final class PruneJob {
                     + options.ratio() + " needs " + target + ": reuse needs a run to a ratio at least as high");
         }
         List<PruneState.BlockResult> first = other.completed().subList(0, target);
+        Path components = other.componentsFile(runDir.resolve("state"));
+        if (reuseAtRatio) {
+            PruneState stage = PruneState.readStage(runDir.resolve("state"), target, p);
+            if (stage == null) {
+                throw new IllegalArgumentException(runDir + " kept no stage after " + target + " blocks (state/stage-"
+                        + String.format("%04d", target) + ".json; runs made before stages were kept have only their final "
+                        + "components): reuse those without --reuse-at-ratio, or train this ratio");
+            }
+            components = stage.stageComponentsFile(runDir.resolve("state"));
+        }
         java.util.Set<String> replacedNames = new java.util.HashSet<>();
         List<Replacement> done = new ArrayList<>();
         for (PruneState.BlockResult r : first) {
@@ -626,7 +648,7 @@ public final class PruneJob {
             replacedNames.add(r.block().name());
         }
         for (Module old : PrunedModels.apply(flux, done)) closeTree(old);
-        try (SafetensorsReader reader = SafetensorsReader.open(other.componentsFile(runDir.resolve("state")))) {
+        try (SafetensorsReader reader = SafetensorsReader.open(components)) {
             Map<String, Param> all = new LinkedHashMap<>(flux.params());
             for (String name : reader.names()) {
                 String blockName = name.substring(0, name.indexOf('.', name.indexOf('.') + 1));

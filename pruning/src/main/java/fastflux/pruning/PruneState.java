@@ -23,6 +23,10 @@ import java.util.Map;
  * versioned JSON manifest and a safetensors file of the trained components (replaced linears, LoRA adapters)
  * whose SHA-256 the manifest records. Reading takes the newest pair that verifies, so a corrupted or
  * half-written checkpoint falls back to the previous good one.
+ *
+ * <p>Besides, each time a block is done the state is kept as a stage ({@code stage-NNNN.json} with NNNN the
+ * number of blocks replaced, never deleted): the components exactly as a run to that lower ratio would have
+ * them, which {@link PruneJob#reuseFrom(java.nio.file.Path, boolean)} can export without training.
  */
 public record PruneState(JsonObject options, int target, List<BlockId> order, List<BlockResult> completed,
                          BlockResult fitted, int number) {
@@ -73,6 +77,33 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             w.write(file);
         });
         return next;
+    }
+
+    static CheckpointStore stages(Path dir) {
+        return new CheckpointStore(dir, "stage", "stage-components", "safetensors", VERSION, CheckpointStore.KEEP_ALL);
+    }
+
+    /** Keeps this state (a block just done, none pending) as the stage of its number of replaced blocks. */
+    public void writeStage(Path dir, Map<String, NDArray> components) {
+        if (fitted != null || completed.isEmpty()) {
+            throw new IllegalStateException("a stage is a state with blocks done and none pending");
+        }
+        int blocks = completed.size();
+        stages(dir).write(blocks, toJson(), file -> {
+            SafetensorsWriter w = new SafetensorsWriter().metadata("stage", Integer.toString(blocks));
+            components.forEach((k, v) -> w.add(k, v, DType.F32));
+            w.write(file);
+        });
+    }
+
+    /** The stage of {@code blocks} replaced blocks in {@code dir} if it exists and verifies; null otherwise. */
+    public static PruneState readStage(Path dir, int blocks, FluxParams p) {
+        return stages(dir).read(blocks, (json, payload, n) -> fromJson(json, n, p));
+    }
+
+    /** The components file of a stage read by {@link #readStage} (its number is its block count). */
+    Path stageComponentsFile(Path dir) {
+        return stages(dir).payloadFile(number);
     }
 
     /** The newest checkpoint in {@code dir} whose manifest parses and whose components match their checksum; null if none. */

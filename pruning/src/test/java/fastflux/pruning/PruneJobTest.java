@@ -134,6 +134,35 @@ class PruneJobTest {
     }
 
     @Test
+    void aLowerRatioBuiltAtItsStageEqualsTrainingItDirectly(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path high = tmp.resolve("high");
+        Path direct = tmp.resolve("direct");
+        Path staged = tmp.resolve("staged");
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, high, options(0.34), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        assertTrue(Files.isRegularFile(high.resolve("state/stage-0001.json")) && Files.isRegularFile(high.resolve("state/stage-0002.json")),
+                "a stage per block done");
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, direct, options(0.17), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, staged, options(0.17), PruneJob.Listener.NONE, m).reuseFrom(high, true).runAll(null, 1, null);
+        }
+        // the method is progressive: the 34 % run passed through the 17 % model, adapters and all
+        assertArrayEquals(Files.readAllBytes(direct.resolve("model.safetensors")), Files.readAllBytes(staged.resolve("model.safetensors")));
+
+        // a run without that stage (made before stages were kept) says so
+        Files.delete(high.resolve("state/stage-0001.json"));
+        try (NDManager m = NDManager.newBaseManager()) {
+            var e = assertThrows(IllegalArgumentException.class, () -> new PruneJob(base, tmp.resolve("again"), options(0.17),
+                    PruneJob.Listener.NONE, m).reuseFrom(high, true).runAll(null, 1, null));
+            assertTrue(e.getMessage().contains("kept no stage after 1 blocks"), e.getMessage());
+        }
+    }
+
+    @Test
     void optionsAreChecked() {
         assertThrows(IllegalArgumentException.class, () -> options(0));
         assertThrows(IllegalArgumentException.class, () -> options(1));
