@@ -97,7 +97,15 @@ public final class PaperTables {
     static final String UNPRUNED = "unpruned";
 
     /** One pruning run: its options, and the run it is built from (Table 6) or null. */
-    record Variant(String name, String label, PruneJob.Options options, String reuseFrom) {}
+    /**
+     * One pruning run of the tables; {@code reuseFrom} names the variant whose run it is built from (no training),
+     * {@code atStage} whether from that run's stage at this ratio rather than its final components.
+     */
+    record Variant(String name, String label, PruneJob.Options options, String reuseFrom, boolean atStage) {
+        Variant(String name, String label, PruneJob.Options options, String reuseFrom) {
+            this(name, label, options, reuseFrom, false);
+        }
+    }
 
     private final Path dir;
     private final Options o;
@@ -173,9 +181,17 @@ public final class PaperTables {
                 v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", with(full, RATIOS[i], importance,
                         full.order(), full.mode(), full.sandwichTraining(), full.sandwichWidth()), top));
             }
+            for (int i = 0; i < RATIOS.length - 1; i++) {
+                String n = ratioName(RATIOS[i]) + STAGE;
+                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (the 30% run at its stage)", with(full, RATIOS[i],
+                        importance, full.order(), full.mode(), full.sandwichTraining(), full.sandwichWidth()), top, true));
+            }
         }
         return v;
     }
+
+    /** Suffix of Table 6's variants built from the 30 % run's stage at their ratio ({@code --reuse-at-ratio}). */
+    static final String STAGE = "-stage";
 
     static String ratioName(double r) {
         return String.format(Locale.ROOT, "ratio-%02d", Math.round(r * 100));
@@ -214,7 +230,7 @@ public final class PaperTables {
         log.println("[prune] " + v.name() + ": " + v.label() + (Files.isDirectory(out.resolve("state")) ? " (resuming)" : ""));
         try (NDManager m = NDManager.newBaseManager()) {
             PruneJob job = new PruneJob(o.model(), out, v.options(), progress(v.name()), m);
-            if (v.reuseFrom() != null) job.reuseFrom(variantDir(v.reuseFrom()));
+            if (v.reuseFrom() != null) job.reuseFrom(variantDir(v.reuseFrom()), v.atStage());
             JsonObject r = job.runAll(null, 1, null);
             pruned.add(v.name());
             return r;

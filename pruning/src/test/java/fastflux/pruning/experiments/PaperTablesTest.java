@@ -54,10 +54,15 @@ class PaperTablesTest {
     void table6IsOneRunTo30PercentAndTheLowerRatiosReuseIt(@TempDir Path tmp) {
         PaperTables t = new PaperTables(tmp, options(tmp.resolve("base"), EnumSet.of(PaperTables.Part.TABLE6)), System.out);
         Map<String, PaperTables.Variant> v = t.variants();
-        assertEquals(List.of("ratio-30", "ratio-05", "ratio-10", "ratio-15", "ratio-20", "ratio-25"), List.copyOf(v.keySet()),
-                "the source runs first");
+        assertEquals(List.of("ratio-30", "ratio-05", "ratio-10", "ratio-15", "ratio-20", "ratio-25", "ratio-05-stage",
+                "ratio-10-stage", "ratio-15-stage", "ratio-20-stage", "ratio-25-stage"), List.copyOf(v.keySet()), "the source runs first");
         assertNull(v.get("ratio-30").reuseFrom());
-        for (String n : List.of("ratio-05", "ratio-25")) assertEquals("ratio-30", v.get(n).reuseFrom());
+        for (String n : List.of("ratio-05", "ratio-25")) {
+            assertEquals("ratio-30", v.get(n).reuseFrom());
+            assertFalse(v.get(n).atStage(), "the paper's reuse: the run's final components");
+            assertEquals("ratio-30", v.get(n + "-stage").reuseFrom());
+            assertTrue(v.get(n + "-stage").atStage());
+        }
         assertEquals(0.05, v.get("ratio-05").options().ratio());
         // Every importance-ordered variant reads the one shared ranking.
         assertEquals(tmp.resolve("importance").resolve("importance.json"), v.get("ratio-30").options().importanceFrom());
