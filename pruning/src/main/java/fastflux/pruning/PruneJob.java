@@ -615,8 +615,9 @@ public final class PruneJob {
             // the fitted block's original may carry an adapter of an earlier sandwich: its sandwich records with it
             for (Param p : LoraInjector.adapterParams(pendingOriginal).values()) tensors.put(p.name(), p.value());
         }
-        state = state.write(stateDir(), tensors);
+        // the stage first: a run killed between the two writes redoes the block and writes its stage again
         if (state.fitted() == null && !state.completed().isEmpty()) state.writeStage(stateDir(), tensors);
+        state = state.write(stateDir(), tensors);
     }
 
     private PruneState beginFromRun(Path runDir) {

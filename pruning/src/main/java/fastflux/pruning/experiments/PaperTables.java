@@ -96,7 +96,6 @@ public final class PaperTables {
     static final double[] RATIOS = {0.05, 0.10, 0.15, 0.20, 0.25, 0.30};
     static final String UNPRUNED = "unpruned";
 
-    /** One pruning run: its options, and the run it is built from (Table 6) or null. */
     /**
      * One pruning run of the tables; {@code reuseFrom} names the variant whose run it is built from (no training),
      * {@code atStage} whether from that run's stage at this ratio rather than its final components.
