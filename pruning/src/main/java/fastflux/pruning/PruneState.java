@@ -71,11 +71,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
     /** Writes the next numbered checkpoint and drops all but the last few. Returns the state with its number. */
     public PruneState write(Path dir, Map<String, NDArray> components) {
         PruneState next = new PruneState(options, target, order, completed, fitted, number + 1);
-        store(dir).write(next.number, next.toJson(), file -> {
-            SafetensorsWriter w = new SafetensorsWriter().metadata("state", Integer.toString(next.number));
-            components.forEach((k, v) -> w.add(k, v, DType.F32));
-            w.write(file);
-        });
+        store(dir).write(next.number, next.toJson(), safetensors("state", next.number, components));
         return next;
     }
 
@@ -89,11 +85,16 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             throw new IllegalStateException("a stage is a state with blocks done and none pending");
         }
         int blocks = completed.size();
-        stages(dir).write(blocks, toJson(), file -> {
-            SafetensorsWriter w = new SafetensorsWriter().metadata("stage", Integer.toString(blocks));
+        stages(dir).write(blocks, toJson(), safetensors("stage", blocks, components));
+    }
+
+    /** The components as one float32 safetensors file, its metadata naming the checkpoint. */
+    private static CheckpointStore.PayloadWriter safetensors(String kind, int number, Map<String, NDArray> components) {
+        return file -> {
+            SafetensorsWriter w = new SafetensorsWriter().metadata(kind, Integer.toString(number));
             components.forEach((k, v) -> w.add(k, v, DType.F32));
             w.write(file);
-        });
+        };
     }
 
     /** The stage of {@code blocks} replaced blocks in {@code dir} if it exists and verifies; null otherwise. */
