@@ -2,6 +2,7 @@ package fastflux.cli;
 
 import ai.djl.ndarray.NDManager;
 import fastflux.model.FluxParams;
+import fastflux.shapes.Latents;
 import fastflux.shapes.ShapesModel;
 import fastflux.shapes.TinyTrainer;
 import java.nio.file.Path;
@@ -23,7 +24,7 @@ final class TrainTinyCommand implements Command {
         TinyTrainer.Options d = TinyTrainer.Options.defaults();
         return "usage: fastflux train-tiny --out DIR [--minutes M] [--steps N] [--resume DIR] [--config NAME]\n"
                 + "                          [--batch B] [--lr X] [--seed S] [--checkpoint-every N]\n"
-                + "                          [--decay F] [--validate-every N] [--validation-prompts N]\n"
+                + "                          [--decay F] [--validate-every N] [--validation-prompts N] [--time-shift X]\n"
                 + "  --out DIR      model + training state are written here (config.json, model.safetensors = EMA weights,\n"
                 + "                 train-state.{json,safetensors} = exact state for --resume)\n"
                 + "  --minutes M    stop after M minutes of wall time (checkpointing first); 0 = no limit (default 0)\n"
@@ -34,6 +35,9 @@ final class TrainTinyCommand implements Command {
                 + "  --validate-every N  judge the EMA model every N steps and at the end on --validation-prompts prompts drawn\n"
                 + "                 from the grammar (own seed); the model files in --out are then the best so far (0 = off, the\n"
                 + "                 latest is written; default " + d.validateEvery() + ", " + d.validationPrompts() + " prompts)\n"
+                + "  --time-shift X t = sigmoid(X + z), z standard normal (default " + String.format(java.util.Locale.ROOT, "%.4f", d.timeShift())
+                + ", the sampler's shift mu for the\n"
+                + "                 model's " + Latents.TOKENS + " image tokens: training sees noise levels as the schedule visits them; 0 = centred)\n"
                 + "  --resume DIR   continue exactly from DIR's training state (options come from the state)\n"
                 + "  --config NAME  architecture for a fresh run (default " + ShapesModel.CONFIG + ")\n"
                 + "  defaults: batch " + d.batch() + ", lr " + d.lr() + ", warmup " + d.warmup() + ", EMA " + d.emaDecay()
@@ -58,7 +62,8 @@ final class TrainTinyCommand implements Command {
             o = new TinyTrainer.Options(a.integer("batch", d.batch()), a.number("lr", d.lr()),
                     d.warmup(), d.weightDecay(), d.clip(), d.emaDecay(), d.promptDropout(), a.integer("seed", (int) d.seed()),
                     a.integer("checkpoint-every", d.checkpointEvery()), steps, a.number("decay", d.decayFraction()),
-                    a.integer("validate-every", d.validateEvery()), a.integer("validation-prompts", d.validationPrompts()));
+                    a.integer("validate-every", d.validateEvery()), a.integer("validation-prompts", d.validationPrompts()),
+                    a.number("time-shift", d.timeShift()));
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("train-tiny: " + e.getMessage());
         }

@@ -19,6 +19,7 @@ import fastflux.model.Tensors;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
+import fastflux.sampling.Schedule;
 import fastflux.train.AdamW;
 import fastflux.train.Ema;
 import java.io.IOException;
@@ -34,7 +35,7 @@ import java.util.SplittableRandom;
 
 /**
  * Trains the Shapes model with rectified flow in FLUX's convention: {@code x_t = (1 − t)·x0 + t·noise}, the
- * model predicts {@code noise − x0}, t is logit-normal. AdamW, gradient clipping, EMA, prompt dropout (the
+ * model predicts {@code noise − x0}, t is logit-normal around the sampler's shift. AdamW, gradient clipping, EMA, prompt dropout (the
  * empty prompt, for classifier-free guidance). Every random draw of step k comes from a generator seeded by
  * (seed, k), so a run resumed from a checkpoint repeats the uninterrupted run's losses exactly.
  */
@@ -44,22 +45,34 @@ public final class TinyTrainer {
      * over the last {@code decayFraction} of {@code totalSteps} falls along a half cosine to zero (no decay when
      * decayFraction is 0). Every {@code validateEvery} steps (0 = never) the EMA model is judged on
      * {@code validationPrompts} prompts drawn from the grammar with their own seed, and the model files in the
-     * output directory are the best EMA model so far by that score.
+     * output directory are the best EMA model so far by that score. t is drawn as {@code sigmoid(timeShift + z)},
+     * z standard normal: with {@code timeShift} = the sampler's {@code mu} (the default) training sees the noise
+     * levels in the proportions the shifted schedule visits them, as FLUX trains; 0 centres t on 0.5 (state files
+     * from before the option have no field and read as 0).
      */
     public record Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
                           double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
-                          int validateEvery, int validationPrompts) {
+                          int validateEvery, int validationPrompts, double timeShift) {
         public Options {
             if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
             if (!(lr > 0)) throw new IllegalArgumentException("lr must be > 0, got " + lr);
             if (decayFraction < 0 || decayFraction > 1) {
                 throw new IllegalArgumentException("decay fraction must be in [0, 1], got " + decayFraction);
             }
+            if (!Double.isFinite(timeShift)) throw new IllegalArgumentException("time shift must be finite, got " + timeShift);
             if (validateEvery < 0) throw new IllegalArgumentException("validate-every must be >= 0, got " + validateEvery);
             if (validateEvery > 0 && validationPrompts < Category.values().length) {
                 throw new IllegalArgumentException("validation needs at least one prompt per category ("
                         + Category.values().length + "), got " + validationPrompts);
             }
+        }
+
+        /** t centred on 0.5 (the options of state files from before the time shift). */
+        public Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
+                       double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
+                       int validateEvery, int validationPrompts) {
+            this(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, totalSteps,
+                    decayFraction, validateEvery, validationPrompts, 0);
         }
 
         /** Constant learning rate after warm-up, no validation (the options of state files from before both). */
@@ -69,13 +82,20 @@ public final class TinyTrainer {
         }
 
         public static Options defaults() {
-            return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100, 2000, 0.4, 400, 60);
+            return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100, 2000, 0.4, 400, 60,
+                    Schedule.mu(Latents.TOKENS));
         }
 
         /** The same options with another step budget (the schedule's end). */
         public Options withTotalSteps(long n) {
             return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, n,
-                    decayFraction, validateEvery, validationPrompts);
+                    decayFraction, validateEvery, validationPrompts, timeShift);
+        }
+
+        /** The same options with another logit-normal location of t. */
+        public Options withTimeShift(double shift) {
+            return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery,
+                    totalSteps, decayFraction, validateEvery, validationPrompts, shift);
         }
 
         /** The first step of the decay (Long.MAX_VALUE when there is none or the budget is not fixed yet). */
@@ -341,6 +361,11 @@ public final class TinyTrainer {
         }
     }
 
+    /** The logit-normal noise level {@code sigmoid(shift + z)} of a standard normal draw z. */
+    static double noiseLevel(double z, double shift) {
+        return 1 / (1 + Math.exp(-(shift + z)));
+    }
+
     /** One optimisation step on batch {@code step}; returns its loss. */
     public float trainStep() {
         int b = options.batch();
@@ -352,7 +377,7 @@ public final class TinyTrainer {
             Example ex = ShapesWorld.sampleExample(r.split());
             System.arraycopy(Latents.pack(ex.image().toModelInput()), 0, x0, i * per, per);
             prompts.add(r.nextDouble() < options.promptDropout() ? "" : ex.prompt());
-            t[i] = (float) (1 / (1 + Math.exp(-gaussian(r)))); // logit-normal
+            t[i] = (float) noiseLevel(gaussian(r), options.timeShift());
             for (int j = 0; j < per; j++) noise[i * per + j] = (float) gaussian(r);
         }
         float loss;

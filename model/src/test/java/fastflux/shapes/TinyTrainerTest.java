@@ -25,13 +25,13 @@ class TinyTrainerTest {
     void resumeContinuesBitIdentically(@TempDir Path tmp) {
         List<Float> straight;
         try (NDManager m = NDManager.newBaseManager()) {
-            TinyTrainer t = TinyTrainer.fresh(MICRO, options(), m);
+            TinyTrainer t = TinyTrainer.fresh(MICRO, options().withTimeShift(0.5), m);
             t.train(6, 0, null, null);
             straight = new ArrayList<>(t.losses());
         }
         Path ckpt = tmp.resolve("ckpt");
         try (NDManager m = NDManager.newBaseManager()) {
-            TinyTrainer t = TinyTrainer.fresh(MICRO, options(), m);
+            TinyTrainer t = TinyTrainer.fresh(MICRO, options().withTimeShift(0.5), m);
             t.train(3, 0, ckpt, null); // checkpoints at step 3
         }
         try (NDManager m = NDManager.newBaseManager()) {
@@ -42,6 +42,37 @@ class TinyTrainerTest {
         }
         assertEquals(6, straight.size());
         assertTrue(straight.stream().allMatch(Float::isFinite));
+    }
+
+    @Test
+    void timeShiftMovesTheNoiseLevelsAndSurvivesResume(@TempDir Path tmp) throws Exception {
+        assertEquals(0.5, TinyTrainer.noiseLevel(0, 0), 1e-12);
+        double mu = fastflux.sampling.Schedule.mu(Latents.TOKENS);
+        assertEquals(mu, TinyTrainer.Options.defaults().timeShift(), 1e-12, "new runs train at the sampler's shift");
+        // sigmoid(mu + z) is the schedule's own map t -> e^mu / (e^mu + 1/t - 1) applied to sigmoid(z)
+        double t = TinyTrainer.noiseLevel(0.3, 0);
+        assertEquals(Math.exp(mu) / (Math.exp(mu) + 1 / t - 1), TinyTrainer.noiseLevel(0.3, mu), 1e-12);
+
+        List<Float> centred, shifted;
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer a = TinyTrainer.fresh(MICRO, options(), m);
+            a.train(2, 0, null, null);
+            centred = new ArrayList<>(a.losses());
+            TinyTrainer b = TinyTrainer.fresh(MICRO, options().withTimeShift(1.5), m);
+            b.train(2, 0, tmp, null);
+            shifted = new ArrayList<>(b.losses());
+        }
+        assertNotEquals(centred, shifted, "the same batches at other noise levels");
+        try (NDManager m = NDManager.newBaseManager()) {
+            assertEquals(1.5, TinyTrainer.resume(tmp, m).options().timeShift());
+        }
+        // a state file written before the option has no field: it reads as the centred t it was trained with
+        Path json = tmp.resolve("train-state.json");
+        Files.writeString(json, Files.readString(json).replaceFirst(",\"timeShift\":1\\.5", ""));
+        assertFalse(Files.readString(json).contains("timeShift"));
+        try (NDManager m = NDManager.newBaseManager()) {
+            assertEquals(0.0, TinyTrainer.resume(tmp, m).options().timeShift());
+        }
     }
 
     @Test
