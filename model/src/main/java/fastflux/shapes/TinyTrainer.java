@@ -35,9 +35,10 @@ import java.util.SplittableRandom;
 
 /**
  * Trains the Shapes model with rectified flow in FLUX's convention: {@code x_t = (1 − t)·x0 + t·noise}, the
- * model predicts {@code noise − x0}, t is logit-normal around the sampler's shift. AdamW, gradient clipping, EMA, prompt dropout (the
- * empty prompt, for classifier-free guidance). Every random draw of step k comes from a generator seeded by
- * (seed, k), so a run resumed from a checkpoint repeats the uninterrupted run's losses exactly.
+ * model predicts {@code noise − x0}, t is logit-normal around the sampler's shift. AdamW, gradient clipping,
+ * EMA, prompt dropout (the empty prompt, for classifier-free guidance). Every random draw of step k comes from
+ * a generator seeded by (seed, k), so a run resumed from a checkpoint repeats the uninterrupted run's losses
+ * exactly.
  */
 public final class TinyTrainer {
     /**
