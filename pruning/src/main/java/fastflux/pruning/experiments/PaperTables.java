@@ -133,20 +133,58 @@ public final class PaperTables {
             evals.put(v.name(), evaluate(v.name(), variantDir(v.name())));
             grid(v.name(), variantDir(v.name()));
         }
+        Set<Part> reported = addFinishedParts(variants, reports, evals);
+        Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
+                o.evalSteps(), o.gridSeeds());
         Path report = dir.resolve("report.md");
-        write(report, PaperTablesReport.markdown(o, variants, reports, evals));
+        write(report, PaperTablesReport.markdown(shown, variants, reports, evals));
         log.println("paper-tables: report written to " + report);
         return new Result(report, List.copyOf(pruned), List.copyOf(evaluated));
     }
 
+    /**
+     * Parts left out of this invocation ({@code --only}) whose every variant an earlier one finished and evaluated
+     * as now: their variants, reports and evaluations are added from the caches, so the report keeps them.
+     * Returns the parts to report.
+     */
+    private Set<Part> addFinishedParts(Map<String, Variant> variants, Map<String, JsonObject> reports,
+                                       Map<String, List<JsonObject>> evals) {
+        Set<Part> reported = EnumSet.copyOf(o.parts());
+        for (Part p : Part.values()) {
+            if (reported.contains(p)) continue;
+            Map<String, Variant> pv = variants(EnumSet.of(p));
+            Map<String, JsonObject> pr = new LinkedHashMap<>();
+            Map<String, List<JsonObject>> pe = new LinkedHashMap<>();
+            for (Variant v : pv.values()) {
+                JsonObject r = reports.containsKey(v.name()) ? reports.get(v.name()) : finished(variantDir(v.name()));
+                List<JsonObject> e = evals.containsKey(v.name()) ? evals.get(v.name()) : cachedEvaluations(v.name());
+                if (r == null || e == null) break;
+                pr.put(v.name(), r);
+                pe.put(v.name(), e);
+            }
+            if (pr.size() < pv.size()) continue;
+            reported.add(p);
+            pv.forEach(variants::putIfAbsent);
+            pr.forEach(reports::putIfAbsent);
+            pe.forEach(evals::putIfAbsent);
+        }
+        Set<Part> earlier = EnumSet.copyOf(reported);
+        earlier.removeAll(o.parts());
+        if (!earlier.isEmpty()) log.println("paper-tables: the report also holds " + earlier + ", finished earlier (cached)");
+        return reported;
+    }
+
     /** The variants the selected parts need, in the order they must run (Table 6's source before its reuses). */
     Map<String, Variant> variants() {
+        return variants(o.parts());
+    }
+
+    private Map<String, Variant> variants(Set<Part> p) {
         PruneJob.Options m = o.method();
         Path importance = m.order() == PruneJob.Order.IMPORTANCE && m.importanceFrom() == null
                 ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
         PruneJob.Options full = with(m, m.ratio(), importance, m.order(), m.mode(), m.sandwichTraining(), m.sandwichWidth());
         Map<String, Variant> v = new LinkedHashMap<>();
-        Set<Part> p = o.parts();
         if (p.contains(Part.TABLE4) || p.contains(Part.TABLE5) || p.contains(Part.FIG6) || p.contains(Part.FIG7)) {
             v.put("full", new Variant("full", "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")", full, null));
         }
@@ -271,16 +309,11 @@ public final class PaperTables {
         for (int i = 0; i < o.seedBases(); i++) {
             long base = i * 1000L;
             Path f = vd.resolve("eval-base" + base + ".json");
-            JsonObject key = new JsonObject();
-            key.addProperty("prompts", o.evalLabel() + " (" + o.evalPrompts().size() + " prompts)");
-            key.addProperty("seeds", o.seeds());
-            key.addProperty("seed_base", base);
-            key.addProperty("steps", o.evalSteps());
+            JsonObject key = evalKey(name, base);
             boolean pruned = !name.equals(UNPRUNED);
-            if (pruned) key.addProperty("fidelity_to", UNPRUNED);
-            JsonObject cached = readJson(f);
-            if (cached != null && cached.getAsJsonObject("key").equals(key)) {
-                out.add(cached.getAsJsonObject("report"));
+            JsonObject cached = cachedEvaluation(f, key);
+            if (cached != null) {
+                out.add(cached);
                 continue;
             }
             log.printf("[eval] %s: seed base %d (%d images)%n", name, base, o.evalPrompts().size() * o.seeds());
@@ -302,6 +335,34 @@ public final class PaperTables {
                 out.add(report);
             }
             evaluated.add(name + "@" + base);
+        }
+        return out;
+    }
+
+    /** What one evaluation was computed from: a cached one counts only when its key equals this. */
+    private JsonObject evalKey(String name, long base) {
+        JsonObject key = new JsonObject();
+        key.addProperty("prompts", o.evalLabel() + " (" + o.evalPrompts().size() + " prompts)");
+        key.addProperty("seeds", o.seeds());
+        key.addProperty("seed_base", base);
+        key.addProperty("steps", o.evalSteps());
+        if (!name.equals(UNPRUNED)) key.addProperty("fidelity_to", UNPRUNED);
+        return key;
+    }
+
+    private static JsonObject cachedEvaluation(Path f, JsonObject key) {
+        JsonObject cached = readJson(f);
+        return cached != null && key.equals(cached.get("key")) && cached.get("report") instanceof JsonObject r ? r : null;
+    }
+
+    /** Every seed base's evaluation of a variant from the cache, or null when one is missing or was made otherwise. */
+    private List<JsonObject> cachedEvaluations(String name) {
+        List<JsonObject> out = new ArrayList<>();
+        for (int i = 0; i < o.seedBases(); i++) {
+            long base = i * 1000L;
+            JsonObject r = cachedEvaluation(variantDir(name).resolve("eval-base" + base + ".json"), evalKey(name, base));
+            if (r == null) return null;
+            out.add(r);
         }
         return out;
     }

@@ -106,6 +106,15 @@ class PaperTablesTest {
         assertEquals(List.of(), second.evaluated(), "cached evaluations are reused");
         assertEquals(before, Files.getLastModifiedTime(fullReport));
         assertTrue(log.toString().contains("[skip] full: finished"), log.toString());
+
+        // --only one part afterwards: the report still holds the other finished part, from the caches
+        PaperTables.Result third = new PaperTables(dir, options(base, EnumSet.of(PaperTables.Part.TABLE4)),
+                new PrintStream(log, true)).run();
+        assertEquals(List.of(), third.pruned());
+        assertEquals(List.of(), third.evaluated());
+        String again = Files.readString(third.report());
+        assertTrue(again.contains("Table 4") && again.contains("Figure 6") && again.contains("grids/delete.png"), again);
+        assertFalse(again.contains("Table 5"), "a part never run is not reported");
     }
 
     private static FluxModel loaded(Path dir) {
