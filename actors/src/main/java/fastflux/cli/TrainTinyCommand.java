@@ -6,6 +6,7 @@ import fastflux.shapes.Latents;
 import fastflux.shapes.ShapesModel;
 import fastflux.shapes.TinyTrainer;
 import java.nio.file.Path;
+import java.util.Set;
 
 /** {@code fastflux train-tiny}: trains the Shapes world's FLUX from scratch or from a checkpoint. */
 final class TrainTinyCommand implements Command {
@@ -20,11 +21,17 @@ final class TrainTinyCommand implements Command {
     }
 
     @Override
+    public Set<String> flags() {
+        return Set.of("no-text-context");
+    }
+
+    @Override
     public String usage() {
         TinyTrainer.Options d = TinyTrainer.Options.defaults();
         return "usage: fastflux train-tiny --out DIR [--minutes M] [--steps N] [--resume DIR] [--config NAME]\n"
                 + "                          [--batch B] [--lr X] [--seed S] [--checkpoint-every N]\n"
                 + "                          [--decay F] [--validate-every N] [--validation-prompts N] [--time-shift X]\n"
+                + "                          [--no-text-context]\n"
                 + "  --out DIR      model + training state are written here (config.json, model.safetensors = EMA weights,\n"
                 + "                 train-state.{json,safetensors} = exact state for --resume)\n"
                 + "  --minutes M    stop after M minutes of wall time (checkpointing first); 0 = no limit (default 0)\n"
@@ -38,6 +45,8 @@ final class TrainTinyCommand implements Command {
                 + "  --time-shift X t = sigmoid(X + z), z standard normal (default " + String.format(java.util.Locale.ROOT, "%.4f", d.timeShift())
                 + ", the sampler's shift mu for the\n"
                 + "                 model's " + Latents.TOKENS + " image tokens: training sees noise levels as the schedule visits them; 0 = centred)\n"
+                + "  --no-text-context  a fresh text encoder without the context window (each word an MLP of itself and\n"
+                + "                 its neighbours): the encoder of the models before session 8\n"
                 + "  --resume DIR   continue exactly from DIR's training state (options come from the state)\n"
                 + "  --config NAME  architecture for a fresh run (default " + ShapesModel.CONFIG + ")\n"
                 + "  defaults: batch " + d.batch() + ", lr " + d.lr() + ", warmup " + d.warmup() + ", EMA " + d.emaDecay()
@@ -63,7 +72,7 @@ final class TrainTinyCommand implements Command {
                     d.warmup(), d.weightDecay(), d.clip(), d.emaDecay(), d.promptDropout(), a.integer("seed", (int) d.seed()),
                     a.integer("checkpoint-every", d.checkpointEvery()), steps, a.number("decay", d.decayFraction()),
                     a.integer("validate-every", d.validateEvery()), a.integer("validation-prompts", d.validationPrompts()),
-                    a.number("time-shift", d.timeShift()));
+                    a.number("time-shift", d.timeShift()), !a.flag("no-text-context"));
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("train-tiny: " + e.getMessage());
         }

@@ -55,9 +55,14 @@ public final class ShapesModel {
      * encoder's weights N(0, 0.5²) from {@code seed + 1}.
      */
     public static ShapesModel random(FluxParams params, NDManager m, long seed) {
+        return random(params, m, seed, false);
+    }
+
+    /** As {@link #random(FluxParams, NDManager, long)}, with or without the text encoder's context window. */
+    public static ShapesModel random(FluxParams params, NDManager m, long seed, boolean contextWindow) {
         FluxModel flux = new FluxModel(params);
         flux.initRandom(m, DataType.FLOAT32, seed);
-        TextEncoder text = new TextEncoder(params.contextInDim());
+        TextEncoder text = new TextEncoder(params.contextInDim(), contextWindow);
         Random r = new Random(seed + 1);
         for (Param p : text.params().values()) {
             float[] v = new float[(int) p.shape().size()];
@@ -94,13 +99,20 @@ public final class ShapesModel {
      */
     public static ShapesModel load(Path dir, NDManager m) {
         FluxModel flux = ModelDir.build(dir); // a pruned directory's replaced blocks included
-        TextEncoder text = new TextEncoder(flux.config().contextInDim());
+        TextEncoder text = new TextEncoder(flux.config().contextInDim(), hasContextWindow(ModelDir.weightsFile(dir)));
         if (flux.config().vecInDim() != flux.config().contextInDim()) {
             throw new IllegalArgumentException(dir + ": a Shapes model pools txt into y, so vec_in_dim must equal context_in_dim");
         }
         ShapesModel model = new ShapesModel(flux, text);
         model.loadWeights(ModelDir.weightsFile(dir), m);
         return model;
+    }
+
+    /** Whether a checkpoint's text encoder has the context window (models trained from session 8 on). */
+    static boolean hasContextWindow(Path weights) {
+        try (SafetensorsReader r = SafetensorsReader.open(weights)) {
+            return r.contains(TextEncoder.CONTEXT_WEIGHT);
+        }
     }
 
     /** Loads weights from a checkpoint into this model's parameters (fp32). */

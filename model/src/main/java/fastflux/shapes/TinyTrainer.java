@@ -49,11 +49,13 @@ public final class TinyTrainer {
      * output directory are the best EMA model so far by that score. t is drawn as {@code sigmoid(timeShift + z)},
      * z standard normal: with {@code timeShift} = the sampler's {@code mu} (the default) training sees the noise
      * levels in the proportions the shifted schedule visits them, as FLUX trains; 0 centres t on 0.5 (state files
-     * from before the option have no field and read as 0).
+     * from before the option have no field and read as 0). {@code textContext} gives a fresh model's text encoder
+     * the context window ({@link TextEncoder}; default on, state files from before it read as off; a resumed run
+     * keeps what its checkpoint has).
      */
     public record Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
                           double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
-                          int validateEvery, int validationPrompts, double timeShift) {
+                          int validateEvery, int validationPrompts, double timeShift, boolean textContext) {
         public Options {
             if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
             if (!(lr > 0)) throw new IllegalArgumentException("lr must be > 0, got " + lr);
@@ -66,6 +68,14 @@ public final class TinyTrainer {
                 throw new IllegalArgumentException("validation needs at least one prompt per category ("
                         + Category.values().length + "), got " + validationPrompts);
             }
+        }
+
+        /** No context window in a fresh text encoder (the options of state files from before it). */
+        public Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
+                       double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
+                       int validateEvery, int validationPrompts, double timeShift) {
+            this(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, totalSteps,
+                    decayFraction, validateEvery, validationPrompts, timeShift, false);
         }
 
         /** t centred on 0.5 (the options of state files from before the time shift). */
@@ -84,19 +94,19 @@ public final class TinyTrainer {
 
         public static Options defaults() {
             return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100, 2000, 0.4, 400, 60,
-                    Schedule.mu(Latents.TOKENS));
+                    Schedule.mu(Latents.TOKENS), true);
         }
 
         /** The same options with another step budget (the schedule's end). */
         public Options withTotalSteps(long n) {
             return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, n,
-                    decayFraction, validateEvery, validationPrompts, timeShift);
+                    decayFraction, validateEvery, validationPrompts, timeShift, textContext);
         }
 
         /** The same options with another logit-normal location of t. */
         public Options withTimeShift(double shift) {
             return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery,
-                    totalSteps, decayFraction, validateEvery, validationPrompts, shift);
+                    totalSteps, decayFraction, validateEvery, validationPrompts, shift, textContext);
         }
 
         /** The first step of the decay (Long.MAX_VALUE when there is none or the budget is not fixed yet). */
@@ -172,12 +182,19 @@ public final class TinyTrainer {
                 q.set(manager.zeros(q.shape()));
             }
         }
-        TextEncoder text = new TextEncoder(p.contextInDim());
+        TextEncoder text = new TextEncoder(p.contextInDim(), options.textContext());
         SplittableRandom r = new SplittableRandom(options.seed() ^ 0x7e57L);
         for (Param q : text.params().values()) {
-            float std = q.name().contains("position") ? 0.1f : 1f;
             float[] v = new float[(int) q.shape().size()];
-            for (int i = 0; i < v.length; i++) v[i] = (float) (gaussian(r) * std);
+            if (q.name().startsWith(TextEncoder.PREFIX + "context.")) {
+                // the window's MLP: fc1 as PyTorch initialises a Linear, fc2 zero (the encoder starts as the plain one)
+                double bound = q.name().contains("fc1.") ? 1 / Math.sqrt(q.shape().get(q.shape().dimension() - 1)) : 0;
+                if (q.name().endsWith("fc1.bias")) bound = 1 / Math.sqrt(3.0 * p.contextInDim());
+                for (int i = 0; i < v.length; i++) v[i] = (float) ((2 * r.nextDouble() - 1) * bound);
+            } else {
+                float std = q.name().contains("position") ? 0.1f : 1f;
+                for (int i = 0; i < v.length; i++) v[i] = (float) (gaussian(r) * std);
+            }
             q.set(Tensors.create(manager, v, q.shape()));
         }
         return new TinyTrainer(manager, new ShapesModel(flux, text), options);

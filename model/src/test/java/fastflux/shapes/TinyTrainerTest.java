@@ -76,6 +76,37 @@ class TinyTrainerTest {
     }
 
     @Test
+    void theTextContextWindowIsTrainedCheckpointedAndResumedExactly(@TempDir Path tmp) throws Exception {
+        assertTrue(TinyTrainer.Options.defaults().textContext(), "new runs have the window");
+        TinyTrainer.Options o = new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3, 0, 0, 0, 0, 0.5, true);
+        List<Float> straight;
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer t = TinyTrainer.fresh(MICRO, o, m);
+            String fc2 = TextEncoder.PREFIX + "context.fc2.weight";
+            assertEquals(0f, t.model().params().get(fc2).value().abs().max().getFloat(), "fc2 starts at zero");
+            t.train(6, 0, null, null);
+            straight = new ArrayList<>(t.losses());
+            assertTrue(t.model().params().get(fc2).value().abs().max().getFloat() > 0, "and is trained");
+        }
+        Path ckpt = tmp.resolve("ckpt");
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer.fresh(MICRO, o, m).train(3, 0, ckpt, null);
+            assertTrue(ShapesModel.load(ckpt, m).text().hasContextWindow());
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            TinyTrainer t = TinyTrainer.resume(ckpt, m);
+            assertTrue(t.options().textContext());
+            t.train(6, 0, null, null);
+            assertEquals(straight, t.losses(), "the resumed run repeats the uninterrupted run's losses exactly");
+        }
+        // a state file written before the option has no field: it reads as the plain encoder it was trained with
+        String json = Files.readString(ckpt.resolve("train-state.json"));
+        com.google.gson.JsonObject opts = com.google.gson.JsonParser.parseString(json).getAsJsonObject().getAsJsonObject("options");
+        opts.remove("textContext");
+        assertFalse(TinyTrainer.Options.fromJson(opts).textContext());
+    }
+
+    @Test
     void checkpointIsALoadableModelWithTheEmaWeights(@TempDir Path tmp) {
         try (NDManager m = NDManager.newBaseManager()) {
             TinyTrainer t = TinyTrainer.fresh(MICRO, options(), m);
