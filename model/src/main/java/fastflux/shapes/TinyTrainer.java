@@ -187,9 +187,9 @@ public final class TinyTrainer {
         for (Param q : text.params().values()) {
             float[] v = new float[(int) q.shape().size()];
             if (q.name().startsWith(TextEncoder.PREFIX + "context.")) {
-                // the window's MLP: fc1 as PyTorch initialises a Linear, fc2 zero (the encoder starts as the plain one)
-                double bound = q.name().contains("fc1.") ? 1 / Math.sqrt(q.shape().get(q.shape().dimension() - 1)) : 0;
-                if (q.name().endsWith("fc1.bias")) bound = 1 / Math.sqrt(3.0 * p.contextInDim());
+                // the window's MLP: fc1 as PyTorch initialises a Linear (U(±1/√fan_in), fan_in = 3C), fc2 zero, so
+                // the encoder starts as the plain one
+                double bound = q.name().contains("fc1.") ? 1 / Math.sqrt(3.0 * p.contextInDim()) : 0;
                 for (int i = 0; i < v.length; i++) v[i] = (float) ((2 * r.nextDouble() - 1) * bound);
             } else {
                 float std = q.name().contains("position") ? 0.1f : 1f;
