@@ -78,9 +78,10 @@ final class DaemonCommands {
         public String summary() { return "list the daemon's jobs, or one job"; }
         public String usage() { return "usage: fastflux status [JOB] [--config FILE] [--port N]\n" + CONNECT; }
         public int run(Args a) {
+            if (a.positional().size() > 1) throw new Args.UsageException("status: expected at most one JOB id, got " + a.positional());
+            String id = a.positional().isEmpty() ? "" : a.positional().get(0);
             Config c = config(a);
             a.rejectUnknown();
-            String id = a.positional().isEmpty() ? "" : a.positional().get(0);
             try (DaemonClient client = client(c)) {
                 Protocol.StatusReply s = client.ask(r -> new NodeSupervisor.GetStatus(id, r));
                 if (s.jobs().length == 0) {

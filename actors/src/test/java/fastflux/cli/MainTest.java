@@ -53,6 +53,28 @@ class MainTest {
     }
 
     @Test
+    void strayArgumentsAndMissingValuesAreNamedBeforeAnyWork() {
+        Outcome r = run("prune", "--ratio", "0.2", "--out", "/tmp/never", "stray");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("unexpected argument(s) stray"), r.err());
+        r = run("prune", "--ratio", "0.2", "--out", "/tmp/never", "-Dx");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("'-Dx' is not one"), r.err());
+        r = run("prune", "--ratio", "0.2", "--out", "/tmp/never", "--bogus");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("unknown option(s) --bogus"), r.err());
+        r = run("prune", "--ratio", "0.2", "--out", "--no-st");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("option --out needs a value"), r.err());
+        r = run("prune", "--ratio", "0.2", "--out", "/tmp/never", "--seed");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("option --seed needs a value"), r.err());
+        r = run("eval", "--prompts", "p.tsv", "--out", "r.json", "--guidance", "-1");
+        assertNotEquals(0, r.status());
+        assertFalse(r.err().contains("is not one"), r.err()); // a negative number is a value, judged by the command
+    }
+
+    @Test
     void pruneRefusesABadRatioBeforeDoingAnyWork() {
         Outcome r = run("prune", "--ratio", "1.5", "--out", "/tmp/never");
         assertEquals(2, r.status());
