@@ -4,6 +4,8 @@ import ai.djl.ndarray.NDManager;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import fastflux.checkpoints.AtomicFiles;
+import fastflux.model.ModelDir;
 import fastflux.model.Replacement;
 import fastflux.pruning.PruneJob;
 import fastflux.shapes.Category;
@@ -112,6 +114,12 @@ public final class PaperTables {
     private final List<String> pruned = new ArrayList<>();
     private final List<String> evaluated = new ArrayList<>();
     private final Map<Long, List<Image>> unprunedImages = new java.util.HashMap<>();
+    /**
+     * SHA-256 of a variant's model file → the first variant of this invocation with that model. Table 6's ratios
+     * that round to the same block count, and its stages that equal an ablation's model, are the same bytes:
+     * they share one evaluation and grid instead of computing them again.
+     */
+    private final Map<String, String> firstWithModel = new java.util.HashMap<>();
 
     public PaperTables(Path dir, Options options, PrintStream log) {
         this.dir = dir;
@@ -125,13 +133,14 @@ public final class PaperTables {
         log.printf("paper-tables: %s, %d variants + unpruned, %d seed base(s) x %d seeds x %d prompts%n", o.parts(),
                 variants.size(), o.seedBases(), o.seeds(), o.evalPrompts().size());
         Map<String, List<JsonObject>> evals = new LinkedHashMap<>();
-        evals.put(UNPRUNED, evaluate(UNPRUNED, o.model()));
-        grid(UNPRUNED, o.model());
+        evals.put(UNPRUNED, evaluate(UNPRUNED, o.model(), null));
+        grid(UNPRUNED, o.model(), null);
         Map<String, JsonObject> reports = new LinkedHashMap<>();
         for (Variant v : variants.values()) {
             reports.put(v.name(), prune(v));
-            evals.put(v.name(), evaluate(v.name(), variantDir(v.name())));
-            grid(v.name(), variantDir(v.name()));
+            String twin = sameModelAs(v.name());
+            evals.put(v.name(), evaluate(v.name(), variantDir(v.name()), twin));
+            grid(v.name(), variantDir(v.name()), twin);
         }
         Set<Part> reported = addFinishedParts(variants, reports, evals);
         Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
@@ -299,11 +308,23 @@ public final class PaperTables {
         };
     }
 
+    /** The variant of this invocation whose model file has the same bytes as {@code name}'s, or null (then it is the first). */
+    private String sameModelAs(String name) {
+        Path f = ModelDir.weightsFile(variantDir(name));
+        try {
+            String twin = firstWithModel.putIfAbsent(AtomicFiles.sha256(f), name);
+            return twin == null || twin.equals(name) ? null : twin;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + f, e);
+        }
+    }
+
     /**
      * The evaluations of one model over the seed bases, each cached with what it was computed from; a pruned
-     * variant's also holds its fidelity to the unpruned model's images of the same prompts and seeds.
+     * variant's also holds its fidelity to the unpruned model's images of the same prompts and seeds. With a
+     * {@code twin} (a variant evaluated before, same model bytes) its cached evaluation is copied instead.
      */
-    private List<JsonObject> evaluate(String name, Path model) {
+    private List<JsonObject> evaluate(String name, Path model, String twin) {
         List<JsonObject> out = new ArrayList<>();
         Path vd = variantDir(name);
         for (int i = 0; i < o.seedBases(); i++) {
@@ -312,6 +333,14 @@ public final class PaperTables {
             JsonObject key = evalKey(name, base);
             boolean pruned = !name.equals(UNPRUNED);
             JsonObject cached = cachedEvaluation(f, key);
+            if (cached == null && twin != null) {
+                Path tf = variantDir(twin).resolve(f.getFileName());
+                cached = cachedEvaluation(tf, key);
+                if (cached != null) {
+                    copy(tf, f);
+                    log.printf("[eval] %s: seed base %d: the same model as %s, its evaluation%n", name, base, twin);
+                }
+            }
             if (cached != null) {
                 out.add(cached);
                 continue;
@@ -380,10 +409,12 @@ public final class PaperTables {
     }
 
     /** Rows: the first prompt of each category; columns: seeds 0..gridSeeds−1. The same for every model. */
-    private void grid(String name, Path model) {
+    private void grid(String name, Path model, String twin) {
         Path f = variantDir(name).resolve("grid.png");
         Path copy = dir.resolve("grids").resolve(name + ".png");
         try {
+            Path twinGrid = twin == null ? null : variantDir(twin).resolve("grid.png");
+            if (!Files.isRegularFile(f) && twinGrid != null && Files.isRegularFile(twinGrid)) copy(twinGrid, f);
             if (!Files.isRegularFile(f)) {
                 List<String> prompts = new ArrayList<>();
                 List<Long> seeds = new ArrayList<>();
@@ -407,6 +438,17 @@ public final class PaperTables {
             Files.copy(f, copy, StandardCopyOption.REPLACE_EXISTING);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the grid of " + name, e);
+        }
+    }
+
+    /** Copies {@code from} to {@code to} through a temp file and an atomic rename. */
+    private static void copy(Path from, Path to) {
+        try {
+            Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
+            Files.copy(from, tmp, StandardCopyOption.REPLACE_EXISTING);
+            Files.move(tmp, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot copy " + from + " to " + to, e);
         }
     }
 

@@ -3,6 +3,7 @@ package fastflux.pruning.experiments;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
+import fastflux.checkpoints.AtomicFiles;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.Replacement;
@@ -16,10 +17,13 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -115,6 +119,35 @@ class PaperTablesTest {
         String again = Files.readString(third.report());
         assertTrue(again.contains("Table 4") && again.contains("Figure 6") && again.contains("grids/delete.png"), again);
         assertFalse(again.contains("Table 5"), "a part never run is not reported");
+    }
+
+    @Test
+    void table6EvaluatesEachDistinctModelOnce(@TempDir Path tmp) throws Exception {
+        Path base = baseModel(tmp.resolve("base"));
+        Path dir = tmp.resolve("tables");
+        PaperTables t = new PaperTables(dir, options(base, EnumSet.of(PaperTables.Part.TABLE6)),
+                new PrintStream(new ByteArrayOutputStream(), true));
+        PaperTables.Result r = t.run();
+        // 6 blocks: 5-20 % replace one block, 25-30 % two; the run's stage at one block differs from its final
+        // components at one block (the neighbours' adapters trained further), so some variants are the same bytes
+        Map<String, List<String>> byModel = new LinkedHashMap<>();
+        for (String n : t.variants().keySet()) {
+            byModel.computeIfAbsent(AtomicFiles.sha256(dir.resolve("variants").resolve(n).resolve("model.safetensors")),
+                    k -> new ArrayList<>()).add(n);
+        }
+        assertTrue(byModel.size() > 1 && byModel.size() < t.variants().size(), byModel.toString());
+        Set<String> expected = new TreeSet<>(Set.of("unpruned@0"));
+        for (List<String> same : byModel.values()) expected.add(same.get(0) + "@0");
+        assertEquals(expected, new TreeSet<>(r.evaluated()), "one evaluation per distinct model: " + byModel);
+        for (List<String> same : byModel.values()) {
+            Path first = dir.resolve("variants").resolve(same.get(0));
+            for (String n : same) {
+                Path v = dir.resolve("variants").resolve(n);
+                assertEquals(Files.readString(first.resolve("eval-base0.json")), Files.readString(v.resolve("eval-base0.json")), n);
+                assertArrayEquals(Files.readAllBytes(first.resolve("grid.png")), Files.readAllBytes(v.resolve("grid.png")), n);
+            }
+        }
+        assertTrue(Files.readString(r.report()).contains("Table 6"));
     }
 
     private static FluxModel loaded(Path dir) {
