@@ -43,7 +43,7 @@ public final class Main {
             return 2;
         }
         String[] rest = Arrays.copyOfRange(argv, 1, argv.length);
-        if (Arrays.asList(rest).contains("--help")) {
+        if (Arrays.asList(rest).contains("--help") || Arrays.asList(rest).contains("-h")) {
             System.out.println(c.usage());
             return 0;
         }
