@@ -23,6 +23,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -113,13 +114,13 @@ public final class PaperTables {
     private final PrintStream log;
     private final List<String> pruned = new ArrayList<>();
     private final List<String> evaluated = new ArrayList<>();
-    private final Map<Long, List<Image>> unprunedImages = new java.util.HashMap<>();
+    private final Map<Long, List<Image>> unprunedImages = new HashMap<>();
     /**
      * SHA-256 of a variant's model file → the first variant of this invocation with that model. Table 6's ratios
      * that round to the same block count, and its stages that equal an ablation's model, are the same bytes:
      * they share one evaluation and grid instead of computing them again.
      */
-    private final Map<String, String> firstWithModel = new java.util.HashMap<>();
+    private final Map<String, String> firstWithModel = new HashMap<>();
 
     public PaperTables(Path dir, Options options, PrintStream log) {
         this.dir = dir;
@@ -441,12 +442,9 @@ public final class PaperTables {
         }
     }
 
-    /** Copies {@code from} to {@code to} through a temp file and an atomic rename. */
     private static void copy(Path from, Path to) {
         try {
-            Path tmp = to.resolveSibling(to.getFileName() + ".tmp");
-            Files.copy(from, tmp, StandardCopyOption.REPLACE_EXISTING);
-            Files.move(tmp, to, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.copy(from, to);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot copy " + from + " to " + to, e);
         }
