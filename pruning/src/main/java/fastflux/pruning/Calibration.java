@@ -60,6 +60,10 @@ public final class Calibration {
         public Options withBatchSize(int b) {
             return new Options(b, seeds, steps, guidance);
         }
+
+        public Options withSeeds(long[] s) {
+            return new Options(batchSize, s, steps, guidance);
+        }
     }
 
     /** One batch of items; its arrays (noise, conditioning) live exactly while {@link #isOpen()}. */

@@ -316,6 +316,24 @@ public final class PruneJob {
         return new Calibration(flux, source, co);
     }
 
+    /**
+     * The sandwich's held-out calibration: a quarter as many grammar prompts as {@link #calibration()} (at least
+     * 8), none of its prompt texts, with other noise seeds; never trained on, it measures whether sandwich training
+     * carries over to prompts it did not see. Null with a calibration file (its prompts are all trained on).
+     */
+    Calibration heldOutCalibration() {
+        if (calibFile != null) return null;
+        ShapesCalibrationSource training = ShapesCalibrationSource.fromGrammar(shapes("grammar calibration"),
+                options.calibPrompts(), Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
+        ShapesCalibrationSource held = ShapesCalibrationSource.heldOut(training, Math.max(8, options.calibPrompts() / 4),
+                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
+        Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps()).withSeeds(HELD_OUT_NOISE_SEEDS);
+        return new Calibration(flux, held, co);
+    }
+
+    private static final long HELD_OUT_SEED_OFFSET = 7_919;
+    private static final long[] HELD_OUT_NOISE_SEEDS = {100, 101};
+
     /** Phases 2..: replace, fit and train each block of the order that is not done yet. */
     public void replaceBlocks() {
         while (replaceOne()) {
@@ -381,10 +399,11 @@ public final class PruneJob {
             SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
                     options.loraAlpha(), options.stSteps(), 16, options.lr(), 0.0, 1.0, options.bufferBytes(),
                     outDir, options.seed() + k);
-            st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), so, manager,
+            st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
             listener.progress("sandwich", block.name(), k + 1, state.target(),
-                    String.format("loss %.5f -> %.5f", st.initialLoss(), st.finalLoss()));
+                    String.format("loss %.5f -> %.5f (held out %.5f -> %.5f)", st.initialLoss(), st.finalLoss(),
+                            st.heldOutInitialLoss(), st.heldOutFinalLoss()));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
         }
         closeTree(pendingOriginal);

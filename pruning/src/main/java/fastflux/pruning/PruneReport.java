@@ -46,20 +46,25 @@ public final class PruneReport {
         StringBuilder ord = new StringBuilder();
         for (int i = 0; i < order.size(); i++) ord.append(i == 0 ? "" : ", ").append(i < r.get("replaced_count").getAsInt() ? "**" + order.get(i).getAsString() + "**" : order.get(i).getAsString());
         md.append(ord).append("\n\n(bold: replaced; `importance.json` / `importance.png` hold the scores when ordered by importance)\n\n");
-        md.append("## Replaced blocks\n\n| block | residual ‖F − X̃W‖/‖F‖ | sandwich (u → d) | ST loss first → last |\n|---|---|---|---|\n");
+        md.append("## Replaced blocks\n\n| block | residual ‖F − X̃W‖/‖F‖ | sandwich (u → d) | ST loss first → last | held-out prompts first → last |\n|---|---|---|---|---|\n");
         for (JsonElement e : r.getAsJsonArray("blocks")) {
             JsonObject b = e.getAsJsonObject();
             StringBuilder res = new StringBuilder();
             for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals").entrySet()) {
                 res.append(res.length() == 0 ? "" : ", ").append(x.getKey()).append(String.format(Locale.ROOT, " %.3f", x.getValue().getAsDouble()));
             }
-            String st = "-", loss = "-";
+            String st = "-", loss = "-", held = "-";
             if (b.has("training")) {
                 JsonObject t = b.getAsJsonObject("training");
                 st = (t.get("up").isJsonNull() ? "input" : t.get("up").getAsString()) + " → " + (t.get("down").isJsonNull() ? "output" : t.get("down").getAsString());
                 loss = String.format(Locale.ROOT, "%.5f → %.5f", t.get("initial_loss").getAsDouble(), t.get("final_loss").getAsDouble());
+                if (t.has("held_out_pairs")) {
+                    held = String.format(Locale.ROOT, "%.5f → %.5f", t.get("held_out_initial_loss").getAsDouble(),
+                            t.get("held_out_final_loss").getAsDouble());
+                }
             }
-            md.append(String.format("| %s | %s | %s | %s |%n", b.get("block").getAsString(), res.length() == 0 ? "- (deleted)" : res, st, loss));
+            md.append(String.format("| %s | %s | %s | %s | %s |%n", b.get("block").getAsString(),
+                    res.length() == 0 ? "- (deleted)" : res, st, loss, held));
         }
         JsonObject q = r.getAsJsonObject("quality");
         if (q != null) {

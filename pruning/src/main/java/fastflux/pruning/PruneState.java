@@ -146,6 +146,11 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             tj.addProperty("initial_loss", t.initialLoss());
             tj.addProperty("final_loss", t.finalLoss());
             tj.addProperty("pairs", t.pairs());
+            if (t.heldOutPairs() > 0) {
+                tj.addProperty("held_out_initial_loss", t.heldOutInitialLoss());
+                tj.addProperty("held_out_final_loss", t.heldOutFinalLoss());
+                tj.addProperty("held_out_pairs", t.heldOutPairs());
+            }
             JsonArray losses = new JsonArray();
             for (double l : t.losses()) losses.add(l);
             tj.add("losses", losses);
@@ -182,7 +187,10 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             t = new SandwichTrainer.Result(b, tj.get("up").isJsonNull() ? null : BlockId.parse(tj.get("up").getAsString(), p),
                     tj.get("down").isJsonNull() ? null : BlockId.parse(tj.get("down").getAsString(), p), params,
                     tj.get("initial_loss").getAsDouble(), tj.get("final_loss").getAsDouble(), losses,
-                    tj.get("pairs").getAsLong(), 0);
+                    tj.get("pairs").getAsLong(), 0,
+                    tj.has("held_out_pairs") ? tj.get("held_out_initial_loss").getAsDouble() : Double.NaN,
+                    tj.has("held_out_pairs") ? tj.get("held_out_final_loss").getAsDouble() : Double.NaN,
+                    tj.has("held_out_pairs") ? tj.get("held_out_pairs").getAsLong() : 0);
         }
         return new BlockResult(b, mode, res, t);
     }

@@ -159,9 +159,14 @@ public final class SandwichTrainer {
      * @param losses each step's minibatch loss, before its update
      * @param pairs recorded pairs
      * @param spilledBytes bytes of pairs that went to disk
+     * @param heldOutInitialLoss MSE over pairs of held-out calibration prompts (never trained on) before the first
+     *     step; NaN when no held-out calibration was given
+     * @param heldOutFinalLoss the same after the last step: whether the fit to the training pairs carries over
+     * @param heldOutPairs held-out pairs (0: none)
      */
     public record Result(BlockId block, BlockId up, BlockId down, List<String> trainedParams, double initialLoss,
-                         double finalLoss, double[] losses, long pairs, long spilledBytes) {}
+                         double finalLoss, double[] losses, long pairs, long spilledBytes, double heldOutInitialLoss,
+                         double heldOutFinalLoss, long heldOutPairs) {}
 
     /** Free bytes where the spill goes (injectable for tests). */
     @FunctionalInterface
@@ -241,15 +246,20 @@ public final class SandwichTrainer {
      */
     public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
                                Options o, NDManager m) {
-        return train(model, block, originalLayer, calibration, o, m, FreeSpace.SYSTEM, CalibrationRunner.IN_PROCESS);
+        return train(model, block, originalLayer, calibration, null, o, m, FreeSpace.SYSTEM, CalibrationRunner.IN_PROCESS);
     }
 
-    /** As above; the pairs are recorded by {@code runner} (in-process, or the streams pipeline). */
+    /**
+     * As above; the pairs are recorded by {@code runner} (in-process, or the streams pipeline). With a
+     * {@code heldOut} calibration (other prompts than {@code calibration}'s) its pairs are recorded the same way,
+     * never trained on, and the sandwich's loss on them is measured before and after training.
+     */
     public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
-                               Options o, NDManager m, FreeSpace freeSpace, CalibrationRunner runner) {
+                               Calibration heldOut, Options o, NDManager m, FreeSpace freeSpace, CalibrationRunner runner) {
         Sandwich s = plan(model, block, o.width());
-        try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace, runner)) {
-            return train(model, s, pairs, o, m);
+        try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace, runner);
+             SandwichPairs held = heldOut == null ? null : record(model, s, originalLayer, heldOut, o, freeSpace, runner)) {
+            return train(model, s, pairs, held, o, m);
         }
     }
 
@@ -407,6 +417,12 @@ public final class SandwichTrainer {
      * replacement from a seeded permutation, reshuffled each epoch, so a fixed seed gives the same run.
      */
     public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, Options o, NDManager m) {
+        return train(model, s, pairs, null, o, m);
+    }
+
+    /** As above, also measuring the loss on {@code heldOut} pairs (null: none) before and after training. */
+    public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, SandwichPairs heldOut, Options o,
+                               NDManager m) {
         if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
         Module current = slot(model, s.block());
         // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
@@ -431,9 +447,13 @@ public final class SandwichTrainer {
         double[] losses = new double[o.steps()];
         double initial;
         double fin;
+        double heldInitial = Double.NaN;
+        double heldFinal = Double.NaN;
+        boolean held = heldOut != null && heldOut.size() > 0;
         for (Param q : params) q.value().setRequiresGradient(true);
         try (AdamW adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay())) {
             initial = loss(model, s, pairs, o.batchSize(), m);
+            if (held) heldInitial = loss(model, s, heldOut, o.batchSize(), m);
             SplittableRandom rnd = new SplittableRandom(o.seed());
             long[] order = new long[(int) pairs.size()];
             int next = order.length;
@@ -458,11 +478,12 @@ public final class SandwichTrainer {
                 }
             }
             fin = loss(model, s, pairs, o.batchSize(), m);
+            if (held) heldFinal = loss(model, s, heldOut, o.batchSize(), m);
         } finally {
             for (Param q : params) q.value().setRequiresGradient(false);
         }
         return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
-                pairs.spilledBytes());
+                pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0);
     }
 
     private static void shuffle(long[] order, SplittableRandom rnd) {

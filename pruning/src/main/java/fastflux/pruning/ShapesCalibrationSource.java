@@ -33,6 +33,29 @@ public final class ShapesCalibrationSource implements CalibrationSource {
         return new ShapesCalibrationSource(model, PromptSets.sample(n, seed), seed);
     }
 
+    /**
+     * {@code n} grammar prompts, deterministic in {@code seed}, none of whose texts is one of {@code training}'s:
+     * a held-out set for measuring what was fitted on {@code training}.
+     *
+     * @throws IllegalArgumentException when the grammar does not yield {@code n} such prompts in 100·n draws
+     */
+    public static ShapesCalibrationSource heldOut(ShapesCalibrationSource training, int n, long seed) {
+        if (n <= 0) throw new IllegalArgumentException("a held-out set needs at least one prompt, got " + n);
+        java.util.Set<String> seen = new java.util.HashSet<>();
+        for (Prompt p : training.prompts) seen.add(p.text());
+        List<Prompt> out = new ArrayList<>(n);
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        for (long draws = 0; out.size() < n; draws++) {
+            if (draws >= 100L * n) {
+                throw new IllegalArgumentException("the grammar gave only " + out.size() + " of " + n
+                        + " held-out prompts outside the " + seen.size() + " calibration prompts");
+            }
+            Prompt p = fastflux.shapes.ShapesWorld.samplePrompt(r);
+            if (seen.add(p.text())) out.add(p);
+        }
+        return new ShapesCalibrationSource(training.model, out, seed);
+    }
+
     public List<Prompt> prompts() {
         return Collections.unmodifiableList(prompts);
     }

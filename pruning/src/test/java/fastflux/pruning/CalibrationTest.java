@@ -75,6 +75,25 @@ class CalibrationTest {
     }
 
     @Test
+    void heldOutPromptsAreOtherTextsThanTheTrainingOnesAndDeterministic() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 1);
+            ShapesCalibrationSource training = ShapesCalibrationSource.fromGrammar(model, 64, 20_250_601L);
+            ShapesCalibrationSource held = ShapesCalibrationSource.heldOut(training, 16, 99);
+            assertEquals(16, held.size());
+            java.util.Set<String> trained = new java.util.HashSet<>();
+            training.prompts().forEach(p -> trained.add(p.text()));
+            java.util.Set<String> texts = new java.util.HashSet<>();
+            for (var p : held.prompts()) {
+                assertFalse(trained.contains(p.text()), "held-out prompt is a training prompt: " + p.text());
+                assertTrue(texts.add(p.text()), "held-out prompt twice: " + p.text());
+            }
+            assertEquals(held.prompts(), ShapesCalibrationSource.heldOut(training, 16, 99).prompts());
+            assertThrows(IllegalArgumentException.class, () -> ShapesCalibrationSource.heldOut(training, 0, 99));
+        }
+    }
+
+    @Test
     void noiseDependsOnPromptAndSeedOnly() {
         assertEquals(Calibration.noiseSeed(3, 1), Calibration.noiseSeed(3, 1));
         assertTrue(Calibration.noiseSeed(3, 1) != Calibration.noiseSeed(4, 1));

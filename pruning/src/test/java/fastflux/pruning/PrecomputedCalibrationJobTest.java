@@ -58,6 +58,7 @@ class PrecomputedCalibrationJobTest {
         for (var b : report.getAsJsonArray("blocks")) { // the sandwiches trained on the file's trajectories
             JsonObject t = b.getAsJsonObject().getAsJsonObject("training");
             assertTrue(Double.isFinite(t.get("initial_loss").getAsDouble()) && Double.isFinite(t.get("final_loss").getAsDouble()), t.toString());
+            assertFalse(t.has("held_out_pairs"), "a calibration file has no held-out prompts: " + t);
         }
         try (NDManager m = NDManager.newBaseManager()) {
             assertEquals(2, PrunedModels.replacements(ShapesModel.load(out, m).flux()).size());

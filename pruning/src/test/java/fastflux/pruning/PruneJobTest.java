@@ -44,6 +44,12 @@ class PruneJobTest {
         assertTrue(Files.isRegularFile(out.resolve("importance.json")));
         JsonObject speed = report.getAsJsonObject("speed");
         assertTrue(speed.get("flop_ratio").getAsDouble() < 1.0);
+        for (var b : report.getAsJsonArray("blocks")) { // each sandwich measured on grammar prompts it never saw
+            JsonObject t = b.getAsJsonObject().getAsJsonObject("training");
+            assertTrue(t.get("held_out_pairs").getAsLong() > 0, t.toString());
+            assertTrue(t.get("held_out_initial_loss").getAsDouble() > 0 && t.get("held_out_final_loss").getAsDouble() > 0, t.toString());
+        }
+        assertTrue(Files.readString(out.resolve("report.md")).contains("held-out prompts first → last"));
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel pruned = ShapesModel.load(out, m);
             List<Replacement> replaced = PrunedModels.replacements(pruned.flux());
@@ -84,7 +90,16 @@ class PruneJobTest {
             double rel = fastflux.model.io.SafetensorsCompare.maxRelativeDifference(straight.resolve("model.safetensors"),
                     resumed.resolve("model.safetensors"));
             assertEquals(0.0, rel, "resumed (fit of block 2 done: " + fitSecond + ") vs uninterrupted: max relative difference");
+            // the first block's training record (held-out losses included) came back from the saved state intact
+            for (int i = 0; i < 2; i++) {
+                assertEquals(block(straight, i).get("training"), block(resumed, i).get("training"), "block " + i + ", fit done: " + fitSecond);
+            }
         }
+    }
+
+    private static JsonObject block(Path out, int i) throws java.io.IOException {
+        JsonObject r = com.google.gson.JsonParser.parseString(Files.readString(out.resolve("report.json"))).getAsJsonObject();
+        return r.getAsJsonArray("blocks").get(i).getAsJsonObject();
     }
 
     @Test

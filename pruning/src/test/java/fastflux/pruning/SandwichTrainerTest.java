@@ -229,6 +229,44 @@ class SandwichTrainerTest {
     }
 
     @Test
+    void heldOutPairsAreMeasuredBeforeAndAfterButNeverTrainedOn(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            SandwichTrainer.Options o = options(spill).withSteps(6).withBatchSize(2).withLr(3e-3);
+            // the same run three times on the same random model: no held-out set, the training calibration itself
+            // held out, and other prompts held out
+            SandwichTrainer.Result plain = trainS0(m, o, null);
+            SandwichTrainer.Result same = trainS0(m, o, sm -> calibration(sm));
+            SandwichTrainer.Result other = trainS0(m, o, sm -> new Calibration(sm.flux(),
+                    ShapesCalibrationSource.heldOut(ShapesCalibrationSource.fromGrammar(sm, 2, 5), 3, 11),
+                    new Calibration.Options(2, new long[] {100}, 2, 4f)));
+
+            assertTrue(Double.isNaN(plain.heldOutInitialLoss()) && Double.isNaN(plain.heldOutFinalLoss()));
+            assertEquals(0, plain.heldOutPairs());
+            // measured, not trained on: the training run is the plain one's, step for step
+            for (SandwichTrainer.Result r : List.of(same, other)) {
+                assertArrayEquals(plain.losses(), r.losses());
+                assertEquals(plain.finalLoss(), r.finalLoss(), 0.0);
+            }
+            // held out = the training pairs: the held-out losses are the training losses
+            assertEquals(4, same.heldOutPairs());
+            assertEquals(same.initialLoss(), same.heldOutInitialLoss(), 1e-6 * same.initialLoss());
+            assertEquals(same.finalLoss(), same.heldOutFinalLoss(), 1e-6 * same.finalLoss());
+            // other prompts: 3 items x 2 steps, another loss
+            assertEquals(6, other.heldOutPairs());
+            assertTrue(other.heldOutInitialLoss() > 0 && other.heldOutFinalLoss() > 0);
+            assertTrue(Math.abs(other.heldOutInitialLoss() - other.initialLoss()) > 1e-6 * other.initialLoss());
+        }
+    }
+
+    private static SandwichTrainer.Result trainS0(NDManager m, SandwichTrainer.Options o,
+                                                  java.util.function.Function<ShapesModel, Calibration> heldOut) {
+        ShapesModel sm = TinyShapes.model(m, 5);
+        Module original = replace(sm.flux(), s(0), m, 30);
+        return SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm), heldOut == null ? null : heldOut.apply(sm),
+                o, m, SandwichTrainer.FreeSpace.SYSTEM, CalibrationRunner.IN_PROCESS);
+    }
+
+    @Test
     void widthOneTrainsTheLinearAloneOnItsOwnPairs(@TempDir Path spill) {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel sm = TinyShapes.model(m, 6);
