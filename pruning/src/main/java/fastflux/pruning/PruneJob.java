@@ -310,25 +310,29 @@ public final class PruneJob {
 
     /** The calibration stream: grammar prompts with their own seed (never an evaluation file), or the given file's. */
     public Calibration calibration() {
-        CalibrationSource source = calibFile != null ? calibFile : ShapesCalibrationSource.fromGrammar(shapes("grammar calibration"),
-                options.calibPrompts(), Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
+        CalibrationSource source = calibFile != null ? calibFile : grammarCalibration();
         Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps());
         return new Calibration(flux, source, co);
     }
 
+    private ShapesCalibrationSource grammarCalibration() {
+        return ShapesCalibrationSource.fromGrammar(shapes("grammar calibration"), options.calibPrompts(),
+                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
+    }
+
     /**
-     * The sandwich's held-out calibration: a quarter as many grammar prompts as {@link #calibration()} (at least
-     * 8), none of its prompt texts, with other noise seeds; never trained on, it measures whether sandwich training
-     * carries over to prompts it did not see. Null with a calibration file (its prompts are all trained on).
+     * The sandwich's held-out calibration: a quarter as many grammar prompts as {@link #calibration()}, 4 to 16
+     * (bounded, so the held-out pairs' memory does not grow with the calibration), none of its prompt texts, other
+     * noise seeds; never trained on, it measures whether sandwich training carries over to prompts it did not see.
+     * Null with a calibration file (all its prompts are trained on).
      */
     Calibration heldOutCalibration() {
         if (calibFile != null) return null;
-        ShapesCalibrationSource training = ShapesCalibrationSource.fromGrammar(shapes("grammar calibration"),
-                options.calibPrompts(), Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
-        ShapesCalibrationSource held = ShapesCalibrationSource.heldOut(training, Math.max(8, options.calibPrompts() / 4),
+        int n = Math.max(4, Math.min(16, options.calibPrompts() / 4));
+        ShapesCalibrationSource held = ShapesCalibrationSource.heldOut(grammarCalibration(), n,
                 Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
-        Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps()).withSeeds(HELD_OUT_NOISE_SEEDS);
-        return new Calibration(flux, held, co);
+        return new Calibration(flux, held, Calibration.Options.defaults().withSteps(options.calibSteps())
+                .withSeeds(HELD_OUT_NOISE_SEEDS));
     }
 
     private static final long HELD_OUT_SEED_OFFSET = 7_919;
