@@ -5,9 +5,13 @@ import fastflux.shapes.Latents;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.PromptSets;
 import fastflux.shapes.ShapesModel;
+import fastflux.shapes.ShapesWorld;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
 
 /**
  * Calibration prompts of the Shapes world, drawn from the prompt grammar ({@link PromptSets#sample}) with
@@ -41,16 +45,16 @@ public final class ShapesCalibrationSource implements CalibrationSource {
      */
     public static ShapesCalibrationSource heldOut(ShapesCalibrationSource training, int n, long seed) {
         if (n <= 0) throw new IllegalArgumentException("a held-out set needs at least one prompt, got " + n);
-        java.util.Set<String> seen = new java.util.HashSet<>();
+        Set<String> seen = new HashSet<>();
         for (Prompt p : training.prompts) seen.add(p.text());
         List<Prompt> out = new ArrayList<>(n);
-        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        SplittableRandom r = new SplittableRandom(seed);
         for (long draws = 0; out.size() < n; draws++) {
             if (draws >= 100L * n) {
                 throw new IllegalArgumentException("the grammar gave only " + out.size() + " of " + n
                         + " held-out prompts outside the " + seen.size() + " calibration prompts");
             }
-            Prompt p = fastflux.shapes.ShapesWorld.samplePrompt(r);
+            Prompt p = ShapesWorld.samplePrompt(r);
             if (seen.add(p.text())) out.add(p);
         }
         return new ShapesCalibrationSource(training.model, out, seed);
