@@ -184,13 +184,14 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             JsonArray la = tj.getAsJsonArray("losses");
             double[] losses = new double[la.size()];
             for (int i = 0; i < losses.length; i++) losses[i] = la.get(i).getAsDouble();
+            boolean held = tj.has("held_out_pairs"); // absent when nothing was held out (a calibration file)
             t = new SandwichTrainer.Result(b, tj.get("up").isJsonNull() ? null : BlockId.parse(tj.get("up").getAsString(), p),
                     tj.get("down").isJsonNull() ? null : BlockId.parse(tj.get("down").getAsString(), p), params,
                     tj.get("initial_loss").getAsDouble(), tj.get("final_loss").getAsDouble(), losses,
                     tj.get("pairs").getAsLong(), 0,
-                    tj.has("held_out_pairs") ? tj.get("held_out_initial_loss").getAsDouble() : Double.NaN,
-                    tj.has("held_out_pairs") ? tj.get("held_out_final_loss").getAsDouble() : Double.NaN,
-                    tj.has("held_out_pairs") ? tj.get("held_out_pairs").getAsLong() : 0);
+                    held ? tj.get("held_out_initial_loss").getAsDouble() : Double.NaN,
+                    held ? tj.get("held_out_final_loss").getAsDouble() : Double.NaN,
+                    held ? tj.get("held_out_pairs").getAsLong() : 0);
         }
         return new BlockResult(b, mode, res, t);
     }
