@@ -282,6 +282,22 @@ class MainTest {
         assertTrue(r.err().contains("paper-tables"), r.err());
     }
 
+    @Test
+    void experimentTakesTheSandwichOptionsAndNamesABadOne() {
+        Outcome r = run("experiment", "paper-tables", "--out", "/tmp/never", "--lora-rank", "0");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("LoRA rank must be at least 1, got 0"), r.err());
+        r = run("experiment", "paper-tables", "--out", "/tmp/never", "--lora-alpha", "-1");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("LoRA alpha must be positive, got -1.0"), r.err());
+        r = run("experiment", "paper-tables", "--out", "/tmp/never", "--lr", "0");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("learning rate must be positive, got 0.0"), r.err());
+        r = run("prune", "--ratio", "0.2", "--out", "/tmp/never", "--lora-alpha", "0");
+        assertEquals(2, r.status());
+        assertTrue(r.err().contains("LoRA alpha must be positive"), r.err());
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);
