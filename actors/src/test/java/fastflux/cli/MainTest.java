@@ -284,18 +284,17 @@ class MainTest {
 
     @Test
     void experimentTakesTheSandwichOptionsAndNamesABadOne() {
-        Outcome r = run("experiment", "paper-tables", "--out", "/tmp/never", "--lora-rank", "0");
-        assertEquals(2, r.status());
-        assertTrue(r.err().contains("LoRA rank must be at least 1, got 0"), r.err());
-        r = run("experiment", "paper-tables", "--out", "/tmp/never", "--lora-alpha", "-1");
-        assertEquals(2, r.status());
-        assertTrue(r.err().contains("LoRA alpha must be positive, got -1.0"), r.err());
-        r = run("experiment", "paper-tables", "--out", "/tmp/never", "--lr", "0");
-        assertEquals(2, r.status());
-        assertTrue(r.err().contains("learning rate must be positive, got 0.0"), r.err());
-        r = run("prune", "--ratio", "0.2", "--out", "/tmp/never", "--lora-alpha", "0");
-        assertEquals(2, r.status());
-        assertTrue(r.err().contains("LoRA alpha must be positive"), r.err());
+        assertUsageError("LoRA rank must be at least 1, got 0", "experiment", "paper-tables", "--out", "/tmp/never", "--lora-rank", "0");
+        assertUsageError("LoRA alpha must be positive, got -1.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lora-alpha", "-1");
+        assertUsageError("learning rate must be positive, got 0.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lr", "0");
+        assertUsageError("LoRA alpha must be positive", "prune", "--ratio", "0.2", "--out", "/tmp/never", "--lora-alpha", "0");
+    }
+
+    /** The command exits 2 (a usage error, before any work) with {@code message} in its error output. */
+    private static void assertUsageError(String message, String... args) {
+        Outcome r = run(args);
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains(message), r.err());
     }
 
     private static String[] concat(String[] a, String... b) {
