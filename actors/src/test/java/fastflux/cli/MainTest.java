@@ -282,6 +282,21 @@ class MainTest {
         assertTrue(r.err().contains("paper-tables"), r.err());
     }
 
+    @Test
+    void experimentTakesTheSandwichOptionsAndNamesABadOne() {
+        assertUsageError("LoRA rank must be at least 1, got 0", "experiment", "paper-tables", "--out", "/tmp/never", "--lora-rank", "0");
+        assertUsageError("LoRA alpha must be positive, got -1.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lora-alpha", "-1");
+        assertUsageError("learning rate must be positive, got 0.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lr", "0");
+        assertUsageError("LoRA alpha must be positive", "prune", "--ratio", "0.2", "--out", "/tmp/never", "--lora-alpha", "0");
+    }
+
+    /** The command exits 2 (a usage error, before any work) with {@code message} in its error output. */
+    private static void assertUsageError(String message, String... args) {
+        Outcome r = run(args);
+        assertEquals(2, r.status(), r.err());
+        assertTrue(r.err().contains(message), r.err());
+    }
+
     private static String[] concat(String[] a, String... b) {
         String[] out = java.util.Arrays.copyOf(a, a.length + b.length);
         System.arraycopy(b, 0, out, a.length, b.length);

@@ -75,8 +75,9 @@ final class PaperTablesReport {
         int blocks = anyReport == null ? 0 : anyReport.get("block_count").getAsInt();
         md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s; "
                         + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks. Calibration: %d grammar prompts × 2 seeds, %d sampler "
-                        + "steps; %d sandwich-training steps per block, lr %s, LoRA rank %d; importance %s.%n%n",
-                o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.importance()));
+                        + "steps; %d sandwich-training steps per block, lr %s, LoRA rank %d, alpha %s; importance %s.%n%n",
+                o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(),
+                m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (seeds i·1000 …), %d sampler "
                         + "steps; **mean ± sd over the seed bases**. Fidelity: the pixel MSE between each image and the unpruned "
