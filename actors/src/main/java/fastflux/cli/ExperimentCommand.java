@@ -74,8 +74,8 @@ final class ExperimentCommand implements Command {
         try {
             method = new PruneJob.Options(a.number("ratio", 0.2), a.string("importance", d.importance()), null,
                     PruneJob.Order.IMPORTANCE, d.mode(), true, d.sandwichWidth(), a.integer("calib-prompts", d.calibPrompts()),
-                    a.integer("steps", d.calibSteps()), a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()), a.integer("lora-rank", d.loraRank()),
-                    (float) a.number("lora-alpha", d.loraAlpha()),
+                    a.integer("steps", d.calibSteps()), a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()),
+                    a.integer("lora-rank", d.loraRank()), (float) a.number("lora-alpha", d.loraAlpha()),
                     d.bufferBytes(), a.integer("seed", (int) d.seed()));
             int seeds = a.integer("seeds", 4);
             int bases = a.integer("seed-bases", 3);
