@@ -31,9 +31,8 @@ final class ExperimentCommand implements Command {
     public String usage() {
         PruneJob.Options d = PruneJob.Options.defaults(0.2);
         return "usage: fastflux experiment paper-tables --out DIR [--only table4,table5,table6,fig6,fig7] [--model DIR]\n"
-                + "         [--seed-bases N] [--seeds K] [--eval-prompts FILE] [--eval-steps N] [--calib-prompts N]\n"
-                + "         [--ratio R] [--steps N] [--st-steps N] [--lr X] [--lora-rank R] [--lora-alpha A]\n"
-                + "         [--importance fd-align|output-mse] [--seed S]\n"
+                + "         [--seed-bases N] [--seeds K] [--eval-prompts FILE] [--eval-steps N] [--ratio R]\n"
+                + "         " + MethodFlags.synopsis() + "\n"
                 + "  --out DIR          variants/NAME (one pruning run each, with its eval-base*.json and grid.png),\n"
                 + "                     importance/ (the shared ranking), grids/, report.md. Started again, finished\n"
                 + "                     variants and cached evaluations are kept and an unfinished variant resumes\n"
@@ -43,15 +42,10 @@ final class ExperimentCommand implements Command {
                 + "  --seeds K          images per prompt per seed base (default 4)\n"
                 + "  --eval-prompts F   evaluation prompts (default model/src/test/resources/shapes-prompts-dev.tsv)\n"
                 + "  --eval-steps N     sampler steps of evaluation and grids (default " + ShapesModel.DEFAULT_STEPS + ")\n"
-                + "  --calib-prompts N  calibration grammar prompts per run (default " + d.calibPrompts() + ")\n"
                 + "  --ratio R          ratio of the ablations, Tables 4-5 and Figures 6-7 (default 0.2: 2 of 12 blocks;\n"
                 + "                     the paper's 0.1 is 1 block here); Table 6 always runs 5-30%\n"
-                + "  --steps N          calibration sampler steps (default " + d.calibSteps() + ")\n"
-                + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
-                + "  --lr X             sandwich-training learning rate (default " + d.lr() + ")\n"
-                + "  --lora-rank R      rank of the neighbours' LoRA adapters (default " + d.loraRank() + ")\n"
-                + "  --lora-alpha A     LoRA alpha, the adapters' scale being alpha / rank (default " + d.loraAlpha() + ")\n"
-                + "  --importance M     block importance metric (default " + d.importance() + ")";
+                + "the method's options, for every variant (each variant sets its own order, mode, ST and width):\n"
+                + MethodFlags.help(d);
     }
 
     @Override
@@ -72,11 +66,10 @@ final class ExperimentCommand implements Command {
         PruneJob.Options method;
         PaperTables.Options o;
         try {
-            method = new PruneJob.Options(a.number("ratio", 0.2), a.string("importance", d.importance()), null,
-                    PruneJob.Order.IMPORTANCE, d.mode(), true, d.sandwichWidth(), a.integer("calib-prompts", d.calibPrompts()),
-                    a.integer("steps", d.calibSteps()), a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()),
-                    a.integer("lora-rank", d.loraRank()), (float) a.number("lora-alpha", d.loraAlpha()),
-                    d.bufferBytes(), a.integer("seed", (int) d.seed()));
+            MethodFlags m = MethodFlags.parse(a, d);
+            method = new PruneJob.Options(a.number("ratio", 0.2), m.importance(), null, PruneJob.Order.IMPORTANCE,
+                    d.mode(), true, d.sandwichWidth(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(),
+                    m.loraAlpha(), d.bufferBytes(), m.seed());
             int seeds = a.integer("seeds", 4);
             int bases = a.integer("seed-bases", 3);
             int evalSteps = a.integer("eval-steps", ShapesModel.DEFAULT_STEPS);

@@ -38,33 +38,25 @@ final class PruneCommand implements Command {
     @Override
     public String usage() {
         PruneJob.Options d = PruneJob.Options.defaults(0.2);
-        return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance fd-align|output-mse]\n"
-                + "         [--importance-from FILE] [--order importance|start2end|end2start] [--mode linear|delete]\n"
-                + "         [--no-st] [--sandwich 1|3|5] [--calib-prompts N | --calib-file FILE] [--steps N] [--st-steps N] [--lr X]\n"
-                + "         [--lora-rank R] [--lora-alpha A] [--seed S] [--reuse-from DIR [--reuse-at-ratio]] [--eval-prompts FILE.tsv] [--eval-seeds K]\n"
-                + "         [--no-eval]\n"
+        return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance-from FILE]\n"
+                + "         [--order importance|start2end|end2start] [--mode linear|delete] [--no-st] [--sandwich 1|3|5]\n"
+                + "         " + MethodFlags.synopsis() + " [--calib-file FILE]\n"
+                + "         [--reuse-from DIR [--reuse-at-ratio]] [--eval-prompts FILE.tsv] [--eval-seeds K] [--no-eval]\n"
                 + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
                 + "  --ratio R          fraction of blocks to replace, 0 < R < 1: round(R x blocks), at least one\n"
                 + "  --out DIR          the pruned model directory; report.md/json, importance.json/png and state/ go here;\n"
                 + "                     a run killed midway resumes from its last completed block when started again\n"
-                + "  --importance       block importance metric (default " + d.importance() + ")\n"
                 + "  --importance-from  reuse an importance.json instead of computing it\n"
                 + "  --order            replacement order (default importance: least important first)\n"
                 + "  --mode             linear: BRLL least-squares linear (default); delete: shortcut only\n"
                 + "  --no-st            keep the least-squares linears untrained (no sandwich training)\n"
                 + "  --sandwich W       sandwich width: 1 = the linear alone, 3 = nearest kept block each side (default), 5 = two\n"
-                + "  --calib-prompts N  calibration prompts from the grammar, each with 2 seeds (default " + d.calibPrompts() + ")\n"
+                + MethodFlags.help(d) + "\n"
                 + "  --calib-file FILE  calibrate on precomputed conditioning instead of grammar prompts (a checkpoint whose\n"
                 + "                     text encoders are not run here): a safetensors file with txt [N, L, context_in_dim] and\n"
                 + "                     y [N, vec_in_dim] (one row per prompt, F32/F16/BF16), and for a model without guidance\n"
                 + "                     embedding the empty prompt's neg_txt [1, L, context_in_dim] and neg_y [1, vec_in_dim];\n"
                 + "                     each prompt runs with 2 noise seeds; excludes --calib-prompts\n"
-                + "  --steps N          sampler steps of the calibration trajectories (default " + d.calibSteps() + ")\n"
-                + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
-                + "  --lr X             sandwich-training learning rate (default " + d.lr() + ")\n"
-                + "  --lora-rank R      rank of the neighbours' LoRA adapters (default " + d.loraRank() + ", 1.6 % of the Shapes\n"
-                + "                     width; for FLUX.1's 3072 something like 32)\n"
-                + "  --lora-alpha A     LoRA alpha; the adapters' scale is alpha / rank (default " + d.loraAlpha() + ")\n"
                 + "  --reuse-from DIR   build this ratio from a finished higher-ratio run in DIR (no training; kept blocks get\n"
                 + "                     that run's final adapters, trained for its ratio: on Shapes as good as training from\n"
                 + "                     30 % to 20 %, 0.14 worse from 30 % to 5 %, see the README's Table 6)\n"
@@ -92,11 +84,10 @@ final class PruneCommand implements Command {
         String width = a.string("sandwich", Integer.toString(d.sandwichWidth()));
         JobSpec spec;
         try {
-            spec = new JobSpec(JobSpec.absolute(base), JobSpec.absolute(out), ratio, a.string("importance", d.importance()),
-                    a.string("order", "importance"), mode, !a.flag("no-st"), Integer.parseInt(width),
-                    a.integer("calib-prompts", d.calibPrompts()), a.integer("steps", d.calibSteps()),
-                    a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()), a.integer("lora-rank", d.loraRank()),
-                    (float) a.number("lora-alpha", d.loraAlpha()), a.integer("seed", (int) d.seed()),
+            MethodFlags m = MethodFlags.parse(a, d);
+            spec = new JobSpec(JobSpec.absolute(base), JobSpec.absolute(out), ratio, m.importance(),
+                    a.string("order", "importance"), mode, !a.flag("no-st"), Integer.parseInt(width), m.calibPrompts(),
+                    m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(), m.seed(),
                     JobSpec.absolute(a.path("importance-from", null)), JobSpec.absolute(a.path("calib-file", null)),
                     JobSpec.absolute(a.path("reuse-from", null)), a.flag("reuse-at-ratio"), !a.flag("no-eval"),
                     JobSpec.absolute(a.path("eval-prompts", null)), a.integer("eval-seeds", JobSpec.QUALITY_SEEDS));
