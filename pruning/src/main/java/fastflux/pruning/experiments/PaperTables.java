@@ -7,6 +7,9 @@ import com.google.gson.JsonParser;
 import fastflux.checkpoints.AtomicFiles;
 import fastflux.model.ModelDir;
 import fastflux.model.Replacement;
+import fastflux.model.io.DType;
+import fastflux.model.io.SafetensorsReader;
+import fastflux.model.io.SafetensorsWriter;
 import fastflux.pruning.PruneJob;
 import fastflux.shapes.Category;
 import fastflux.shapes.Evaluation;
@@ -22,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -357,6 +361,7 @@ public final class PaperTables {
                     report.add("fidelity", Fidelity.of(o.evalPrompts(), o.seeds(), unprunedImages(base), r.images()).toJson(UNPRUNED));
                 } else {
                     unprunedImages.put(base, r.images());
+                    saveUnprunedImages(base, r.images());
                 }
                 JsonObject c = new JsonObject();
                 c.add("key", key);
@@ -397,16 +402,66 @@ public final class PaperTables {
         return out;
     }
 
-    /** The unpruned model's evaluation images of one seed base: kept from its evaluation, or made again when that was cached. */
+    /**
+     * The unpruned model's evaluation images of one seed base, which every pruned variant's fidelity compares
+     * against: kept from its evaluation in this invocation, else read from {@code variants/unpruned/images-baseS
+     * .safetensors} (written with that evaluation, keyed as it is), else, when that file is missing, made for other
+     * prompts or seeds or unreadable, made again (and saved).
+     */
     private List<Image> unprunedImages(long base) {
         return unprunedImages.computeIfAbsent(base, b -> {
+            List<Image> saved = readUnprunedImages(b);
+            if (saved != null) return saved;
             log.printf("[eval] %s: images of seed base %d again, for fidelity%n", UNPRUNED, b);
             try (NDManager m = NDManager.newBaseManager()) {
                 Evaluation.Options d = Evaluation.Options.defaults();
-                return Evaluation.run(ShapesModel.load(o.model(), m), o.evalPrompts(), new Evaluation.Options(o.seeds(), b,
-                        o.evalSteps(), d.guidance(), d.batch(), null), null).images();
+                List<Image> images = Evaluation.run(ShapesModel.load(o.model(), m), o.evalPrompts(), new Evaluation.Options(
+                        o.seeds(), b, o.evalSteps(), d.guidance(), d.batch(), null), null).images();
+                saveUnprunedImages(b, images);
+                return images;
             }
         });
+    }
+
+    private Path unprunedImagesFile(long base) {
+        return variantDir(UNPRUNED).resolve("images-base" + base + ".safetensors");
+    }
+
+    private void saveUnprunedImages(long base, List<Image> images) {
+        float[] all = new float[images.size() * Image.LENGTH];
+        for (int i = 0; i < images.size(); i++) System.arraycopy(images.get(i).rgb(), 0, all, i * Image.LENGTH, Image.LENGTH);
+        Path f = unprunedImagesFile(base);
+        try {
+            Files.createDirectories(f.getParent());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot create " + f.getParent(), e);
+        }
+        new SafetensorsWriter().metadata("key", evalKey(UNPRUNED, base).toString())
+                .add("images", DType.F32, new long[] {images.size(), Image.SIZE, Image.SIZE, Image.CHANNELS}, all).write(f);
+    }
+
+    /** The saved images of {@code base}, or null (and why, in the log) when there are none for this evaluation. */
+    private List<Image> readUnprunedImages(long base) {
+        Path f = unprunedImagesFile(base);
+        if (!Files.isRegularFile(f)) return null;
+        int n = o.evalPrompts().size() * o.seeds();
+        try (SafetensorsReader r = SafetensorsReader.open(f)) {
+            if (!evalKey(UNPRUNED, base).toString().equals(r.metadata().get("key"))) {
+                log.printf("[eval] %s: %s holds the images of other prompts, seeds or steps%n", UNPRUNED, f);
+                return null;
+            }
+            float[] all = r.readFloats("images");
+            if (all.length != n * Image.LENGTH) {
+                log.printf("[eval] %s: %s holds %d floats, expected %d images%n", UNPRUNED, f, all.length, n);
+                return null;
+            }
+            List<Image> images = new ArrayList<>(n);
+            for (int i = 0; i < n; i++) images.add(new Image(Arrays.copyOfRange(all, i * Image.LENGTH, (i + 1) * Image.LENGTH)));
+            return images;
+        } catch (RuntimeException e) {
+            log.printf("[eval] %s: cannot read %s (%s)%n", UNPRUNED, f, e.getMessage());
+            return null;
+        }
     }
 
     /** Rows: the first prompt of each category; columns: seeds 0..gridSeeds−1. The same for every model. */

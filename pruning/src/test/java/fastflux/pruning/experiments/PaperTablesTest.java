@@ -3,6 +3,7 @@ package fastflux.pruning.experiments;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDManager;
+import com.google.gson.JsonParser;
 import fastflux.checkpoints.AtomicFiles;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
@@ -13,6 +14,7 @@ import fastflux.shapes.Category;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.ShapesModel;
 import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -119,6 +121,32 @@ class PaperTablesTest {
         String again = Files.readString(third.report());
         assertTrue(again.contains("Table 4") && again.contains("Figure 6") && again.contains("grids/delete.png"), again);
         assertFalse(again.contains("Table 5"), "a part never run is not reported");
+
+        // A variant evaluated in a later invocation compares against the unpruned images saved with their
+        // evaluation; a damaged image file is named and the images are made again.
+        Path deleteEval = dir.resolve("variants/delete/eval-base0.json");
+        String fidelity = fidelity(deleteEval);
+        Files.delete(deleteEval);
+        ByteArrayOutputStream fourthLog = new ByteArrayOutputStream();
+        PaperTables.Result fourth = new PaperTables(dir, options(base, EnumSet.of(PaperTables.Part.FIG6)),
+                new PrintStream(fourthLog, true)).run();
+        assertEquals(List.of("delete@0"), fourth.evaluated());
+        assertFalse(fourthLog.toString().contains("again, for fidelity"), fourthLog.toString());
+        assertEquals(fidelity, fidelity(deleteEval), "the saved images are the ones the evaluation drew");
+
+        Path images = dir.resolve("variants/unpruned/images-base0.safetensors");
+        Files.write(images, new byte[] {1, 2, 3});
+        Files.delete(deleteEval);
+        ByteArrayOutputStream fifthLog = new ByteArrayOutputStream();
+        new PaperTables(dir, options(base, EnumSet.of(PaperTables.Part.FIG6)), new PrintStream(fifthLog, true)).run();
+        assertTrue(fifthLog.toString().contains("cannot read " + images) && fifthLog.toString().contains("again, for fidelity"),
+                fifthLog.toString());
+        assertEquals(fidelity, fidelity(deleteEval));
+        assertTrue(Files.size(images) > 1000, "made again and saved");
+    }
+
+    private static String fidelity(Path eval) throws IOException {
+        return JsonParser.parseString(Files.readString(eval)).getAsJsonObject().getAsJsonObject("report").get("fidelity").toString();
     }
 
     @Test
