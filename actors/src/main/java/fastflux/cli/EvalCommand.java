@@ -34,7 +34,7 @@ final class EvalCommand implements Command {
                 + "  --model DIR        a Shapes model directory, full or pruned (default: the embedded models/shapes-tiny)\n"
                 + "  --prompts FILE     category<TAB>prompt per line\n"
                 + "  --seeds K          images per prompt (default " + d.seeds() + "), seeds S .. S+K-1\n"
-                + "  --seed-base S      first seed (default " + d.seedBase() + ")\n"
+                + "  --seed-base S      noise seeds: image k of prompt i uses S + k + " + Evaluation.PROMPT_SEED_STRIDE + " i (default " + d.seedBase() + ")\n"
                 + "  --steps N          Euler steps (default " + d.steps() + ")\n"
                 + "  --guidance G       classifier-free guidance scale (default " + d.guidance() + ")\n"
                 + "  --save-images DIR  write every judged image as {line:04d}-{seed}.png (32x32)\n"

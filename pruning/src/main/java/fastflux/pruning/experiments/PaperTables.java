@@ -80,7 +80,7 @@ public final class PaperTables {
      * @param evalPrompts the evaluation prompts (the dev set), never used for calibration
      * @param evalLabel how the report names them
      * @param seeds images per prompt and seed base
-     * @param seedBases evaluation seed bases: base i uses seeds {@code i·1000 .. i·1000 + seeds − 1}
+     * @param seedBases evaluation seed bases: base i is {@code i·1000} ({@link Evaluation#imageSeed})
      * @param evalSteps sampler steps of evaluation and grids
      * @param gridSeeds images per grid row (one row per category's first prompt)
      */
@@ -381,6 +381,7 @@ public final class PaperTables {
         key.addProperty("seeds", o.seeds());
         key.addProperty("seed_base", base);
         key.addProperty("steps", o.evalSteps());
+        key.addProperty("noise", "per image"); // Evaluation.imageSeed; caches of the shared-noise scheme are not reused
         if (!name.equals(UNPRUNED)) key.addProperty("fidelity_to", UNPRUNED);
         return key;
     }

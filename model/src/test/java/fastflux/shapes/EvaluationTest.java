@@ -1,0 +1,37 @@
+package fastflux.shapes;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.NDManager;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+class EvaluationTest {
+    @Test
+    void everyImageOfEverySeedBaseHasItsOwnNoiseSeed() {
+        Set<Long> seen = new HashSet<>();
+        for (long base : new long[] {0, 1000, 2000}) {
+            for (int prompt = 0; prompt < 600; prompt++) {
+                for (int k = 0; k < 8; k++) {
+                    assertTrue(seen.add(Evaluation.imageSeed(base, prompt, k)), "base " + base + " prompt " + prompt + " image " + k);
+                }
+            }
+        }
+        assertEquals(1003, Evaluation.imageSeed(1000, 0, 3), "the first prompt keeps seeds base .. base + K - 1");
+    }
+
+    @Test
+    void theSamePromptTwiceDrawsTwoDifferentImages() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = ShapesModel.random(TinyTrainerTest.MICRO, m, 5, true);
+            Prompt p = new Prompt(Category.SINGLE_OBJECT, "a circle");
+            List<Image> images = Evaluation.run(model, List.of(p, p), new Evaluation.Options(1, 0, 2, 4f, 2, null), null).images();
+            assertTrue(Fidelity.mse(images.get(0), images.get(1)) > 1e-6, "one noise per image, not per seed index");
+            List<Image> again = Evaluation.run(model, List.of(p, p), new Evaluation.Options(1, 0, 2, 4f, 2, null), null).images();
+            assertEquals(0.0, Fidelity.mse(images.get(1), again.get(1)), "deterministic");
+        }
+    }
+}
