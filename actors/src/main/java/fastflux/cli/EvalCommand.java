@@ -33,7 +33,7 @@ final class EvalCommand implements Command {
                 + "                    [--guidance G] [--save-images DIR] [--against DIR] --out report.json\n"
                 + "  --model DIR        a Shapes model directory, full or pruned (default: the embedded models/shapes-tiny)\n"
                 + "  --prompts FILE     category<TAB>prompt per line\n"
-                + "  --seeds K          images per prompt (default " + d.seeds() + "), seeds S .. S+K-1\n"
+                + "  --seeds K          images per prompt (default " + d.seeds() + ")\n"
                 + "  --seed-base S      noise seeds: image k of prompt i uses S + k + " + Evaluation.PROMPT_SEED_STRIDE + " i (default " + d.seedBase() + ")\n"
                 + "  --steps N          Euler steps (default " + d.steps() + ")\n"
                 + "  --guidance G       classifier-free guidance scale (default " + d.guidance() + ")\n"

@@ -79,7 +79,7 @@ final class PaperTablesReport {
                 o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(),
                 m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
-                        + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (seeds i·1000 …), %d sampler "
+                        + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "
                         + "steps; **mean ± sd over the seed bases**. Fidelity: the pixel MSE between each image and the unpruned "
                         + "model's image of the same prompt and noise seed (lower is closer; `eval --against`), which the judge "
                         + "cannot see where the unpruned model itself fails. Latency: one transformer forward on the Shapes work, pruned and "
