@@ -73,10 +73,13 @@ final class PaperTablesReport {
         var m = o.method();
         JsonObject anyReport = reports.values().stream().findFirst().orElse(null);
         int blocks = anyReport == null ? 0 : anyReport.get("block_count").getAsInt();
-        md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s; "
-                        + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks. Calibration: %d grammar prompts × 2 seeds, %d sampler "
+        JsonObject full = reports.get("full");
+        int count = full == null ? 0 : full.get("replaced_count").getAsInt();
+        String replaced = full == null ? "" : " (" + count + (count == 1 ? " block" : " blocks") + " replaced)";
+        md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s%s; "
+                        + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks (5 replaced). Calibration: %d grammar prompts × 2 seeds, %d sampler "
                         + "steps; %d sandwich-training steps per block, lr %s, LoRA rank %d, alpha %s; importance %s.%n%n",
-                o.model(), blocks, m.ratio(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(),
+                o.model(), blocks, m.ratio(), replaced, m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(),
                 m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "

@@ -89,6 +89,7 @@ class PaperTablesTest {
             assertTrue(md.contains(s), "report.md lacks '" + s + "':\n" + md);
         }
         assertFalse(md.contains("Table 5"), "only the parts asked for");
+        assertTrue(java.util.regex.Pattern.compile("at ratio 0\\.34 \\(\\d+ blocks? replaced\\)").matcher(md).find(), md);
         for (String n : List.of("unpruned", "full", "no-st", "delete")) {
             assertTrue(Files.isRegularFile(dir.resolve("grids").resolve(n + ".png")), n);
             assertTrue(Files.isRegularFile(dir.resolve("variants").resolve(n).resolve("eval-base0.json")), n);
