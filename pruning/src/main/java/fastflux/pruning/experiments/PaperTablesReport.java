@@ -74,8 +74,8 @@ final class PaperTablesReport {
         JsonObject anyReport = reports.values().stream().findFirst().orElse(null);
         int blocks = anyReport == null ? 0 : anyReport.get("block_count").getAsInt();
         JsonObject full = reports.get("full");
-        int count = full == null ? 0 : full.get("replaced_count").getAsInt();
-        String replaced = full == null ? "" : " (" + count + (count == 1 ? " block" : " blocks") + " replaced)";
+        int count = full == null ? -1 : full.get("replaced_count").getAsInt();
+        String replaced = count < 0 ? "" : " (" + count + (count == 1 ? " block" : " blocks") + " replaced)";
         md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s%s; "
                         + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks (5 replaced). Calibration: %d grammar prompts × 2 seeds, %d sampler "
                         + "steps; %d sandwich-training steps per block, lr %s, LoRA rank %d, alpha %s; importance %s.%n%n",

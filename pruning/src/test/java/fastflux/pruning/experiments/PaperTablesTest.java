@@ -26,6 +26,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -89,7 +90,7 @@ class PaperTablesTest {
             assertTrue(md.contains(s), "report.md lacks '" + s + "':\n" + md);
         }
         assertFalse(md.contains("Table 5"), "only the parts asked for");
-        assertTrue(java.util.regex.Pattern.compile("at ratio 0\\.34 \\(\\d+ blocks? replaced\\)").matcher(md).find(), md);
+        assertTrue(Pattern.compile("at ratio 0\\.34 \\(\\d+ blocks? replaced\\)").matcher(md).find(), md);
         for (String n : List.of("unpruned", "full", "no-st", "delete")) {
             assertTrue(Files.isRegularFile(dir.resolve("grids").resolve(n + ".png")), n);
             assertTrue(Files.isRegularFile(dir.resolve("variants").resolve(n).resolve("eval-base0.json")), n);
