@@ -39,14 +39,16 @@ final class ExperimentCommand implements Command {
     public String usage() {
         PruneJob.Options d = PruneJob.Options.defaults(0.2);
         return "usage: fastflux experiment paper-tables --out DIR [--only table4,table5,table6,fig6,fig7] [--model DIR]\n"
-                + "         [--seed-bases N] [--seeds K] [--eval-prompts FILE] [--eval-steps N] [--ratio R]\n"
+                + "         [--seed-bases N] [--first-seed-base S] [--seeds K] [--eval-prompts FILE] [--eval-steps N]\n"
+                + "         [--ratio R] [--draws N]\n"
                 + "         " + MethodFlags.synopsis() + "\n"
                 + "  --out DIR          variants/NAME (one pruning run each, with its eval-base*.json and grid.png),\n"
                 + "                     importance/ (the shared ranking), grids/, report.md. Started again, finished\n"
                 + "                     variants and cached evaluations are kept and an unfinished variant resumes\n"
                 + "  --only PARTS       comma-separated subset (default all five)\n"
                 + "  --model DIR        the full model (default: the embedded models/shapes-tiny)\n"
-                + "  --seed-bases N     evaluation seed bases 0, 1000, ... (default 3): mean +- sd over them\n"
+                + "  --seed-bases N     evaluation seed bases S, S + 1000, ... (default 3): mean +- sd over them\n"
+                + "  --first-seed-base S  the first of them (default 0); another S draws other noise for every image\n"
                 + "  --seeds K          images per prompt per seed base (default 4)\n"
                 + "  --eval-prompts F   evaluation prompts (default model/src/test/resources/shapes-prompts-dev.tsv)\n"
                 + "  --eval-steps N     sampler steps of evaluation and grids (default " + ShapesModel.DEFAULT_STEPS + ")\n"
@@ -54,6 +56,9 @@ final class ExperimentCommand implements Command {
                 + "                     blocks; at 0.2, 2 blocks deleted untrained cost only 0.06 overall, near the\n"
                 + "                     evaluation's noise, so no part of the method can show what it recovers; the\n"
                 + "                     paper's 0.1 is 5 of FLUX.1's 57 blocks); Table 6 always runs 5-30%\n"
+                + "  --draws N          prune each variant of Tables 4-5 and Figure 6 N times, with seeds S .. S+N-1\n"
+                + "                     (default 1), and judge the orderings over draws x seed bases: one run's\n"
+                + "                     training draw moves the Shapes model's scores as much as the method's parts do\n"
                 + "the method's options, for every variant (each variant sets its own order, mode, ST and width):\n"
                 + MethodFlags.help(d);
     }
@@ -83,9 +88,12 @@ final class ExperimentCommand implements Command {
             int seeds = a.integer("seeds", 4);
             int bases = a.integer("seed-bases", 3);
             int evalSteps = a.integer("eval-steps", ShapesModel.DEFAULT_STEPS);
+            int draws = a.integer("draws", 1);
+            long firstBase = a.integer("first-seed-base", 0);
             a.rejectUnknown();
             List<Prompt> prompts = PromptFile.read(promptsFile);
-            o = new PaperTables.Options(model, parts, method, prompts, promptsFile.getFileName().toString(), seeds, bases, evalSteps, 4);
+            o = new PaperTables.Options(model, parts, method, prompts, promptsFile.getFileName().toString(), seeds, bases, evalSteps, 4,
+                    draws, firstBase);
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("experiment: " + e.getMessage());
         }

@@ -88,7 +88,7 @@ public final class PruneJob {
                     Calibration.Options.DEFAULT_PROMPTS, 10, 150, 1e-3, DEFAULT_LORA_RANK, DEFAULT_LORA_RANK, 256L << 20, 0);
         }
 
-        JsonObject toJson() {
+        public JsonObject toJson() {
             JsonObject o = new JsonObject();
             o.addProperty("ratio", ratio);
             o.addProperty("importance", importance);

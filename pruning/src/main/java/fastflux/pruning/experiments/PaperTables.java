@@ -80,16 +80,21 @@ public final class PaperTables {
      * @param evalPrompts the evaluation prompts (the dev set), never used for calibration
      * @param evalLabel how the report names them
      * @param seeds images per prompt and seed base
-     * @param seedBases evaluation seed bases: base i is {@code i·1000} ({@link Evaluation#imageSeed})
+     * @param seedBases evaluation seed bases: base i is {@code firstSeedBase + i·1000} ({@link Evaluation#imageSeed})
      * @param evalSteps sampler steps of evaluation and grids
      * @param gridSeeds images per grid row (one row per category's first prompt)
+     * @param draws training draws of the ordering variants (Tables 4–5, Figure 6): draw d is pruned with seed
+     *              {@code method.seed() + d} (calibration prompts, adapter initialisation, minibatch order), so the
+     *              orderings are judged over the training's spread as well as the evaluation's
+     * @param firstSeedBase the first evaluation seed base
      */
     public record Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
-                                                int seeds, int seedBases, int evalSteps, int gridSeeds) {
+                          int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase) {
         public Options {
-            if (seeds < 1 || seedBases < 1 || evalSteps < 1 || gridSeeds < 1) {
-                throw new IllegalArgumentException("seeds, seed bases, evaluation steps and grid seeds must be >= 1");
+            if (seeds < 1 || seedBases < 1 || evalSteps < 1 || gridSeeds < 1 || draws < 1) {
+                throw new IllegalArgumentException("seeds, seed bases, evaluation steps, grid seeds and draws must be >= 1");
             }
+            if (firstSeedBase < 0) throw new IllegalArgumentException("the first seed base must be >= 0, got " + firstSeedBase);
             if (evalPrompts == null || evalPrompts.isEmpty()) throw new IllegalArgumentException("no evaluation prompts");
             parts = EnumSet.copyOf(parts);
             evalPrompts = List.copyOf(evalPrompts);
@@ -149,7 +154,7 @@ public final class PaperTables {
         }
         Set<Part> reported = addFinishedParts(variants, reports, evals);
         Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
-                o.evalSteps(), o.gridSeeds());
+                o.evalSteps(), o.gridSeeds(), o.draws(), o.firstSeedBase());
         Path report = dir.resolve("report.md");
         write(report, PaperTablesReport.markdown(shown, variants, reports, evals));
         log.println("paper-tables: report written to " + report);
@@ -194,6 +199,34 @@ public final class PaperTables {
     }
 
     private Map<String, Variant> variants(Set<Part> p) {
+        Map<String, Variant> v = firstDraw(p);
+        List<Variant> drawn = new ArrayList<>();
+        boolean orderings = p.contains(Part.TABLE4) || p.contains(Part.TABLE5) || p.contains(Part.FIG6);
+        for (String name : DRAWN) {
+            if (orderings && v.containsKey(name)) drawn.add(v.get(name));
+        }
+        for (int d = 1; d < o.draws(); d++) {
+            for (Variant x : drawn) {
+                PruneJob.Options m = x.options();
+                PruneJob.Options seeded = new PruneJob.Options(m.ratio(), m.importance(), m.importanceFrom(), m.order(), m.mode(),
+                        m.sandwichTraining(), m.sandwichWidth(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(),
+                        m.loraRank(), m.loraAlpha(), m.bufferBytes(), m.seed() + d);
+                String n = drawName(x.name(), d);
+                v.put(n, new Variant(n, x.label() + ", draw " + d + " (seed " + seeded.seed() + ")", seeded, null));
+            }
+        }
+        return v;
+    }
+
+    /** The variants whose orderings the targets test; with {@code --draws N} each is pruned N times. */
+    static final List<String> DRAWN = List.of("full", "no-st", "delete", "start2end", "end2start");
+
+    /** Draw d of a variant: its own name for draw 0, else {@code NAME-drawD}. */
+    static String drawName(String name, int draw) {
+        return draw == 0 ? name : name + "-draw" + draw;
+    }
+
+    private Map<String, Variant> firstDraw(Set<Part> p) {
         PruneJob.Options m = o.method();
         Path importance = m.order() == PruneJob.Order.IMPORTANCE && m.importanceFrom() == null
                 ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
@@ -274,6 +307,7 @@ public final class PaperTables {
         Path out = variantDir(v.name());
         JsonObject done = finished(out);
         if (done != null) {
+            requireSameOptions(v, done);
             log.println("[skip] " + v.name() + ": finished (" + out.resolve("report.json") + ")");
             return done;
         }
@@ -285,6 +319,27 @@ public final class PaperTables {
             JsonObject r = job.runAll(null, 1, null);
             pruned.add(v.name());
             return r;
+        }
+    }
+
+    /**
+     * A finished variant counts only when it was pruned with this invocation's options: one run with, say, other
+     * sandwich-training steps into the same directory is a clear error instead of a report mixing two settings. The
+     * ranking's path is left out (the directory may have moved; the ranking is the one in it).
+     */
+    static void requireSameOptions(Variant v, JsonObject finishedReport) {
+        JsonObject want = v.options().toJson();
+        JsonObject had = finishedReport.getAsJsonObject("options");
+        List<String> differ = new ArrayList<>();
+        for (String k : want.keySet()) {
+            if (k.equals("importance_from")) continue;
+            var a = want.get(k);
+            var b = had == null ? null : had.get(k);
+            if (b == null || !a.equals(b)) differ.add(k + " " + (b == null ? "(absent)" : b) + ", here " + a);
+        }
+        if (!differ.isEmpty()) {
+            throw new IllegalArgumentException("variant " + v.name() + " was finished with other options (" + String.join("; ", differ)
+                    + "): use another --out, or the options it was run with");
         }
     }
 
@@ -332,8 +387,7 @@ public final class PaperTables {
     private List<JsonObject> evaluate(String name, Path model, String twin) {
         List<JsonObject> out = new ArrayList<>();
         Path vd = variantDir(name);
-        for (int i = 0; i < o.seedBases(); i++) {
-            long base = i * 1000L;
+        for (long base : seedBases()) {
             Path f = vd.resolve("eval-base" + base + ".json");
             JsonObject key = evalKey(name, base);
             boolean pruned = !name.equals(UNPRUNED);
@@ -374,6 +428,13 @@ public final class PaperTables {
         return out;
     }
 
+    /** The evaluation seed bases, in order: the first, then every 1000. */
+    long[] seedBases() {
+        long[] b = new long[o.seedBases()];
+        for (int i = 0; i < b.length; i++) b[i] = o.firstSeedBase() + i * 1000L;
+        return b;
+    }
+
     /** What one evaluation was computed from: a cached one counts only when its key equals this. */
     private JsonObject evalKey(String name, long base) {
         JsonObject key = new JsonObject();
@@ -394,8 +455,7 @@ public final class PaperTables {
     /** Every seed base's evaluation of a variant from the cache, or null when one is missing or was made otherwise. */
     private List<JsonObject> cachedEvaluations(String name) {
         List<JsonObject> out = new ArrayList<>();
-        for (int i = 0; i < o.seedBases(); i++) {
-            long base = i * 1000L;
+        for (long base : seedBases()) {
             JsonObject r = cachedEvaluation(variantDir(name).resolve("eval-base" + base + ".json"), evalKey(name, base));
             if (r == null) return null;
             out.add(r);

@@ -67,8 +67,33 @@ final class PaperTablesReport {
 
     static final String FIDELITY = "fidelity.mse";
 
+    /**
+     * A variant's evaluations over every training draw, draw-major and seed-base-minor (draw 0's bases, then draw
+     * 1's, ...), so that position k of two variants' lists is the same draw index, prompts and noise seeds; null
+     * when a draw has not been evaluated.
+     */
+    static List<JsonObject> overDraws(Map<String, List<JsonObject>> evals, String name, int draws) {
+        List<JsonObject> all = new java.util.ArrayList<>();
+        for (int d = 0; d < draws; d++) {
+            List<JsonObject> e = evals.get(PaperTables.drawName(name, d));
+            if (e == null) return null;
+            all.addAll(e);
+        }
+        return all;
+    }
+
     static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
-                           Map<String, List<JsonObject>> evals) {
+                           Map<String, List<JsonObject>> perVariant) {
+        // Tables 4-5 and Figure 6 (and the ordering targets) pool the training draws; Figure 7 and Table 6 are draw 0.
+        Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>(perVariant);
+        if (o.draws() > 1) {
+            for (String name : PaperTables.DRAWN) {
+                List<JsonObject> all = overDraws(perVariant, name, o.draws());
+                if (all != null) evals.put(name, all);
+                else evals.remove(name);
+            }
+        }
+        String over = o.draws() > 1 ? "the " + o.draws() + " training draws × " + o.seedBases() + " seed bases" : "the seed bases";
         StringBuilder md = new StringBuilder("# FastFLUX paper tables at Shapes scale\n\n");
         var m = o.method();
         JsonObject anyReport = reports.values().stream().findFirst().orElse(null);
@@ -82,12 +107,18 @@ final class PaperTablesReport {
                 o.model(), blocks, m.ratio(), replaced, m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(),
                 m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
-                        + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "
-                        + "steps; **mean ± sd over the seed bases**. Fidelity: the pixel MSE between each image and the unpruned "
+                        + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base %d + i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "
+                        + "steps; **mean ± sd over %s**. Fidelity: the pixel MSE between each image and the unpruned "
                         + "model's image of the same prompt and noise seed (lower is closer; `eval --against`), which the judge "
                         + "cannot see where the unpruned model itself fails. Latency: one transformer forward on the Shapes work, pruned and "
                         + "unpruned timed interleaved in the same process (`report.json` of each variant); the paper's is FLUX.1-dev on "
-                        + "an RTX 3090.%n%n", o.evalLabel(), o.seeds(), o.seedBases(), o.evalSteps()));
+                        + "an RTX 3090.%n%n", o.evalLabel(), o.seeds(), o.seedBases(), o.firstSeedBase(), o.evalSteps(), over));
+        if (o.draws() > 1) {
+            md.append(String.format(Locale.ROOT, "Training draws: Tables 4–5 and Figure 6 prune each variant %d times, with "
+                    + "seeds %d to %d (calibration prompts, adapter initialisation, minibatch order; `NAME-drawD` under "
+                    + "`variants/`), and pool the evaluations of all draws; Figure 7 and Table 6 are draw 0's (seed %d).%n%n",
+                    o.draws(), m.seed(), m.seed() + o.draws() - 1, m.seed()));
+        }
 
         Map<String, String> rowOf = new java.util.LinkedHashMap<>();
         String head = "| variant | paper HPS v2 | ours overall | ours fd | ours fidelity MSE | replaced | latency ms (base → pruned) |\n"
@@ -117,7 +148,7 @@ final class PaperTablesReport {
             for (int w : new int[] {1, 3, 5}) {
                 String name = w == m.sandwichWidth() ? "full" : "width" + w;
                 String paper = w == 1 ? "27.99 (3 − 0.59)" : w == 3 ? "28.58" : "28.61 (3 + 0.03)";
-                md.append(row("width " + w, paper, evals.get(name), reports.get(name)));
+                md.append(row("width " + w, paper, perVariant.get(name), reports.get(name)));
             }
             md.append("\nThe paper gives the figure's values in its text only: +0.59 from 1 to 3 layers, +0.03 from 3 to 5.\n\n");
         }
@@ -152,18 +183,28 @@ final class PaperTablesReport {
             md.append('\n');
         }
 
+        String per = o.draws() > 1 ? "draw and seed base" : "seed base";
         md.append("## Ordering targets (overall)\n\nUnpaired: holds when the gap of the means exceeds the larger of the two "
                 + "sds. Paired: every variant is judged on the same prompts and noise seeds in each seed base, so the "
-                + "per-base difference is taken first; holds when its mean exceeds its sd.\n\n");
-        target(md, "Table 4: full method > linear without ST", evals, "full", "no-st", "overall");
-        target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete", "overall");
-        target(md, "Table 5: importance order > Start2End", evals, "full", "start2end", "overall");
+                + "difference per " + per + " is taken first; holds when its mean exceeds its sd.\n\n");
+        target(md, "Table 4: full method > linear without ST", evals, "full", "no-st", "overall", per);
+        target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete", "overall", per);
+        target(md, "Table 5: importance order > Start2End", evals, "full", "start2end", "overall", per);
+        if (o.draws() > 1) {
+            md.append("\nEach draw on its own (paired by seed base), which is what one run of `prune` gives:\n\n");
+            md.append("| target |");
+            for (int d = 0; d < o.draws(); d++) md.append(" draw ").append(d).append(" |");
+            md.append("\n|---|").append("---|".repeat(o.draws())).append('\n');
+            drawRow(md, "Table 4: full > w/o ST", perVariant, "full", "no-st", o.draws());
+            drawRow(md, "Figure 6: full > delete + ST", perVariant, "full", "delete", o.draws());
+            drawRow(md, "Table 5: importance > Start2End", perVariant, "full", "start2end", o.draws());
+        }
         md.append("\n## Ordering targets (fidelity to the unpruned model)\n\nThe same tests on the pixel MSE to the "
                 + "unpruned model's images, where lower is better: each line states how much closer the first variant "
                 + "stays.\n\n");
-        target(md, "Table 4: full method closer than linear without ST", evals, "full", "no-st", FIDELITY);
-        target(md, "Figure 6: full method closer than delete with the same training", evals, "full", "delete", FIDELITY);
-        target(md, "Table 5: importance order closer than Start2End", evals, "full", "start2end", FIDELITY);
+        target(md, "Table 4: full method closer than linear without ST", evals, "full", "no-st", FIDELITY, per);
+        target(md, "Figure 6: full method closer than delete with the same training", evals, "full", "delete", FIDELITY, per);
+        target(md, "Table 5: importance order closer than Start2End", evals, "full", "start2end", FIDELITY, per);
         md.append('\n');
 
         md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
@@ -177,8 +218,21 @@ final class PaperTablesReport {
         }
         md.append("\n## Image grids (rows: the first evaluation prompt of each category; columns: seeds 0–")
                 .append(o.gridSeeds() - 1).append(")\n\n");
-        for (String name : evals.keySet()) md.append("**").append(name).append("** ![](grids/").append(name).append(".png)\n\n");
+        for (String name : perVariant.keySet()) md.append("**").append(name).append("** ![](grids/").append(name).append(".png)\n\n");
         return md.toString();
+    }
+
+    /** One row of the per-draw table: each draw's paired difference and whether it holds on its own. */
+    private static void drawRow(StringBuilder md, String what, Map<String, List<JsonObject>> perVariant, String a, String b,
+                                int draws) {
+        if (overDraws(perVariant, a, draws) == null || overDraws(perVariant, b, draws) == null) return;
+        md.append("| ").append(what).append(" |");
+        for (int d = 0; d < draws; d++) {
+            Stat s = pairedDifference(perVariant.get(PaperTables.drawName(a, d)), perVariant.get(PaperTables.drawName(b, d)), "overall");
+            md.append(' ').append(s == null ? "-" : s.format("%.3f") + (s.n() < 2 ? "" : s.mean() > s.sd() ? " (holds)" : " (does not)"))
+                    .append(" |");
+        }
+        md.append('\n');
     }
 
     private static String row(String label, String paper, List<JsonObject> evals, JsonObject report) {
@@ -200,6 +254,12 @@ final class PaperTablesReport {
      * gap is b − a).
      */
     static void target(StringBuilder md, String what, Map<String, List<JsonObject>> evals, String a, String b, String metric) {
+        target(md, what, evals, a, b, metric, "seed base");
+    }
+
+    /** As above, the lists paired position by position over {@code pairedBy} (seed base, or draw and seed base). */
+    static void target(StringBuilder md, String what, Map<String, List<JsonObject>> evals, String a, String b, String metric,
+                       String pairedBy) {
         if (!evals.containsKey(a) || !evals.containsKey(b)) return;
         Stat x = Stat.of(evals.get(a), metric);
         Stat y = Stat.of(evals.get(b), metric);
@@ -221,7 +281,7 @@ final class PaperTablesReport {
             // difference removes the noise the variants share; its own sd is the fair yardstick for the gap.
             Stat d = lowerIsBetter ? pairedDifference(evals.get(b), evals.get(a), metric) : pairedDifference(evals.get(a), evals.get(b), metric);
             if (d != null && d.n() >= 2) {
-                verdict += String.format(Locale.ROOT, "; paired by seed base: difference %s, %s", d.format(format),
+                verdict += String.format(Locale.ROOT, "; paired by %s: difference %s, %s", pairedBy, d.format(format),
                         d.mean() > d.sd() ? "**holds**" : "**does not hold**");
             }
         }

@@ -51,6 +51,33 @@ class PaperTablesReportTest {
         assertNull(PaperTablesReport.Stat.of(overall(0.5), PaperTablesReport.FIDELITY));
     }
 
+    @Test
+    void drawsArePooledForTheOrderingsAndShownOneByOne() {
+        var method = fastflux.pruning.PruneJob.Options.defaults(0.25);
+        var o = new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.of(PaperTables.Part.FIG6), method,
+                List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4, 2, 5000);
+        Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
+        evals.put(PaperTables.UNPRUNED, overall(0.7, 0.7));
+        evals.put("full", overall(0.50, 0.60));
+        evals.put("delete", overall(0.45, 0.55));
+        evals.put("full-draw1", overall(0.40, 0.50));
+        evals.put("delete-draw1", overall(0.42, 0.48));
+        String md = PaperTablesReport.markdown(o, Map.of(), Map.of(), evals);
+        // pooled: full 0.50, 0.60, 0.40, 0.50; paired differences 0.05, 0.05, -0.02, 0.02: draw 0 alone holds, the
+        // two draws together do not (mean 0.025, sd 0.033)
+        assertTrue(md.contains("| FastFLUX (BRLL + ST) | 28.58 | 0.500 ± 0.082 |"), md);
+        double mean = 0.025, sd = Math.sqrt((2 * Math.pow(0.025, 2) + Math.pow(0.045, 2) + Math.pow(0.005, 2)) / 3);
+        assertTrue(md.contains(String.format(java.util.Locale.ROOT, "paired by draw and seed base: difference %.3f ± %.3f, **does not hold**",
+                mean, sd)), md);
+        assertTrue(md.contains("| Figure 6: full > delete + ST | 0.050 ± 0.000 (holds) | 0.000 ± 0.028 (does not) |"), md);
+        assertTrue(md.contains("mean ± sd over the 2 training draws × 2 seed bases") && md.contains("base 5000 + i·1000"), md);
+        // a draw not evaluated yet: the pooled rows wait for it
+        evals.remove("delete-draw1");
+        String partial = PaperTablesReport.markdown(o, Map.of(), Map.of(), evals);
+        assertTrue(partial.contains("| delete + ST | 28.25 | - |"), partial);
+        assertFalse(partial.contains("Figure 6: full method > delete"), partial);
+    }
+
     static List<JsonObject> fidelity(double... mse) {
         return java.util.Arrays.stream(mse).mapToObj(x -> {
             JsonObject f = new JsonObject();

@@ -47,7 +47,7 @@ class PaperTablesTest {
                 Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 4, 4f, 1L << 20, 0);
         List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
                 new Prompt(Category.COLORS, "a red square"));
-        return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2);
+        return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2, 1, 0);
     }
 
     @Test
@@ -73,6 +73,46 @@ class PaperTablesTest {
         assertEquals(0.05, v.get("ratio-05").options().ratio());
         // Every importance-ordered variant reads the one shared ranking.
         assertEquals(tmp.resolve("importance").resolve("importance.json"), v.get("ratio-30").options().importanceFrom());
+    }
+
+    static PaperTables.Options withDraws(PaperTables.Options o, int draws, long firstSeedBase, int seedBases) {
+        return new PaperTables.Options(o.model(), o.parts(), o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), seedBases,
+                o.evalSteps(), o.gridSeeds(), draws, firstSeedBase);
+    }
+
+    @Test
+    void drawsPruneTheOrderingVariantsAgainWithTheNextSeeds(@TempDir Path tmp) {
+        var parts = EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6, PaperTables.Part.FIG7);
+        Map<String, PaperTables.Variant> v = new PaperTables(tmp, withDraws(options(tmp, parts), 3, 0, 1), System.out).variants();
+        assertEquals(List.of("full", "no-st", "delete", "width1", "width5", "full-draw1", "no-st-draw1", "delete-draw1",
+                "full-draw2", "no-st-draw2", "delete-draw2"), List.copyOf(v.keySet()), "Figure 7's widths are not drawn");
+        for (String n : List.of("full", "no-st", "delete")) {
+            for (int d = 1; d < 3; d++) {
+                PruneJob.Options drawn = v.get(n + "-draw" + d).options();
+                assertEquals(d, drawn.seed(), n);
+                // nothing but the seed differs from draw 0
+                assertEquals(new PruneJob.Options(drawn.ratio(), drawn.importance(), drawn.importanceFrom(), drawn.order(), drawn.mode(),
+                        drawn.sandwichTraining(), drawn.sandwichWidth(), drawn.calibPrompts(), drawn.calibSteps(), drawn.stSteps(),
+                        drawn.lr(), drawn.loraRank(), drawn.loraAlpha(), drawn.bufferBytes(), 0), v.get(n).options(), n);
+            }
+        }
+        Map<String, PaperTables.Variant> fig7 = new PaperTables(tmp, withDraws(options(tmp, EnumSet.of(PaperTables.Part.FIG7)), 3, 0, 1),
+                System.out).variants();
+        assertEquals(List.of("full", "width1", "width5"), List.copyOf(fig7.keySet()), "no ordering target, no draws");
+        assertArrayEquals(new long[] {5000, 6000, 7000}, new PaperTables(tmp, withDraws(options(tmp, parts), 1, 5000, 3), System.out)
+                .seedBases());
+    }
+
+    @Test
+    void aFinishedVariantWithOtherOptionsIsAnErrorNamingThem(@TempDir Path tmp) {
+        PaperTables.Variant full = new PaperTables(tmp, options(tmp, EnumSet.of(PaperTables.Part.FIG6)), System.out).variants().get("full");
+        com.google.gson.JsonObject report = new com.google.gson.JsonObject();
+        report.add("options", full.options().toJson());
+        report.getAsJsonObject("options").addProperty("importance_from", "/elsewhere/importance.json");
+        PaperTables.requireSameOptions(full, report); // the same run, its directory moved
+        report.getAsJsonObject("options").addProperty("st_steps", 300);
+        var e = assertThrows(IllegalArgumentException.class, () -> PaperTables.requireSameOptions(full, report));
+        assertTrue(e.getMessage().contains("variant full") && e.getMessage().contains("st_steps 300, here 2"), e.getMessage());
     }
 
     @Test
