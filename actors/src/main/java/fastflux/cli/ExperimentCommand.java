@@ -90,6 +90,8 @@ final class ExperimentCommand implements Command {
             int evalSteps = a.integer("eval-steps", ShapesModel.DEFAULT_STEPS);
             int draws = a.integer("draws", 1);
             long firstBase = a.integer("first-seed-base", 0);
+            if (draws < 1) throw new IllegalArgumentException("--draws must be at least 1, got " + draws);
+            if (firstBase < 0) throw new IllegalArgumentException("--first-seed-base must be 0 or more, got " + firstBase);
             a.rejectUnknown();
             List<Prompt> prompts = PromptFile.read(promptsFile);
             o = new PaperTables.Options(model, parts, method, prompts, promptsFile.getFileName().toString(), seeds, bases, evalSteps, 4,

@@ -288,6 +288,9 @@ class MainTest {
         assertUsageError("LoRA alpha must be positive, got -1.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lora-alpha", "-1");
         assertUsageError("learning rate must be positive, got 0.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lr", "0");
         assertUsageError("LoRA alpha must be positive", "prune", "--ratio", "0.2", "--out", "/tmp/never", "--lora-alpha", "0");
+        assertUsageError("--draws must be at least 1, got 0", "experiment", "paper-tables", "--out", "/tmp/never", "--draws", "0");
+        assertUsageError("--first-seed-base must be 0 or more, got -5", "experiment", "paper-tables", "--out", "/tmp/never",
+                "--first-seed-base", "-5");
     }
 
     /** The command exits 2 (a usage error, before any work) with {@code message} in its error output. */
