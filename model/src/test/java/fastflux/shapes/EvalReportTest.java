@@ -35,6 +35,26 @@ class EvalReportTest {
     }
 
     @Test
+    void verdictsAreAlsoTalliedPerPromptInTheOrderJudged() {
+        EvalReport r = new EvalReport();
+        Prompt four = new Prompt(Category.COUNTING, "four red triangles");
+        Prompt circle = new Prompt(Category.SINGLE_OBJECT, "a circle");
+        r.add(four, false);
+        r.add(circle, true);
+        r.add(four, true);
+        r.add(four, false);
+        assertEquals(1.0 / 3, r.score(Category.COUNTING), 1e-12);
+        var prompts = JsonParser.parseString(r.toJson()).getAsJsonObject().getAsJsonArray("prompts");
+        assertEquals(2, prompts.size());
+        JsonObject first = prompts.get(0).getAsJsonObject();
+        assertEquals("counting", first.get("category").getAsString());
+        assertEquals("four red triangles", first.get("prompt").getAsString());
+        assertEquals(1, first.get("correct").getAsInt());
+        assertEquals(3, first.get("images").getAsInt());
+        assertEquals(1, prompts.get(1).getAsJsonObject().get("correct").getAsInt());
+    }
+
+    @Test
     void emptyReport() {
         EvalReport r = new EvalReport();
         assertNull(r.overall());
