@@ -90,6 +90,7 @@ final class ExperimentCommand implements Command {
             int evalSteps = a.integer("eval-steps", ShapesModel.DEFAULT_STEPS);
             int draws = a.integer("draws", 1);
             long firstBase = a.integer("first-seed-base", 0);
+            // checked here as well as in PaperTables.Options: a bad flag is a usage error before the prompt file is read
             if (draws < 1) throw new IllegalArgumentException("--draws must be at least 1, got " + draws);
             if (firstBase < 0) throw new IllegalArgumentException("--first-seed-base must be 0 or more, got " + firstBase);
             a.rejectUnknown();

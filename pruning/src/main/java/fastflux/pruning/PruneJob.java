@@ -88,6 +88,12 @@ public final class PruneJob {
                     Calibration.Options.DEFAULT_PROMPTS, 10, 150, 1e-3, DEFAULT_LORA_RANK, DEFAULT_LORA_RANK, 256L << 20, 0);
         }
 
+        /** The same options with another seed (calibration prompts, adapter initialisation, minibatch order). */
+        public Options withSeed(long s) {
+            return new Options(ratio, importance, importanceFrom, order, mode, sandwichTraining, sandwichWidth, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, s);
+        }
+
         public JsonObject toJson() {
             JsonObject o = new JsonObject();
             o.addProperty("ratio", ratio);

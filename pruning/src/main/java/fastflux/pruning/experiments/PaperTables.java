@@ -207,10 +207,7 @@ public final class PaperTables {
         }
         for (int d = 1; d < o.draws(); d++) {
             for (Variant x : drawn) {
-                PruneJob.Options m = x.options();
-                PruneJob.Options seeded = new PruneJob.Options(m.ratio(), m.importance(), m.importanceFrom(), m.order(), m.mode(),
-                        m.sandwichTraining(), m.sandwichWidth(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(),
-                        m.loraRank(), m.loraAlpha(), m.bufferBytes(), m.seed() + d);
+                PruneJob.Options seeded = x.options().withSeed(x.options().seed() + d);
                 String n = drawName(x.name(), d);
                 v.put(n, new Variant(n, x.label() + ", draw " + d + " (seed " + seeded.seed() + ")", seeded, null));
             }

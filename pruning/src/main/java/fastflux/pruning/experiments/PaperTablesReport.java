@@ -4,6 +4,8 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import fastflux.pruning.experiments.PaperTables.Part;
 import fastflux.pruning.experiments.PaperTables.Variant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -73,7 +75,7 @@ final class PaperTablesReport {
      * when a draw has not been evaluated.
      */
     static List<JsonObject> overDraws(Map<String, List<JsonObject>> evals, String name, int draws) {
-        List<JsonObject> all = new java.util.ArrayList<>();
+        List<JsonObject> all = new ArrayList<>();
         for (int d = 0; d < draws; d++) {
             List<JsonObject> e = evals.get(PaperTables.drawName(name, d));
             if (e == null) return null;
@@ -85,7 +87,7 @@ final class PaperTablesReport {
     static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
                            Map<String, List<JsonObject>> perVariant) {
         // Tables 4-5 and Figure 6 (and the ordering targets) pool the training draws; Figure 7 and Table 6 are draw 0.
-        Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>(perVariant);
+        Map<String, List<JsonObject>> evals = new LinkedHashMap<>(perVariant);
         if (o.draws() > 1) {
             for (String name : PaperTables.DRAWN) {
                 List<JsonObject> all = overDraws(perVariant, name, o.draws());
@@ -120,7 +122,6 @@ final class PaperTablesReport {
                     o.draws(), m.seed(), m.seed() + o.draws() - 1, m.seed()));
         }
 
-        Map<String, String> rowOf = new java.util.LinkedHashMap<>();
         String head = "| variant | paper HPS v2 | ours overall | ours fd | ours fidelity MSE | replaced | latency ms (base → pruned) |\n"
                 + "|---|---|---|---|---|---|---|\n";
         if (o.parts().contains(Part.TABLE4)) {
@@ -293,7 +294,7 @@ final class PaperTablesReport {
      * ...), as {@code PaperTables.evaluate} returns them, so position k of each is the same prompts and noise seeds.
      */
     static Stat pairedDifference(List<JsonObject> a, List<JsonObject> b, String metric) {
-        List<JsonObject> diffs = new java.util.ArrayList<>();
+        List<JsonObject> diffs = new ArrayList<>();
         for (int k = 0; k < Math.min(a.size(), b.size()); k++) {
             JsonElement x = value(a.get(k), metric);
             JsonElement y = value(b.get(k), metric);
