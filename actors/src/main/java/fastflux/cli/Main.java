@@ -14,6 +14,7 @@ public final class Main {
             new TrainTinyCommand(),
             new GenerateCommand(),
             new EvalCommand(),
+            new FidelityCommand(),
             new BenchCommand(),
             new PruneCommand(),
             new ExperimentCommand(),

@@ -174,6 +174,33 @@ class MainTest {
         r = run("bench", "forward", "--config", "flux-tiny-a", "--random-weights", "--against", base.toString());
         assertEquals(2, r.status());
         assertTrue(r.err().contains("--against needs --model"), r.err());
+
+        // Its outputs against the base's, sampled from the same file's rows (what a FLUX.1 checkpoint would use).
+        Path fid = tmp.resolve("fidelity.json");
+        r = run("fidelity", "--model", out.toString(), "--against", base.toString(), "--calib-file", file.toString(),
+                "--prompts", "3", "--steps", "2", "--out", fid.toString());
+        assertEquals(0, r.status(), r.err());
+        var json = com.google.gson.JsonParser.parseString(Files.readString(fid)).getAsJsonObject();
+        assertEquals(6, json.get("items").getAsInt(), json.toString()); // 3 rows x 2 noise seeds
+        assertEquals(2, json.getAsJsonArray("step_rel_mse_per_step").size());
+        assertTrue(json.get("step_rel_mse").getAsDouble() > 0 && json.get("latent_rel_mse").getAsDouble() > 0, json.toString());
+        r = run("fidelity", "--model", out.toString(), "--against", base.toString(), "--calib-file", file.toString(), "--prompts", "4");
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("holds 3 rows; --prompts 4 asks for more"), r.err());
+    }
+
+    @Test
+    void fidelityOfAModelAgainstItselfIsZeroAndBadInputIsNamed(@TempDir Path tmp) throws Exception {
+        Path model = fastflux.actors.TinyJobs.baseModel(tmp.resolve("base")).toAbsolutePath();
+        Outcome r = run("fidelity", "--model", model.toString(), "--against", model.toString(), "--prompts", "2", "--steps", "2");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("relative MSE 0.00000"), r.out());
+        assertTrue(r.out().contains("4 items, 2 steps"), r.out()); // 2 grammar prompts x 2 noise seeds
+        assertUsageError("--prompts must be at least 1, got 0", "fidelity", "--model", model.toString(), "--against",
+                model.toString(), "--prompts", "0");
+        r = run("fidelity", "--model", model.toString(), "--against", tmp.resolve("nope").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("nope"), r.err());
     }
 
     static long lines(String text, String prefix) {

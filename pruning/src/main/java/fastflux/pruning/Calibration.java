@@ -251,36 +251,65 @@ public final class Calibration {
 
     private void runBatch(Batch batch, NDManager bm, CalibrationConsumer consumer) {
         int b = batch.size();
-        boolean embed = model.config().guidanceEmbed();
         boolean cfg = classifierFree();
-        CalibrationSource.Conditioning cond = source.condition(batch.prompts, bm);
-        if (cfg) {
-            CalibrationSource.Conditioning un = source.unconditional(b, bm);
-            if (un == null) {
-                throw new IllegalArgumentException("guidance " + options.guidance + " needs classifier-free guidance, but "
-                        + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
-            }
-            cond = new CalibrationSource.Conditioning(cond.txt().concat(un.txt(), 0), cond.y().concat(un.y(), 0),
-                    cond.txtIds().concat(un.txtIds(), 0), cond.imgIds().concat(un.imgIds(), 0));
-        }
-        final CalibrationSource.Conditioning c = cond;
+        CalibrationSource.Conditioning c = conditioning(batch.prompts, bm);
         NDArray x = EulerSampler.noise(batch.noiseSeeds, source.latentTokens(), source.latentChannels(), bm);
-        float[] schedule = Schedule.timesteps(options.steps, source.latentTokens(), source.shiftSchedule());
         int[] stepIndex = {0};
-        NDArray out = EulerSampler.sample(x, schedule, (xt, t, scope) -> {
-            for (NDArray a : c.arrays()) a.tempAttach(scope);
-            NDArray xin = cfg ? xt.concat(xt, 0) : xt;
-            long rows = xin.getShape().get(0);
-            NDArray tv = scope.full(new Shape(rows), t);
-            NDArray g = embed ? scope.full(new Shape(rows), options.guidance) : null;
-            FluxInputs in = new FluxInputs(xin, c.imgIds(), c.txt(), c.txtIds(), tv, c.y(), g);
+        NDArray out = EulerSampler.sample(x, schedule(), (xt, t, scope) -> {
+            FluxInputs in = inputs(c, xt, t, scope);
             Step step = new Step(batch, stepIndex[0]++, t, in, b, scope);
             consumer.onStep(step);
             BlockTap tap = consumer.tap(step);
-            NDArray v = model.forward(in, cfg ? conditionalHalf(tap, b) : tap);
-            return cfg ? EulerSampler.guided(v, options.guidance) : v;
+            return guide(model.forward(in, cfg ? conditionalHalf(tap, b) : tap));
         }, null);
         out.close();
+    }
+
+    /** The sampler's timesteps for this source's latent size (shifted or not). */
+    float[] schedule() {
+        return Schedule.timesteps(options.steps, source.latentTokens(), source.shiftSchedule());
+    }
+
+    /** The conditioning of {@code prompts}, made in {@code m}, as {@link #conditioning(CalibrationSource, int[], boolean, float, NDManager)}. */
+    CalibrationSource.Conditioning conditioning(int[] prompts, NDManager m) {
+        return conditioning(source, prompts, classifierFree(), options.guidance, m);
+    }
+
+    /**
+     * The conditioning of {@code prompts}, made in {@code m}; under classifier-free guidance ({@code cfg}) the
+     * unconditional rows follow the conditional ones, and a source without them is an error naming the way out.
+     */
+    public static CalibrationSource.Conditioning conditioning(CalibrationSource source, int[] prompts, boolean cfg,
+                                                              float guidance, NDManager m) {
+        CalibrationSource.Conditioning cond = source.condition(prompts, m);
+        if (!cfg) return cond;
+        CalibrationSource.Conditioning un = source.unconditional(prompts.length, m);
+        if (un == null) {
+            throw new IllegalArgumentException("guidance " + guidance + " needs classifier-free guidance, but "
+                    + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
+        }
+        return new CalibrationSource.Conditioning(cond.txt().concat(un.txt(), 0), cond.y().concat(un.y(), 0),
+                cond.txtIds().concat(un.txtIds(), 0), cond.imgIds().concat(un.imgIds(), 0));
+    }
+
+    /**
+     * One sampler step's transformer inputs for the latents {@code xt} [B, L, C] at time {@code t}: both halves under
+     * classifier-free guidance, the guidance scale as input on a guidance-embedded config. The conditioning is
+     * temp-attached to the step's {@code scope}, so everything derived from it is freed with the step.
+     */
+    FluxInputs inputs(CalibrationSource.Conditioning c, NDArray xt, float t, NDManager scope) {
+        for (NDArray a : c.arrays()) a.tempAttach(scope);
+        boolean cfg = classifierFree();
+        NDArray xin = cfg ? xt.concat(xt, 0) : xt;
+        long rows = xin.getShape().get(0);
+        NDArray tv = scope.full(new Shape(rows), t);
+        NDArray g = model.config().guidanceEmbed() ? scope.full(new Shape(rows), options.guidance) : null;
+        return new FluxInputs(xin, c.imgIds(), c.txt(), c.txtIds(), tv, c.y(), g);
+    }
+
+    /** The sampler's velocity from a transformer output on {@link #inputs}: guided under classifier-free guidance. */
+    NDArray guide(NDArray v) {
+        return classifierFree() ? EulerSampler.guided(v, options.guidance) : v;
     }
 
     /** Shows {@code tap} rows [0, b) only: the conditional half of a classifier-free-guided batch. */

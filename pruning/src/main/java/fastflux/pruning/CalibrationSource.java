@@ -43,4 +43,50 @@ public interface CalibrationSource {
      * null when the source has none (a guidance-distilled model needs none).
      */
     Conditioning unconditional(int n, NDManager m);
+
+    /** The first {@code n} prompts of {@code source}, as a source of their own. */
+    static CalibrationSource firstRows(CalibrationSource source, int n) {
+        if (n < 1 || n > source.size()) {
+            throw new IllegalArgumentException("rows 1.." + source.size() + " of " + source.describe() + ", asked for " + n);
+        }
+        return new CalibrationSource() {
+            @Override
+            public int size() {
+                return n;
+            }
+
+            @Override
+            public String describe() {
+                return n == source.size() ? source.describe() : "the first " + n + " of " + source.describe();
+            }
+
+            @Override
+            public int latentTokens() {
+                return source.latentTokens();
+            }
+
+            @Override
+            public int latentChannels() {
+                return source.latentChannels();
+            }
+
+            @Override
+            public boolean shiftSchedule() {
+                return source.shiftSchedule();
+            }
+
+            @Override
+            public Conditioning condition(int[] promptIndices, NDManager m) {
+                for (int i : promptIndices) {
+                    if (i < 0 || i >= n) throw new IndexOutOfBoundsException("prompt " + i + " of " + n);
+                }
+                return source.condition(promptIndices, m);
+            }
+
+            @Override
+            public Conditioning unconditional(int rows, NDManager m) {
+                return source.unconditional(rows, m);
+            }
+        };
+    }
 }

@@ -158,7 +158,7 @@ public final class PruneJob {
     }
 
     /** Whether {@code dir}'s checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 one does not. */
-    static boolean hasTextEncoder(Path dir) {
+    public static boolean hasTextEncoder(Path dir) {
         try (SafetensorsReader r = SafetensorsReader.open(ModelDir.weightsFile(dir))) {
             return r.names().stream().anyMatch(n -> n.startsWith(fastflux.shapes.TextEncoder.PREFIX));
         }
@@ -239,9 +239,17 @@ public final class PruneJob {
      * against the model here, before any work, and stays mapped for the job's life (rows are read per batch).
      */
     public PruneJob calibrationFrom(Path file) {
-        FluxParams p = flux.config();
-        // a Shapes model's grid is its own; a FLUX.1 checkpoint's the file's latent_grid, else 1024² images
-        PrecomputedCalibrationSource source = shapes != null
+        this.calibFile = openCalibrationFile(file, flux.config(), shapes != null);
+        return this;
+    }
+
+    /**
+     * Opens a calibration file for a model of config {@code p} and checks it against the model: a Shapes model's
+     * latent grid is its own, a FLUX.1 checkpoint's the file's {@code latent_grid} (else 1024² images); without a
+     * guidance embedding the file must hold the empty prompt's embeddings for classifier-free guidance.
+     */
+    public static PrecomputedCalibrationSource openCalibrationFile(Path file, FluxParams p, boolean shapesModel) {
+        PrecomputedCalibrationSource source = shapesModel
                 ? PrecomputedCalibrationSource.open(file, p, fastflux.shapes.Latents.GRID, fastflux.shapes.Latents.GRID, true)
                 : PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
         if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
@@ -250,8 +258,7 @@ public final class PruneJob {
                     + "classifier-free guidance and needs the empty prompt's neg_txt [1, L, " + p.contextInDim()
                     + "] and neg_y [1, " + p.vecInDim() + "]");
         }
-        this.calibFile = source;
-        return this;
+        return source;
     }
 
     /** The options as saved in the state: a calibration file is part of them, so a resume must use the same. */
@@ -345,15 +352,39 @@ public final class PruneJob {
      */
     Calibration heldOutCalibration() {
         if (calibFile != null) return null;
-        int n = Math.max(4, Math.min(16, options.calibPrompts() / 4));
-        ShapesCalibrationSource held = ShapesCalibrationSource.heldOut(grammarCalibration(), n,
-                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
-        return new Calibration(flux, held, Calibration.Options.defaults().withSteps(options.calibSteps())
+        return new Calibration(flux, heldOutPrompts(), Calibration.Options.defaults().withSteps(options.calibSteps())
                 .withSeeds(HELD_OUT_NOISE_SEEDS));
+    }
+
+    private ShapesCalibrationSource heldOutPrompts() {
+        int n = Math.max(4, Math.min(16, options.calibPrompts() / 4));
+        return ShapesCalibrationSource.heldOut(grammarCalibration(), n,
+                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
+    }
+
+    /** Rows of a calibration file the report's output fidelity samples (with the held-out noise seeds). */
+    static final int FIDELITY_FILE_ROWS = 8;
+
+    /**
+     * The report's output fidelity ({@link OutputFidelity}) of the exported model against {@code base}: the sandwich's
+     * held-out grammar prompts, or with a calibration file its first {@value #FIDELITY_FILE_ROWS} rows (prompts
+     * calibrated on, since the file is all there is, with noise seeds calibration never drew); the calibration's
+     * sampler steps.
+     */
+    private OutputFidelity.Result outputFidelity(FluxModel exported, FluxModel base) {
+        CalibrationSource source = calibFile == null ? heldOutPrompts()
+                : CalibrationSource.firstRows(calibFile, Math.min(FIDELITY_FILE_ROWS, calibFile.size()));
+        Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps()).withSeeds(HELD_OUT_NOISE_SEEDS);
+        return OutputFidelity.measure(exported, new Calibration(base, source, co));
     }
 
     private static final long HELD_OUT_SEED_OFFSET = 7_919;
     private static final long[] HELD_OUT_NOISE_SEEDS = {100, 101};
+
+    /** Noise seeds of the held-out measurements (the sandwich's held-out pairs, the output fidelity); calibration's are 0, 1. */
+    public static long[] heldOutNoiseSeeds() {
+        return HELD_OUT_NOISE_SEEDS.clone();
+    }
 
     /** Phases 2..: replace, fit and train each block of the order that is not done yet. */
     public void replaceBlocks() {
@@ -580,7 +611,7 @@ public final class PruneJob {
         report.add("blocks", blocks);
         if (quality != null && shapes == null) {
             report.addProperty("quality_not_measured", "a FLUX.1 transformer checkpoint: no text encoder or VAE here to "
-                    + "generate and judge images");
+                    + "generate and judge images (the output fidelity below compares the transformers alone)");
         } else if (quality != null) {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
@@ -606,12 +637,20 @@ public final class PruneJob {
         // Both models timed here, interleaved on the same work, so the ratio compares like with like.
         listener.progress("speed", "", 0, 2, "latency of the pruned and base models");
         fastflux.model.ForwardTimer.Timing timing;
+        OutputFidelity.Result fidelity;
         try (NDManager m = manager.newSubManager()) {
             // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
             FluxModel exported = ModelDir.load(outDir, m, DataType.FLOAT32, java.util.Set.of());
             FluxModel base = ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
             timing = latency(exported, base, 21);
+            long t0 = System.nanoTime();
+            listener.progress("fidelity", "", 0, 1, "the exported model's outputs against the base model's");
+            fidelity = outputFidelity(exported, base);
+            listener.progress("fidelity", "", 1, 1, String.format(java.util.Locale.ROOT, "step %.4f, latent %.4f",
+                    fidelity.stepError(), fidelity.latentError()));
+            phaseSeconds.merge("fidelity", (System.nanoTime() - t0) / 1e9, Double::sum);
         }
+        report.add("output_fidelity", fidelity.toJson());
         double prunedMs = timing.medianMs(0);
         double baseMs = timing.medianMs(1);
         double[] ratio = timing.ratioQuartiles(0, 1);

@@ -91,6 +91,20 @@ public final class PruneReport {
             }
         }
         if (r.has("quality_not_measured")) md.append("\n## Quality\n\nNot measured: ").append(str(r, "quality_not_measured")).append(".\n");
+        JsonObject f = r.getAsJsonObject("output_fidelity");
+        if (f != null) {
+            md.append(String.format(Locale.ROOT, "%n## Output fidelity (the transformers alone; %s: %d items, %d sampler steps)%n%n"
+                            + "Relative mean square of the pruned model's error (0: the base model's output; 1: as far from it as it "
+                            + "is from zero). **Per step %.4f**: both models' guided velocities at the base model's latents, every "
+                            + "step of its trajectory. **Final latents %.4f**: each model's own trajectory from the same noise.%n%n"
+                            + "| step |", str(f, "source"), f.get("items").getAsInt(), f.get("steps").getAsInt(),
+                    f.get("step_rel_mse").getAsDouble(), f.get("latent_rel_mse").getAsDouble()));
+            JsonArray per = f.getAsJsonArray("step_rel_mse_per_step");
+            for (int i = 0; i < per.size(); i++) md.append(' ').append(i).append(" |");
+            md.append("\n|---|").append("---|".repeat(per.size())).append("\n| relative MSE |");
+            for (JsonElement e : per) md.append(String.format(Locale.ROOT, " %.4f |", e.getAsDouble()));
+            md.append('\n');
+        }
         JsonObject s = r.getAsJsonObject("speed");
         if (s != null) {
             md.append("\n## Speed (one transformer forward, ").append(str(s, "work")).append(")\n\n| model | GFLOP | median ms |\n|---|---|---|\n");
@@ -124,6 +138,11 @@ public final class PruneReport {
                 sb.append(String.format(Locale.ROOT, "; pixel MSE to the base model's images %.4f",
                         q.getAsJsonObject("fidelity").get("mse").getAsDouble()));
             }
+        }
+        JsonObject f = r.getAsJsonObject("output_fidelity");
+        if (f != null) {
+            sb.append(String.format(Locale.ROOT, "%noutput fidelity (relative MSE to the base model): per step %.4f, final latents %.4f",
+                    f.get("step_rel_mse").getAsDouble(), f.get("latent_rel_mse").getAsDouble()));
         }
         JsonObject s = r.getAsJsonObject("speed");
         sb.append(String.format(Locale.ROOT, "%nforward: %.1f -> %.1f ms (latency ratio %.3f, FLOP ratio %.3f); total %.0f s",

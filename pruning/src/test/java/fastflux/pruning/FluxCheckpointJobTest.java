@@ -73,6 +73,12 @@ class FluxCheckpointJobTest {
         assertEquals(2, report.get("replaced_count").getAsInt());
         assertNull(report.get("quality"));
         assertTrue(report.get("quality_not_measured").getAsString().contains("FLUX.1"));
+        // what it measures instead: the transformers' outputs, on the file's 5 rows with the 2 held-out noise seeds
+        JsonObject fidelity = report.getAsJsonObject("output_fidelity");
+        assertEquals(10, fidelity.get("items").getAsInt(), fidelity.toString());
+        assertTrue(fidelity.get("step_rel_mse").getAsDouble() > 0 && Double.isFinite(fidelity.get("latent_rel_mse").getAsDouble()),
+                fidelity.toString());
+        assertTrue(Files.readString(out.resolve("report.md")).contains("## Output fidelity"));
         assertEquals(12, report.getAsJsonObject("options").get("calib_tokens").getAsInt()); // the file's 3 x 4 grid
         assertTrue(report.getAsJsonObject("speed").get("work").getAsString().contains("12 img + 6 txt tokens"),
                 report.getAsJsonObject("speed").toString());

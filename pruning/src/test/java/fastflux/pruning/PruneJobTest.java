@@ -50,6 +50,13 @@ class PruneJobTest {
             assertTrue(t.get("held_out_initial_loss").getAsDouble() > 0 && t.get("held_out_final_loss").getAsDouble() > 0, t.toString());
         }
         assertTrue(Files.readString(out.resolve("report.md")).contains("held-out prompts first → last"));
+        // the exported transformer against the base on the held-out prompts: 4 (the least) x the 2 held-out noise seeds
+        JsonObject fidelity = report.getAsJsonObject("output_fidelity");
+        assertEquals(8, fidelity.get("items").getAsInt(), fidelity.toString());
+        assertEquals(options(0.34).calibSteps(), fidelity.getAsJsonArray("step_rel_mse_per_step").size());
+        assertTrue(fidelity.get("step_rel_mse").getAsDouble() > 0 && fidelity.get("latent_rel_mse").getAsDouble() > 0,
+                fidelity.toString());
+        assertTrue(Files.readString(out.resolve("report.md")).contains("## Output fidelity"));
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel pruned = ShapesModel.load(out, m);
             List<Replacement> replaced = PrunedModels.replacements(pruned.flux());

@@ -214,17 +214,7 @@ final class BlockShard {
     /** The batch's noise and conditioning, as {@link Calibration} makes them (unconditional half second). */
     private static Trajectory start(CalibrationSource source, Calibration.Items items, boolean cfg, float guidance,
                                     NDManager scope) {
-        int b = items.prompts().length;
-        CalibrationSource.Conditioning c = source.condition(items.prompts(), scope);
-        if (cfg) {
-            CalibrationSource.Conditioning un = source.unconditional(b, scope);
-            if (un == null) {
-                throw new IllegalArgumentException("guidance " + guidance + " needs classifier-free guidance, but "
-                        + source.describe() + " has no unconditional embeddings (neg_txt, neg_y); use guidance 1");
-            }
-            c = new CalibrationSource.Conditioning(c.txt().concat(un.txt(), 0), c.y().concat(un.y(), 0),
-                    c.txtIds().concat(un.txtIds(), 0), c.imgIds().concat(un.imgIds(), 0));
-        }
+        CalibrationSource.Conditioning c = Calibration.conditioning(source, items.prompts(), cfg, guidance, scope);
         NDArray x = EulerSampler.noise(items.noiseSeeds(), source.latentTokens(), source.latentChannels(), scope);
         return new Trajectory(PlainArray.of(x), PlainArray.of(c.txt()), PlainArray.of(c.y()), PlainArray.of(c.txtIds()),
                 PlainArray.of(c.imgIds()), List.of());
