@@ -68,6 +68,12 @@ final class PaperTablesReport {
     }
 
     static final String FIDELITY = "fidelity.mse";
+    /** A prune report's output fidelity ({@link fastflux.pruning.OutputFidelity}): the transformers' error per sampler step. */
+    static final String STEP_ERROR = "output_fidelity.step_rel_mse";
+
+    private static boolean lowerIsBetter(String metric) {
+        return metric.equals(FIDELITY) || metric.equals(STEP_ERROR);
+    }
 
     /**
      * A variant's evaluations over every training draw, draw-major and seed-base-minor (draw 0's bases, then draw
@@ -206,6 +212,7 @@ final class PaperTablesReport {
         target(md, "Table 4: full method closer than linear without ST", evals, "full", "no-st", FIDELITY, per);
         target(md, "Figure 6: full method closer than delete with the same training", evals, "full", "delete", FIDELITY, per);
         target(md, "Table 5: importance order closer than Start2End", evals, "full", "start2end", FIDELITY, per);
+        outputFidelityTargets(md, reports, o.draws());
         md.append('\n');
 
         md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
@@ -221,6 +228,33 @@ final class PaperTablesReport {
                 .append(o.gridSeeds() - 1).append(")\n\n");
         for (String name : perVariant.keySet()) md.append("**").append(name).append("** ![](grids/").append(name).append(".png)\n\n");
         return md.toString();
+    }
+
+    /**
+     * The ordering targets once more on the transformers' outputs: each variant's per-step error against the unpruned
+     * model, from its prune report ({@code output_fidelity}), one value per training draw, paired by draw. Only the
+     * variants whose every draw has one (pruned since the report measures it) take part; nothing is written when the
+     * full method is not among them.
+     */
+    static void outputFidelityTargets(StringBuilder md, Map<String, JsonObject> reports, int draws) {
+        Map<String, List<JsonObject>> byDraw = new LinkedHashMap<>();
+        for (String name : PaperTables.DRAWN) {
+            List<JsonObject> all = new ArrayList<>();
+            for (int d = 0; d < draws && all != null; d++) {
+                JsonObject r = reports.get(PaperTables.drawName(name, d));
+                if (r == null || !r.has("output_fidelity")) all = null;
+                else all.add(r);
+            }
+            if (all != null) byDraw.put(name, all);
+        }
+        if (!byDraw.containsKey("full") || byDraw.size() < 2) return;
+        md.append("\n## Ordering targets (output fidelity: the transformers alone)\n\nThe error each variant's transformer "
+                + "adds per sampler step against the unpruned one's (`output_fidelity.step_rel_mse` of its prune report: both "
+                + "models' guided velocities at the unpruned model's latents, held-out prompts; lower is closer), one value "
+                + "per training draw: no judge and no evaluation noise, but no image either.\n\n");
+        target(md, "Table 4: full method closer than linear without ST", byDraw, "full", "no-st", STEP_ERROR, "draw");
+        target(md, "Figure 6: full method closer than delete with the same training", byDraw, "full", "delete", STEP_ERROR, "draw");
+        target(md, "Table 5: importance order closer than Start2End", byDraw, "full", "start2end", STEP_ERROR, "draw");
     }
 
     /** One row of the per-draw table: each draw's paired difference and whether it holds on its own. */
@@ -268,12 +302,12 @@ final class PaperTablesReport {
             md.append("- ").append(what).append(": no score\n");
             return;
         }
-        boolean lowerIsBetter = metric.equals(FIDELITY);
+        boolean lowerIsBetter = lowerIsBetter(metric);
         String format = lowerIsBetter ? "%.4f" : "%.3f";
         double gap = lowerIsBetter ? y.mean() - x.mean() : x.mean() - y.mean();
         String verdict;
         if (x.n() < 2) {
-            verdict = "not decidable with one seed base";
+            verdict = "not decidable with one " + pairedBy;
         } else {
             double sd = Math.max(x.sd(), y.sd());
             verdict = "unpaired " + (gap > sd ? "**holds**" : "**does not hold**");
