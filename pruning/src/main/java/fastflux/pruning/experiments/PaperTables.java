@@ -5,12 +5,16 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import fastflux.checkpoints.AtomicFiles;
+import fastflux.model.FluxModel;
 import fastflux.model.ModelDir;
 import fastflux.model.Replacement;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
+import fastflux.pruning.Calibration;
+import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.ShapesCalibrationSource;
 import fastflux.shapes.Category;
 import fastflux.shapes.Evaluation;
 import fastflux.shapes.Fidelity;
@@ -153,10 +157,12 @@ public final class PaperTables {
             grid(v.name(), variantDir(v.name()), twin);
         }
         Set<Part> reported = addFinishedParts(variants, reports, evals);
+        Map<String, JsonObject> outputs = new LinkedHashMap<>();
+        for (String name : reports.keySet()) if (isOrderingVariant(name)) outputs.put(name, outputFidelity(name));
         Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
                 o.evalSteps(), o.gridSeeds(), o.draws(), o.firstSeedBase());
         Path report = dir.resolve("report.md");
-        write(report, PaperTablesReport.markdown(shown, variants, reports, evals));
+        write(report, PaperTablesReport.markdown(shown, variants, reports, evals, outputs));
         log.println("paper-tables: report written to " + report);
         return new Result(report, List.copyOf(pruned), List.copyOf(evaluated));
     }
@@ -285,7 +291,7 @@ public final class PaperTables {
     }
 
     Path variantDir(String name) {
-        return name.equals(UNPRUNED) ? dir.resolve("variants").resolve(UNPRUNED) : dir.resolve("variants").resolve(name);
+        return dir.resolve("variants").resolve(name);
     }
 
     /** A finished variant: its report.json (written last, atomically) parses and holds the speed section. */
@@ -442,6 +448,46 @@ public final class PaperTables {
         key.addProperty("noise", "per image"); // Evaluation.imageSeed; caches of the shared-noise scheme are not reused
         if (!name.equals(UNPRUNED)) key.addProperty("fidelity_to", UNPRUNED);
         return key;
+    }
+
+    /** Grammar prompts (and their seed) of the ordering variants' output fidelity: the same for every variant. */
+    static final int FIDELITY_PROMPTS = 32;
+    static final long FIDELITY_PROMPT_SEED = 424_242L;
+
+    /** Whether {@code name} is one of the ordering targets' variants ({@link #DRAWN}) or one of its draws. */
+    static boolean isOrderingVariant(String name) {
+        for (String n : DRAWN) if (name.equals(n) || name.startsWith(n + "-draw")) return true;
+        return false;
+    }
+
+    /**
+     * A variant's {@link OutputFidelity} against the unpruned model, cached as {@code output-fidelity.json} in its
+     * directory (keyed by prompts, noise and steps): every variant on the same {@value #FIDELITY_PROMPTS} grammar
+     * prompts × the held-out noise seeds and the evaluation's sampler steps, so the variants pair item by item.
+     */
+    private JsonObject outputFidelity(String name) {
+        Path cache = variantDir(name).resolve("output-fidelity.json");
+        JsonObject key = new JsonObject();
+        key.addProperty("prompts", FIDELITY_PROMPTS);
+        key.addProperty("prompt_seed", FIDELITY_PROMPT_SEED);
+        key.addProperty("noise_seeds", Arrays.toString(PruneJob.heldOutNoiseSeeds()));
+        key.addProperty("steps", o.evalSteps());
+        key.addProperty("against", UNPRUNED);
+        JsonObject cached = readJson(cache);
+        if (cached != null && key.equals(cached.get("key")) && cached.get("result") instanceof JsonObject r) return r;
+        log.printf("[fidelity] %s: the transformer's outputs against the unpruned model's%n", name);
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel base = ShapesModel.load(o.model(), m);
+            FluxModel model = ModelDir.load(variantDir(name), m, ai.djl.ndarray.types.DataType.FLOAT32, Set.of());
+            Calibration items = new Calibration(base.flux(), ShapesCalibrationSource.fromGrammar(base, FIDELITY_PROMPTS,
+                    FIDELITY_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps()).withSeeds(PruneJob.heldOutNoiseSeeds()));
+            JsonObject result = OutputFidelity.measure(model, items).toJson();
+            JsonObject file = new JsonObject();
+            file.add("key", key);
+            file.add("result", result);
+            write(cache, new GsonBuilder().setPrettyPrinting().create().toJson(file));
+            return result;
+        }
     }
 
     private static JsonObject cachedEvaluation(Path f, JsonObject key) {

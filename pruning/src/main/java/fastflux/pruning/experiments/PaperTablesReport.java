@@ -68,8 +68,8 @@ final class PaperTablesReport {
     }
 
     static final String FIDELITY = "fidelity.mse";
-    /** A prune report's output fidelity ({@link fastflux.pruning.OutputFidelity}): the transformers' error per sampler step. */
-    static final String STEP_ERROR = "output_fidelity.step_rel_mse";
+    /** {@link fastflux.pruning.OutputFidelity}'s error per sampler step. */
+    static final String STEP_ERROR = "step_rel_mse";
 
     private static boolean lowerIsBetter(String metric) {
         return metric.equals(FIDELITY) || metric.equals(STEP_ERROR);
@@ -92,6 +92,12 @@ final class PaperTablesReport {
 
     static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
                            Map<String, List<JsonObject>> perVariant) {
+        return markdown(o, variants, reports, perVariant, Map.of());
+    }
+
+    /** As above, with the ordering variants' output fidelity ({@link #outputFidelityTargets}) by variant name. */
+    static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
+                           Map<String, List<JsonObject>> perVariant, Map<String, JsonObject> outputs) {
         // Tables 4-5 and Figure 6 (and the ordering targets) pool the training draws; Figure 7 and Table 6 are draw 0.
         Map<String, List<JsonObject>> evals = new LinkedHashMap<>(perVariant);
         if (o.draws() > 1) {
@@ -212,7 +218,7 @@ final class PaperTablesReport {
         target(md, "Table 4: full method closer than linear without ST", evals, "full", "no-st", FIDELITY, per);
         target(md, "Figure 6: full method closer than delete with the same training", evals, "full", "delete", FIDELITY, per);
         target(md, "Table 5: importance order closer than Start2End", evals, "full", "start2end", FIDELITY, per);
-        outputFidelityTargets(md, reports, o.draws());
+        outputFidelityTargets(md, outputs, o.draws());
         md.append('\n');
 
         md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
@@ -231,27 +237,29 @@ final class PaperTablesReport {
     }
 
     /**
-     * The ordering targets once more on the transformers' outputs: each variant's per-step error against the unpruned
-     * model, from its prune report ({@code output_fidelity}), one value per training draw, paired by draw. Only the
-     * variants whose every draw has one (pruned since the report measures it) take part; nothing is written when the
-     * full method is not among them.
+     * The ordering targets once more on the transformers' outputs: each variant's error per sampler step against the
+     * unpruned model ({@link fastflux.pruning.OutputFidelity}, every variant on the same prompts and noise), one value
+     * per training draw, paired by draw. Only the variants whose every draw has one take part; nothing is written when
+     * the full method is not among them.
      */
-    static void outputFidelityTargets(StringBuilder md, Map<String, JsonObject> reports, int draws) {
+    static void outputFidelityTargets(StringBuilder md, Map<String, JsonObject> outputs, int draws) {
         Map<String, List<JsonObject>> byDraw = new LinkedHashMap<>();
         for (String name : PaperTables.DRAWN) {
             List<JsonObject> all = new ArrayList<>();
             for (int d = 0; d < draws && all != null; d++) {
-                JsonObject r = reports.get(PaperTables.drawName(name, d));
-                if (r == null || !r.has("output_fidelity")) all = null;
+                JsonObject r = outputs.get(PaperTables.drawName(name, d));
+                if (r == null || !r.has(STEP_ERROR)) all = null;
                 else all.add(r);
             }
             if (all != null) byDraw.put(name, all);
         }
         if (!byDraw.containsKey("full") || byDraw.size() < 2) return;
-        md.append("\n## Ordering targets (output fidelity: the transformers alone)\n\nThe error each variant's transformer "
-                + "adds per sampler step against the unpruned one's (`output_fidelity.step_rel_mse` of its prune report: both "
-                + "models' guided velocities at the unpruned model's latents, held-out prompts; lower is closer), one value "
-                + "per training draw: no judge and no evaluation noise, but no image either.\n\n");
+        JsonObject any = byDraw.get("full").get(0);
+        md.append(String.format(Locale.ROOT, "%n## Ordering targets (output fidelity: the transformers alone)%n%nThe error "
+                + "each variant's transformer adds per sampler step against the unpruned one's: both models' guided velocities "
+                + "at the unpruned model's latents, relative mean square (`fastflux fidelity`; %s, %d items, %d steps; lower "
+                + "is closer), one value per training draw. No judge and no evaluation noise, but no image either.%n%n",
+                any.get("source").getAsString(), any.get("items").getAsInt(), any.get("steps").getAsInt()));
         target(md, "Table 4: full method closer than linear without ST", byDraw, "full", "no-st", STEP_ERROR, "draw");
         target(md, "Figure 6: full method closer than delete with the same training", byDraw, "full", "delete", STEP_ERROR, "draw");
         target(md, "Table 5: importance order closer than Start2End", byDraw, "full", "start2end", STEP_ERROR, "draw");

@@ -81,32 +81,34 @@ class PaperTablesReportTest {
     @Test
     void theTransformersOutputErrorIsJudgedPairedByDrawWhenEveryDrawHasIt() {
         // per-step errors of three draws: full 0.026, 0.025, 0.026; delete 0.040, 0.035, 0.036 (lower is closer)
-        Map<String, JsonObject> reports = new java.util.HashMap<>();
+        Map<String, JsonObject> outputs = new java.util.HashMap<>();
         double[] full = {0.026, 0.025, 0.026}, delete = {0.040, 0.035, 0.036};
         for (int d = 0; d < 3; d++) {
-            reports.put(PaperTables.drawName("full", d), stepError(full[d]));
-            reports.put(PaperTables.drawName("delete", d), stepError(delete[d]));
+            outputs.put(PaperTables.drawName("full", d), stepError(full[d]));
+            outputs.put(PaperTables.drawName("delete", d), stepError(delete[d]));
         }
-        reports.put("no-st", stepError(0.03)); // one draw of three: left out
+        outputs.put("no-st", stepError(0.03)); // one draw of three: left out
         StringBuilder md = new StringBuilder();
-        PaperTablesReport.outputFidelityTargets(md, reports, 3);
+        PaperTablesReport.outputFidelityTargets(md, outputs, 3);
         String s = md.toString();
         assertTrue(s.contains("## Ordering targets (output fidelity"), s);
         assertTrue(s.contains("Figure 6: full method closer than delete with the same training: 0.0257 ± 0.0006 vs 0.0370 ± 0.0026"), s);
         assertTrue(s.contains("paired by draw: difference 0.0113 ± 0.0023, **holds**"), s);
         assertFalse(s.contains("Table 4"), "no-st lacks draws 1 and 2: " + s);
-        // reports made before the output fidelity existed: no section at all
+        assertTrue(s.contains("grammar(n=32, seed=1), 64 items, 20 steps"), s);
+        // no measurement of the full method: no section at all
         md.setLength(0);
-        PaperTablesReport.outputFidelityTargets(md, Map.of("full", new JsonObject(), "delete", new JsonObject()), 1);
+        PaperTablesReport.outputFidelityTargets(md, Map.of("delete", stepError(0.03), "no-st", stepError(0.03)), 1);
         assertEquals("", md.toString());
     }
 
     static JsonObject stepError(double e) {
         JsonObject f = new JsonObject();
+        f.addProperty("source", "grammar(n=32, seed=1)");
+        f.addProperty("items", 64);
+        f.addProperty("steps", 20);
         f.addProperty("step_rel_mse", e);
-        JsonObject r = new JsonObject();
-        r.add("output_fidelity", f);
-        return r;
+        return f;
     }
 
     static List<JsonObject> fidelity(double... mse) {

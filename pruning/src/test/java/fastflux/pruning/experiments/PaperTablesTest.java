@@ -146,9 +146,18 @@ class PaperTablesTest {
         assertTrue(deleteReport.contains("\"training\"") && deleteReport.contains("lora_A"),
                 "the deleted blocks' sandwiches trained their neighbours' adapters: " + deleteReport);
 
+        for (String n : List.of("full", "no-st", "delete")) { // measured once, on the same prompts for all
+            assertTrue(Files.readString(dir.resolve("variants").resolve(n).resolve("output-fidelity.json"))
+                    .contains("\"step_rel_mse\""), n);
+        }
+        assertFalse(Files.exists(dir.resolve("variants/unpruned/output-fidelity.json")));
+        assertEquals(3, log.toString().lines().filter(l -> l.startsWith("[fidelity]")).count(), log.toString());
+
         Path fullReport = dir.resolve("variants/full/report.json");
         FileTime before = Files.getLastModifiedTime(fullReport);
+        log.reset();
         PaperTables.Result second = new PaperTables(dir, o, new PrintStream(log, true)).run();
+        assertFalse(log.toString().contains("[fidelity]"), "cached: " + log);
         assertEquals(List.of(), second.pruned(), "finished variants are skipped");
         assertEquals(List.of(), second.evaluated(), "cached evaluations are reused");
         assertEquals(before, Files.getLastModifiedTime(fullReport));
