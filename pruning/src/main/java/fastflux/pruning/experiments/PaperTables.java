@@ -462,8 +462,9 @@ public final class PaperTables {
 
     /**
      * A variant's {@link OutputFidelity} against the unpruned model, cached as {@code output-fidelity.json} in its
-     * directory (keyed by prompts, noise and steps): every variant on the same {@value #FIDELITY_PROMPTS} grammar
-     * prompts × the held-out noise seeds and the evaluation's sampler steps, so the variants pair item by item.
+     * directory (keyed by prompts, noise, steps and the model file's SHA-256): every variant on the same
+     * {@value #FIDELITY_PROMPTS} grammar prompts × the held-out noise seeds and the evaluation's sampler steps, so the
+     * variants pair item by item.
      */
     private JsonObject outputFidelity(String name) {
         Path cache = variantDir(name).resolve("output-fidelity.json");
@@ -473,6 +474,12 @@ public final class PaperTables {
         key.addProperty("noise_seeds", Arrays.toString(PruneJob.heldOutNoiseSeeds()));
         key.addProperty("steps", o.evalSteps());
         key.addProperty("against", UNPRUNED);
+        Path weights = ModelDir.weightsFile(variantDir(name));
+        try {
+            key.addProperty("model_sha256", AtomicFiles.sha256(weights)); // a variant pruned again is measured again
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read " + weights, e);
+        }
         JsonObject cached = readJson(cache);
         if (cached != null && key.equals(cached.get("key")) && cached.get("result") instanceof JsonObject r) return r;
         log.printf("[fidelity] %s: the transformer's outputs against the unpruned model's%n", name);

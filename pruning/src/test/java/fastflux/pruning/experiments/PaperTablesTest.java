@@ -193,6 +193,23 @@ class PaperTablesTest {
                 fifthLog.toString());
         assertEquals(fidelity, fidelity(deleteEval));
         assertTrue(Files.size(images) > 1000, "made again and saved");
+
+        // The output fidelity's cache is keyed by the model's bytes: a variant whose model changed is measured again,
+        // and a damaged cache file is measured again too.
+        for (String f : List.of("config.json", "model.safetensors")) {
+            Files.copy(dir.resolve("variants/full").resolve(f), dir.resolve("variants/delete").resolve(f),
+                    java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        }
+        Files.writeString(dir.resolve("variants/no-st/output-fidelity.json"), "{not json");
+        ByteArrayOutputStream sixthLog = new ByteArrayOutputStream();
+        new PaperTables(dir, options(base, EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6)),
+                new PrintStream(sixthLog, true)).run();
+        List<String> measured = sixthLog.toString().lines().filter(l -> l.startsWith("[fidelity]")).toList();
+        assertEquals(2, measured.size(), sixthLog.toString());
+        assertTrue(measured.get(0).contains("no-st") && measured.get(1).contains("delete"), measured.toString());
+        assertEquals(JsonParser.parseString(Files.readString(dir.resolve("variants/full/output-fidelity.json"))).getAsJsonObject().get("result"),
+                JsonParser.parseString(Files.readString(dir.resolve("variants/delete/output-fidelity.json"))).getAsJsonObject().get("result"),
+                "the same model bytes, the same figures");
     }
 
     private static String fidelity(Path eval) throws IOException {
