@@ -74,7 +74,8 @@ final class FidelityCommand implements Command {
                 base = ModelDir.load(against, m, DataType.FLOAT32, Set.of());
                 file = PruneJob.openCalibrationFile(calibFile, base.config(), shapes);
                 if (prompts > file.size()) {
-                    throw new IllegalArgumentException(calibFile + " holds " + file.size() + " rows; --prompts " + prompts + " asks for more");
+                    throw new IllegalArgumentException(calibFile + " holds " + file.size() + " rows; --prompts " + prompts
+                            + " asks for more");
                 }
                 source = CalibrationSource.firstRows(file, prompts);
             } else {
@@ -87,12 +88,15 @@ final class FidelityCommand implements Command {
                 Calibration.Options co = Calibration.Options.defaults().withSteps(steps).withSeeds(PruneJob.heldOutNoiseSeeds());
                 long t0 = System.nanoTime();
                 OutputFidelity.Result r = OutputFidelity.measure(model, new Calibration(base, source, co));
-                System.out.printf(Locale.ROOT, "%s against %s (%s; %d items, %d steps):%n", dir, against, r.source(), r.items(), r.steps());
-                System.out.printf(Locale.ROOT, "  per step (velocities at the base's latents): relative MSE %.5f%n", r.stepError());
+                System.out.printf(Locale.ROOT, "%s against %s (%s; %d items, %d steps):%n", dir, against, r.source(),
+                        r.items(), r.steps());
+                System.out.printf(Locale.ROOT, "  per step (velocities at the base's latents): relative MSE %.5f%n",
+                        r.stepError());
                 StringBuilder per = new StringBuilder("  by step, noisiest first:");
                 for (double e : r.perStep()) per.append(String.format(Locale.ROOT, " %.5f", e));
                 System.out.println(per);
-                System.out.printf(Locale.ROOT, "  final latents (each model's own trajectory): relative MSE %.5f%n", r.latentError());
+                System.out.printf(Locale.ROOT, "  final latents (each model's own trajectory): relative MSE %.5f%n",
+                        r.latentError());
                 System.out.printf(Locale.ROOT, "%.1f s%n", (System.nanoTime() - t0) / 1e9);
                 if (out != null) {
                     if (out.getParent() != null) Files.createDirectories(out.getParent());

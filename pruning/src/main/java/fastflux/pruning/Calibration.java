@@ -270,7 +270,7 @@ public final class Calibration {
         return Schedule.timesteps(options.steps, source.latentTokens(), source.shiftSchedule());
     }
 
-    /** The conditioning of {@code prompts}, made in {@code m}, as {@link #conditioning(CalibrationSource, int[], boolean, float, NDManager)}. */
+    /** The conditioning of {@code prompts} under this stream's guidance, made in {@code m} (see the static form). */
     CalibrationSource.Conditioning conditioning(int[] prompts, NDManager m) {
         return conditioning(source, prompts, classifierFree(), options.guidance, m);
     }

@@ -2,12 +2,14 @@ package fastflux.pruning;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import fastflux.model.BlockTap;
 import fastflux.model.FluxInputs;
 import fastflux.model.FluxModel;
 import fastflux.sampling.EulerSampler;
+import java.util.Arrays;
 
 /**
  * How far a pruned transformer's outputs lie from its base model's, measured on the transformers alone: no text
@@ -82,8 +84,8 @@ public final class OutputFidelity {
                         k[0]++;
                         return vBase;
                     }, null);
-                    NDArray xPruned = EulerSampler.sample(noise, schedule,
-                            (xt, t, scope) -> calibration.guide(pruned.forward(calibration.inputs(c, xt, t, scope), BlockTap.NONE)), null);
+                    NDArray xPruned = EulerSampler.sample(noise, schedule, (xt, t, scope) ->
+                            calibration.guide(pruned.forward(calibration.inputs(c, xt, t, scope), BlockTap.NONE)), null);
                     latentErr += sumOfSquares(xPruned.sub(xBase));
                     latentRef += sumOfSquares(xBase);
                 }
@@ -97,13 +99,13 @@ public final class OutputFidelity {
             errSum += err[i];
             refSum += ref[i];
         }
-        return new Result(source.describe() + ", noise seeds " + java.util.Arrays.toString(calibration.options().seeds())
+        return new Result(source.describe() + ", noise seeds " + Arrays.toString(calibration.options().seeds())
                 + ", guidance " + calibration.options().guidance(), calibration.items(), steps, errSum / refSum, perStep,
                 latentErr / latentRef);
     }
 
     private static double sumOfSquares(NDArray a) {
-        try (NDArray sq = a.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).square(); NDArray s = sq.sum()) {
+        try (NDArray sq = a.toType(DataType.FLOAT64, false).square(); NDArray s = sq.sum()) {
             return s.getDouble();
         }
     }

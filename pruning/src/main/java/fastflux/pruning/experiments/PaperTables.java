@@ -487,7 +487,8 @@ public final class PaperTables {
             ShapesModel base = ShapesModel.load(o.model(), m);
             FluxModel model = ModelDir.load(variantDir(name), m, ai.djl.ndarray.types.DataType.FLOAT32, Set.of());
             Calibration items = new Calibration(base.flux(), ShapesCalibrationSource.fromGrammar(base, FIDELITY_PROMPTS,
-                    FIDELITY_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps()).withSeeds(PruneJob.heldOutNoiseSeeds()));
+                    FIDELITY_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps())
+                    .withSeeds(PruneJob.heldOutNoiseSeeds()));
             JsonObject result = OutputFidelity.measure(model, items).toJson();
             JsonObject file = new JsonObject();
             file.add("key", key);
