@@ -189,6 +189,43 @@ class MainTest {
         assertTrue(r.err().contains("holds 3 rows; --prompts 4 asks for more"), r.err());
     }
 
+    /**
+     * A FLUX.1 transformer checkpoint in miniature (bf16, guidance embedding, no text encoder) has no grammar prompts:
+     * {@code fidelity} asks for its conditioning, then samples the file's rows at the file's latent grid.
+     */
+    @Test
+    void fidelityOfAFluxCheckpointTakesItsConditioningFromAFile(@TempDir Path tmp) throws Exception {
+        var params = new fastflux.model.FluxParams(16, 16, 24, 40, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, true);
+        Path flux = Files.createDirectories(tmp.resolve("flux"));
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            var model = new fastflux.model.FluxModel(params);
+            model.initRandom(m, ai.djl.ndarray.types.DataType.FLOAT32, 5);
+            var w = new fastflux.model.io.SafetensorsWriter();
+            for (var p : model.params().values()) w.add(p.name(), p.value(), fastflux.model.io.DType.BF16);
+            w.write(flux.resolve("model.safetensors"));
+        }
+        var cfg = new com.google.gson.JsonObject();
+        cfg.add("params", fastflux.model.FluxParamsJson.toJson(params));
+        Files.writeString(flux.resolve("config.json"), cfg.toString());
+        java.util.Random r = new java.util.Random(3);
+        float[] txt = new float[3 * 6 * 40], y = new float[3 * 24];
+        for (int i = 0; i < txt.length; i++) txt[i] = (float) r.nextGaussian();
+        for (int i = 0; i < y.length; i++) y[i] = (float) r.nextGaussian();
+        Path file = tmp.resolve("calib.safetensors");
+        new fastflux.model.io.SafetensorsWriter().metadata(fastflux.pruning.PrecomputedCalibrationSource.LATENT_GRID, "3x4")
+                .add("txt", fastflux.model.io.DType.BF16, new long[] {3, 6, 40}, txt)
+                .add("y", fastflux.model.io.DType.BF16, new long[] {3, 24}, y)
+                .write(file);
+
+        Outcome o = run("fidelity", "--model", flux.toString(), "--against", flux.toString(), "--steps", "2");
+        assertEquals(1, o.status());
+        assertTrue(o.err().contains("FLUX.1 transformer checkpoint") && o.err().contains("--calib-file"), o.err());
+        o = run("fidelity", "--model", flux.toString(), "--against", flux.toString(), "--calib-file", file.toString(),
+                "--prompts", "3", "--steps", "2");
+        assertEquals(0, o.status(), o.err());
+        assertTrue(o.out().contains("6 items, 2 steps") && o.out().contains("relative MSE 0.00000"), o.out());
+    }
+
     @Test
     void fidelityOfAModelAgainstItselfIsZeroAndBadInputIsNamed(@TempDir Path tmp) throws Exception {
         Path model = fastflux.actors.TinyJobs.baseModel(tmp.resolve("base")).toAbsolutePath();
