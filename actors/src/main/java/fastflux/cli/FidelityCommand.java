@@ -20,7 +20,6 @@ import java.util.Set;
 /** {@code fastflux fidelity}: how far one transformer's outputs lie from another's ({@link OutputFidelity}). */
 final class FidelityCommand implements Command {
     static final int DEFAULT_PROMPTS = 16;
-    static final long DEFAULT_PROMPT_SEED = 424_242L;
 
     @Override
     public String name() {
@@ -44,7 +43,7 @@ final class FidelityCommand implements Command {
                 + "  --calib-file FILE  conditioning to sample (txt, y[, neg_txt, neg_y] per row, as prune --calib-file):\n"
                 + "                     needed for a FLUX.1 checkpoint; default for a Shapes model: grammar prompts\n"
                 + "  --prompts N        grammar prompts, or the file's first N rows (default " + DEFAULT_PROMPTS + ")\n"
-                + "  --prompt-seed S    the grammar prompts' seed (default " + DEFAULT_PROMPT_SEED + ")\n"
+                + "  --prompt-seed S    the grammar prompts' seed (default " + OutputFidelity.DEFAULT_PROMPT_SEED + ")\n"
                 + "  --steps N          sampler steps (default 10, prune's calibration)\n"
                 + "  --out FILE         also write the figures as JSON";
     }
@@ -55,7 +54,7 @@ final class FidelityCommand implements Command {
         Path against = a.path("against");
         Path calibFile = a.path("calib-file", null);
         int prompts = a.integer("prompts", DEFAULT_PROMPTS);
-        long promptSeed = (long) a.number("prompt-seed", DEFAULT_PROMPT_SEED);
+        long promptSeed = (long) a.number("prompt-seed", OutputFidelity.DEFAULT_PROMPT_SEED);
         int steps = a.integer("steps", PruneJob.Options.defaults(0.2).calibSteps());
         Path out = a.path("out", null);
         a.rejectUnknown();

@@ -27,6 +27,9 @@ import java.util.Arrays;
 public final class OutputFidelity {
     private OutputFidelity() {}
 
+    /** The seed of the grammar prompts a Shapes model is measured on when nothing else is asked for. */
+    public static final long DEFAULT_PROMPT_SEED = 424_242L;
+
     /**
      * @param source what {@code calibration} samples (its label)
      * @param stepError Σ over all steps and items of ‖Δv‖², over Σ‖v_base‖²

@@ -452,7 +452,6 @@ public final class PaperTables {
 
     /** Grammar prompts (and their seed) of the ordering variants' output fidelity: the same for every variant. */
     static final int FIDELITY_PROMPTS = 32;
-    static final long FIDELITY_PROMPT_SEED = 424_242L;
 
     /** Whether {@code name} is one of the ordering targets' variants ({@link #DRAWN}) or one of its draws. */
     static boolean isOrderingVariant(String name) {
@@ -470,7 +469,7 @@ public final class PaperTables {
         Path cache = variantDir(name).resolve("output-fidelity.json");
         JsonObject key = new JsonObject();
         key.addProperty("prompts", FIDELITY_PROMPTS);
-        key.addProperty("prompt_seed", FIDELITY_PROMPT_SEED);
+        key.addProperty("prompt_seed", OutputFidelity.DEFAULT_PROMPT_SEED);
         key.addProperty("noise_seeds", Arrays.toString(PruneJob.heldOutNoiseSeeds()));
         key.addProperty("steps", o.evalSteps());
         key.addProperty("against", UNPRUNED);
@@ -487,7 +486,7 @@ public final class PaperTables {
             ShapesModel base = ShapesModel.load(o.model(), m);
             FluxModel model = ModelDir.load(variantDir(name), m, ai.djl.ndarray.types.DataType.FLOAT32, Set.of());
             Calibration items = new Calibration(base.flux(), ShapesCalibrationSource.fromGrammar(base, FIDELITY_PROMPTS,
-                    FIDELITY_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps())
+                    OutputFidelity.DEFAULT_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps())
                     .withSeeds(PruneJob.heldOutNoiseSeeds()));
             JsonObject result = OutputFidelity.measure(model, items).toJson();
             JsonObject file = new JsonObject();
