@@ -1,6 +1,7 @@
 package fastflux.pruning.experiments;
 
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -134,6 +135,8 @@ public final class PaperTables {
      * they share one evaluation and grid instead of computing them again.
      */
     private final Map<String, String> firstWithModel = new HashMap<>();
+    /** SHA-256 of each variant's model file, hashed once per invocation (twins and the output fidelity's cache key). */
+    private final Map<String, String> modelSha = new HashMap<>();
 
     public PaperTables(Path dir, Options options, PrintStream log) {
         this.dir = dir;
@@ -373,13 +376,20 @@ public final class PaperTables {
 
     /** The variant of this invocation whose model file has the same bytes as {@code name}'s, or null (then it is the first). */
     private String sameModelAs(String name) {
-        Path f = ModelDir.weightsFile(variantDir(name));
-        try {
-            String twin = firstWithModel.putIfAbsent(AtomicFiles.sha256(f), name);
-            return twin == null || twin.equals(name) ? null : twin;
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + f, e);
-        }
+        String twin = firstWithModel.putIfAbsent(modelSha256(name), name);
+        return twin == null || twin.equals(name) ? null : twin;
+    }
+
+    /** The SHA-256 of a variant's model file. */
+    private String modelSha256(String name) {
+        return modelSha.computeIfAbsent(name, n -> {
+            Path f = ModelDir.weightsFile(variantDir(n));
+            try {
+                return AtomicFiles.sha256(f);
+            } catch (IOException e) {
+                throw new UncheckedIOException("cannot read " + f, e);
+            }
+        });
     }
 
     /**
@@ -450,12 +460,14 @@ public final class PaperTables {
         return key;
     }
 
-    /** Grammar prompts (and their seed) of the ordering variants' output fidelity: the same for every variant. */
+    /** Grammar prompts of the ordering variants' output fidelity (seed {@link OutputFidelity#DEFAULT_PROMPT_SEED}). */
     static final int FIDELITY_PROMPTS = 32;
 
-    /** Whether {@code name} is one of the ordering targets' variants ({@link #DRAWN}) or one of its draws. */
-    static boolean isOrderingVariant(String name) {
-        for (String n : DRAWN) if (name.equals(n) || name.startsWith(n + "-draw")) return true;
+    /** Whether {@code name} is one of the ordering targets' variants ({@link #DRAWN}) in one of this run's draws. */
+    private boolean isOrderingVariant(String name) {
+        for (String n : DRAWN) {
+            for (int d = 0; d < o.draws(); d++) if (drawName(n, d).equals(name)) return true;
+        }
         return false;
     }
 
@@ -473,18 +485,13 @@ public final class PaperTables {
         key.addProperty("noise_seeds", Arrays.toString(PruneJob.heldOutNoiseSeeds()));
         key.addProperty("steps", o.evalSteps());
         key.addProperty("against", UNPRUNED);
-        Path weights = ModelDir.weightsFile(variantDir(name));
-        try {
-            key.addProperty("model_sha256", AtomicFiles.sha256(weights)); // a variant pruned again is measured again
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + weights, e);
-        }
+        key.addProperty("model_sha256", modelSha256(name)); // a variant pruned again is measured again
         JsonObject cached = readJson(cache);
         if (cached != null && key.equals(cached.get("key")) && cached.get("result") instanceof JsonObject r) return r;
         log.printf("[fidelity] %s: the transformer's outputs against the unpruned model's%n", name);
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel base = ShapesModel.load(o.model(), m);
-            FluxModel model = ModelDir.load(variantDir(name), m, ai.djl.ndarray.types.DataType.FLOAT32, Set.of());
+            FluxModel model = ModelDir.load(variantDir(name), m, DataType.FLOAT32, Set.of());
             Calibration items = new Calibration(base.flux(), ShapesCalibrationSource.fromGrammar(base, FIDELITY_PROMPTS,
                     OutputFidelity.DEFAULT_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps())
                     .withSeeds(PruneJob.heldOutNoiseSeeds()));
