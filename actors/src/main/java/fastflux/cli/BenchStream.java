@@ -24,8 +24,8 @@ import org.apache.pekko.stream.Materializer;
 
 /**
  * {@code fastflux bench stream}: BRLL's calibration through the streams pipeline over N and 10×N prompts, each
- * in a fresh JVM of the same heap limit, printing each run's peak RSS (VmHWM). Bounded stages should make the
- * two peaks nearly equal: memory follows the bounds, not the number of prompts.
+ * in a fresh JVM with this JVM's options and the heap limit asked for, printing each run's peak RSS (VmHWM).
+ * Bounded stages should make the two peaks nearly equal: memory follows the bounds, not the number of prompts.
  */
 final class BenchStream {
     private BenchStream() {}
@@ -70,9 +70,11 @@ final class BenchStream {
                 o.buffer(), heap, System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
         List<Map<String, String>> runs = new ArrayList<>();
         for (int n : new int[] {prompts, 10 * prompts}) {
-            List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java"), "-Xmx" + heap,
-                    "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"), Main.class.getName(), "bench", "stream",
-                    "--one-run", "--model", dir.toString(), "--prompts", Integer.toString(n), "--block", block,
+            // this JVM's options (the launcher's -Xms among them), then the heap limit asked for, which wins
+            List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
+            cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
+            cmd.addAll(List.of("-Xmx" + heap, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                    Main.class.getName(), "bench", "stream", "--one-run", "--model", dir.toString(), "--prompts", Integer.toString(n), "--block", block,
                     "--seeds", Integer.toString(seeds), "--steps", Integer.toString(steps), "--batch", Integer.toString(batch),
                     "--shards", Integer.toString(o.shards()), "--parallelism", Integer.toString(o.parallelism()),
                     "--buffer", Integer.toString(o.buffer())));

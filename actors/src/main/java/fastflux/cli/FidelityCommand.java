@@ -5,13 +5,13 @@ import ai.djl.ndarray.types.DataType;
 import com.google.gson.GsonBuilder;
 import fastflux.model.FluxModel;
 import fastflux.model.ModelDir;
+import fastflux.pruning.BaseModel;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.CalibrationSource;
 import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PrecomputedCalibrationSource;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.ShapesCalibrationSource;
-import fastflux.shapes.ShapesModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -61,32 +61,29 @@ final class FidelityCommand implements Command {
         if (prompts < 1) throw new Args.UsageException("fidelity: --prompts must be at least 1, got " + prompts);
         if (steps < 1) throw new Args.UsageException("fidelity: --steps must be at least 1, got " + steps);
         try (NDManager m = NDManager.newBaseManager()) {
-            boolean shapes = PruneJob.hasTextEncoder(against);
-            FluxModel base;
+            BaseModel base = BaseModel.load(against, m);
             CalibrationSource source;
             PrecomputedCalibrationSource file = null;
-            if (calibFile != null || !shapes) {
-                if (calibFile == null) {
-                    throw new IllegalArgumentException(against + " is a FLUX.1 transformer checkpoint (no text_encoder.*): "
-                            + "give its conditioning with --calib-file FILE");
-                }
-                base = ModelDir.load(against, m, DataType.FLOAT32, Set.of());
-                file = PruneJob.openCalibrationFile(calibFile, base.config(), shapes);
+            if (calibFile != null) {
+                file = PruneJob.openCalibrationFile(calibFile, base);
                 if (prompts > file.size()) {
-                    throw new IllegalArgumentException(calibFile + " holds " + file.size() + " rows; --prompts " + prompts
+                    int rows = file.size();
+                    file.close();
+                    throw new IllegalArgumentException(calibFile + " holds " + rows + " rows; --prompts " + prompts
                             + " asks for more");
                 }
                 source = CalibrationSource.firstRows(file, prompts);
+            } else if (base.isShapes()) {
+                source = ShapesCalibrationSource.fromGrammar(base.shapes("grammar prompts"), prompts, promptSeed);
             } else {
-                ShapesModel s = ShapesModel.load(against, m);
-                base = s.flux();
-                source = ShapesCalibrationSource.fromGrammar(s, prompts, promptSeed);
+                throw new IllegalArgumentException(against + " is a FLUX.1 transformer checkpoint (no text_encoder.*): "
+                        + "give its conditioning with --calib-file FILE");
             }
             try {
                 FluxModel model = ModelDir.load(dir, m, DataType.FLOAT32, Set.of());
                 Calibration.Options co = Calibration.Options.defaults().withSteps(steps).withSeeds(PruneJob.heldOutNoiseSeeds());
                 long t0 = System.nanoTime();
-                OutputFidelity.Result r = OutputFidelity.measure(model, new Calibration(base, source, co));
+                OutputFidelity.Result r = OutputFidelity.measure(model, new Calibration(base.flux(), source, co));
                 System.out.printf(Locale.ROOT, "%s against %s (%s; %d items, %d steps):%n", dir, against, r.source(),
                         r.items(), r.steps());
                 System.out.printf(Locale.ROOT, "  per step (velocities at the base's latents): relative MSE %.5f%n",

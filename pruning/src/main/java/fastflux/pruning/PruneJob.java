@@ -94,6 +94,38 @@ public final class PruneJob {
                     calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, s);
         }
 
+        public Options withRatio(double r) {
+            return new Options(r, importance, importanceFrom, order, mode, sandwichTraining, sandwichWidth, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+        }
+
+        /** The same options ranking blocks from a saved {@code importance.json} ({@code null}: scored by the run). */
+        public Options withImportanceFrom(Path file) {
+            return new Options(ratio, importance, file, order, mode, sandwichTraining, sandwichWidth, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+        }
+
+        public Options withOrder(Order o) {
+            return new Options(ratio, importance, importanceFrom, o, mode, sandwichTraining, sandwichWidth, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+        }
+
+        public Options withMode(Replacement.Mode m) {
+            return new Options(ratio, importance, importanceFrom, order, m, sandwichTraining, sandwichWidth, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+        }
+
+        /** With or without sandwich training ({@code --no-st}: the least-squares linears as fitted). */
+        public Options withSandwichTraining(boolean st) {
+            return new Options(ratio, importance, importanceFrom, order, mode, st, sandwichWidth, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+        }
+
+        public Options withSandwichWidth(int w) {
+            return new Options(ratio, importance, importanceFrom, order, mode, sandwichTraining, w, calibPrompts,
+                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+        }
+
         public JsonObject toJson() {
             JsonObject o = new JsonObject();
             o.addProperty("ratio", ratio);
@@ -131,9 +163,8 @@ public final class PruneJob {
     private final Options options;
     private final Listener listener;
     private final NDManager manager;
+    private final BaseModel baseModel;
     private final FluxModel flux;
-    /** The Shapes model (transformer + text encoder), or null for a FLUX.1 transformer checkpoint (no text encoder). */
-    private final ShapesModel shapes;
     private final LoraInjector lora;
     private final Map<String, Double> phaseSeconds = new LinkedHashMap<>();
     private PruneState state;
@@ -144,24 +175,12 @@ public final class PruneJob {
         this.options = options;
         this.listener = listener;
         this.manager = manager;
-        if (hasTextEncoder(baseDir)) {
-            this.shapes = ShapesModel.load(baseDir, manager);
-            this.flux = shapes.flux();
-        } else {
-            this.shapes = null;
-            this.flux = ModelDir.load(baseDir, manager, DataType.FLOAT32, java.util.Set.of());
-        }
+        this.baseModel = BaseModel.load(baseDir, manager);
+        this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
         }
         this.lora = new LoraInjector(options.loraRank(), options.loraAlpha(), options.seed());
-    }
-
-    /** Whether {@code dir}'s checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 one does not. */
-    public static boolean hasTextEncoder(Path dir) {
-        try (SafetensorsReader r = SafetensorsReader.open(ModelDir.weightsFile(dir))) {
-            return r.names().stream().anyMatch(n -> n.startsWith(fastflux.shapes.TextEncoder.PREFIX));
-        }
     }
 
     /** The transformer being pruned. */
@@ -171,15 +190,7 @@ public final class PruneJob {
 
     /** Whether the base is a FLUX.1 transformer checkpoint: no text encoder, so no image generation or judging here. */
     public boolean transformerOnly() {
-        return shapes == null;
-    }
-
-    private ShapesModel shapes(String what) {
-        if (shapes == null) {
-            throw new IllegalArgumentException(what + " generates and judges Shapes images, which needs a text encoder; "
-                    + baseDir + " is a FLUX.1 transformer checkpoint without one");
-        }
-        return shapes;
+        return !baseModel.isShapes();
     }
 
     public PruneState state() {
@@ -239,17 +250,18 @@ public final class PruneJob {
      * against the model here, before any work, and stays mapped for the job's life (rows are read per batch).
      */
     public PruneJob calibrationFrom(Path file) {
-        this.calibFile = openCalibrationFile(file, flux.config(), shapes != null);
+        this.calibFile = openCalibrationFile(file, baseModel);
         return this;
     }
 
     /**
-     * Opens a calibration file for a model of config {@code p} and checks it against the model: a Shapes model's
+     * Opens a calibration file for {@code model} and checks it against the model: a Shapes model's
      * latent grid is its own, a FLUX.1 checkpoint's the file's {@code latent_grid} (else 1024² images); without a
      * guidance embedding the file must hold the empty prompt's embeddings for classifier-free guidance.
      */
-    public static PrecomputedCalibrationSource openCalibrationFile(Path file, FluxParams p, boolean shapesModel) {
-        PrecomputedCalibrationSource source = shapesModel
+    public static PrecomputedCalibrationSource openCalibrationFile(Path file, BaseModel model) {
+        FluxParams p = model.flux().config();
+        PrecomputedCalibrationSource source = model.isShapes()
                 ? PrecomputedCalibrationSource.open(file, p, fastflux.shapes.Latents.GRID, fastflux.shapes.Latents.GRID, true)
                 : PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
         if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
@@ -265,14 +277,14 @@ public final class PruneJob {
     private JsonObject savedOptions() {
         JsonObject o = options.toJson();
         if (calibFile != null) o.addProperty("calib_file", calibFile.file().toAbsolutePath().normalize().toString());
-        if (calibFile != null && shapes == null) o.addProperty("calib_tokens", calibFile.latentTokens());
+        if (calibFile != null && !baseModel.isShapes()) o.addProperty("calib_tokens", calibFile.latentTokens());
         return o;
     }
 
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
         startNanos = System.nanoTime();
-        if (shapes == null) {
+        if (!baseModel.isShapes()) {
             if (calibFile == null) {
                 throw new IllegalArgumentException(baseDir + " is a FLUX.1 transformer checkpoint (no text_encoder.*): its "
                         + "calibration prompts must come precomputed, --calib-file FILE (txt, y per prompt)");
@@ -328,7 +340,7 @@ public final class PruneJob {
         if (options.importanceFrom() != null) return ImportanceReport.read(options.importanceFrom(), flux.config());
         if (options.importance().equals(ImportanceScorer.OUTPUT_MSE)) return ImportanceScorer.byOutputMse(calibration());
         int n = flux.config().blockCount();
-        return ImportanceScorer.byGeneration(shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults(),
+        return ImportanceScorer.byGeneration(baseModel.shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults(),
                 (done, block) -> listener.progress("importance", block.name(), done, n, "switched off and judged"));
     }
 
@@ -340,7 +352,7 @@ public final class PruneJob {
     }
 
     private ShapesCalibrationSource grammarCalibration() {
-        return ShapesCalibrationSource.fromGrammar(shapes("grammar calibration"), options.calibPrompts(),
+        return ShapesCalibrationSource.fromGrammar(baseModel.shapes("grammar calibration"), options.calibPrompts(),
                 Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
     }
 
@@ -479,8 +491,8 @@ public final class PruneJob {
     public void export() {
         long t0 = System.nanoTime();
         listener.progress("export", "", 0, 1, outDir.toString());
-        if (shapes != null) {
-            shapes.exportPruned(baseDir, outDir);
+        if (baseModel.isShapes()) {
+            baseModel.shapes("export").exportPruned(baseDir, outDir);
         } else {
             PrunedModels.export(flux, baseDir, outDir);
         }
@@ -493,7 +505,7 @@ public final class PruneJob {
         listener.progress("evaluate", label, 0, (long) prompts.size() * seeds, "");
         fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
         eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
-        fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(shapes("evaluation"), prompts, eo,
+        fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(baseModel.shapes("evaluation"), prompts, eo,
                 (done, total) -> listener.progress("evaluate", label, done, total, "images"));
         phaseSeconds.merge("evaluate", (System.nanoTime() - t0) / 1e9, Double::sum);
         return r;
@@ -517,15 +529,15 @@ public final class PruneJob {
      * latent size and text length.
      */
     private int workRows() {
-        return shapes != null ? 64 : flux.config().guidanceEmbed() ? 1 : 2;
+        return baseModel.isShapes() ? 64 : flux.config().guidanceEmbed() ? 1 : 2;
     }
 
     private int workImgTokens() {
-        return shapes != null ? fastflux.shapes.Latents.TOKENS : calibFile.latentTokens();
+        return baseModel.isShapes() ? fastflux.shapes.Latents.TOKENS : calibFile.latentTokens();
     }
 
     private int workTxtTokens() {
-        return shapes != null ? shapes.text().maxWords() : calibFile.textLength();
+        return baseModel.isShapes() ? baseModel.shapes("text").text().maxWords() : calibFile.textLength();
     }
 
     /** Forward FLOPs on the same work, replaced blocks counted as their linears and deleted ones as nothing. */
@@ -560,7 +572,7 @@ public final class PruneJob {
      * replaced (a run resumed later measures a fresh copy of the base in {@link #report}).
      */
     public boolean needsBaseQuality(Quality quality) {
-        return quality != null && shapes != null && baseQuality == null && state.completed().isEmpty() && state.fitted() == null;
+        return quality != null && baseModel.isShapes() && baseQuality == null && state.completed().isEmpty() && state.fitted() == null;
     }
 
     /** The base model's quality, measured on the model in memory before any block is replaced. */
@@ -609,7 +621,7 @@ public final class PruneJob {
         JsonArray blocks = new JsonArray();
         for (PruneState.BlockResult r : state.completed()) blocks.add(PruneState.resultJson(r));
         report.add("blocks", blocks);
-        if (quality != null && shapes == null) {
+        if (quality != null && !baseModel.isShapes()) {
             report.addProperty("quality_not_measured", "a FLUX.1 transformer checkpoint: no text encoder or VAE here to "
                     + "generate and judge images (the output fidelity below compares the transformers alone)");
         } else if (quality != null) {
@@ -657,7 +669,7 @@ public final class PruneJob {
         listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base", prunedMs, baseMs));
         long baseFlops = flops(Map.of());
         long prunedFlops = flops();
-        speed.addProperty("work", "batch " + workRows() + (shapes != null ? " = 32 images x 2 guidance halves, " : ", ")
+        speed.addProperty("work", "batch " + workRows() + (baseModel.isShapes() ? " = 32 images x 2 guidance halves, " : ", ")
                 + workImgTokens() + " img + " + workTxtTokens() + " txt tokens, fp32, in-process; the exported model "
                 + "(adapters merged) against the base, both loaded from their directories");
         speed.addProperty("base_flops", baseFlops);

@@ -236,45 +236,43 @@ public final class PaperTables {
         PruneJob.Options m = o.method();
         Path importance = m.order() == PruneJob.Order.IMPORTANCE && m.importanceFrom() == null
                 ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
-        PruneJob.Options full = with(m, m.ratio(), importance, m.order(), m.mode(), m.sandwichTraining(), m.sandwichWidth());
+        PruneJob.Options full = m.withImportanceFrom(importance);
         Map<String, Variant> v = new LinkedHashMap<>();
         if (p.contains(Part.TABLE4) || p.contains(Part.TABLE5) || p.contains(Part.FIG6) || p.contains(Part.FIG7)) {
             v.put("full", new Variant("full", "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")", full, null));
         }
         if (p.contains(Part.TABLE4)) {
-            v.put("no-st", new Variant("no-st", "w/o ST (least-squares linears)", with(full, full.ratio(), importance,
-                    full.order(), Replacement.Mode.LINEAR, false, full.sandwichWidth()), null));
+            v.put("no-st", new Variant("no-st", "w/o ST (least-squares linears)", full.withMode(Replacement.Mode.LINEAR)
+                    .withSandwichTraining(false), null));
         }
         if (p.contains(Part.FIG6)) {
-            v.put("delete", new Variant("delete", "delete (shortcut), same ST", with(full, full.ratio(), importance,
-                    full.order(), Replacement.Mode.DELETE, full.sandwichTraining(), full.sandwichWidth()), null));
+            v.put("delete", new Variant("delete", "delete (shortcut), same ST", full.withMode(Replacement.Mode.DELETE),
+                    null));
         }
         if (p.contains(Part.TABLE5)) {
-            v.put("start2end", new Variant("start2end", "Start2End order", with(full, full.ratio(), null,
-                    PruneJob.Order.START2END, full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
-            v.put("end2start", new Variant("end2start", "End2Start order", with(full, full.ratio(), null,
-                    PruneJob.Order.END2START, full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
+            v.put("start2end", new Variant("start2end", "Start2End order", full.withImportanceFrom(null)
+                    .withOrder(PruneJob.Order.START2END), null));
+            v.put("end2start", new Variant("end2start", "End2Start order", full.withImportanceFrom(null)
+                    .withOrder(PruneJob.Order.END2START), null));
         }
         if (p.contains(Part.FIG7)) {
             for (int w : new int[] {1, 5}) {
                 if (w == full.sandwichWidth()) continue;
-                v.put("width" + w, new Variant("width" + w, "sandwich width " + w, with(full, full.ratio(), importance,
-                        full.order(), full.mode(), full.sandwichTraining(), w), null));
+                v.put("width" + w, new Variant("width" + w, "sandwich width " + w, full.withSandwichWidth(w), null));
             }
         }
         if (p.contains(Part.TABLE6)) {
             String top = ratioName(RATIOS[RATIOS.length - 1]);
-            v.put(top, new Variant(top, "30% (trained)", with(full, RATIOS[RATIOS.length - 1], importance, full.order(),
-                    full.mode(), full.sandwichTraining(), full.sandwichWidth()), null));
+            v.put(top, new Variant(top, "30% (trained)", full.withRatio(RATIOS[RATIOS.length - 1]), null));
             for (int i = 0; i < RATIOS.length - 1; i++) {
                 String n = ratioName(RATIOS[i]);
-                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", with(full, RATIOS[i], importance,
-                        full.order(), full.mode(), full.sandwichTraining(), full.sandwichWidth()), top));
+                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", full.withRatio(RATIOS[i]),
+                        top));
             }
             for (int i = 0; i < RATIOS.length - 1; i++) {
                 String n = ratioName(RATIOS[i]) + STAGE;
-                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (the 30% run at its stage)", with(full, RATIOS[i],
-                        importance, full.order(), full.mode(), full.sandwichTraining(), full.sandwichWidth()), top, true));
+                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (the 30% run at its stage)", full.withRatio(RATIOS[i]), top,
+                        true));
             }
         }
         return v;
@@ -285,12 +283,6 @@ public final class PaperTables {
 
     static String ratioName(double r) {
         return String.format(Locale.ROOT, "ratio-%02d", Math.round(r * 100));
-    }
-
-    private static PruneJob.Options with(PruneJob.Options b, double ratio, Path importanceFrom, PruneJob.Order order,
-                                         Replacement.Mode mode, boolean st, int width) {
-        return new PruneJob.Options(ratio, b.importance(), importanceFrom, order, mode, st, width, b.calibPrompts(),
-                b.calibSteps(), b.stSteps(), b.lr(), b.loraRank(), b.loraAlpha(), b.bufferBytes(), b.seed());
     }
 
     Path variantDir(String name) {
@@ -356,8 +348,8 @@ public final class PaperTables {
         log.println("[importance] " + o.method().importance() + " ranking, shared by every importance-ordered variant");
         PruneJob.Options m = o.method();
         try (NDManager nd = NDManager.newBaseManager()) {
-            PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), with(m, m.ratio(), null, PruneJob.Order.IMPORTANCE,
-                    m.mode(), m.sandwichTraining(), m.sandwichWidth()), progress("importance"), nd);
+            PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), m.withImportanceFrom(null)
+                    .withOrder(PruneJob.Order.IMPORTANCE), progress("importance"), nd);
             job.begin();
             job.order();
         }

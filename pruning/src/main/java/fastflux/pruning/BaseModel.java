@@ -1,0 +1,68 @@
+package fastflux.pruning;
+
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
+import fastflux.model.FluxModel;
+import fastflux.model.ModelDir;
+import fastflux.model.io.SafetensorsReader;
+import fastflux.shapes.ShapesModel;
+import fastflux.shapes.TextEncoder;
+import java.nio.file.Path;
+import java.util.Set;
+
+/**
+ * The model a job starts from, in one of two kinds: a Shapes model (transformer and text encoder: it generates
+ * images from prompts, which the judge scores) or a FLUX.1 transformer checkpoint (no text encoder: its conditioning
+ * comes precomputed from a calibration file, and nothing here can draw or judge its images). The kind is read from
+ * the checkpoint itself: a Shapes model carries {@code text_encoder.*} tensors.
+ */
+public final class BaseModel {
+    private final Path dir;
+    private final FluxModel flux;
+    private final ShapesModel shapes;
+
+    private BaseModel(Path dir, FluxModel flux, ShapesModel shapes) {
+        this.dir = dir;
+        this.flux = flux;
+        this.shapes = shapes;
+    }
+
+    /** Loads {@code dir} in fp32, as a Shapes model where it carries a text encoder. */
+    public static BaseModel load(Path dir, NDManager manager) {
+        if (hasTextEncoder(dir)) {
+            ShapesModel s = ShapesModel.load(dir, manager);
+            return new BaseModel(dir, s.flux(), s);
+        }
+        return new BaseModel(dir, ModelDir.load(dir, manager, DataType.FLOAT32, Set.of()), null);
+    }
+
+    /** Whether {@code dir}'s checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 one does not. */
+    private static boolean hasTextEncoder(Path dir) {
+        try (SafetensorsReader r = SafetensorsReader.open(ModelDir.weightsFile(dir))) {
+            return r.names().stream().anyMatch(n -> n.startsWith(TextEncoder.PREFIX));
+        }
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** The transformer. */
+    public FluxModel flux() {
+        return flux;
+    }
+
+    /** Whether this is a Shapes model (it can generate and be judged) rather than a FLUX.1 transformer checkpoint. */
+    public boolean isShapes() {
+        return shapes != null;
+    }
+
+    /** The Shapes model, for {@code what} (named in the error where this is a FLUX.1 transformer checkpoint). */
+    public ShapesModel shapes(String what) {
+        if (shapes == null) {
+            throw new IllegalArgumentException(what + " generates and judges Shapes images, which needs a text encoder; "
+                    + dir + " is a FLUX.1 transformer checkpoint without one");
+        }
+        return shapes;
+    }
+}
