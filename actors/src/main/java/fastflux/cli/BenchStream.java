@@ -74,7 +74,8 @@ final class BenchStream {
             List<String> cmd = new ArrayList<>(List.of(ProcessHandle.current().info().command().orElse("java")));
             cmd.addAll(java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments());
             cmd.addAll(List.of("-Xmx" + heap, "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
-                    Main.class.getName(), "bench", "stream", "--one-run", "--model", dir.toString(), "--prompts", Integer.toString(n), "--block", block,
+                    Main.class.getName(), "bench", "stream", "--one-run", "--model", dir.toString(), "--prompts",
+                    Integer.toString(n), "--block", block,
                     "--seeds", Integer.toString(seeds), "--steps", Integer.toString(steps), "--batch", Integer.toString(batch),
                     "--shards", Integer.toString(o.shards()), "--parallelism", Integer.toString(o.parallelism()),
                     "--buffer", Integer.toString(o.buffer())));
