@@ -3,9 +3,11 @@ package fastflux.pruning;
 import org.nd4j.linalg.factory.Nd4j;
 
 /**
- * ND4J shares the machine with libtorch, and each brings its own OpenMP runtime. Both honour
- * OMP_NUM_THREADS at load time; this pins ND4J explicitly as well, so that a JVM started without
- * the variable does not run two thread pools the size of the machine.
+ * ND4J shares the machine with libtorch, and each brings its own OpenMP runtime. Both take their thread count
+ * from OMP_NUM_THREADS when they load, which is what bounds them: ND4J (1.0.0-M2.1) ignores a later
+ * {@code setMaxThreads} (measured: pinned to one core, {@code maxThreads()} stays at the hardware's 2 after
+ * {@code setMaxThreads(1)}), so {@code bin/fastflux} sets the variable from {@code nproc}, which honours the CPU
+ * affinity. What can be set here, the master threads, is set to the same bound.
  */
 final class Nd4jRuntime {
     private static volatile boolean pinned;
