@@ -65,7 +65,7 @@ final class FidelityCommand implements Command {
             CalibrationSource source;
             PrecomputedCalibrationSource file = null;
             if (calibFile != null) {
-                file = PruneJob.openCalibrationFile(calibFile, base);
+                file = base.openCalibrationFile(calibFile);
                 if (prompts > file.size()) {
                     int rows = file.size();
                     file.close();

@@ -3,8 +3,10 @@ package fastflux.pruning;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
 import fastflux.model.io.SafetensorsReader;
+import fastflux.shapes.Latents;
 import fastflux.shapes.ShapesModel;
 import fastflux.shapes.TextEncoder;
 import java.nio.file.Path;
@@ -41,6 +43,28 @@ public final class BaseModel {
         try (SafetensorsReader r = SafetensorsReader.open(ModelDir.weightsFile(dir))) {
             return r.names().stream().anyMatch(n -> n.startsWith(TextEncoder.PREFIX));
         }
+    }
+
+    /** The packed latent grid of a FLUX.1 image of 1024 x 1024 pixels: 64 x 64 tokens. */
+    public static final int FLUX_GRID = 64;
+
+    /**
+     * Opens a calibration file for this model and checks it against the model: a Shapes model's
+     * latent grid is its own, a FLUX.1 checkpoint's the file's {@code latent_grid} (else 1024² images); without a
+     * guidance embedding the file must hold the empty prompt's embeddings for classifier-free guidance.
+     */
+    public PrecomputedCalibrationSource openCalibrationFile(Path file) {
+        FluxParams p = flux.config();
+        PrecomputedCalibrationSource source = isShapes()
+                ? PrecomputedCalibrationSource.open(file, p, Latents.GRID, Latents.GRID, true)
+                : PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
+        if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
+            source.close();
+            throw new IllegalArgumentException(file + ": the model has no guidance embedding, so calibration uses "
+                    + "classifier-free guidance and needs the empty prompt's neg_txt [1, L, " + p.contextInDim()
+                    + "] and neg_y [1, " + p.vecInDim() + "]");
+        }
+        return source;
     }
 
     public Path dir() {

@@ -215,9 +215,6 @@ public final class PruneJob {
         return this;
     }
 
-    /** The packed latent grid of a FLUX.1 image of 1024 x 1024 pixels: 64 x 64 tokens. */
-    public static final int FLUX_GRID = 64;
-
     /**
      * Builds this (lower) ratio from a finished run to a higher ratio instead of training (the paper's reuse of
      * components trained at a high ratio): the first blocks of that run's order are replaced with its
@@ -250,27 +247,8 @@ public final class PruneJob {
      * against the model here, before any work, and stays mapped for the job's life (rows are read per batch).
      */
     public PruneJob calibrationFrom(Path file) {
-        this.calibFile = openCalibrationFile(file, baseModel);
+        this.calibFile = baseModel.openCalibrationFile(file);
         return this;
-    }
-
-    /**
-     * Opens a calibration file for {@code model} and checks it against the model: a Shapes model's
-     * latent grid is its own, a FLUX.1 checkpoint's the file's {@code latent_grid} (else 1024² images); without a
-     * guidance embedding the file must hold the empty prompt's embeddings for classifier-free guidance.
-     */
-    public static PrecomputedCalibrationSource openCalibrationFile(Path file, BaseModel model) {
-        FluxParams p = model.flux().config();
-        PrecomputedCalibrationSource source = model.isShapes()
-                ? PrecomputedCalibrationSource.open(file, p, fastflux.shapes.Latents.GRID, fastflux.shapes.Latents.GRID, true)
-                : PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
-        if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
-            source.close();
-            throw new IllegalArgumentException(file + ": the model has no guidance embedding, so calibration uses "
-                    + "classifier-free guidance and needs the empty prompt's neg_txt [1, L, " + p.contextInDim()
-                    + "] and neg_y [1, " + p.vecInDim() + "]");
-        }
-        return source;
     }
 
     /** The options as saved in the state: a calibration file is part of them, so a resume must use the same. */
