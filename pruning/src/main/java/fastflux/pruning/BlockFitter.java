@@ -51,6 +51,16 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
         public static Options defaults() {
             return new Options(LeastSquaresFit.DEFAULT_RIDGE, 4, PartialPrecision.AUTO);
         }
+
+        /**
+         * These options for a calibration of {@code batches} batches: when there are fewer than
+         * {@code holdoutEvery} but at least two, the last batch is held out, so that a small calibration (a short
+         * precomputed file) still measures its residuals; a single batch holds nothing out.
+         */
+        public Options forBatches(int batches) {
+            return holdoutEvery > 0 && batches >= 2 && batches < holdoutEvery
+                    ? new Options(ridge, batches, precision) : this;
+        }
     }
 
     /**
@@ -198,7 +208,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
     /**
      * The whole BRLL initialisation: one calibration pass over the non-held-out batches accumulates every
      * selected block's fits, they are solved, and a second pass over the held-out batches only measures each
-     * map's relative residual. The model is not changed; install the results with {@link FittedBlock#install}.
+     * map's relative residual (held-out batches as {@link Options#forBatches} chooses them). The model is not changed; install the results with {@link FittedBlock#install}.
      */
     public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
                                                                             NDManager paramManager) {
@@ -209,6 +219,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
     public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
                                                                             NDManager paramManager, CalibrationRunner runner) {
         FluxModel model = calibration.model();
+        options = options.forBatches(calibration.batches(0, calibration.source().size()));
         List<FittedBlock> fitted;
         try (BlockFitter fitter = new BlockFitter(model.config(), blocks, options)) {
             runner.run(calibration, fitter, fitter.blocks());

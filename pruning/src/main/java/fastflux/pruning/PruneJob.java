@@ -31,6 +31,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 
 /**
@@ -444,8 +445,9 @@ public final class PruneJob {
             st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
             listener.progress("sandwich", block.name(), k + 1, state.target(),
-                    String.format("loss %.5f -> %.5f (held out %.5f -> %.5f)", st.initialLoss(), st.finalLoss(),
-                            st.heldOutInitialLoss(), st.heldOutFinalLoss()));
+                    String.format(Locale.ROOT, "loss %.5f -> %.5f", st.initialLoss(), st.finalLoss())
+                            + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,
+                                    " (held out %.5f -> %.5f)", st.heldOutInitialLoss(), st.heldOutFinalLoss())));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
         }
         closeTree(pendingOriginal);

@@ -19,12 +19,34 @@ public final class PruneReport {
     public static void write(Path dir, JsonObject report) {
         try {
             Files.createDirectories(dir);
-            atomic(dir.resolve("report.json"), new GsonBuilder().setPrettyPrinting().serializeNulls()
-                    .serializeSpecialFloatingPointValues().create().toJson(report));
+            atomic(dir.resolve("report.json"), new GsonBuilder().setPrettyPrinting().serializeNulls().create()
+                    .toJson(finite(report)));
             atomic(dir.resolve("report.md"), markdown(report));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write report to " + dir, e);
         }
+    }
+
+    /**
+     * A copy in which every NaN or infinite number is {@code null}: JSON has no such numbers, and a strict
+     * reader (jq, a browser) refuses a file that holds them. NaN is what nothing measured gives (no held-out
+     * calibration batch for a residual, say); the markdown writes it as "n/a".
+     */
+    static JsonElement finite(JsonElement e) {
+        if (e.isJsonObject()) {
+            JsonObject o = new JsonObject();
+            e.getAsJsonObject().entrySet().forEach(x -> o.add(x.getKey(), finite(x.getValue())));
+            return o;
+        }
+        if (e.isJsonArray()) {
+            JsonArray a = new JsonArray();
+            e.getAsJsonArray().forEach(x -> a.add(finite(x)));
+            return a;
+        }
+        if (e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber() && !Double.isFinite(e.getAsDouble())) {
+            return com.google.gson.JsonNull.INSTANCE;
+        }
+        return e;
     }
 
     private static void atomic(Path file, String text) throws IOException {
@@ -51,7 +73,7 @@ public final class PruneReport {
             JsonObject b = e.getAsJsonObject();
             StringBuilder res = new StringBuilder();
             for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals").entrySet()) {
-                res.append(res.length() == 0 ? "" : ", ").append(x.getKey()).append(String.format(Locale.ROOT, " %.3f", x.getValue().getAsDouble()));
+                res.append(res.length() == 0 ? "" : ", ").append(x.getKey()).append(' ').append(fmt(x.getValue()));
             }
             String st = "-", loss = "-", held = "-";
             if (b.has("training")) {
@@ -59,8 +81,7 @@ public final class PruneReport {
                 st = (t.get("up").isJsonNull() ? "input" : t.get("up").getAsString()) + " → " + (t.get("down").isJsonNull() ? "output" : t.get("down").getAsString());
                 loss = String.format(Locale.ROOT, "%.5f → %.5f", t.get("initial_loss").getAsDouble(), t.get("final_loss").getAsDouble());
                 if (t.has("held_out_pairs")) {
-                    held = String.format(Locale.ROOT, "%.5f → %.5f", t.get("held_out_initial_loss").getAsDouble(),
-                            t.get("held_out_final_loss").getAsDouble());
+                    held = fmt5(t.get("held_out_initial_loss")) + " → " + fmt5(t.get("held_out_final_loss"));
                 }
             }
             md.append(String.format("| %s | %s | %s | %s | %s |%n", b.get("block").getAsString(),
@@ -156,6 +177,17 @@ public final class PruneReport {
     }
 
     private static String fmt(JsonElement e) {
-        return e == null || e.isJsonNull() ? "-" : String.format(Locale.ROOT, "%.3f", e.getAsDouble());
+        return format("%.3f", e);
+    }
+
+    private static String fmt5(JsonElement e) {
+        return format("%.5f", e);
+    }
+
+    /** "-" for an absent value, "n/a" for one that was not measured (NaN; null once written as JSON). */
+    private static String format(String f, JsonElement e) {
+        if (e == null) return "-";
+        if (e.isJsonNull() || !Double.isFinite(e.getAsDouble())) return "n/a";
+        return String.format(Locale.ROOT, f, e.getAsDouble());
     }
 }

@@ -84,6 +84,28 @@ class BlockFitterTest {
     }
 
     @Test
+    void aCalibrationShorterThanTheHoldoutPeriodHoldsOutItsLastBatch() {
+        BlockFitter.Options every4 = BlockFitter.Options.defaults();
+        assertEquals(4, every4.holdoutEvery());
+        assertEquals(every4, every4.forBatches(16));
+        assertEquals(4, every4.forBatches(4).holdoutEvery()); // batch 3 of 4
+        assertEquals(3, every4.forBatches(3).holdoutEvery()); // batch 2, the last
+        assertEquals(2, every4.forBatches(2).holdoutEvery());
+        assertEquals(4, every4.forBatches(1).holdoutEvery()); // one batch: none of it held out
+        assertEquals(0, new BlockFitter.Options(1e-3, 0, PartialPrecision.AUTO).forBatches(2).holdoutEvery());
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 2);
+            // 3 prompts x 2 seeds in batches of 2: three batches, none of them the 4th.
+            List<BlockFitter.FittedBlock> fits = BlockFitter.fit(calibration(model, 3, tiny(2)),
+                    List.of(BlockId.ofDouble(0)), every4, m);
+            for (String s : List.of(BlockFitter.IMG, BlockFitter.TXT)) {
+                double r = fits.get(0).residuals().get(s);
+                assertTrue(r > 0 && r < 1.5, s + " residual " + r);
+            }
+        }
+    }
+
+    @Test
     void mergingTwoHalvesEqualsOnePass() {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 3);

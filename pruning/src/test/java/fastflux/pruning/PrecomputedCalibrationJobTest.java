@@ -59,7 +59,13 @@ class PrecomputedCalibrationJobTest {
             JsonObject t = b.getAsJsonObject().getAsJsonObject("training");
             assertTrue(Double.isFinite(t.get("initial_loss").getAsDouble()) && Double.isFinite(t.get("final_loss").getAsDouble()), t.toString());
             assertFalse(t.has("held_out_pairs"), "a calibration file has no held-out prompts: " + t);
+            // 5 rows x 2 seeds are two batches: the second is held out for the least-squares residual.
+            for (var r : b.getAsJsonObject().getAsJsonObject("residuals").entrySet()) {
+                assertTrue(r.getValue().getAsDouble() > 0 && r.getValue().getAsDouble() < 1.5, r.toString());
+            }
         }
+        String json = java.nio.file.Files.readString(out.resolve("report.json"));
+        assertFalse(json.contains("NaN") || json.contains("Infinity"), "report.json must be standard JSON: " + json);
         try (NDManager m = NDManager.newBaseManager()) {
             assertEquals(2, PrunedModels.replacements(ShapesModel.load(out, m).flux()).size());
             // Started again without the file, the run is not taken for the same one.

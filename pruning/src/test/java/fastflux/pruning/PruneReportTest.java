@@ -1,0 +1,75 @@
+package fastflux.pruning;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonArray;
+import com.google.gson.JsonElement;
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import com.google.gson.stream.JsonReader;
+import java.io.StringReader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PruneReportTest {
+    /** A report whose one replaced block was measured on nothing: a NaN residual and a NaN held-out loss. */
+    static JsonObject unmeasured() {
+        JsonObject r = new JsonObject();
+        r.addProperty("base", "base");
+        r.addProperty("out", "out");
+        r.addProperty("block_count", 5);
+        r.addProperty("replaced_count", 1);
+        JsonObject o = new JsonObject();
+        o.addProperty("ratio", 0.2);
+        o.addProperty("mode", "linear");
+        o.addProperty("order", "importance");
+        o.addProperty("importance", "output-mse");
+        o.addProperty("sandwich_training", true);
+        o.addProperty("sandwich_width", 3);
+        r.add("options", o);
+        JsonArray order = new JsonArray();
+        order.add("single_blocks.1");
+        r.add("order", order);
+        JsonObject b = new JsonObject();
+        b.addProperty("block", "single_blocks.1");
+        JsonObject res = new JsonObject();
+        res.addProperty("joint", Double.NaN);
+        b.add("residuals", res);
+        JsonObject t = new JsonObject();
+        t.addProperty("up", "single_blocks.0");
+        t.addProperty("down", "single_blocks.2");
+        t.addProperty("initial_loss", 0.04);
+        t.addProperty("final_loss", 0.03);
+        t.addProperty("held_out_pairs", 0);
+        t.addProperty("held_out_initial_loss", Double.NaN);
+        t.addProperty("held_out_final_loss", Double.POSITIVE_INFINITY);
+        b.add("training", t);
+        JsonArray blocks = new JsonArray();
+        blocks.add(b);
+        r.add("blocks", blocks);
+        JsonObject sec = new JsonObject();
+        sec.addProperty("total", 1.0);
+        r.add("seconds", sec);
+        return r;
+    }
+
+    @Test
+    void whatWasNotMeasuredIsNullInTheJsonAndNaInTheMarkdown(@TempDir Path tmp) throws Exception {
+        PruneReport.write(tmp, unmeasured());
+        String json = Files.readString(tmp.resolve("report.json"));
+        JsonReader strict = new JsonReader(new StringReader(json));
+        strict.setLenient(false);
+        JsonElement back = com.google.gson.internal.bind.TypeAdapters.JSON_ELEMENT.read(strict); // refuses NaN
+        JsonObject b = back.getAsJsonObject().getAsJsonArray("blocks").get(0).getAsJsonObject();
+        assertTrue(b.getAsJsonObject("residuals").get("joint").isJsonNull());
+        assertTrue(b.getAsJsonObject("training").get("held_out_final_loss").isJsonNull());
+        assertEquals(0.04, b.getAsJsonObject("training").get("initial_loss").getAsDouble());
+        String md = Files.readString(tmp.resolve("report.md"));
+        assertTrue(md.contains("| single_blocks.1 | joint n/a | single_blocks.0 → single_blocks.2 | 0.04000 → 0.03000 | n/a → n/a |"), md);
+        // Written from the parsed file (as `prune` prints it), the markdown is the same.
+        assertEquals(md, PruneReport.markdown(JsonParser.parseString(json).getAsJsonObject()));
+    }
+}
