@@ -1,10 +1,13 @@
 package fastflux.actors;
 
 import ai.djl.ndarray.NDManager;
+import fastflux.model.io.SafetensorsException;
+import fastflux.pruning.NotPositiveDefiniteException;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneState;
 import fastflux.streams.CalibrationPipeline;
 import java.nio.file.Path;
+import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.PostStop;
@@ -115,8 +118,16 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
      * An IllegalArgumentException is the job's own fault (bad calibration file, a run with other options in
      * {@code out}, nothing to reuse): a restart would meet it again, so it fails the job with its message.
      */
+    /**
+     * The job's own faults, which a restart from the checkpoint would only meet again: an invalid option or input,
+     * a corrupt safetensors file, a least-squares system that is not positive definite (the same data give the
+     * same matrix). They end the job with their own message; anything else restarts the shard.
+     */
+    static final List<Class<? extends RuntimeException>> JOB_FAULTS = List.of(IllegalArgumentException.class,
+            SafetensorsException.class, NotPositiveDefiniteException.class);
+
     private static PruningCoordinator.ShardError error(RuntimeException e, String text) {
-        boolean fatal = e instanceof IllegalArgumentException;
+        boolean fatal = JOB_FAULTS.stream().anyMatch(c -> c.isInstance(e));
         return new PruningCoordinator.ShardError(fatal ? e.getMessage() : text, fatal);
     }
 

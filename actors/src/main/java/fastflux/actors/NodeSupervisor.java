@@ -54,14 +54,18 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     public record Settings(Path stateDir, int watcherBuffer, int maxRestarts, Duration restartWindow,
                            String shardDispatcher, DeviceShard.FailureInjector failures) {
         /**
-         * The production shard: supervised by restart (each restart reloads the checkpoint), limited; stopped on an
-         * IllegalArgumentException, the job's own fault, which a restart would only meet again.
+         * The production shard: supervised by restart (each restart reloads the checkpoint), limited; stopped on the
+         * job's own faults ({@link DeviceShard#JOB_FAULTS}), which a restart would only meet again.
          */
         PruningCoordinator.ShardFactory shardFactory() {
-            return (spec, coordinator) -> Behaviors.supervise(
-                            Behaviors.supervise(DeviceShard.create(spec, coordinator, failures))
-                                    .onFailure(IllegalArgumentException.class, SupervisorStrategy.stop()))
-                    .onFailure(Exception.class, SupervisorStrategy.restart().withLimit(maxRestarts, restartWindow));
+            return (spec, coordinator) -> {
+                Behavior<DeviceShard.Command> shard = DeviceShard.create(spec, coordinator, failures);
+                for (Class<? extends RuntimeException> fault : DeviceShard.JOB_FAULTS) {
+                    shard = Behaviors.supervise(shard).onFailure(fault, SupervisorStrategy.stop());
+                }
+                return Behaviors.supervise(shard)
+                        .onFailure(Exception.class, SupervisorStrategy.restart().withLimit(maxRestarts, restartWindow));
+            };
         }
 
         /** The same node with its job queue in memory only: nothing written, nothing resumed from a registry. */

@@ -158,6 +158,14 @@ class MainTest {
         r = run(concat(common, "--out", tmp.resolve("bad").toString(), "--calib-file", calibFile(base, tmp.resolve("narrow.safetensors"), 32).toString()));
         assertEquals(1, r.status());
         assertTrue(r.err().contains("context_in_dim 64"), r.err());
+        // A corrupt file is the job's fault: one clear error naming it, no restarts that would only meet it again.
+        Path cut = tmp.resolve("cut.safetensors");
+        byte[] whole = Files.readAllBytes(file);
+        Files.write(cut, java.util.Arrays.copyOf(whole, whole.length / 2));
+        r = run(concat(common, "--out", tmp.resolve("bad").toString(), "--calib-file", cut.toString()));
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("cut.safetensors") && r.err().contains("truncated"), r.err());
+        assertFalse(r.err().contains("restart limit"), r.err());
         r = run(concat(common, "--out", out.toString(), "--calib-file", file.toString()));
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("replaced 2 of 6 blocks"), r.out());
