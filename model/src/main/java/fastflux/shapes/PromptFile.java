@@ -7,21 +7,30 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Prompt files: one {@code category<TAB>prompt} per line, blank lines skipped. */
+/**
+ * Prompt files: one {@code category<TAB>prompt} per line. Skipped: blank lines, lines starting with {@code #}, a
+ * byte-order mark, and a header line {@code category<TAB>prompt} before the first prompt.
+ */
 public final class PromptFile {
     private PromptFile() {}
 
     /**
      * @throws IllegalArgumentException naming file:line for a malformed line, an unknown category, a
-     *     prompt outside the grammar, or a prompt whose parsed category differs from its column
+     *     prompt outside the grammar, or a prompt whose parsed category differs from its column; naming the
+     *     file when it holds no prompt
      */
     public static List<Prompt> read(Path file) throws IOException {
         List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
         List<Prompt> out = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
-            String line = lines.get(i).strip();
-            if (line.isEmpty()) {
+            String line = lines.get(i);
+            if (i == 0 && line.startsWith("\uFEFF")) line = line.substring(1);
+            line = line.strip();
+            if (line.isEmpty() || line.startsWith("#")) {
                 continue;
+            }
+            if (out.isEmpty() && line.matches("(?i)category\\s*\t\\s*prompt")) {
+                continue; // a header
             }
             String where = file + ":" + (i + 1) + ": ";
             String[] cols = line.split("\t", -1);
@@ -45,6 +54,7 @@ public final class PromptFile {
             }
             out.add(new Prompt(category, text));
         }
+        if (out.isEmpty()) throw new IllegalArgumentException(file + ": no prompts (expected 'category<TAB>prompt' lines)");
         return out;
     }
 }

@@ -79,6 +79,13 @@ class PromptGrammarTest {
         Path ok = dir.resolve("ok.tsv");
         Files.writeString(ok, "\n\ncolors\ta red circle\r\n\n");
         assertEquals(List.of(new Prompt(Category.COLORS, "a red circle")), PromptFile.read(ok));
+        // What spreadsheets and scripts add: a byte-order mark, a header, comments.
+        Files.writeString(ok, "\uFEFFcategory\tprompt\r\n# drawn for a check\ncolors\ta red circle\n  # indented comment\n"
+                + "counting\ttwo squares\n");
+        assertEquals(List.of(new Prompt(Category.COLORS, "a red circle"), new Prompt(Category.COUNTING, "two squares")),
+                PromptFile.read(ok));
+        assertFileError("colors\ta red circle\ncategory\tprompt\n", ":2: unknown category 'category'"); // only before the first prompt
+        assertFileError("\n# nothing here\ncategory\tprompt\n", ": no prompts");
     }
 
     private void assertFileError(String content, String expected) throws IOException {
