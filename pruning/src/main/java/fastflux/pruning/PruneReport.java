@@ -87,6 +87,13 @@ public final class PruneReport {
             md.append(String.format("| %s | %s | %s | %s | %s |%n", b.get("block").getAsString(),
                     res.length() == 0 ? "- (deleted)" : res, st, loss, held));
         }
+        String worse = overfitted(r.getAsJsonArray("blocks"));
+        if (!worse.isEmpty()) {
+            md.append("\n**Residual at or above 1** (").append(worse).append("): on held-out calibration data the fitted "
+                    + "linear predicts the residual branch no better than deleting it would, the sign of a fit to too few "
+                    + "distinct inputs; more calibration prompts (`--calib-prompts`, or more rows in `--calib-file`) fit "
+                    + "it better.\n");
+        }
         JsonObject q = r.getAsJsonObject("quality");
         if (q != null) {
             md.append("\n## Quality (").append(str(q, "prompts")).append(")\n\n| model | overall | fd |");
@@ -145,11 +152,31 @@ public final class PruneReport {
         return md.toString();
     }
 
+    /** The streams whose held-out residual is 1 or more ("single_blocks.0/joint 1.457, ..."), or "". */
+    static String overfitted(JsonArray blocks) {
+        StringBuilder sb = new StringBuilder();
+        for (JsonElement e : blocks) {
+            JsonObject b = e.getAsJsonObject();
+            for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals").entrySet()) {
+                JsonElement v = x.getValue();
+                if (v.isJsonNull() || !(v.getAsDouble() >= 1)) continue;
+                sb.append(sb.length() == 0 ? "" : ", ").append(b.get("block").getAsString()).append('/').append(x.getKey())
+                        .append(' ').append(fmt(v));
+            }
+        }
+        return sb.toString();
+    }
+
     /** A few lines for the console: blocks replaced, quality and speed. */
     public static String summary(JsonObject r) {
         StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "replaced %d of %d blocks:",
                 r.get("replaced_count").getAsInt(), r.get("block_count").getAsInt()));
         for (JsonElement e : r.getAsJsonArray("blocks")) sb.append(' ').append(e.getAsJsonObject().get("block").getAsString());
+        String worse = overfitted(r.getAsJsonArray("blocks"));
+        if (!worse.isEmpty()) {
+            sb.append("\nwarning: held-out residual at or above 1 (").append(worse)
+                    .append("): the linear fits too few distinct inputs; give more calibration prompts");
+        }
         JsonObject q = r.getAsJsonObject("quality");
         if (q != null) {
             sb.append(String.format(Locale.ROOT, "%nquality (%s): overall %s -> %s, fd %s -> %s", str(q, "prompts"),

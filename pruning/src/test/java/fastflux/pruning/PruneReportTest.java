@@ -1,6 +1,7 @@
 package fastflux.pruning;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonArray;
@@ -71,5 +72,23 @@ class PruneReportTest {
         assertTrue(md.contains("| single_blocks.1 | joint n/a | single_blocks.0 → single_blocks.2 | 0.04000 → 0.03000 | n/a → n/a |"), md);
         // Written from the parsed file (as `prune` prints it), the markdown is the same.
         assertEquals(md, PruneReport.markdown(JsonParser.parseString(json).getAsJsonObject()));
+        assertFalse(md.contains("Residual at or above 1"), "nothing measured, nothing flagged");
+    }
+
+    @Test
+    void aResidualOfOneOrMoreIsFlagged() {
+        JsonObject r = unmeasured();
+        JsonObject b = r.getAsJsonArray("blocks").get(0).getAsJsonObject();
+        b.getAsJsonObject("residuals").addProperty("joint", 0.999);
+        assertEquals("", PruneReport.overfitted(r.getAsJsonArray("blocks")));
+        JsonObject twin = b.deepCopy();
+        twin.addProperty("block", "double_blocks.0");
+        JsonObject res = new JsonObject();
+        res.addProperty("img", 0.4);
+        res.addProperty("txt", 1.25);
+        twin.add("residuals", res);
+        r.getAsJsonArray("blocks").add(twin);
+        assertEquals("double_blocks.0/txt 1.250", PruneReport.overfitted(r.getAsJsonArray("blocks")));
+        assertTrue(PruneReport.markdown(r).contains("**Residual at or above 1** (double_blocks.0/txt 1.250)"));
     }
 }
