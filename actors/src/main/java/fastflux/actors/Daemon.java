@@ -2,8 +2,11 @@ package fastflux.actors;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigValueFactory;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -27,9 +30,39 @@ public final class Daemon {
     public static Config config(Path file, Config overrides) {
         Config app = file == null ? ConfigFactory.empty() : ConfigFactory.parseFile(file.toFile());
         if (file != null && app.isEmpty()) throw new IllegalArgumentException("config file " + file + " is missing or empty");
-        return ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(app)
+        Config c = ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(app)
                 .withFallback(ConfigFactory.parseResources("fastflux-pekko.conf"))
                 .withFallback(ConfigFactory.defaultReference()).resolve();
+        return ConfigFactory.defaultOverrides().withFallback(cluster(c)).withFallback(c);
+    }
+
+    /**
+     * The Pekko Cluster settings that {@code fastflux.daemon.seed-nodes} ("host:port" each) asks for: the cluster
+     * provider and the seeds as the daemons' addresses; empty when there are no seeds (a lone daemon, Pekko's
+     * remote provider). No downing provider: the daemons of a fleet are independent, so an unreachable one is only
+     * left out of fleet queries (and named), never taken down.
+     */
+    static Config cluster(Config c) {
+        List<String> seeds = c.getStringList("fastflux.daemon.seed-nodes");
+        if (seeds.isEmpty()) return ConfigFactory.empty();
+        List<String> addresses = new ArrayList<>();
+        for (String s : seeds) {
+            int colon = s.lastIndexOf(':');
+            boolean ok = colon > 0 && colon < s.length() - 1;
+            if (ok) {
+                try {
+                    int port = Integer.parseInt(s.substring(colon + 1));
+                    ok = port > 0 && port < 65536;
+                } catch (NumberFormatException e) {
+                    ok = false;
+                }
+            }
+            if (!ok) throw new IllegalArgumentException("fastflux.daemon.seed-nodes: expected \"host:port\", got \"" + s + "\"");
+            addresses.add("pekko://" + SYSTEM + "@" + s);
+        }
+        return ConfigFactory.empty()
+                .withValue("pekko.actor.provider", ConfigValueFactory.fromAnyRef("cluster"))
+                .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(addresses));
     }
 
     public static NodeSupervisor.Settings settings(Config c, DeviceShard.FailureInjector failures) {

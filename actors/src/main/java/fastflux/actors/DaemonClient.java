@@ -27,7 +27,8 @@ public final class DaemonClient implements AutoCloseable {
         if (org.slf4j.LoggerFactory.getLogger("org.apache.pekko") instanceof ch.qos.logback.classic.Logger l) {
             l.setLevel(ch.qos.logback.classic.Level.ERROR);
         }
-        Config c = ConfigFactory.parseString("pekko.remote.artery.canonical.port = 0\npekko.loglevel = WARNING\n"
+        // A client is never a cluster member, whatever the daemon's configuration says.
+        Config c = ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.artery.canonical.port = 0\npekko.loglevel = WARNING\n"
                 + "pekko.log-dead-letters = off\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
                 + "pekko.remote.warn-about-direct-use = off").withFallback(daemonConfig);
         this.system = ActorSystem.create(Behaviors.empty(), "fastflux-client", c);

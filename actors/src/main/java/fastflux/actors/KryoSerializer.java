@@ -37,6 +37,12 @@ public final class KryoSerializer extends JSerializer {
             Protocol.Progress.class,
             Protocol.WatchEvent.class,
             WatcherRelay.Ack.class,
+            NodeSupervisor.Place.class,
+            NodeSupervisor.GetFleetStatus.class,
+            Protocol.NodeStatus.class,
+            Protocol.NodeStatus[].class,
+            Protocol.FleetStatusReply.class,
+            String[].class,
     };
 
     private final ExtendedActorSystem system;

@@ -16,6 +16,7 @@ import org.apache.pekko.actor.typed.javadsl.AbstractBehavior;
 import org.apache.pekko.actor.typed.javadsl.ActorContext;
 import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.actor.typed.javadsl.Receive;
+import org.apache.pekko.actor.typed.receptionist.Receptionist;
 
 /**
  * One per JVM: owns the job queue (persisted in {@link JobRegistry}), runs one job at a time through a
@@ -26,7 +27,14 @@ import org.apache.pekko.actor.typed.javadsl.Receive;
 public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Command> {
     public sealed interface Command {}
 
+    /** Queues a job on this node. */
     public record Submit(JobSpec spec, ActorRef<Protocol.Reply> replyTo) implements Command, WireMessage {}
+
+    /** Queues a job on the fleet's least loaded node ({@link FleetQuery#place}); a lone node takes it itself. */
+    public record Place(JobSpec spec, ActorRef<Protocol.Reply> replyTo) implements Command, WireMessage {}
+
+    /** Every node's jobs ({@link FleetQuery#status}). */
+    public record GetFleetStatus(ActorRef<Protocol.FleetStatusReply> replyTo) implements Command, WireMessage {}
 
     /** {@code jobId} empty: every job. */
     public record GetStatus(String jobId, ActorRef<Protocol.StatusReply> replyTo) implements Command, WireMessage {}
@@ -82,6 +90,9 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         return Behaviors.setup(ctx -> new NodeSupervisor(ctx, settings));
     }
 
+    /** How long a fleet query waits for each node's answer. */
+    static final Duration FLEET_TIMEOUT = Duration.ofSeconds(5);
+
     private final Settings settings;
     private final JobRegistry registry;
     private final List<JobRegistry.Job> jobs;
@@ -104,6 +115,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         long resumed = jobs.stream().filter(j -> j.state.equals("running")).count();
         ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(),
                 registry.file() == null ? "memory" : registry.file(), resumed);
+        ctx.getSystem().receptionist().tell(Receptionist.register(FleetQuery.KEY, ctx.getSelf()));
         startNext();
     }
 
@@ -111,6 +123,8 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     public Receive<Command> createReceive() {
         return newReceiveBuilder()
                 .onMessage(Submit.class, this::onSubmit)
+                .onMessage(Place.class, this::onPlace)
+                .onMessage(GetFleetStatus.class, this::onFleetStatus)
                 .onMessage(GetStatus.class, this::onStatus)
                 .onMessage(Pause.class, this::onPause)
                 .onMessage(Resume.class, this::onResume)
@@ -142,6 +156,20 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
         startNext();
+        return this;
+    }
+
+    private Behavior<Command> onPlace(Place p) {
+        if (p.spec() == null) {
+            p.replyTo().tell(new Protocol.Reply(false, null, "no job spec"));
+            return this;
+        }
+        getContext().spawnAnonymous(FleetQuery.place(getContext().getSelf(), FLEET_TIMEOUT, p.spec(), p.replyTo()));
+        return this;
+    }
+
+    private Behavior<Command> onFleetStatus(GetFleetStatus g) {
+        getContext().spawnAnonymous(FleetQuery.status(getContext().getSelf(), FLEET_TIMEOUT, g.replyTo()));
         return this;
     }
 

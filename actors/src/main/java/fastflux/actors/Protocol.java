@@ -15,6 +15,12 @@ public final class Protocol {
 
     public record StatusReply(JobInfo[] jobs) implements WireMessage {}
 
+    /** One node's jobs; {@code node} is its host:port. */
+    public record NodeStatus(String node, JobInfo[] jobs) implements WireMessage {}
+
+    /** Every node's jobs, in address order, and the nodes that did not answer in time. */
+    public record FleetStatusReply(NodeStatus[] nodes, String[] unanswered) implements WireMessage {}
+
     /**
      * A progress snapshot of one job. {@code state} is queued, running, paused, done, failed or cancelled; a
      * watcher stops at the last three. {@code seq} grows by one per snapshot the daemon made, so a watcher sees

@@ -17,12 +17,26 @@ final class DaemonCommands {
     private DaemonCommands() {}
 
     static final String CONNECT = "  --config FILE  the daemon's configuration (host, port); default: reference.conf (127.0.0.1:25520)\n"
-            + "  --port N       the daemon's port, overriding the configuration\n";
+            + "  --port N       the daemon's port, overriding the configuration\n"
+            + "  --node H:P     the daemon's host and port, overriding both (one daemon of a fleet)\n";
 
     static Config config(Args a) {
         Path file = a.path("config", null);
         String port = a.string("port", null);
-        Config over = port == null ? ConfigFactory.empty() : ConfigFactory.parseString("fastflux.daemon.port = " + Integer.parseInt(port));
+        String node = a.string("node", null);
+        Config over = ConfigFactory.empty();
+        try {
+            if (port != null) over = ConfigFactory.parseString("fastflux.daemon.port = " + Integer.parseInt(port));
+            if (node != null) {
+                int colon = node.lastIndexOf(':');
+                if (colon <= 0) throw new NumberFormatException();
+                over = ConfigFactory.parseMap(java.util.Map.of("fastflux.daemon.host", node.substring(0, colon),
+                        "fastflux.daemon.port", Integer.parseInt(node.substring(colon + 1))));
+            }
+        } catch (NumberFormatException e) {
+            throw new Args.UsageException(port != null && node == null ? "--port must be a number, got '" + port + "'"
+                    : "--node must be HOST:PORT, got '" + node + "'");
+        }
         return Daemon.config(file, over);
     }
 
@@ -45,7 +59,7 @@ final class DaemonCommands {
         public String name() { return "daemon"; }
         public String summary() { return "run the pruning daemon (job queue, crash-safe resume, remote control)"; }
         public String usage() {
-            return "usage: fastflux daemon [--config FILE] [--port N]\n"
+            return "usage: fastflux daemon [--config FILE] [--port N | --node H:P]\n"
                     + "  Runs jobs sent by `fastflux submit`, one at a time, until SIGTERM (which lets the running phase\n"
                     + "  finish and checkpoint). Jobs and their progress survive kill -9: a restarted daemon resumes them.\n" + CONNECT;
         }
@@ -59,8 +73,8 @@ final class DaemonCommands {
 
     static final class SubmitCmd implements Command {
         public String name() { return "submit"; }
-        public String summary() { return "queue a pruning job (a job file, see config/example-job.conf) on the daemon"; }
-        public String usage() { return "usage: fastflux submit JOB.conf [--config FILE] [--port N]\n" + CONNECT; }
+        public String summary() { return "queue a pruning job (a job file, see config/example-job.conf) on the daemon, or its fleet's least loaded one"; }
+        public String usage() { return "usage: fastflux submit JOB.conf [--config FILE] [--port N | --node H:P]\n" + CONNECT; }
         public int run(Args a) {
             if (a.positional().size() != 1) throw new Args.UsageException("submit: expected one job file");
             Config c = config(a);
@@ -68,35 +82,53 @@ final class DaemonCommands {
             JobSpec spec = JobSpec.read(Path.of(a.positional().get(0)), Path.of("").toAbsolutePath());
             spec.validate(); // the same checks the daemon makes, with the client's view of the paths
             try (DaemonClient client = client(c)) {
-                return print(client.ask(r -> new NodeSupervisor.Submit(spec, r)));
+                return print(client.ask(r -> new NodeSupervisor.Place(spec, r)));
             }
         }
     }
 
     static final class StatusCmd implements Command {
         public String name() { return "status"; }
-        public String summary() { return "list the daemon's jobs, or one job"; }
-        public String usage() { return "usage: fastflux status [JOB] [--config FILE] [--port N]\n" + CONNECT; }
+        public String summary() { return "list the daemon's (or its fleet's) jobs, or one job"; }
+        public String usage() {
+            return "usage: fastflux status [JOB] [--config FILE] [--port N | --node H:P]\n"
+                    + "  Without JOB: every job of the daemon, or of each daemon of its fleet.\n" + CONNECT;
+        }
         public int run(Args a) {
             if (a.positional().size() > 1) throw new Args.UsageException("status: expected at most one JOB id, got " + a.positional());
             String id = a.positional().isEmpty() ? "" : a.positional().get(0);
             Config c = config(a);
             a.rejectUnknown();
             try (DaemonClient client = client(c)) {
-                Protocol.StatusReply s = client.ask(r -> new NodeSupervisor.GetStatus(id, r));
-                if (s.jobs().length == 0) {
-                    System.out.println(id.isEmpty() ? "no jobs" : "no job " + id);
-                    return id.isEmpty() ? 0 : 1;
+                if (!id.isEmpty()) { // a job id names a job of the daemon asked
+                    Protocol.StatusReply s = client.ask(r -> new NodeSupervisor.GetStatus(id, r));
+                    if (s.jobs().length == 0) {
+                        System.out.println("no job " + id);
+                        return 1;
+                    }
+                    for (Protocol.JobInfo j : s.jobs()) printJob(j, "");
+                    return 0;
                 }
-                for (Protocol.JobInfo j : s.jobs()) {
-                    String where = j.phase().isEmpty() ? "" : String.format("  %s %s  blocks %d/%d  %s  ETA %s", j.phase(), j.block(),
-                            j.done(), j.total(), j.detail(), ProgressBar.duration(j.etaSeconds()));
-                    System.out.printf("%s  %-9s %s -> %s%s%s%n", j.id(), j.state(), j.model(), j.out(),
-                            j.state().equals("running") ? where : "", j.error() == null ? "" : "  error: " + j.error());
+                Protocol.FleetStatusReply f = client.ask(NodeSupervisor.GetFleetStatus::new);
+                boolean fleet = f.nodes().length + f.unanswered().length > 1;
+                int jobs = 0;
+                for (Protocol.NodeStatus n : f.nodes()) {
+                    if (fleet) System.out.printf("%s: %d job(s)%n", n.node(), n.jobs().length);
+                    for (Protocol.JobInfo j : n.jobs()) printJob(j, fleet ? "  " : "");
+                    jobs += n.jobs().length;
                 }
+                for (String n : f.unanswered()) System.out.println(n + ": did not answer");
+                if (jobs == 0 && !fleet) System.out.println("no jobs");
                 return 0;
             }
         }
+    }
+
+    private static void printJob(Protocol.JobInfo j, String indent) {
+        String where = j.phase().isEmpty() ? "" : String.format("  %s %s  blocks %d/%d  %s  ETA %s", j.phase(), j.block(),
+                j.done(), j.total(), j.detail(), ProgressBar.duration(j.etaSeconds()));
+        System.out.printf("%s%s  %-9s %s -> %s%s%s%n", indent, j.id(), j.state(), j.model(), j.out(),
+                j.state().equals("running") ? where : "", j.error() == null ? "" : "  error: " + j.error());
     }
 
     /** pause, resume and cancel: one job id, one reply. */
@@ -111,7 +143,7 @@ final class DaemonCommands {
 
         public String name() { return name; }
         public String summary() { return summary; }
-        public String usage() { return "usage: fastflux " + name + " JOB [--config FILE] [--port N]\n" + CONNECT; }
+        public String usage() { return "usage: fastflux " + name + " JOB [--config FILE] [--port N | --node H:P]\n" + CONNECT; }
         public int run(Args a) {
             String id = jobArg(a, name);
             Config c = config(a);
@@ -131,7 +163,7 @@ final class DaemonCommands {
         public String summary() { return "follow a job's progress live (phase, block, loss, ETA) until it ends"; }
         public Set<String> flags() { return Set.of("json"); }
         public String usage() {
-            return "usage: fastflux watch JOB [--json] [--config FILE] [--port N]\n"
+            return "usage: fastflux watch JOB [--json] [--config FILE] [--port N | --node H:P]\n"
                     + "  --json         one JSON object a line instead of the progress bar\n" + CONNECT
                     + "  Exits 0 when the job is done, 1 when it failed or was cancelled or the daemon went away.";
         }

@@ -53,11 +53,21 @@ class KryoSerializerTest {
                 p,
                 new Protocol.WatchEvent(p, relay.getRef()),
                 new WatcherRelay.Ack(),
+                new NodeSupervisor.Place(spec, replies.getRef()),
         };
         for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
         Protocol.JobInfo info = new Protocol.JobInfo("job-0001", "done", "/m", "/o", "", "", 2, 2, "", Double.NaN, null);
         Protocol.StatusReply back = (Protocol.StatusReply) roundTrip(new Protocol.StatusReply(new Protocol.JobInfo[] {info}));
         assertEquals(info, back.jobs()[0]);
+        TestProbe<Protocol.FleetStatusReply> fleet = kit.createTestProbe();
+        var ask = (NodeSupervisor.GetFleetStatus) roundTrip(new NodeSupervisor.GetFleetStatus(fleet.getRef()));
+        assertEquals(fleet.getRef(), ask.replyTo());
+        Protocol.FleetStatusReply f = (Protocol.FleetStatusReply) roundTrip(new Protocol.FleetStatusReply(
+                new Protocol.NodeStatus[] {new Protocol.NodeStatus("10.0.0.2:25520", new Protocol.JobInfo[] {info})},
+                new String[] {"10.0.0.3:25520 (unreachable)"}));
+        assertEquals("10.0.0.2:25520", f.nodes()[0].node());
+        assertEquals(info, f.nodes()[0].jobs()[0]);
+        assertArrayEquals(new String[] {"10.0.0.3:25520 (unreachable)"}, f.unanswered());
     }
 
     @Test
@@ -67,7 +77,8 @@ class KryoSerializerTest {
         for (int i = 0; i < 200; i++) {
             byte[] b = new byte[1 + r.nextInt(64)];
             r.nextBytes(b);
-            if (b[0] >= 92 && b[0] <= 115) b[0] = 1; // not one of our own class ids: those may decode to a valid message
+            // not one of our own class ids (Kryo writes id + 2: 92 for refs, 102.. for REGISTERED): those may decode
+            if (b[0] >= 92 && b[0] <= 102 + KryoSerializer.REGISTERED.length) b[0] = 1;
             assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(b, null));
         }
         assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(new byte[] {101, 0}, null), "unregistered id");

@@ -1,0 +1,114 @@
+package fastflux.actors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigFactory;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Two daemons of one fleet (Pekko Cluster over loopback TCP, two actor systems in this JVM, every message through
+ * the Kryo wire format): a submission goes to the less loaded daemon, the fleet's status lists both, and an output
+ * directory in use anywhere in the fleet is refused. The jobs never compute: each shard waits at its first phase
+ * until the test lets it fail.
+ */
+class FleetTest {
+    static final Duration ASK = Duration.ofSeconds(20);
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    static Config node(int port, List<Integer> seeds, Path state) {
+        StringBuilder seedList = new StringBuilder();
+        for (int s : seeds) seedList.append(seedList.length() == 0 ? "" : ", ").append("\"127.0.0.1:").append(s).append('"');
+        return Daemon.config(null, ConfigFactory.parseString("fastflux.daemon { host = \"127.0.0.1\"\nport = " + port
+                + "\nstate-dir = \"" + state + "\"\nseed-nodes = [" + seedList + "] }\npekko.loglevel = WARNING\n"
+                + "pekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\npekko.cluster.jmx.enabled = off"));
+    }
+
+    static <R> R ask(ActorSystem<NodeSupervisor.Command> node, java.util.function.Function<org.apache.pekko.actor.typed.ActorRef<R>, NodeSupervisor.Command> m) {
+        return AskPattern.ask(node, m::apply, ASK, node.scheduler()).toCompletableFuture().join();
+    }
+
+    @Test
+    void aFleetPlacesJobsOnItsLeastLoadedDaemonAndListsThemAll(@TempDir Path tmp) throws Exception {
+        Path base = TinyJobs.baseModel(tmp.resolve("base"));
+        int a = freePort();
+        int b = freePort();
+        assertEquals("remote", node(a, List.of(), tmp).getString("pekko.actor.provider"), "no seeds: a lone daemon");
+        IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> Daemon.config(null,
+                ConfigFactory.parseString("fastflux.daemon.seed-nodes = [\"127.0.0.1\"]")));
+        assertTrue(bad.getMessage().contains("seed-nodes") && bad.getMessage().contains("127.0.0.1"), bad.getMessage());
+
+        CountDownLatch release = new CountDownLatch(1);
+        DeviceShard.FailureInjector hold = (phase, completed) -> {
+            try {
+                release.await(2, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalArgumentException("held by the test");
+        };
+        Config ca = node(a, List.of(a, b), tmp.resolve("state-a"));
+        Config cb = node(b, List.of(a, b), tmp.resolve("state-b"));
+        assertEquals("cluster", ca.getString("pekko.actor.provider"));
+        ActorSystem<NodeSupervisor.Command> na = ActorSystem.create(NodeSupervisor.create(Daemon.settings(ca, hold)), Daemon.SYSTEM, ca);
+        ActorSystem<NodeSupervisor.Command> nb = ActorSystem.create(NodeSupervisor.create(Daemon.settings(cb, hold)), Daemon.SYSTEM, cb);
+        try {
+            String addrA = "127.0.0.1:" + a;
+            String addrB = "127.0.0.1:" + b;
+            // The fleet is formed once each daemon's receptionist lists both.
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+            Protocol.FleetStatusReply fa;
+            while (true) {
+                fa = ask(na, NodeSupervisor.GetFleetStatus::new);
+                Protocol.FleetStatusReply fb = ask(nb, NodeSupervisor.GetFleetStatus::new);
+                if (fa.nodes().length == 2 && fb.nodes().length == 2) break;
+                assertTrue(System.nanoTime() < deadline, "no fleet of two after 60 s: " + fa.nodes().length + " nodes");
+                Thread.sleep(200);
+            }
+            assertEquals(java.util.Set.of(addrA, addrB), java.util.Arrays.stream(fa.nodes()).map(Protocol.NodeStatus::node)
+                    .collect(java.util.stream.Collectors.toSet()));
+
+            JobSpec one = TinyJobs.spec(base, tmp.resolve("out-1"));
+            JobSpec two = TinyJobs.spec(base, tmp.resolve("out-2"));
+            JobSpec three = TinyJobs.spec(base, tmp.resolve("out-3"));
+            Protocol.Reply r1 = ask(na, r -> new NodeSupervisor.Place(one, r));
+            assertTrue(r1.ok() && r1.message().endsWith("on " + addrA), r1.message()); // a tie: the daemon asked
+            Protocol.Reply r2 = ask(na, r -> new NodeSupervisor.Place(two, r));
+            assertTrue(r2.ok() && r2.message().endsWith("on " + addrB), r2.message()); // A holds one job, B none
+            Protocol.Reply again = ask(nb, r -> new NodeSupervisor.Place(TinyJobs.spec(base, tmp.resolve("out-1")), r));
+            assertFalse(again.ok());
+            assertTrue(again.message().contains(r1.jobId()) && again.message().contains(addrA)
+                    && again.message().contains("already writes to"), again.message());
+            Protocol.Reply r3 = ask(nb, r -> new NodeSupervisor.Place(three, r));
+            assertTrue(r3.ok() && r3.message().endsWith("on " + addrB), r3.message()); // a tie again: B was asked
+
+            Protocol.FleetStatusReply all = ask(nb, NodeSupervisor.GetFleetStatus::new);
+            assertEquals(0, all.unanswered().length);
+            for (Protocol.NodeStatus n : all.nodes()) {
+                List<String> outs = java.util.Arrays.stream(n.jobs()).map(Protocol.JobInfo::out).sorted().toList();
+                assertEquals(n.node().equals(addrA) ? List.of(one.out()) : List.of(two.out(), three.out()), outs, n.node());
+            }
+        } finally {
+            release.countDown();
+            na.terminate();
+            nb.terminate();
+            na.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            nb.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        }
+    }
+}
