@@ -129,16 +129,28 @@ public record JobSpec(String model, String out, double ratio, String importance,
                 QUALITY_PROMPTS + " grammar prompts (seed " + QUALITY_PROMPT_SEED + ")");
     }
 
+    /**
+     * What can be checked without the daemon's file system: the options' values and how they combine. A client
+     * whose daemon runs on another machine checks only these (the paths are the daemon's); the daemon checks all.
+     */
+    public void validateOptions() {
+        options();
+        if (Path.of(model).toAbsolutePath().normalize().equals(Path.of(out).toAbsolutePath().normalize())) {
+            throw new IllegalArgumentException("out must differ from model");
+        }
+        if (reuseAtRatio && reuseFrom == null) {
+            throw new IllegalArgumentException("reuse-at-ratio needs reuse-from: the run whose stage to export");
+        }
+        if (eval && evalSeeds < 1) throw new IllegalArgumentException("eval-seeds must be positive, got " + evalSeeds);
+    }
+
     /** Everything that can be checked before the job takes the device; the message says what is wrong. */
     public void validate() {
-        options();
+        validateOptions();
         Path m = Path.of(model);
         if (!Files.isDirectory(m)) throw new IllegalArgumentException("model directory " + model + " does not exist");
         if (!Files.isRegularFile(m.resolve("model.safetensors")) || !Files.isRegularFile(m.resolve("config.json"))) {
             throw new IllegalArgumentException("model directory " + model + " has no model.safetensors and config.json");
-        }
-        if (m.toAbsolutePath().normalize().equals(Path.of(out).toAbsolutePath().normalize())) {
-            throw new IllegalArgumentException("out must differ from model");
         }
         if (importanceFrom != null && !Files.isRegularFile(Path.of(importanceFrom))) {
             throw new IllegalArgumentException("importance file " + importanceFrom + " does not exist");
@@ -146,13 +158,9 @@ public record JobSpec(String model, String out, double ratio, String importance,
         if (calibFile != null && !Files.isRegularFile(Path.of(calibFile))) {
             throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
         }
-        if (reuseAtRatio && reuseFrom == null) {
-            throw new IllegalArgumentException("reuse-at-ratio needs reuse-from: the run whose stage to export");
-        }
         if (reuseFrom != null && !Files.isDirectory(Path.of(reuseFrom))) {
             throw new IllegalArgumentException("reuse-from directory " + reuseFrom + " does not exist");
         }
-        if (eval && evalSeeds < 1) throw new IllegalArgumentException("eval-seeds must be positive, got " + evalSeeds);
         if (evalPrompts != null && !Files.isRegularFile(Path.of(evalPrompts))) {
             throw new IllegalArgumentException("evaluation prompt file " + evalPrompts + " does not exist");
         }

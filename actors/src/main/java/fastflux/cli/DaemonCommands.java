@@ -74,17 +74,37 @@ final class DaemonCommands {
     static final class SubmitCmd implements Command {
         public String name() { return "submit"; }
         public String summary() { return "queue a pruning job (a job file, see config/example-job.conf) on the daemon, or its fleet's least loaded one"; }
-        public String usage() { return "usage: fastflux submit JOB.conf [--config FILE] [--port N | --node H:P]\n" + CONNECT; }
+        public String usage() {
+            return "usage: fastflux submit JOB.conf [--config FILE] [--port N | --node H:P]\n"
+                    + "  Relative paths in JOB.conf are taken from this directory; for a daemon on another machine give them\n"
+                    + "  as that machine sees them (absolute).\n" + CONNECT;
+        }
         public int run(Args a) {
             if (a.positional().size() != 1) throw new Args.UsageException("submit: expected one job file");
             Config c = config(a);
             a.rejectUnknown();
             JobSpec spec = JobSpec.read(Path.of(a.positional().get(0)), Path.of("").toAbsolutePath());
-            spec.validate(); // the same checks the daemon makes, with the client's view of the paths
+            checkBeforeSending(spec, c.getString("fastflux.daemon.host"));
             try (DaemonClient client = client(c)) {
                 return print(client.ask(r -> new NodeSupervisor.Place(spec, r)));
             }
         }
+    }
+
+    /**
+     * The daemon's own checks, made here first for an early error: all of them when the daemon runs on this
+     * machine (loopback), sees the same files; only the options' values otherwise, since the paths are the
+     * daemon's, not this machine's (the daemon then checks them and its refusal names what is wrong).
+     */
+    static void checkBeforeSending(JobSpec spec, String daemonHost) {
+        boolean local;
+        try {
+            local = java.net.InetAddress.getByName(daemonHost).isLoopbackAddress();
+        } catch (java.net.UnknownHostException e) {
+            local = false;
+        }
+        if (local) spec.validate();
+        else spec.validateOptions();
     }
 
     static final class StatusCmd implements Command {

@@ -1,0 +1,32 @@
+package fastflux.cli;
+
+import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import fastflux.actors.JobSpec;
+import org.junit.jupiter.api.Test;
+
+/** What `submit` checks before it sends a job: the paths only when the daemon shares this machine's files. */
+class DaemonCommandsTest {
+    static JobSpec spec(String model, double ratio) {
+        return new JobSpec(model, "/srv/runs/out", ratio, "output-mse", "importance", "linear", true, 3, 64, 10, 150,
+                1e-3, 2, 2, 0);
+    }
+
+    @Test
+    void aRemoteDaemonsPathsAreItsOwnButBadOptionsAreCaughtHere() {
+        JobSpec elsewhere = spec("/srv/models/flux1-dev-not-on-this-machine", 0.2);
+        IllegalArgumentException local = assertThrows(IllegalArgumentException.class,
+                () -> DaemonCommands.checkBeforeSending(elsewhere, "127.0.0.1"));
+        assertTrue(local.getMessage().contains("does not exist"), local.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> DaemonCommands.checkBeforeSending(elsewhere, "localhost"));
+        assertDoesNotThrow(() -> DaemonCommands.checkBeforeSending(elsewhere, "10.0.0.12"));
+        IllegalArgumentException ratio = assertThrows(IllegalArgumentException.class,
+                () -> DaemonCommands.checkBeforeSending(spec("/srv/models/m", 1.5), "10.0.0.12"));
+        assertTrue(ratio.getMessage().contains("ratio"), ratio.getMessage());
+        IllegalArgumentException same = assertThrows(IllegalArgumentException.class,
+                () -> DaemonCommands.checkBeforeSending(spec("/srv/runs/out", 0.2), "10.0.0.12"));
+        assertTrue(same.getMessage().contains("out must differ from model"), same.getMessage());
+    }
+}
