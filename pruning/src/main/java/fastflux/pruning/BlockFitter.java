@@ -65,10 +65,11 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
 
     /**
      * A fitted block: its replacement layer (not yet installed), the map of each stream, and each stream's
-     * held-out relative residual (NaN when nothing was held out).
+     * held-out relative residual (NaN when nothing was held out), overall and per sampler step (empty when
+     * nothing was held out): where along the trajectory the per-token linear map fits the branch.
      */
     public record FittedBlock(BlockId block, Module replacement, Map<String, AffineMap> maps,
-                                                        Map<String, Double> residuals) {
+                                                        Map<String, Double> residuals, Map<String, double[]> stepResiduals) {
         /** Puts the replacement in the block's slot; returns the layer it replaced (the caller owns it). */
         public Module install(FluxModel model) {
             return block.kind() == BlockId.Kind.DOUBLE
@@ -192,7 +193,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
                 setLinear(r.linear(), maps.get(JOINT), m, dtype);
                 layer = r;
             }
-            out.add(new FittedBlock(id, layer, maps, res));
+            out.add(new FittedBlock(id, layer, maps, res, Map.of()));
         }
         return out;
     }
@@ -234,6 +235,8 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
             f.maps().forEach((s, g) -> m.put(s, new ResidualMeter(g)));
             meters.put(f.block(), m);
         }
+        // The same meters once more per sampler step (index: the step), filled in the same pass.
+        List<Map<BlockId, Map<String, ResidualMeter>>> perStep = new ArrayList<>();
         int every = options.holdoutEvery();
         runner.run(calibration, new CalibrationConsumer() {
             @Override
@@ -243,14 +246,45 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
 
             @Override
             public BlockTap tap(Calibration.Step step) {
-                return residualTap(meters, ResidualMeter::accumulate);
+                while (perStep.size() <= step.step()) {
+                    Map<BlockId, Map<String, ResidualMeter>> m = new LinkedHashMap<>();
+                    for (FittedBlock f : fitted) {
+                        Map<String, ResidualMeter> s = new LinkedHashMap<>();
+                        f.maps().forEach((stream, g) -> s.put(stream, new ResidualMeter(g)));
+                        m.put(f.block(), s);
+                    }
+                    perStep.add(m);
+                }
+                BlockTap all = residualTap(meters, ResidualMeter::accumulate);
+                BlockTap atStep = residualTap(perStep.get(step.step()), ResidualMeter::accumulate);
+                return new BlockTap() {
+                    @Override
+                    public void doubleBlock(int index, Streams in, Streams out) {
+                        all.doubleBlock(index, in, out);
+                        atStep.doubleBlock(index, in, out);
+                    }
+
+                    @Override
+                    public void singleBlock(int index, NDArray in, NDArray out) {
+                        all.singleBlock(index, in, out);
+                        atStep.singleBlock(index, in, out);
+                    }
+                };
             }
         }, meters.keySet());
         List<FittedBlock> out = new ArrayList<>();
         for (FittedBlock f : fitted) {
             Map<String, Double> res = new LinkedHashMap<>();
             meters.get(f.block()).forEach((s, meter) -> res.put(s, meter.relativeResidual()));
-            out.add(new FittedBlock(f.block(), f.replacement(), f.maps(), res));
+            Map<String, double[]> steps = new LinkedHashMap<>();
+            if (!perStep.isEmpty()) {
+                for (String s : res.keySet()) {
+                    double[] r = new double[perStep.size()];
+                    for (int i = 0; i < r.length; i++) r[i] = perStep.get(i).get(f.block()).get(s).relativeResidual();
+                    steps.put(s, r);
+                }
+            }
+            out.add(new FittedBlock(f.block(), f.replacement(), f.maps(), res, steps));
         }
         return out;
     }

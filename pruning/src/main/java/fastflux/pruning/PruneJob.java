@@ -408,11 +408,13 @@ public final class PruneJob {
         BlockId block = order.get(k);
         long t0 = System.nanoTime();
         Map<String, Double> residuals = Map.of();
+        Map<String, double[]> stepResiduals = Map.of();
         if (options.mode() == Replacement.Mode.LINEAR) {
             listener.progress("collect", block.name(), k, state.target(), "least squares over calibration trajectories");
             BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration(), List.of(block), BlockFitter.Options.defaults(), manager,
                     calibrationRunner).get(0);
             residuals = fitted.residuals();
+            stepResiduals = fitted.stepResiduals();
             pendingOriginal = fitted.install(flux);
         } else {
             String prefix = block.name() + ".";
@@ -421,7 +423,7 @@ public final class PruneJob {
                     : flux.setSingle(block.index(), new ShortcutSingleBlock(prefix));
         }
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
-        state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, null));
+        state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, stepResiduals, null));
         checkpoint(block, k);
         return true;
     }
@@ -452,7 +454,7 @@ public final class PruneJob {
         }
         closeTree(pendingOriginal);
         pendingOriginal = null;
-        state = state.withCompleted(new PruneState.BlockResult(block, fitted.mode(), fitted.residuals(), st));
+        state = state.withCompleted(fitted.withTraining(st));
         checkpoint(block, k + 1);
     }
 

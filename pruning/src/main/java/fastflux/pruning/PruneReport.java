@@ -87,6 +87,7 @@ public final class PruneReport {
             md.append(String.format("| %s | %s | %s | %s | %s |%n", b.get("block").getAsString(),
                     res.length() == 0 ? "- (deleted)" : res, st, loss, held));
         }
+        stepResiduals(md, r.getAsJsonArray("blocks"));
         String worse = overfitted(r.getAsJsonArray("blocks"));
         if (!worse.isEmpty()) {
             md.append("\n**Residual at or above 1** (").append(worse).append("): on held-out calibration data the fitted "
@@ -150,6 +151,28 @@ public final class PruneReport {
             md.append(String.format(Locale.ROOT, "| %s | %.1f |%n", e.getKey(), e.getValue().getAsDouble()));
         }
         return md.toString();
+    }
+
+    /** The residuals per sampler step, a row per replaced stream, when the run measured them. */
+    private static void stepResiduals(StringBuilder md, JsonArray blocks) {
+        StringBuilder rows = new StringBuilder();
+        int steps = 0;
+        for (JsonElement e : blocks) {
+            JsonObject b = e.getAsJsonObject();
+            if (!b.has("residuals_per_step")) continue;
+            for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals_per_step").entrySet()) {
+                JsonArray v = x.getValue().getAsJsonArray();
+                steps = Math.max(steps, v.size());
+                rows.append("| ").append(b.get("block").getAsString()).append('/').append(x.getKey()).append(" |");
+                for (JsonElement y : v) rows.append(' ').append(fmt(y)).append(" |");
+                rows.append('\n');
+            }
+        }
+        if (rows.length() == 0) return;
+        md.append("\nThe same residual per sampler step (0: the noisiest), on the same held-out batches: where along the "
+                + "trajectory a per-token linear map stands in for the branch.\n\n| stream |");
+        for (int i = 0; i < steps; i++) md.append(' ').append(i).append(" |");
+        md.append("\n|---|").append("---|".repeat(steps)).append('\n').append(rows);
     }
 
     /** The streams whose held-out residual is 1 or more ("single_blocks.0/joint 1.457, ..."), or "". */

@@ -33,8 +33,16 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
     public static final int VERSION = 2; // 2: the store's "payload" keys (fastflux.checkpoints)
     private static final int KEEP = 3;
 
-    /** One replaced block: its least-squares residuals per stream and its sandwich-training summary. */
-    public record BlockResult(BlockId block, Replacement.Mode mode, Map<String, Double> residuals, SandwichTrainer.Result training) {}
+    /**
+     * One replaced block: its least-squares residuals per stream (overall and per sampler step; empty when not
+     * measured) and its sandwich-training summary.
+     */
+    public record BlockResult(BlockId block, Replacement.Mode mode, Map<String, Double> residuals,
+                              Map<String, double[]> stepResiduals, SandwichTrainer.Result training) {
+        public BlockResult withTraining(SandwichTrainer.Result t) {
+            return new BlockResult(block, mode, residuals, stepResiduals, t);
+        }
+    }
 
     public static PruneState fresh(JsonObject options, int target) {
         return new PruneState(options, target, null, List.of(), null, 0);
@@ -135,6 +143,15 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         JsonObject res = new JsonObject();
         r.residuals().forEach(res::addProperty);
         e.add("residuals", res);
+        if (!r.stepResiduals().isEmpty()) {
+            JsonObject steps = new JsonObject();
+            r.stepResiduals().forEach((stream, v) -> {
+                JsonArray a = new JsonArray();
+                for (double x : v) a.add(x);
+                steps.add(stream, a);
+            });
+            e.add("residuals_per_step", steps);
+        }
         if (r.training() != null) {
             SandwichTrainer.Result t = r.training();
             JsonObject tj = new JsonObject();
@@ -176,6 +193,15 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         Replacement.Mode mode = o.get("mode").getAsString().equals("delete") ? Replacement.Mode.DELETE : Replacement.Mode.LINEAR;
         Map<String, Double> res = new java.util.LinkedHashMap<>();
         o.getAsJsonObject("residuals").entrySet().forEach(x -> res.put(x.getKey(), x.getValue().getAsDouble()));
+        Map<String, double[]> steps = new java.util.LinkedHashMap<>();
+        if (o.has("residuals_per_step")) { // absent in states written before session 18, and when nothing was held out
+            for (var x : o.getAsJsonObject("residuals_per_step").entrySet()) {
+                JsonArray a = x.getValue().getAsJsonArray();
+                double[] v = new double[a.size()];
+                for (int i = 0; i < v.length; i++) v[i] = a.get(i).getAsDouble();
+                steps.put(x.getKey(), v);
+            }
+        }
         SandwichTrainer.Result t = null;
         if (o.has("training")) {
             JsonObject tj = o.getAsJsonObject("training");
@@ -193,6 +219,6 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
                     held ? tj.get("held_out_final_loss").getAsDouble() : Double.NaN,
                     held ? tj.get("held_out_pairs").getAsLong() : 0);
         }
-        return new BlockResult(b, mode, res, t);
+        return new BlockResult(b, mode, res, steps, t);
     }
 }

@@ -50,6 +50,21 @@ class PruneJobTest {
             assertTrue(t.get("held_out_initial_loss").getAsDouble() > 0 && t.get("held_out_final_loss").getAsDouble() > 0, t.toString());
         }
         assertTrue(Files.readString(out.resolve("report.md")).contains("held-out prompts first → last"));
+        for (var b : report.getAsJsonArray("blocks")) { // each stream's residual per sampler step, and overall
+            JsonObject o = b.getAsJsonObject();
+            for (var x : o.getAsJsonObject("residuals").entrySet()) {
+                var steps = o.getAsJsonObject("residuals_per_step").getAsJsonArray(x.getKey());
+                assertEquals(options(0.34).calibSteps(), steps.size(), o.toString());
+                double lo = Double.MAX_VALUE, hi = 0;
+                for (var v : steps) {
+                    lo = Math.min(lo, v.getAsDouble());
+                    hi = Math.max(hi, v.getAsDouble());
+                }
+                double all = x.getValue().getAsDouble(); // a weighted mean of the steps' squares: between them
+                assertTrue(lo > 0 && all >= lo - 1e-12 && all <= hi + 1e-12, lo + " <= " + all + " <= " + hi);
+            }
+        }
+        assertTrue(Files.readString(out.resolve("report.md")).contains("The same residual per sampler step"));
         // the exported transformer against the base on the held-out prompts: 4 (the least) x the 2 held-out noise seeds
         JsonObject fidelity = report.getAsJsonObject("output_fidelity");
         assertEquals(8, fidelity.get("items").getAsInt(), fidelity.toString());
@@ -100,6 +115,7 @@ class PruneJobTest {
             // the first block's training record (held-out losses included) came back from the saved state intact
             for (int i = 0; i < 2; i++) {
                 assertEquals(block(straight, i).get("training"), block(resumed, i).get("training"), "block " + i + ", fit done: " + fitSecond);
+                assertEquals(block(straight, i).get("residuals_per_step"), block(resumed, i).get("residuals_per_step"));
             }
         }
     }

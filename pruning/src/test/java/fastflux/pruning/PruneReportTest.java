@@ -90,5 +90,14 @@ class PruneReportTest {
         r.getAsJsonArray("blocks").add(twin);
         assertEquals("double_blocks.0/txt 1.250", PruneReport.overfitted(r.getAsJsonArray("blocks")));
         assertTrue(PruneReport.markdown(r).contains("**Residual at or above 1** (double_blocks.0/txt 1.250)"));
+        assertFalse(PruneReport.markdown(r).contains("per sampler step"), "none measured per step");
+        JsonObject steps = new JsonObject();
+        JsonArray img = new JsonArray();
+        img.add(0.9);
+        img.add(0.5);
+        steps.add("img", img);
+        twin.add("residuals_per_step", steps);
+        assertTrue(PruneReport.markdown(r).contains("| stream | 0 | 1 |\n|---|---|---|\n| double_blocks.0/img | 0.900 | 0.500 |\n"),
+                PruneReport.markdown(r));
     }
 }
