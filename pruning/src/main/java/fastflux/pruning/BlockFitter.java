@@ -65,11 +65,11 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
 
     /**
      * A fitted block: its replacement layer (not yet installed), the map of each stream, and each stream's
-     * held-out relative residual (NaN when nothing was held out), overall and per sampler step (empty when
-     * nothing was held out): where along the trajectory the per-token linear map fits the branch.
+     * held-out relative residual (NaN when nothing was held out), overall and per sampler step ({@code steps},
+     * empty when nothing was held out): where along the trajectory the per-token linear map fits the branch.
      */
     public record FittedBlock(BlockId block, Module replacement, Map<String, AffineMap> maps,
-                                                        Map<String, Double> residuals, Map<String, double[]> stepResiduals) {
+                                                        Map<String, Double> residuals, Map<String, StepProfile> steps) {
         /** Puts the replacement in the block's slot; returns the layer it replaced (the caller owns it). */
         public Module install(FluxModel model) {
             return block.kind() == BlockId.Kind.DOUBLE
@@ -77,6 +77,13 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
                     : model.setSingle(block.index(), (ReplacedSingleBlock) replacement);
         }
     }
+
+    /**
+     * One stream of a fitted block, per sampler step (0: the noisiest), on the held-out batches: the relative
+     * residual of the map, and the branch's energy ‖F‖² per token, which says how much each step's residual weighs
+     * in the overall one.
+     */
+    public record StepProfile(double[] residual, double[] energy) {}
 
     private final FluxParams params;
     private final Options options;
@@ -276,12 +283,17 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
         for (FittedBlock f : fitted) {
             Map<String, Double> res = new LinkedHashMap<>();
             meters.get(f.block()).forEach((s, meter) -> res.put(s, meter.relativeResidual()));
-            Map<String, double[]> steps = new LinkedHashMap<>();
+            Map<String, StepProfile> steps = new LinkedHashMap<>();
             if (!perStep.isEmpty()) {
                 for (String s : res.keySet()) {
                     double[] r = new double[perStep.size()];
-                    for (int i = 0; i < r.length; i++) r[i] = perStep.get(i).get(f.block()).get(s).relativeResidual();
-                    steps.put(s, r);
+                    double[] energy = new double[perStep.size()];
+                    for (int i = 0; i < r.length; i++) {
+                        ResidualMeter meter = perStep.get(i).get(f.block()).get(s);
+                        r[i] = meter.relativeResidual();
+                        energy[i] = meter.branchEnergy();
+                    }
+                    steps.put(s, new StepProfile(r, energy));
                 }
             }
             out.add(new FittedBlock(f.block(), f.replacement(), f.maps(), res, steps));

@@ -408,13 +408,13 @@ public final class PruneJob {
         BlockId block = order.get(k);
         long t0 = System.nanoTime();
         Map<String, Double> residuals = Map.of();
-        Map<String, double[]> stepResiduals = Map.of();
+        Map<String, BlockFitter.StepProfile> steps = Map.of();
         if (options.mode() == Replacement.Mode.LINEAR) {
             listener.progress("collect", block.name(), k, state.target(), "least squares over calibration trajectories");
             BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration(), List.of(block), BlockFitter.Options.defaults(), manager,
                     calibrationRunner).get(0);
             residuals = fitted.residuals();
-            stepResiduals = fitted.stepResiduals();
+            steps = fitted.steps();
             pendingOriginal = fitted.install(flux);
         } else {
             String prefix = block.name() + ".";
@@ -423,7 +423,7 @@ public final class PruneJob {
                     : flux.setSingle(block.index(), new ShortcutSingleBlock(prefix));
         }
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
-        state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, stepResiduals, null));
+        state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, steps, null));
         checkpoint(block, k);
         return true;
     }

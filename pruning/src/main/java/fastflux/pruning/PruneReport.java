@@ -153,7 +153,7 @@ public final class PruneReport {
         return md.toString();
     }
 
-    /** The residuals per sampler step, a row per replaced stream, when the run measured them. */
+    /** The residuals per sampler step and the branch's energy, rows per replaced stream, when the run measured them. */
     private static void stepResiduals(StringBuilder md, JsonArray blocks) {
         StringBuilder rows = new StringBuilder();
         int steps = 0;
@@ -161,16 +161,24 @@ public final class PruneReport {
             JsonObject b = e.getAsJsonObject();
             if (!b.has("residuals_per_step")) continue;
             for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals_per_step").entrySet()) {
+                String stream = b.get("block").getAsString() + "/" + x.getKey();
                 JsonArray v = x.getValue().getAsJsonArray();
                 steps = Math.max(steps, v.size());
-                rows.append("| ").append(b.get("block").getAsString()).append('/').append(x.getKey()).append(" |");
+                rows.append("| ").append(stream).append(" residual |");
                 for (JsonElement y : v) rows.append(' ').append(fmt(y)).append(" |");
                 rows.append('\n');
+                JsonObject energy = b.getAsJsonObject("branch_energy_per_step");
+                if (energy != null && energy.has(x.getKey())) {
+                    rows.append("| ").append(stream).append(" ‖F‖² |");
+                    for (JsonElement y : energy.getAsJsonArray(x.getKey())) rows.append(' ').append(fmt(y)).append(" |");
+                    rows.append('\n');
+                }
             }
         }
         if (rows.length() == 0) return;
-        md.append("\nThe same residual per sampler step (0: the noisiest), on the same held-out batches: where along the "
-                + "trajectory a per-token linear map stands in for the branch.\n\n| stream |");
+        md.append("\nThe same residual per sampler step (0: the noisiest), on the same held-out batches, with the branch's "
+                + "energy ‖F‖² per token at that step (its weight in the overall residual): where along the trajectory a "
+                + "per-token linear map stands in for the branch.\n\n| stream |");
         for (int i = 0; i < steps; i++) md.append(' ').append(i).append(" |");
         md.append("\n|---|").append("---|".repeat(steps)).append('\n').append(rows);
     }

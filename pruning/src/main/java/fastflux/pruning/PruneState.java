@@ -38,9 +38,9 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
      * measured) and its sandwich-training summary.
      */
     public record BlockResult(BlockId block, Replacement.Mode mode, Map<String, Double> residuals,
-                              Map<String, double[]> stepResiduals, SandwichTrainer.Result training) {
+                              Map<String, BlockFitter.StepProfile> steps, SandwichTrainer.Result training) {
         public BlockResult withTraining(SandwichTrainer.Result t) {
-            return new BlockResult(block, mode, residuals, stepResiduals, t);
+            return new BlockResult(block, mode, residuals, steps, t);
         }
     }
 
@@ -143,14 +143,15 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         JsonObject res = new JsonObject();
         r.residuals().forEach(res::addProperty);
         e.add("residuals", res);
-        if (!r.stepResiduals().isEmpty()) {
-            JsonObject steps = new JsonObject();
-            r.stepResiduals().forEach((stream, v) -> {
-                JsonArray a = new JsonArray();
-                for (double x : v) a.add(x);
-                steps.add(stream, a);
+        if (!r.steps().isEmpty()) {
+            JsonObject residual = new JsonObject();
+            JsonObject energy = new JsonObject();
+            r.steps().forEach((stream, p) -> {
+                residual.add(stream, array(p.residual()));
+                energy.add(stream, array(p.energy()));
             });
-            e.add("residuals_per_step", steps);
+            e.add("residuals_per_step", residual);
+            e.add("branch_energy_per_step", energy);
         }
         if (r.training() != null) {
             SandwichTrainer.Result t = r.training();
@@ -176,6 +177,18 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         return e;
     }
 
+    private static JsonArray array(double[] v) {
+        JsonArray a = new JsonArray();
+        for (double x : v) a.add(x);
+        return a;
+    }
+
+    private static double[] doubles(JsonArray a) {
+        double[] v = new double[a.size()];
+        for (int i = 0; i < v.length; i++) v[i] = a.get(i).getAsDouble();
+        return v;
+    }
+
     private static PruneState fromJson(JsonObject json, int number, FluxParams p) {
         List<BlockId> order = null;
         if (json.has("order")) {
@@ -193,13 +206,11 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         Replacement.Mode mode = o.get("mode").getAsString().equals("delete") ? Replacement.Mode.DELETE : Replacement.Mode.LINEAR;
         Map<String, Double> res = new java.util.LinkedHashMap<>();
         o.getAsJsonObject("residuals").entrySet().forEach(x -> res.put(x.getKey(), x.getValue().getAsDouble()));
-        Map<String, double[]> steps = new java.util.LinkedHashMap<>();
+        Map<String, BlockFitter.StepProfile> steps = new java.util.LinkedHashMap<>();
         if (o.has("residuals_per_step")) { // absent in states written before session 18, and when nothing was held out
             for (var x : o.getAsJsonObject("residuals_per_step").entrySet()) {
-                JsonArray a = x.getValue().getAsJsonArray();
-                double[] v = new double[a.size()];
-                for (int i = 0; i < v.length; i++) v[i] = a.get(i).getAsDouble();
-                steps.put(x.getKey(), v);
+                steps.put(x.getKey(), new BlockFitter.StepProfile(doubles(x.getValue().getAsJsonArray()),
+                        doubles(o.getAsJsonObject("branch_energy_per_step").getAsJsonArray(x.getKey()))));
             }
         }
         SandwichTrainer.Result t = null;

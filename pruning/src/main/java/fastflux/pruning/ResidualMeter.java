@@ -50,6 +50,11 @@ public final class ResidualMeter {
         return tokens;
     }
 
+    /** ‖F‖² per token (summed over the output features): how much the branch carries; NaN before any data. */
+    public synchronized double branchEnergy() {
+        return tokens == 0 ? Double.NaN : targetSq / tokens;
+    }
+
     /** ||F − g(X)|| / ||F||; NaN before any data, +inf if F is all zero but g is not. */
     public synchronized double relativeResidual() {
         if (tokens == 0) {

@@ -62,6 +62,16 @@ class PruneJobTest {
                 }
                 double all = x.getValue().getAsDouble(); // a weighted mean of the steps' squares: between them
                 assertTrue(lo > 0 && all >= lo - 1e-12 && all <= hi + 1e-12, lo + " <= " + all + " <= " + hi);
+                // ... weighted by the branch's energy at each step: the overall residual is that mean, exactly
+                var energy = o.getAsJsonObject("branch_energy_per_step").getAsJsonArray(x.getKey());
+                double num = 0, den = 0;
+                for (int i = 0; i < steps.size(); i++) {
+                    double en = energy.get(i).getAsDouble(), r = steps.get(i).getAsDouble();
+                    assertTrue(en > 0, energy.toString());
+                    num += en * r * r;
+                    den += en;
+                }
+                assertEquals(all, Math.sqrt(num / den), 1e-9 * all, "energy-weighted steps vs overall");
             }
         }
         assertTrue(Files.readString(out.resolve("report.md")).contains("The same residual per sampler step"));
@@ -116,6 +126,7 @@ class PruneJobTest {
             for (int i = 0; i < 2; i++) {
                 assertEquals(block(straight, i).get("training"), block(resumed, i).get("training"), "block " + i + ", fit done: " + fitSecond);
                 assertEquals(block(straight, i).get("residuals_per_step"), block(resumed, i).get("residuals_per_step"));
+                assertEquals(block(straight, i).get("branch_energy_per_step"), block(resumed, i).get("branch_energy_per_step"));
             }
         }
     }

@@ -97,7 +97,13 @@ class PruneReportTest {
         img.add(0.5);
         steps.add("img", img);
         twin.add("residuals_per_step", steps);
-        assertTrue(PruneReport.markdown(r).contains("| stream | 0 | 1 |\n|---|---|---|\n| double_blocks.0/img | 0.900 | 0.500 |\n"),
-                PruneReport.markdown(r));
+        JsonObject energy = new JsonObject();
+        JsonArray e = new JsonArray();
+        e.add(8.5);
+        e.add(1.25);
+        energy.add("img", e);
+        twin.add("branch_energy_per_step", energy);
+        assertTrue(PruneReport.markdown(r).contains("| stream | 0 | 1 |\n|---|---|---|\n| double_blocks.0/img residual | 0.900 | 0.500 |\n"
+                + "| double_blocks.0/img ‖F‖² | 8.500 | 1.250 |\n"), PruneReport.markdown(r));
     }
 }
