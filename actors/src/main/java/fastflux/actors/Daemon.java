@@ -33,6 +33,8 @@ public final class Daemon {
         Config c = ConfigFactory.defaultOverrides().withFallback(overrides).withFallback(app)
                 .withFallback(ConfigFactory.parseResources("fastflux-pekko.conf"))
                 .withFallback(ConfigFactory.defaultReference()).resolve();
+        // A caller that sets the provider itself (the in-process node of `prune`: local) is never made a member.
+        if (overrides.hasPath("pekko.actor.provider")) return c;
         return ConfigFactory.defaultOverrides().withFallback(cluster(c)).withFallback(c);
     }
 

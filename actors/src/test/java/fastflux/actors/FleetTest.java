@@ -49,6 +49,9 @@ class FleetTest {
         int a = freePort();
         int b = freePort();
         assertEquals("remote", node(a, List.of(), tmp).getString("pekko.actor.provider"), "no seeds: a lone daemon");
+        assertEquals("local", Daemon.config(null, ConfigFactory.parseString("pekko.actor.provider = local\n"
+                + "fastflux.daemon.seed-nodes = [\"127.0.0.1:" + a + "\"]")).getString("pekko.actor.provider"),
+                "a caller's own provider (the in-process node of `prune`) wins over the fleet");
         IllegalArgumentException bad = assertThrows(IllegalArgumentException.class, () -> Daemon.config(null,
                 ConfigFactory.parseString("fastflux.daemon.seed-nodes = [\"127.0.0.1\"]")));
         assertTrue(bad.getMessage().contains("seed-nodes") && bad.getMessage().contains("127.0.0.1"), bad.getMessage());
