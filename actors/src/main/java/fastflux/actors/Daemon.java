@@ -78,8 +78,9 @@ public final class Daemon {
      * running job after its current phase (that phase's checkpoint written) before the system goes down.
      */
     public static ActorSystem<NodeSupervisor.Command> start(Config c) {
-        ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings(c, DeviceShard.FailureInjector.NONE)),
-                SYSTEM, c);
+        NodeSupervisor.Settings settings = settings(c, DeviceShard.FailureInjector.NONE);
+        new JobRegistry(settings.stateDir()).load(); // a damaged registry: one clear error before anything starts
+        ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings), SYSTEM, c);
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "checkpoint-running-job",
                 () -> stopAfterRunningPhase(system, timeout).exceptionally(e -> Done.getInstance()));

@@ -55,20 +55,37 @@ final class JobRegistry {
         return file;
     }
 
+    /**
+     * The jobs on disk (none when there is no file yet).
+     *
+     * @throws IllegalArgumentException naming the file when it is not a registry this daemon reads (damaged by
+     *     something other than the daemon, which only ever renames a complete file into place); the file is left
+     *     as it is, for its owner to repair or move aside
+     */
     List<Job> load() {
         List<Job> jobs = new ArrayList<>();
         if (file == null || !Files.isRegularFile(file)) return jobs;
+        String text;
         try {
-            JsonObject root = JsonParser.parseString(Files.readString(file)).getAsJsonObject();
-            int v = root.get("version").getAsInt();
-            if (v != VERSION) throw new IllegalStateException(file + ": registry version " + v + ", this daemon reads " + VERSION);
-            for (JsonElement e : root.getAsJsonArray("jobs")) {
-                JsonObject o = e.getAsJsonObject();
-                jobs.add(new Job(o.get("id").getAsString(), GSON.fromJson(o.get("spec"), JobSpec.class),
-                        o.get("state").getAsString(), o.get("error").isJsonNull() ? null : o.get("error").getAsString()));
-            }
+            text = Files.readString(file);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read job registry " + file, e);
+        }
+        try {
+            JsonObject root = JsonParser.parseString(text).getAsJsonObject();
+            int v = root.get("version").getAsInt();
+            if (v != VERSION) throw new IllegalArgumentException("registry version " + v + ", this daemon reads " + VERSION);
+            for (JsonElement e : root.getAsJsonArray("jobs")) {
+                JsonObject o = e.getAsJsonObject();
+                Job j = new Job(o.get("id").getAsString(), GSON.fromJson(o.get("spec"), JobSpec.class),
+                        o.get("state").getAsString(), o.get("error").isJsonNull() ? null : o.get("error").getAsString());
+                if (j.spec == null || !j.id.matches("job-\\d{4,}")) throw new IllegalArgumentException("job entry " + o + " is incomplete");
+                jobs.add(j);
+            }
+        } catch (RuntimeException e) { // malformed JSON, a missing or mistyped field
+            String why = String.valueOf(e.getMessage()).lines().findFirst().orElse(e.getClass().getSimpleName());
+            throw new IllegalArgumentException("job registry " + file + " is damaged (" + why + "); it is left as"
+                    + " it is: repair it, or move it aside to start with no jobs (each job's checkpoints stay in its out/state)", e);
         }
         return jobs;
     }
