@@ -115,11 +115,8 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     }
 
     /**
-     * An IllegalArgumentException is the job's own fault (bad calibration file, a run with other options in
-     * {@code out}, nothing to reuse): a restart would meet it again, so it fails the job with its message.
-     */
-    /**
-     * The job's own faults, which a restart from the checkpoint would only meet again: an invalid option or input,
+     * The job's own faults, which a restart from the checkpoint would only meet again: an invalid option or input
+     * (IllegalArgumentException: a bad calibration file, a run with other options in {@code out}, nothing to reuse),
      * a corrupt safetensors file, a least-squares system that is not positive definite (the same data give the
      * same matrix). They end the job with their own message; anything else restarts the shard.
      */
