@@ -79,7 +79,8 @@ final class FleetQuery {
             return Behaviors.receive(Msg.class)
                     .onMessage(Submitted.class, s -> {
                         Protocol.Reply r = s.reply();
-                        replyTo.tell(fleet && r.ok() ? new Protocol.Reply(true, r.jobId(), r.message() + " on " + s.node()) : r);
+                        replyTo.tell(fleet && r.ok() ? new Protocol.Reply(true, r.jobId(), r.message() + " on " + s.node()
+                                + " (watch, pause, resume, cancel it with --node " + s.node() + ")") : r);
                         return Behaviors.stopped();
                     })
                     .build();

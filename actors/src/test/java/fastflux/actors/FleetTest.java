@@ -90,15 +90,15 @@ class FleetTest {
             JobSpec two = TinyJobs.spec(base, tmp.resolve("out-2"));
             JobSpec three = TinyJobs.spec(base, tmp.resolve("out-3"));
             Protocol.Reply r1 = ask(na, r -> new NodeSupervisor.Place(one, r));
-            assertTrue(r1.ok() && r1.message().endsWith("on " + addrA), r1.message()); // a tie: the daemon asked
+            assertTrue(r1.ok() && r1.message().contains("queued on " + addrA + " (watch, pause, resume, cancel it with --node " + addrA + ")"), r1.message()); // a tie: the daemon asked
             Protocol.Reply r2 = ask(na, r -> new NodeSupervisor.Place(two, r));
-            assertTrue(r2.ok() && r2.message().endsWith("on " + addrB), r2.message()); // A holds one job, B none
+            assertTrue(r2.ok() && r2.message().contains("queued on " + addrB), r2.message()); // A holds one job, B none
             Protocol.Reply again = ask(nb, r -> new NodeSupervisor.Place(TinyJobs.spec(base, tmp.resolve("out-1")), r));
             assertFalse(again.ok());
             assertTrue(again.message().contains(r1.jobId()) && again.message().contains(addrA)
                     && again.message().contains("already writes to"), again.message());
             Protocol.Reply r3 = ask(nb, r -> new NodeSupervisor.Place(three, r));
-            assertTrue(r3.ok() && r3.message().endsWith("on " + addrB), r3.message()); // a tie again: B was asked
+            assertTrue(r3.ok() && r3.message().contains("on " + addrB), r3.message()); // a tie again: B was asked
 
             Protocol.FleetStatusReply all = ask(nb, NodeSupervisor.GetFleetStatus::new);
             assertEquals(0, all.unanswered().length);
