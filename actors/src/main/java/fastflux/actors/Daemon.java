@@ -80,11 +80,25 @@ public final class Daemon {
     public static ActorSystem<NodeSupervisor.Command> start(Config c) {
         NodeSupervisor.Settings settings = settings(c, DeviceShard.FailureInjector.NONE);
         new JobRegistry(settings.stateDir()).load(); // a damaged registry: one clear error before anything starts
+        checkPortFree(c.getString("fastflux.daemon.host"), c.getInt("fastflux.daemon.port"));
         ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings), SYSTEM, c);
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "checkpoint-running-job",
                 () -> stopAfterRunningPhase(system, timeout).exceptionally(e -> Done.getInstance()));
         return system;
+    }
+
+    /**
+     * One line instead of Pekko's page of bind failures when the address is taken (another daemon, say) or is
+     * not this machine's.
+     */
+    static void checkPortFree(String host, int port) {
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.bind(new java.net.InetSocketAddress(host, port));
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("cannot listen on " + host + ":" + port + " (" + e.getMessage()
+                    + "): another daemon may be there; choose another with --port or fastflux.daemon.port");
+        }
     }
 
     /**
