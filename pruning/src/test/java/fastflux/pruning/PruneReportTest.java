@@ -91,19 +91,18 @@ class PruneReportTest {
         assertEquals("double_blocks.0/txt 1.250", PruneReport.overfitted(r.getAsJsonArray("blocks")));
         assertTrue(PruneReport.markdown(r).contains("**Residual at or above 1** (double_blocks.0/txt 1.250)"));
         assertFalse(PruneReport.markdown(r).contains("per sampler step"), "none measured per step");
-        JsonObject steps = new JsonObject();
-        JsonArray img = new JsonArray();
-        img.add(0.9);
-        img.add(0.5);
-        steps.add("img", img);
-        twin.add("residuals_per_step", steps);
-        JsonObject energy = new JsonObject();
-        JsonArray e = new JsonArray();
-        e.add(8.5);
-        e.add(1.25);
-        energy.add("img", e);
-        twin.add("branch_energy_per_step", energy);
+        twin.add("residuals_per_step", perStep("img", 0.9, 0.5));
+        twin.add("branch_energy_per_step", perStep("img", 8.5, 1.25));
         assertTrue(PruneReport.markdown(r).contains("| stream | 0 | 1 |\n|---|---|---|\n| double_blocks.0/img residual | 0.900 | 0.500 |\n"
                 + "| double_blocks.0/img ‖F‖² | 8.500 | 1.250 |\n"), PruneReport.markdown(r));
+    }
+
+    /** {stream: [values]}, as report.json holds a per-step series. */
+    static JsonObject perStep(String stream, double... values) {
+        JsonArray a = new JsonArray();
+        for (double v : values) a.add(v);
+        JsonObject o = new JsonObject();
+        o.add(stream, a);
+        return o;
     }
 }
