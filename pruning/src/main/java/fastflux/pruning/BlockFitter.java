@@ -236,13 +236,7 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
         if (options.holdoutEvery() == 0) {
             return fitted;
         }
-        Map<BlockId, Map<String, ResidualMeter>> meters = new LinkedHashMap<>();
-        for (FittedBlock f : fitted) {
-            Map<String, ResidualMeter> m = new LinkedHashMap<>();
-            f.maps().forEach((s, g) -> m.put(s, new ResidualMeter(g)));
-            meters.put(f.block(), m);
-        }
-        // The same meters once more per sampler step (index: the step), filled in the same pass.
+        // One meter per block, stream and sampler step (index: the step); the overall residual adds the steps' sums.
         List<Map<BlockId, Map<String, ResidualMeter>>> perStep = new ArrayList<>();
         int every = options.holdoutEvery();
         runner.run(calibration, new CalibrationConsumer() {
@@ -262,39 +256,19 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
                     }
                     perStep.add(m);
                 }
-                BlockTap all = residualTap(meters, ResidualMeter::accumulate);
-                BlockTap atStep = residualTap(perStep.get(step.step()), ResidualMeter::accumulate);
-                return new BlockTap() {
-                    @Override
-                    public void doubleBlock(int index, Streams in, Streams out) {
-                        all.doubleBlock(index, in, out);
-                        atStep.doubleBlock(index, in, out);
-                    }
-
-                    @Override
-                    public void singleBlock(int index, NDArray in, NDArray out) {
-                        all.singleBlock(index, in, out);
-                        atStep.singleBlock(index, in, out);
-                    }
-                };
+                return residualTap(perStep.get(step.step()), ResidualMeter::accumulate);
             }
-        }, meters.keySet());
+        }, fitted.stream().map(FittedBlock::block).toList());
         List<FittedBlock> out = new ArrayList<>();
         for (FittedBlock f : fitted) {
             Map<String, Double> res = new LinkedHashMap<>();
-            meters.get(f.block()).forEach((s, meter) -> res.put(s, meter.relativeResidual()));
             Map<String, StepProfile> steps = new LinkedHashMap<>();
-            if (!perStep.isEmpty()) {
-                for (String s : res.keySet()) {
-                    double[] r = new double[perStep.size()];
-                    double[] energy = new double[perStep.size()];
-                    for (int i = 0; i < r.length; i++) {
-                        ResidualMeter meter = perStep.get(i).get(f.block()).get(s);
-                        r[i] = meter.relativeResidual();
-                        energy[i] = meter.branchEnergy();
-                    }
-                    steps.put(s, new StepProfile(r, energy));
-                }
+            for (String s : f.maps().keySet()) {
+                List<ResidualMeter> parts = perStep.stream().map(m -> m.get(f.block()).get(s)).toList();
+                res.put(s, ResidualMeter.relativeResidual(parts));
+                if (parts.isEmpty()) continue; // nothing held out
+                steps.put(s, new StepProfile(parts.stream().mapToDouble(ResidualMeter::relativeResidual).toArray(),
+                        parts.stream().mapToDouble(ResidualMeter::branchEnergy).toArray()));
             }
             out.add(new FittedBlock(f.block(), f.replacement(), f.maps(), res, steps));
         }

@@ -3,6 +3,7 @@ package fastflux.pruning;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import java.util.Collection;
 import java.util.Objects;
 
 /**
@@ -48,6 +49,25 @@ public final class ResidualMeter {
 
     public synchronized long tokens() {
         return tokens;
+    }
+
+    /**
+     * The relative residual of several meters' data taken together (the steps of a trajectory, say): their sums
+     * added, so each part weighs by its ‖F‖². NaN when none holds data.
+     */
+    public static double relativeResidual(Collection<ResidualMeter> parts) {
+        double r = 0, t = 0;
+        long n = 0;
+        for (ResidualMeter m : parts) {
+            synchronized (m) {
+                r += m.residualSq;
+                t += m.targetSq;
+                n += m.tokens;
+            }
+        }
+        if (n == 0) return Double.NaN;
+        if (t == 0) return r == 0 ? 0.0 : Double.POSITIVE_INFINITY;
+        return Math.sqrt(r / t);
     }
 
     /** ‖F‖² per token (summed over the output features): how much the branch carries; NaN before any data. */

@@ -59,15 +59,22 @@ class ResidualMeterTest {
         double expected = Math.sqrt(res / tgt);
 
         ResidualMeter meter = new ResidualMeter(g);
+        java.util.List<ResidualMeter> parts = java.util.List.of(new ResidualMeter(g), new ResidualMeter(g), new ResidualMeter(g));
         try (NDManager m = NDManager.newBaseManager()) {
             NDArray xa = m.create(x, new Shape(4, 100, in));
             NDArray fa = m.create(f, new Shape(4, 100, out));
             for (int k = 0; k < 4; k++) { // streamed in four batches
                 meter.accumulate(xa.get(k), fa.get(k));
+                parts.get(Math.min(k, 2)).accumulate(xa.get(k), fa.get(k)); // and split over three meters
             }
         }
         assertEquals(expected, meter.relativeResidual(), 1e-12 * expected);
         assertTrue(expected > 0.5, "the fixture should be far from linear: " + expected);
+        assertEquals(expected, ResidualMeter.relativeResidual(parts), 1e-12 * expected, "the parts' sums taken together");
+        double energy = 0; // ‖F‖² per token, times each part's tokens: the whole ‖F‖²
+        for (ResidualMeter p : parts) energy += p.branchEnergy() * p.tokens();
+        assertEquals(tgt, energy, 1e-9 * tgt);
+        assertTrue(Double.isNaN(ResidualMeter.relativeResidual(java.util.List.of())));
     }
 
     @Test
