@@ -10,6 +10,8 @@ import fastflux.actors.NodeSupervisor;
 import fastflux.actors.Protocol;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.Set;
 
 /** {@code fastflux daemon} and its clients: submit, status, pause, resume, cancel, watch. */
@@ -24,20 +26,28 @@ final class DaemonCommands {
         Path file = a.path("config", null);
         String port = a.string("port", null);
         String node = a.string("node", null);
-        Config over = ConfigFactory.empty();
-        try {
-            if (port != null) over = ConfigFactory.parseString("fastflux.daemon.port = " + Integer.parseInt(port));
-            if (node != null) {
-                int colon = node.lastIndexOf(':');
-                if (colon <= 0) throw new NumberFormatException();
-                over = ConfigFactory.parseMap(java.util.Map.of("fastflux.daemon.host", node.substring(0, colon),
-                        "fastflux.daemon.port", Integer.parseInt(node.substring(colon + 1))));
-            }
-        } catch (NumberFormatException e) {
-            throw new Args.UsageException(port != null && node == null ? "--port must be a number, got '" + port + "'"
-                    : "--node must be HOST:PORT, got '" + node + "'");
+        Map<String, Object> over = new HashMap<>();
+        if (node != null) { // host and port, overriding --port too
+            int colon = node.lastIndexOf(':');
+            Integer p = colon > 0 ? portNumber(node.substring(colon + 1)) : null;
+            if (p == null) throw new Args.UsageException("--node must be HOST:PORT, got '" + node + "'");
+            over.put("fastflux.daemon.host", node.substring(0, colon));
+            over.put("fastflux.daemon.port", p);
+        } else if (port != null) {
+            Integer p = portNumber(port);
+            if (p == null) throw new Args.UsageException("--port must be a number, got '" + port + "'");
+            over.put("fastflux.daemon.port", p);
         }
-        return Daemon.config(file, over);
+        return Daemon.config(file, ConfigFactory.parseMap(over));
+    }
+
+    /** The number, or null when {@code s} is not one. */
+    private static Integer portNumber(String s) {
+        try {
+            return Integer.parseInt(s);
+        } catch (NumberFormatException e) {
+            return null;
+        }
     }
 
     static DaemonClient client(Config c) {
