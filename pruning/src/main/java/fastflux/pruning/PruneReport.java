@@ -95,6 +95,15 @@ public final class PruneReport {
                     + "distinct inputs; more calibration prompts (`--calib-prompts`, or more rows in `--calib-file`) fit "
                     + "it better.\n");
         }
+        String nearly = nearlyDeleted(r.getAsJsonArray("blocks"));
+        if (!nearly.isEmpty()) {
+            md.append("\n**Nearly a deletion** (").append(nearly).append("): on held-out data the linear leaves "
+                    + "most of the branch unexplained (‖F − g(X)‖/‖F‖ ≥ ").append(NEARLY_DELETED).append("). The branch depends "
+                    + "on more than its own token (the embedded model's `double_blocks.3` image stream, for one, is "
+                    + "attention to the text tokens: README, \"Why the branch is not per-token linear there\"), and more "
+                    + "calibration data will not change that; what the block did is left to the sandwich's adapters. At "
+                    + "a lower ratio the block may stay.\n");
+        }
         JsonObject q = r.getAsJsonObject("quality");
         if (q != null) {
             md.append("\n## Quality (").append(str(q, "prompts")).append(")\n\n| model | overall | fd |");
@@ -183,14 +192,27 @@ public final class PruneReport {
         md.append("\n|---|").append("---|".repeat(steps)).append('\n').append(rows);
     }
 
+    /** The held-out residual ‖F − g(X)‖/‖F‖ from which on a linear counts as nearly a deletion (it explains at most 36 % of ‖F‖²). */
+    static final double NEARLY_DELETED = 0.8;
+
     /** The streams whose held-out residual is 1 or more ("single_blocks.0/joint 1.457, ..."), or "". */
     static String overfitted(JsonArray blocks) {
+        return streamsWithResidual(blocks, 1, Double.POSITIVE_INFINITY);
+    }
+
+    /** The streams whose held-out residual is at least {@link #NEARLY_DELETED} but below 1, or "". */
+    static String nearlyDeleted(JsonArray blocks) {
+        return streamsWithResidual(blocks, NEARLY_DELETED, 1);
+    }
+
+    /** "block/stream residual, ..." for every stream with {@code from <= residual < to}. */
+    private static String streamsWithResidual(JsonArray blocks, double from, double to) {
         StringBuilder sb = new StringBuilder();
         for (JsonElement e : blocks) {
             JsonObject b = e.getAsJsonObject();
             for (Map.Entry<String, JsonElement> x : b.getAsJsonObject("residuals").entrySet()) {
                 JsonElement v = x.getValue();
-                if (v.isJsonNull() || !(v.getAsDouble() >= 1)) continue;
+                if (v.isJsonNull() || !(v.getAsDouble() >= from && v.getAsDouble() < to)) continue;
                 sb.append(sb.length() == 0 ? "" : ", ").append(b.get("block").getAsString()).append('/').append(x.getKey())
                         .append(' ').append(fmt(v));
             }
@@ -207,6 +229,11 @@ public final class PruneReport {
         if (!worse.isEmpty()) {
             sb.append("\nwarning: held-out residual at or above 1 (").append(worse)
                     .append("): the linear fits too few distinct inputs; give more calibration prompts");
+        }
+        String nearly = nearlyDeleted(r.getAsJsonArray("blocks"));
+        if (!nearly.isEmpty()) {
+            sb.append("\nnote: the linear is nearly a deletion at ").append(nearly)
+                    .append(" (held-out residual >= ").append(NEARLY_DELETED).append("; see report.md)");
         }
         JsonObject q = r.getAsJsonObject("quality");
         if (q != null) {

@@ -97,6 +97,21 @@ class PruneReportTest {
                 + "| double_blocks.0/img ‖F‖² | 8.500 | 1.250 |\n"), PruneReport.markdown(r));
     }
 
+    @Test
+    void aLinearThatLeavesMostOfTheBranchIsNamedNearlyADeletion() {
+        JsonObject r = unmeasured();
+        JsonObject b = r.getAsJsonArray("blocks").get(0).getAsJsonObject();
+        b.getAsJsonObject("residuals").addProperty("joint", 0.799);
+        assertEquals("", PruneReport.nearlyDeleted(r.getAsJsonArray("blocks")));
+        assertFalse(PruneReport.markdown(r).contains("Nearly a deletion"));
+        b.getAsJsonObject("residuals").addProperty("joint", 0.894);
+        assertEquals("single_blocks.1/joint 0.894", PruneReport.nearlyDeleted(r.getAsJsonArray("blocks")));
+        assertEquals("", PruneReport.overfitted(r.getAsJsonArray("blocks")), "below 1: not an overfit");
+        assertTrue(PruneReport.markdown(r).contains("**Nearly a deletion** (single_blocks.1/joint 0.894)"));
+        b.getAsJsonObject("residuals").addProperty("joint", 1.0);
+        assertEquals("", PruneReport.nearlyDeleted(r.getAsJsonArray("blocks")), "1 and above is the overfit flag's");
+    }
+
     /** {stream: [values]}, as report.json holds a per-step series. */
     static JsonObject perStep(String stream, double... values) {
         JsonArray a = new JsonArray();
