@@ -152,8 +152,12 @@ public record JobSpec(String model, String out, double ratio, String importance,
         if (!Files.isRegularFile(m.resolve("model.safetensors")) || !Files.isRegularFile(m.resolve("config.json"))) {
             throw new IllegalArgumentException("model directory " + model + " has no model.safetensors and config.json");
         }
-        if (importanceFrom != null && !Files.isRegularFile(Path.of(importanceFrom))) {
-            throw new IllegalArgumentException("importance file " + importanceFrom + " does not exist");
+        if (importanceFrom != null) {
+            if (!Files.isRegularFile(Path.of(importanceFrom))) {
+                throw new IllegalArgumentException("importance file " + importanceFrom + " does not exist");
+            }
+            // read now, against the model's blocks: a wrong file is named before minutes of base-quality work
+            fastflux.pruning.ImportanceReport.read(Path.of(importanceFrom), fastflux.model.ModelDir.readParams(m));
         }
         if (calibFile != null && !Files.isRegularFile(Path.of(calibFile))) {
             throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
@@ -165,5 +169,17 @@ public record JobSpec(String model, String out, double ratio, String importance,
             throw new IllegalArgumentException("evaluation prompt file " + evalPrompts + " does not exist");
         }
         quality();
+        checkWritable(Path.of(out));
+    }
+
+    /** {@code out} is made now if it is missing, and must take files: a job learns it at its first checkpoint otherwise. */
+    static void checkWritable(Path out) {
+        try {
+            Files.createDirectories(out);
+            Path probe = Files.createTempFile(out, ".write-check", ".tmp");
+            Files.delete(probe);
+        } catch (java.io.IOException | SecurityException e) {
+            throw new IllegalArgumentException("out directory " + out + " cannot be written: " + fastflux.model.io.IoErrors.describe(e));
+        }
     }
 }

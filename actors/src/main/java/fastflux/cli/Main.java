@@ -57,6 +57,9 @@ public final class Main {
                  | fastflux.model.io.SafetensorsException e) {
             System.err.println("fastflux " + c.name() + ": error: " + e.getMessage());
             return 1;
+        } catch (java.nio.file.FileSystemException e) {
+            System.err.println("fastflux " + c.name() + ": error: " + fastflux.model.io.IoErrors.describe(e));
+            return 1;
         } catch (Exception e) {
             System.err.println("fastflux " + c.name() + ": failed: " + e);
             e.printStackTrace();

@@ -123,6 +123,14 @@ class MainTest {
     }
 
     @Test
+    void aMissingPromptFileIsOneLine(@TempDir Path tmp) {
+        Outcome r = run("eval", "--prompts", tmp.resolve("nope.tsv").toString(), "--out", tmp.resolve("e.json").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("fastflux eval: error: " + tmp.resolve("nope.tsv") + ": no such file or directory"), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+
+    @Test
     void aPromptOutsideTheGrammarIsNamed(@TempDir Path tmp) {
         Outcome r = run("generate", "--prompt", "a purple hexagon", "--out", tmp.resolve("g.png").toString());
         assertEquals(1, r.status());
@@ -325,6 +333,21 @@ class MainTest {
                 "--importance-from", tmp.resolve("none.json").toString());
         assertEquals(1, r.status());
         assertTrue(r.err().contains("importance file") && r.err().contains("does not exist"), r.err());
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(),
+                "--importance-from", base.resolve("config.json").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("config.json: not an importance.json"), r.err());
+        assertFalse(r.err().contains("phase"), "named before the job starts: " + r.err());
+        Files.writeString(tmp.resolve("broken.json"), "{\"metric\": \"fd-align\",\n  \"blocks\": [ {\"name\" \"x\"} ]}");
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("o").toString(),
+                "--importance-from", tmp.resolve("broken.json").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("broken.json: not an importance.json (not valid JSON at line 2 column"), r.err());
+        Files.writeString(tmp.resolve("a-file"), "");
+        r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", tmp.resolve("a-file").resolve("o").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("out directory " + tmp.resolve("a-file").resolve("o") + " cannot be written"), r.err());
+        assertFalse(r.err().contains("\tat "), "one line, no stack trace: " + r.err());
         r = run("prune", "--model", base.toString(), "--ratio", "0.2", "--out", base.toString());
         assertEquals(2, r.status());
         assertTrue(r.err().contains("--out must differ from --model"), r.err());

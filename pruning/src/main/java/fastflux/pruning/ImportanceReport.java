@@ -122,6 +122,9 @@ public record ImportanceReport(String metric, double alpha, double beta, String 
                     prompts.get("source").getAsString(), prompts.get("count").getAsInt(), seeds, opt(base, "fd"), opt(base, "align"), entries);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read " + file, e);
+        } catch (com.google.gson.JsonParseException e) {
+            java.util.regex.Matcher at = java.util.regex.Pattern.compile("at line \\d+ column \\d+").matcher(String.valueOf(e.getMessage()));
+            throw new IllegalArgumentException(file + ": not an importance.json (not valid JSON" + (at.find() ? " " + at.group() : "") + ")", e);
         } catch (RuntimeException e) {
             if (e instanceof IllegalArgumentException) throw e;
             throw new IllegalArgumentException(file + ": not an importance.json: " + e.getMessage(), e);
