@@ -169,17 +169,8 @@ public record JobSpec(String model, String out, double ratio, String importance,
             throw new IllegalArgumentException("evaluation prompt file " + evalPrompts + " does not exist");
         }
         quality();
-        checkWritable(Path.of(out));
+        // made now if missing; a job would learn it at its first checkpoint otherwise
+        fastflux.model.io.OutputPaths.requireWritableDir(Path.of(out), "out directory");
     }
 
-    /** {@code out} is made now if it is missing, and must take files: a job learns it at its first checkpoint otherwise. */
-    static void checkWritable(Path out) {
-        try {
-            Files.createDirectories(out);
-            Path probe = Files.createTempFile(out, ".write-check", ".tmp");
-            Files.delete(probe);
-        } catch (java.io.IOException | SecurityException e) {
-            throw new IllegalArgumentException("out directory " + out + " cannot be written: " + fastflux.model.io.IoErrors.describe(e));
-        }
-    }
 }

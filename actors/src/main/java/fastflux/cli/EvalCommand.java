@@ -54,6 +54,8 @@ final class EvalCommand implements Command {
                 a.path("save-images", null));
         Path against = a.path("against", null);
         a.rejectUnknown();
+        fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
+        if (o.saveImages() != null) fastflux.model.io.OutputPaths.requireWritableDir(o.saveImages(), "--save-images");
         List<Prompt> prompts = PromptFile.read(promptsFile);
         if (prompts.isEmpty()) throw new IllegalArgumentException(promptsFile + " holds no prompts");
         try (NDManager m = NDManager.newBaseManager()) {

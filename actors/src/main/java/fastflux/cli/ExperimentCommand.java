@@ -103,6 +103,7 @@ final class ExperimentCommand implements Command {
         if (!java.nio.file.Files.isRegularFile(model.resolve("config.json"))) {
             throw new IllegalArgumentException("model directory " + model + " has no config.json");
         }
+        fastflux.model.io.OutputPaths.requireWritableDir(out, "--out");
         PaperTables.Result r = new PaperTables(out, o, System.out).run();
         System.out.printf("pruned or resumed %d variant(s), ran %d evaluation(s); report in %s%n", r.pruned().size(),
                 r.evaluated().size(), r.report());

@@ -58,6 +58,7 @@ final class FidelityCommand implements Command {
         int steps = a.integer("steps", PruneJob.Options.defaults(0.2).calibSteps());
         Path out = a.path("out", null);
         a.rejectUnknown();
+        if (out != null) fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
         if (prompts < 1) throw new Args.UsageException("fidelity: --prompts must be at least 1, got " + prompts);
         if (steps < 1) throw new Args.UsageException("fidelity: --steps must be at least 1, got " + steps);
         try (NDManager m = NDManager.newBaseManager()) {

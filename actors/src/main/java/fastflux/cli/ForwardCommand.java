@@ -47,6 +47,7 @@ final class ForwardCommand implements Command {
         Path expected = a.path("expected", dir.resolve("expected.safetensors"));
         boolean explicitExpected = a.has("expected");
         a.rejectUnknown();
+        fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
         try (NDManager m = NDManager.newBaseManager()) {
             long t0 = System.nanoTime();
             FluxModel model = ModelDir.load(dir, m, dtype, Set.of());

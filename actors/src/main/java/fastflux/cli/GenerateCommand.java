@@ -44,6 +44,7 @@ final class GenerateCommand implements Command {
         int scale = a.integer("scale", 8);
         Path out = a.path("out");
         a.rejectUnknown();
+        fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
         if (n < 1) throw new Args.UsageException("generate: --seeds must be >= 1");
         if (!prompt.isEmpty()) PromptGrammar.parse(prompt); // names what is outside the grammar
         try (NDManager m = NDManager.newBaseManager()) {

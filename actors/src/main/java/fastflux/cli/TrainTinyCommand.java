@@ -77,6 +77,7 @@ final class TrainTinyCommand implements Command {
             throw new Args.UsageException("train-tiny: " + e.getMessage());
         }
         a.rejectUnknown();
+        fastflux.model.io.OutputPaths.requireWritableDir(out, "--out");
         try (NDManager m = NDManager.newBaseManager()) {
             TinyTrainer t = resume != null ? TinyTrainer.resume(resume, m) : TinyTrainer.fresh(FluxParams.named(config), o, m);
             if (resume != null) {

@@ -131,6 +131,18 @@ class MainTest {
     }
 
     @Test
+    void outputsThatCannotBeWrittenAreNamedBeforeAnyWork(@TempDir Path tmp) throws Exception {
+        Path blocker = Files.writeString(tmp.resolve("a-file"), "");
+        Outcome r = run("generate", "--prompt", "a red circle", "--out", blocker.resolve("g.png").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("--out " + blocker.resolve("g.png") + " cannot be written: its directory cannot be made"), r.err());
+        r = run("eval", "--prompts", "x.tsv", "--out", tmp.toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("--out " + tmp + " is a directory, not a file"), r.err());
+        assertFalse(r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+
+    @Test
     void aPromptOutsideTheGrammarIsNamed(@TempDir Path tmp) {
         Outcome r = run("generate", "--prompt", "a purple hexagon", "--out", tmp.resolve("g.png").toString());
         assertEquals(1, r.status());

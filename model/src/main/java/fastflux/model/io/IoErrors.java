@@ -10,15 +10,22 @@ import java.nio.file.NotDirectoryException;
 public final class IoErrors {
     private IoErrors() {}
 
+    /** "FILE: what went wrong". */
     public static String describe(Exception e) {
+        if (e instanceof FileSystemException f && f.getFile() != null) {
+            return (f.getOtherFile() == null ? f.getFile() : f.getFile() + " -> " + f.getOtherFile()) + ": " + reason(e);
+        }
+        return reason(e);
+    }
+
+    /** What went wrong, without the file. */
+    public static String reason(Exception e) {
         if (e instanceof FileSystemException f) {
-            String what = f instanceof NoSuchFileException ? "no such file or directory"
+            return f instanceof NoSuchFileException ? "no such file or directory"
                     : f instanceof AccessDeniedException ? "permission denied"
                     : f instanceof FileAlreadyExistsException ? "a file is in the way"
                     : f instanceof NotDirectoryException ? "not a directory"
                     : f.getReason() != null ? f.getReason() : f.getClass().getSimpleName();
-            String file = f.getFile() == null ? "" : f.getFile();
-            return f.getOtherFile() == null ? file + ": " + what : file + " -> " + f.getOtherFile() + ": " + what;
         }
         return e.getMessage() != null ? e.getMessage() : e.toString();
     }
