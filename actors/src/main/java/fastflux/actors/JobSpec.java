@@ -49,7 +49,8 @@ public record JobSpec(String model, String out, double ratio, String importance,
         try {
             c = ConfigFactory.parseFile(file.toFile()).resolve();
         } catch (ConfigException e) {
-            throw new IllegalArgumentException("job file " + file + ": " + e.getMessage());
+            String m = e.getMessage();
+            throw new IllegalArgumentException("job file " + (m.startsWith(file.toString()) ? m : file + ": " + m));
         }
         return fromConfig(c, cwd, file.toString());
     }
@@ -79,7 +80,9 @@ public record JobSpec(String model, String out, double ratio, String importance,
                     !c.hasPath("eval") || c.getBoolean("eval"), path(c, "eval-prompts", cwd),
                     num(c, "eval-seeds", QUALITY_SEEDS));
         } catch (ConfigException e) {
-            throw new IllegalArgumentException(where + ": " + e.getMessage());
+            // a value's error names its origin (file: line) itself
+            String m = e.getMessage();
+            throw new IllegalArgumentException(m.startsWith(where) ? m : where + ": " + m);
         }
     }
 
