@@ -5,7 +5,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import fastflux.actors.JobSpec;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** What `submit` checks before it sends a job: the paths only when the daemon shares this machine's files. */
 class DaemonCommandsTest {
@@ -28,5 +31,16 @@ class DaemonCommandsTest {
         IllegalArgumentException same = assertThrows(IllegalArgumentException.class,
                 () -> DaemonCommands.checkBeforeSending(spec("/srv/runs/out", 0.2), "10.0.0.12"));
         assertTrue(same.getMessage().contains("out must differ from model"), same.getMessage());
+    }
+
+    @Test
+    void aJobFilesBadValueIsNamedWithItsFileAndLineOnce(@TempDir Path tmp) throws Exception {
+        Path f = Files.writeString(tmp.resolve("job.conf"), "model = \"m\"\nout = \"o\"\nratio = \"lots\"\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> JobSpec.read(f, tmp));
+        assertTrue(e.getMessage().startsWith(f + ": 3: ratio has type STRING rather than NUMBER"), e.getMessage());
+        Files.writeString(f, "model = \"m\"\nout = {");
+        e = assertThrows(IllegalArgumentException.class, () -> JobSpec.read(f, tmp));
+        assertTrue(e.getMessage().startsWith("job file " + f + ": 2: "), e.getMessage());
+        assertTrue(e.getMessage().indexOf(f.toString()) == e.getMessage().lastIndexOf(f.toString()), e.getMessage());
     }
 }
