@@ -77,9 +77,8 @@ class PruneReportTest {
 
     @Test
     void aResidualOfOneOrMoreIsFlagged() {
-        JsonObject r = unmeasured();
+        JsonObject r = withJointResidual(0.999);
         JsonObject b = r.getAsJsonArray("blocks").get(0).getAsJsonObject();
-        b.getAsJsonObject("residuals").addProperty("joint", 0.999);
         assertEquals("", PruneReport.overfitted(r.getAsJsonArray("blocks")));
         JsonObject twin = b.deepCopy();
         twin.addProperty("block", "double_blocks.0");
@@ -99,17 +98,22 @@ class PruneReportTest {
 
     @Test
     void aLinearThatLeavesMostOfTheBranchIsNamedNearlyADeletion() {
-        JsonObject r = unmeasured();
-        JsonObject b = r.getAsJsonArray("blocks").get(0).getAsJsonObject();
-        b.getAsJsonObject("residuals").addProperty("joint", 0.799);
+        JsonObject r = withJointResidual(0.799);
         assertEquals("", PruneReport.nearlyDeleted(r.getAsJsonArray("blocks")));
         assertFalse(PruneReport.markdown(r).contains("Nearly a deletion"));
-        b.getAsJsonObject("residuals").addProperty("joint", 0.894);
+        r = withJointResidual(0.894);
         assertEquals("single_blocks.1/joint 0.894", PruneReport.nearlyDeleted(r.getAsJsonArray("blocks")));
         assertEquals("", PruneReport.overfitted(r.getAsJsonArray("blocks")), "below 1: not an overfit");
         assertTrue(PruneReport.markdown(r).contains("**Nearly a deletion** (single_blocks.1/joint 0.894)"));
-        b.getAsJsonObject("residuals").addProperty("joint", 1.0);
+        r = withJointResidual(1.0);
         assertEquals("", PruneReport.nearlyDeleted(r.getAsJsonArray("blocks")), "1 and above is the overfit flag's");
+    }
+
+    /** The unmeasured report with its one block's held-out residual set to {@code v}. */
+    private static JsonObject withJointResidual(double v) {
+        JsonObject r = unmeasured();
+        r.getAsJsonArray("blocks").get(0).getAsJsonObject().getAsJsonObject("residuals").addProperty("joint", v);
+        return r;
     }
 
     /** {stream: [values]}, as report.json holds a per-step series. */
