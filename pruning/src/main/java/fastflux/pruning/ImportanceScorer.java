@@ -88,24 +88,42 @@ public final class ImportanceScorer {
         void probed(int done, BlockId block);
     }
 
+    /**
+     * Measures blocks with their residual branch switched off, one at a time: the metric's values per block, in the
+     * order given. A block's values do not depend on which other blocks are measured with it, nor where: that is
+     * what lets a {@link ProbeRunner} share the blocks out.
+     */
+    @FunctionalInterface
+    public interface BlockProbe {
+        double[][] measure(List<BlockId> blocks, BlockProgress progress);
+    }
+
+    /** Where a probe runs: all in this process, or shared with other machines (the daemon's fleet). */
+    @FunctionalInterface
+    public interface ProbeRunner {
+        ProbeRunner IN_PROCESS = (blocks, probe, progress) -> probe.measure(blocks, progress);
+
+        double[][] run(List<BlockId> blocks, BlockProbe probe, BlockProgress progress);
+    }
+
     /** As {@link #byGeneration(ShapesModel, GenerationOptions)}, reporting each probed block (one generation pass each). */
     public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o, BlockProgress progress) {
-        FluxModel flux = model.flux();
+        return byGeneration(model, o, progress, ProbeRunner.IN_PROCESS);
+    }
+
+    /** As above, the per-block generations run by {@code runner}; the base model's own is generated here. */
+    public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o, BlockProgress progress,
+                                                ProbeRunner runner) {
         List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
-        long[] seeds = new long[prompts.size()];
-        for (int i = 0; i < seeds.length; i++) seeds[i] = o.seedBase() + i;
-        FrechetDistance.Gaussian ref = FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed()));
-        Quality base = quality(model, prompts, seeds, o, ref);
-        List<BlockId> blocks = BlockSwap.allBlocks(flux);
+        long[] seeds = seeds(o, prompts.size());
+        Quality base = quality(model, prompts, seeds, o, reference(o));
+        List<BlockId> blocks = BlockSwap.allBlocks(model.flux());
+        double[][] v = runner.run(blocks, generationProbe(model, o), progress);
         double[] fd = new double[blocks.size()];
         double[] align = new double[blocks.size()];
         for (int i = 0; i < blocks.size(); i++) {
-            try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
-                Quality q = quality(model, prompts, seeds, o, ref);
-                fd[i] = q.fd();
-                align[i] = q.align();
-            }
-            progress.probed(i + 1, blocks.get(i));
+            fd[i] = v[i][0];
+            align[i] = v[i][1];
         }
         double[] scores = fdAlignScores(fd, align, o.alpha(), o.beta());
         int[] ranks = ranks(scores);
@@ -116,6 +134,34 @@ public final class ImportanceScorer {
         return new ImportanceReport(FD_ALIGN, o.alpha(), o.beta(),
                 "grammar(n=" + o.prompts() + ", seed=" + o.promptSeed() + ")", prompts.size(), seeds, base.fd(), base.align(),
                 entries);
+    }
+
+    /** The generation probe: per block {fd, align} of the probe set generated with that block switched off. */
+    public static BlockProbe generationProbe(ShapesModel model, GenerationOptions o) {
+        return (blocks, progress) -> {
+            List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
+            long[] seeds = seeds(o, prompts.size());
+            FrechetDistance.Gaussian ref = reference(o);
+            double[][] out = new double[blocks.size()][];
+            for (int i = 0; i < blocks.size(); i++) {
+                try (BlockSwap s = BlockSwap.shortcut(model.flux(), blocks.get(i))) {
+                    Quality q = quality(model, prompts, seeds, o, ref);
+                    out[i] = new double[] {q.fd(), q.align()};
+                }
+                progress.probed(i + 1, blocks.get(i));
+            }
+            return out;
+        };
+    }
+
+    private static long[] seeds(GenerationOptions o, int n) {
+        long[] seeds = new long[n];
+        for (int i = 0; i < n; i++) seeds[i] = o.seedBase() + i;
+        return seeds;
+    }
+
+    private static FrechetDistance.Gaussian reference(GenerationOptions o) {
+        return FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed()));
     }
 
     /**
@@ -155,25 +201,15 @@ public final class ImportanceScorer {
      * Costs (1 + blocks) forwards per step.
      */
     public static ImportanceReport byOutputMse(Calibration calibration) {
-        FluxModel flux = calibration.model();
-        List<BlockId> blocks = BlockSwap.allBlocks(flux);
-        double[] sq = new double[blocks.size()];
-        long[] count = {0};
-        calibration.run(new CalibrationConsumer() {
-            @Override
-            public void onStep(Calibration.Step step) {
-                NDArray v0 = flux.forward(step.inputs());
-                count[0] += v0.getShape().size();
-                for (int i = 0; i < blocks.size(); i++) {
-                    try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
-                        NDArray d = flux.forward(step.inputs()).sub(v0);
-                        sq[i] += d.toType(DataType.FLOAT64, false).square().sum().getDouble();
-                    }
-                }
-            }
-        });
+        return byOutputMse(calibration, ProbeRunner.IN_PROCESS, (done, block) -> {});
+    }
+
+    /** As above, the blocks measured by {@code runner}. */
+    public static ImportanceReport byOutputMse(Calibration calibration, ProbeRunner runner, BlockProgress progress) {
+        List<BlockId> blocks = BlockSwap.allBlocks(calibration.model());
+        double[][] v = runner.run(blocks, outputMseProbe(calibration), progress);
         double[] mse = new double[blocks.size()];
-        for (int i = 0; i < mse.length; i++) mse[i] = sq[i] / Math.max(1, count[0]);
+        for (int i = 0; i < mse.length; i++) mse[i] = v[i][0];
         int[] ranks = ranks(mse);
         List<ImportanceReport.Entry> entries = new ArrayList<>();
         for (int i = 0; i < blocks.size(); i++) {
@@ -181,5 +217,36 @@ public final class ImportanceScorer {
         }
         return new ImportanceReport(OUTPUT_MSE, Double.NaN, Double.NaN, calibration.source().describe(),
                 calibration.source().size(), calibration.options().seeds(), null, null, entries);
+    }
+
+    /**
+     * The output-MSE probe: one pass over the calibration stream for the blocks given, each switched off in turn
+     * at every step; per block {mse}. (1 + blocks) forwards per step.
+     */
+    public static BlockProbe outputMseProbe(Calibration calibration) {
+        FluxModel flux = calibration.model();
+        return (blocks, progress) -> {
+            double[] sq = new double[blocks.size()];
+            long[] count = {0};
+            calibration.run(new CalibrationConsumer() {
+                @Override
+                public void onStep(Calibration.Step step) {
+                    NDArray v0 = flux.forward(step.inputs());
+                    count[0] += v0.getShape().size();
+                    for (int i = 0; i < blocks.size(); i++) {
+                        try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
+                            NDArray d = flux.forward(step.inputs()).sub(v0);
+                            sq[i] += d.toType(DataType.FLOAT64, false).square().sum().getDouble();
+                        }
+                    }
+                }
+            });
+            double[][] out = new double[blocks.size()][];
+            for (int i = 0; i < blocks.size(); i++) {
+                out[i] = new double[] {sq[i] / Math.max(1, count[0])};
+                progress.probed(i + 1, blocks.get(i));
+            }
+            return out;
+        };
     }
 }

@@ -210,6 +210,14 @@ public final class PruneJob {
     private boolean reuseAtRatio;
     private CalibrationRunner calibrationRunner = CalibrationRunner.IN_PROCESS;
 
+    private ImportanceScorer.ProbeRunner probeRunner = ImportanceScorer.ProbeRunner.IN_PROCESS;
+
+    /** Runs the importance probe's per-block measurements through {@code runner} (the daemon's fleet) instead of here. */
+    public PruneJob probeRunner(ImportanceScorer.ProbeRunner runner) {
+        this.probeRunner = runner;
+        return this;
+    }
+
     /** Runs BRLL's calibration passes through {@code runner} (the daemon's streams pipeline) instead of in-process. */
     public PruneJob calibrationRunner(CalibrationRunner runner) {
         this.calibrationRunner = runner;
@@ -317,10 +325,24 @@ public final class PruneJob {
     private ImportanceReport importance() {
         listener.progress("importance", "", 0, flux.config().blockCount(), options.importance());
         if (options.importanceFrom() != null) return ImportanceReport.read(options.importanceFrom(), flux.config());
-        if (options.importance().equals(ImportanceScorer.OUTPUT_MSE)) return ImportanceScorer.byOutputMse(calibration());
         int n = flux.config().blockCount();
+        if (options.importance().equals(ImportanceScorer.OUTPUT_MSE)) {
+            return ImportanceScorer.byOutputMse(calibration(), probeRunner,
+                    (done, block) -> listener.progress("importance", block.name(), done, n, "switched off, outputs compared"));
+        }
         return ImportanceScorer.byGeneration(baseModel.shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults(),
-                (done, block) -> listener.progress("importance", block.name(), done, n, "switched off and judged"));
+                (done, block) -> listener.progress("importance", block.name(), done, n, "switched off and judged"), probeRunner);
+    }
+
+    /**
+     * The importance probe of this job's metric for {@code blocks} alone, as {@link #order()} would measure them:
+     * what another daemon of a fleet runs for the job's node ({@link ImportanceScorer.ProbeRunner}).
+     */
+    public double[][] measureBlocks(List<BlockId> blocks) {
+        ImportanceScorer.BlockProbe probe = options.importance().equals(ImportanceScorer.OUTPUT_MSE)
+                ? ImportanceScorer.outputMseProbe(calibration())
+                : ImportanceScorer.generationProbe(baseModel.shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults());
+        return probe.measure(blocks, (done, block) -> {});
     }
 
     /** The calibration stream: grammar prompts with their own seed (never an evaluation file), or the given file's. */

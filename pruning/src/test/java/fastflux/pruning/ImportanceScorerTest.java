@@ -70,6 +70,32 @@ class ImportanceScorerTest {
         }
     }
 
+    /** A runner that measures the blocks in two parts, the second half first, as two machines of a fleet would. */
+    static final ImportanceScorer.ProbeRunner SPLIT = (blocks, probe, progress) -> {
+        int half = blocks.size() / 2;
+        double[][] late = probe.measure(blocks.subList(half, blocks.size()), progress);
+        double[][] early = probe.measure(blocks.subList(0, half), progress);
+        double[][] out = new double[blocks.size()][];
+        System.arraycopy(early, 0, out, 0, half);
+        System.arraycopy(late, 0, out, half, late.length);
+        return out;
+    };
+
+    @Test
+    void blocksMeasuredInPartsGiveTheSameImportance() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 7);
+            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 1),
+                    new Calibration.Options(2, new long[] {0}, 2, 4f));
+            ImportanceReport whole = ImportanceScorer.byOutputMse(cal);
+            ImportanceReport parts = ImportanceScorer.byOutputMse(cal, SPLIT, (done, block) -> {});
+            assertEquals(whole.toJson(), parts.toJson());
+            var o = new ImportanceScorer.GenerationOptions(64, 4, 100, 1, 4f, 32, 64, 99, 0.5, 0.5);
+            assertEquals(ImportanceScorer.byGeneration(model, o).toJson(),
+                    ImportanceScorer.byGeneration(model, o, (done, block) -> {}, SPLIT).toJson());
+        }
+    }
+
     @Test
     void importanceJsonAndChart(@TempDir Path dir) throws Exception {
         try (NDManager m = NDManager.newBaseManager()) {
