@@ -74,6 +74,9 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
             CalibrationPipeline pipeline = calibrationPipeline(ctx);
             if (pipeline != null) job.calibrationRunner(pipeline);
+            if (ctx.getSystem().settings().config().getBoolean("fastflux.daemon.share-importance")) {
+                job.probeRunner(new FleetProbes(ctx.getSystem(), spec, NodeSupervisor.FLEET_TIMEOUT, java.time.Duration.ZERO));
+            }
             if (spec.reuseFrom() != null) job.reuseFrom(Path.of(spec.reuseFrom()), spec.reuseAtRatio());
             if (spec.calibFile() != null) job.calibrationFrom(Path.of(spec.calibFile()));
             job.begin();

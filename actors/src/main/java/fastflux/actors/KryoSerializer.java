@@ -43,6 +43,10 @@ public final class KryoSerializer extends JSerializer {
             Protocol.NodeStatus[].class,
             Protocol.FleetStatusReply.class,
             String[].class,
+            NodeSupervisor.ProbeBlocks.class,
+            Protocol.ProbeReply.class,
+            double[].class,
+            double[][].class,
     };
 
     private final ExtendedActorSystem system;

@@ -48,6 +48,14 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     public record Watch(String jobId, ActorRef<Protocol.WatchEvent> watcher, ActorRef<Protocol.Reply> replyTo)
             implements Command, WireMessage {}
 
+    /**
+     * Measure the importance probe of {@code blocks} for a job of another node ({@link FleetProbes}): answered by
+     * this node's {@link ImportanceWorker} when it runs no job of its own, refused as busy otherwise.
+     * {@code fingerprint} is the job's model as its node sees it ({@link FleetProbes#fingerprint}).
+     */
+    public record ProbeBlocks(JobSpec spec, String[] blocks, String fingerprint, ActorRef<Protocol.ProbeReply> replyTo)
+            implements Command, WireMessage {}
+
     /** Coordinated shutdown: stop the running job after its current phase (its checkpoint written), then reply. */
     public record Shutdown(ActorRef<Done> replyTo) implements Command {}
 
@@ -100,6 +108,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private final Map<String, List<ActorRef<WatcherRelay.Command>>> relays = new HashMap<>();
     private final ActorRef<PruningCoordinator.Event> events;
     private String runningId;
+    private ActorRef<ProbeBlocks> probeWorker;
     private ActorRef<PruningCoordinator.Command> running;
     private final List<ActorRef<Done>> shutdownWaiters = new ArrayList<>();
     private boolean shuttingDown;
@@ -130,6 +139,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .onMessage(Resume.class, this::onResume)
                 .onMessage(Cancel.class, this::onCancel)
                 .onMessage(Watch.class, this::onWatch)
+                .onMessage(ProbeBlocks.class, this::onProbe)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(FromCoordinator.class, this::onEvent)
                 .onMessage(RelayStopped.class, this::onRelayStopped)
@@ -156,6 +166,20 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
         startNext();
+        return this;
+    }
+
+    private Behavior<Command> onProbe(ProbeBlocks p) {
+        if (running != null || shuttingDown) {
+            p.replyTo().tell(new Protocol.ProbeReply(FleetQuery.address(getContext(), getContext().getSelf()), p.blocks(), null,
+                    "busy: " + (shuttingDown ? "shutting down" : "running " + runningId)));
+            return this;
+        }
+        if (probeWorker == null) {
+            probeWorker = getContext().spawn(ImportanceWorker.create(FleetQuery.address(getContext(), getContext().getSelf())),
+                    "importance-worker", settings.shardProps());
+        }
+        probeWorker.tell(p);
         return this;
     }
 

@@ -2,7 +2,10 @@ package fastflux.actors;
 
 import org.apache.pekko.actor.typed.ActorRef;
 
-/** The replies and events the daemon sends to its clients. Plain values only: no arrays of numbers, no NDArrays. */
+/**
+ * The replies and events the daemon sends to its clients and to the other daemons of its fleet. Plain values only:
+ * no NDArrays (a probe's per-block metrics are a few numbers a block).
+ */
 public final class Protocol {
     private Protocol() {}
 
@@ -33,6 +36,12 @@ public final class Protocol {
             return state.equals("done") || state.equals("failed") || state.equals("cancelled");
         }
     }
+
+    /**
+     * The importance probe of some blocks, measured by another daemon of the fleet for a job's node: per block the
+     * metric's values, or why not ({@code error} non-null: busy with a job of its own, another model, a failure).
+     */
+    public record ProbeReply(String node, String[] blocks, double[][] values, String error) implements WireMessage {}
 
     /** What a watcher receives; it answers {@link WatcherRelay.Ack} to {@code ackTo} when it can take the next one. */
     public record WatchEvent(Progress progress, ActorRef<WatcherRelay.Command> ackTo) implements WireMessage {}

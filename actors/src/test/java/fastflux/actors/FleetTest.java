@@ -43,6 +43,79 @@ class FleetTest {
         return AskPattern.ask(node, m::apply, ASK, node.scheduler()).toCompletableFuture().join();
     }
 
+    /** The fleet is formed once each daemon's receptionist lists both; A's view of it. */
+    static Protocol.FleetStatusReply awaitFleetOfTwo(ActorSystem<NodeSupervisor.Command> na, ActorSystem<NodeSupervisor.Command> nb)
+            throws InterruptedException {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (true) {
+            Protocol.FleetStatusReply fa = ask(na, NodeSupervisor.GetFleetStatus::new);
+            Protocol.FleetStatusReply fb = ask(nb, NodeSupervisor.GetFleetStatus::new);
+            if (fa.nodes().length == 2 && fb.nodes().length == 2) return fa;
+            assertTrue(System.nanoTime() < deadline, "no fleet of two after 60 s: " + fa.nodes().length + " nodes");
+            Thread.sleep(200);
+        }
+    }
+
+    @Test
+    void aJobsImportanceProbeIsSharedWithAnIdleDaemonAndTheRankingIsTheLoneOne(@TempDir Path tmp) throws Exception {
+        Path base = TinyJobs.baseModel(tmp.resolve("base"));
+        int a = freePort();
+        int b = freePort();
+        CountDownLatch release = new CountDownLatch(1);
+        DeviceShard.FailureInjector hold = (phase, completed) -> {
+            try {
+                release.await(2, TimeUnit.MINUTES);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            throw new IllegalArgumentException("held by the test");
+        };
+        Config ca = node(a, List.of(a, b), tmp.resolve("state-a"));
+        Config cb = node(b, List.of(a, b), tmp.resolve("state-b"));
+        ActorSystem<NodeSupervisor.Command> na = ActorSystem.create(NodeSupervisor.create(Daemon.settings(ca, hold)), Daemon.SYSTEM, ca);
+        ActorSystem<NodeSupervisor.Command> nb = ActorSystem.create(NodeSupervisor.create(Daemon.settings(cb, hold)), Daemon.SYSTEM, cb);
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            awaitFleetOfTwo(na, nb);
+            ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+            JobSpec spec = TinyJobs.spec(base, tmp.resolve("out"));
+            fastflux.pruning.PruneJob job = new fastflux.pruning.PruneJob(base, tmp.resolve("out"), spec.options(),
+                    fastflux.pruning.PruneJob.Listener.NONE, m);
+            fastflux.pruning.ImportanceReport alone = fastflux.pruning.ImportanceScorer.byOutputMse(job.calibration());
+
+            // B is idle: it measures its share (every other block), through the wire format, and the ranking is the lone one.
+            FleetProbes shared = new FleetProbes(na, spec, NodeSupervisor.FLEET_TIMEOUT, Duration.ofSeconds(90));
+            List<String> progress = new java.util.ArrayList<>();
+            fastflux.pruning.ImportanceReport fleet = fastflux.pruning.ImportanceScorer.byOutputMse(job.calibration(), shared,
+                    (done, block) -> progress.add(done + " " + block.name()));
+            assertEquals(alone.toJson(), fleet.toJson());
+            assertEquals(java.util.Map.of("here", 3, "127.0.0.1:" + b, 3), shared.measuredBy());
+            assertEquals(List.of(1, 2, 3, 4, 5, 6), progress.stream().map(x -> Integer.parseInt(x.split(" ")[0])).toList());
+
+            // Another model at the path on B's side is refused by B (here: a fingerprint that is not the model's).
+            Protocol.ProbeReply wrong = ask(nb, r -> new NodeSupervisor.ProbeBlocks(spec, new String[] {"double_blocks.0"}, "1:beef", r));
+            assertTrue(wrong.values() == null && wrong.error().contains("is not the job's"), wrong.error());
+
+            // B busy with a job of its own: it refuses, A measures every block, and the ranking is again the lone one.
+            Protocol.Reply held = ask(nb, r -> new NodeSupervisor.Submit(TinyJobs.spec(base, tmp.resolve("b-job")), r));
+            assertTrue(held.ok(), held.message());
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            Protocol.ProbeReply busy;
+            do {
+                busy = ask(nb, r -> new NodeSupervisor.ProbeBlocks(spec, new String[] {"double_blocks.0"}, "", r));
+            } while (!String.valueOf(busy.error()).startsWith("busy") && System.nanoTime() < deadline);
+            assertEquals("busy: running " + held.jobId(), busy.error());
+            FleetProbes alone2 = new FleetProbes(na, spec, NodeSupervisor.FLEET_TIMEOUT, Duration.ofSeconds(90));
+            assertEquals(alone.toJson(), fastflux.pruning.ImportanceScorer.byOutputMse(job.calibration(), alone2, (d, x) -> {}).toJson());
+            assertEquals(java.util.Map.of("here", 6), alone2.measuredBy());
+        } finally {
+            release.countDown();
+            na.terminate();
+            nb.terminate();
+            na.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            nb.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+        }
+    }
+
     @Test
     void aFleetPlacesJobsOnItsLeastLoadedDaemonAndListsThemAll(@TempDir Path tmp) throws Exception {
         Path base = TinyJobs.baseModel(tmp.resolve("base"));
@@ -73,16 +146,7 @@ class FleetTest {
         try {
             String addrA = "127.0.0.1:" + a;
             String addrB = "127.0.0.1:" + b;
-            // The fleet is formed once each daemon's receptionist lists both.
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-            Protocol.FleetStatusReply fa;
-            while (true) {
-                fa = ask(na, NodeSupervisor.GetFleetStatus::new);
-                Protocol.FleetStatusReply fb = ask(nb, NodeSupervisor.GetFleetStatus::new);
-                if (fa.nodes().length == 2 && fb.nodes().length == 2) break;
-                assertTrue(System.nanoTime() < deadline, "no fleet of two after 60 s: " + fa.nodes().length + " nodes");
-                Thread.sleep(200);
-            }
+            Protocol.FleetStatusReply fa = awaitFleetOfTwo(na, nb);
             assertEquals(java.util.Set.of(addrA, addrB), java.util.Arrays.stream(fa.nodes()).map(Protocol.NodeStatus::node)
                     .collect(java.util.stream.Collectors.toSet()));
 
