@@ -59,22 +59,10 @@ class FleetTest {
     @Test
     void aJobsImportanceProbeIsSharedWithAnIdleDaemonAndTheRankingIsTheLoneOne(@TempDir Path tmp) throws Exception {
         Path base = TinyJobs.baseModel(tmp.resolve("base"));
-        int a = freePort();
-        int b = freePort();
-        CountDownLatch release = new CountDownLatch(1);
-        DeviceShard.FailureInjector hold = (phase, completed) -> {
-            try {
-                release.await(2, TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            throw new IllegalArgumentException("held by the test");
-        };
-        Config ca = node(a, List.of(a, b), tmp.resolve("state-a"));
-        Config cb = node(b, List.of(a, b), tmp.resolve("state-b"));
-        ActorSystem<NodeSupervisor.Command> na = ActorSystem.create(NodeSupervisor.create(Daemon.settings(ca, hold)), Daemon.SYSTEM, ca);
-        ActorSystem<NodeSupervisor.Command> nb = ActorSystem.create(NodeSupervisor.create(Daemon.settings(cb, hold)), Daemon.SYSTEM, cb);
-        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+        try (Fleet f = Fleet.start(tmp, freePort(), freePort()); ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            ActorSystem<NodeSupervisor.Command> na = f.a();
+            ActorSystem<NodeSupervisor.Command> nb = f.b();
+            int b = f.portB();
             awaitFleetOfTwo(na, nb);
             ai.djl.pytorch.jni.JniUtils.setGradMode(false);
             JobSpec spec = TinyJobs.spec(base, tmp.resolve("out"));
@@ -107,12 +95,39 @@ class FleetTest {
             FleetProbes alone2 = new FleetProbes(na, spec, NodeSupervisor.FLEET_TIMEOUT, Duration.ofSeconds(90));
             assertEquals(alone.toJson(), fastflux.pruning.ImportanceScorer.byOutputMse(job.calibration(), alone2, (d, x) -> {}).toJson());
             assertEquals(java.util.Map.of("here", 6), alone2.measuredBy());
-        } finally {
+        }
+    }
+
+    /**
+     * Two daemons of one fleet in this JVM, A on {@code portA}, B on {@code portB}; their shards wait at their first
+     * phase until the fleet is closed, then fail, so that no job computes.
+     */
+    record Fleet(ActorSystem<NodeSupervisor.Command> a, ActorSystem<NodeSupervisor.Command> b, int portA, int portB,
+                 CountDownLatch release) implements AutoCloseable {
+        static Fleet start(Path tmp, int portA, int portB) {
+            CountDownLatch release = new CountDownLatch(1);
+            DeviceShard.FailureInjector hold = (phase, completed) -> {
+                try {
+                    release.await(2, TimeUnit.MINUTES);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                throw new IllegalArgumentException("held by the test");
+            };
+            Config ca = node(portA, List.of(portA, portB), tmp.resolve("state-a"));
+            Config cb = node(portB, List.of(portA, portB), tmp.resolve("state-b"));
+            assertEquals("cluster", ca.getString("pekko.actor.provider"));
+            return new Fleet(ActorSystem.create(NodeSupervisor.create(Daemon.settings(ca, hold)), Daemon.SYSTEM, ca),
+                    ActorSystem.create(NodeSupervisor.create(Daemon.settings(cb, hold)), Daemon.SYSTEM, cb), portA, portB, release);
+        }
+
+        @Override
+        public void close() throws Exception {
             release.countDown();
-            na.terminate();
-            nb.terminate();
-            na.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
-            nb.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            a.terminate();
+            b.terminate();
+            a.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
+            b.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
         }
     }
 
@@ -129,21 +144,9 @@ class FleetTest {
                 ConfigFactory.parseString("fastflux.daemon.seed-nodes = [\"127.0.0.1\"]")));
         assertTrue(bad.getMessage().contains("seed-nodes") && bad.getMessage().contains("127.0.0.1"), bad.getMessage());
 
-        CountDownLatch release = new CountDownLatch(1);
-        DeviceShard.FailureInjector hold = (phase, completed) -> {
-            try {
-                release.await(2, TimeUnit.MINUTES);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-            throw new IllegalArgumentException("held by the test");
-        };
-        Config ca = node(a, List.of(a, b), tmp.resolve("state-a"));
-        Config cb = node(b, List.of(a, b), tmp.resolve("state-b"));
-        assertEquals("cluster", ca.getString("pekko.actor.provider"));
-        ActorSystem<NodeSupervisor.Command> na = ActorSystem.create(NodeSupervisor.create(Daemon.settings(ca, hold)), Daemon.SYSTEM, ca);
-        ActorSystem<NodeSupervisor.Command> nb = ActorSystem.create(NodeSupervisor.create(Daemon.settings(cb, hold)), Daemon.SYSTEM, cb);
-        try {
+        try (Fleet f = Fleet.start(tmp, a, b)) {
+            ActorSystem<NodeSupervisor.Command> na = f.a();
+            ActorSystem<NodeSupervisor.Command> nb = f.b();
             String addrA = "127.0.0.1:" + a;
             String addrB = "127.0.0.1:" + b;
             Protocol.FleetStatusReply fa = awaitFleetOfTwo(na, nb);
@@ -170,12 +173,6 @@ class FleetTest {
                 List<String> outs = java.util.Arrays.stream(n.jobs()).map(Protocol.JobInfo::out).sorted().toList();
                 assertEquals(n.node().equals(addrA) ? List.of(one.out()) : List.of(two.out(), three.out()), outs, n.node());
             }
-        } finally {
-            release.countDown();
-            na.terminate();
-            nb.terminate();
-            na.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
-            nb.getWhenTerminated().toCompletableFuture().get(60, TimeUnit.SECONDS);
         }
     }
 }
