@@ -91,9 +91,10 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
         credit("here", own.length);
         for (int k = 1; k < shares; k++) {
             CompletableFuture<Protocol.ProbeReply> answer = answers.get(k - 1);
-            Protocol.ProbeReply reply = await(answer, patience);
+            int n = share.get(k).size();
+            Protocol.ProbeReply reply = checked(await(answer, patience), n);
             for (int i : share.get(k)) {
-                if (reply == null && answer.isDone()) reply = await(answer, Duration.ZERO);
+                if (reply == null && answer.isDone()) reply = checked(await(answer, Duration.ZERO), n);
                 if (reply != null && reply.error() == null) {
                     out[i] = reply.values()[share.get(k).indexOf(i)];
                     credit(reply.node(), 1);
@@ -109,6 +110,15 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
         }
         LOG.info("importance of {} blocks measured by {}", blocks.size(), measuredBy);
         return out;
+    }
+
+    /** The reply, or an error reply when it does not hold one row of values per block asked. */
+    private static Protocol.ProbeReply checked(Protocol.ProbeReply r, int blocks) {
+        if (r == null || r.error() != null) return r;
+        boolean whole = r.values() != null && r.values().length == blocks
+                && java.util.Arrays.stream(r.values()).allMatch(java.util.Objects::nonNull);
+        return whole ? r : new Protocol.ProbeReply(r.node(), r.blocks(), null, "answered " + (r.values() == null ? 0
+                : r.values().length) + " rows for " + blocks + " blocks");
     }
 
     private void credit(String node, int blocks) {
