@@ -93,6 +93,26 @@ public final class KryoSerializer extends JSerializer {
         }
     }
 
+    /**
+     * Every actor reference a message carries is there: a handler answers {@code replyTo} without looking, and a
+     * null one would crash the daemon's guardian. (Our clients never send one; a hostile or broken peer could.)
+     */
+    static void requireRefs(Object message) {
+        if (!message.getClass().isRecord()) return;
+        for (java.lang.reflect.RecordComponent c : message.getClass().getRecordComponents()) {
+            if (!ActorRef.class.isAssignableFrom(c.getType())) continue;
+            Object v;
+            try {
+                v = c.getAccessor().invoke(message);
+            } catch (ReflectiveOperationException e) {
+                throw new IllegalStateException(e);
+            }
+            if (v == null) {
+                throw new IllegalArgumentException(message.getClass().getSimpleName() + " without its " + c.getName());
+            }
+        }
+    }
+
     @Override
     public int identifier() {
         return IDENTIFIER;
@@ -121,6 +141,7 @@ public final class KryoSerializer extends JSerializer {
         try (Input in = new Input(bytes)) {
             Object o = k.readClassAndObject(in);
             if (!(o instanceof WireMessage)) throw new IllegalArgumentException("not a WireMessage: " + (o == null ? "null" : o.getClass().getName()));
+            requireRefs(o);
             return o;
         } catch (KryoException | IndexOutOfBoundsException | NegativeArraySizeException e) {
             // Pekko's inbound stage logs this and drops the message.

@@ -68,6 +68,25 @@ class KryoSerializerTest {
         assertEquals("10.0.0.2:25520", f.nodes()[0].node());
         assertEquals(info, f.nodes()[0].jobs()[0]);
         assertArrayEquals(new String[] {"10.0.0.3:25520 (unreachable)"}, f.unanswered());
+        TestProbe<Protocol.ProbeReply> probes = kit.createTestProbe();
+        var pb = (NodeSupervisor.ProbeBlocks) roundTrip(new NodeSupervisor.ProbeBlocks(spec,
+                new String[] {"double_blocks.1", "single_blocks.0"}, "14913800:00ff", probes.getRef()));
+        assertEquals(spec, pb.spec());
+        assertArrayEquals(new String[] {"double_blocks.1", "single_blocks.0"}, pb.blocks());
+        assertEquals(probes.getRef(), pb.replyTo());
+        var pr = (Protocol.ProbeReply) roundTrip(new Protocol.ProbeReply("10.0.0.2:25520", new String[] {"double_blocks.1"},
+                new double[][] {{0.125, 0.5}}, null));
+        assertArrayEquals(new double[] {0.125, 0.5}, pr.values()[0]);
+        assertEquals("busy: running job-0002", ((Protocol.ProbeReply) roundTrip(new Protocol.ProbeReply("n", null, null,
+                "busy: running job-0002"))).error());
+    }
+
+    @Test
+    void aMessageWithoutItsReplyToIsRefusedOnArrival() {
+        KryoSerializer k = (KryoSerializer) serialization().serializerByIdentity().get(KryoSerializer.IDENTIFIER).get();
+        byte[] pause = k.toBinary(new NodeSupervisor.Pause("job-0001", null));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(pause, null));
+        assertTrue(e.getMessage().contains("Pause without its replyTo"), e.getMessage());
     }
 
     @Test
