@@ -31,13 +31,15 @@ import org.slf4j.LoggerFactory;
  * other daemon the receptionist lists ({@link NodeSupervisor.ProbeBlocks}, answered by their
  * {@link ImportanceWorker}); this node measures its own share meanwhile. A block's values are the same wherever
  * they are measured (the same model, prompts, seeds and code; on another kind of CPU possibly not to the last bit),
- * so the ranking is the one a lone node computes. Nothing waits on a slow or lost daemon: when its own share is
- * done, this node measures the shares not yet answered itself, block by block, taking a daemon's answer instead
- * whenever it arrives first. A daemon that is busy with a job of its own, has another model at the path, or
- * fails, answers so and its share is measured here.
+ * so the ranking is the one a lone node computes. A daemon that is busy with a job of its own or has another model
+ * at the path refuses at once, and its share joins this node's own. Nothing waits on a slow or lost daemon: when
+ * its own share is done, this node measures the shares not yet answered itself, block by block, taking a daemon's
+ * answer instead whenever it arrives first; one that fails is measured here the same way.
  */
 final class FleetProbes implements ImportanceScorer.ProbeRunner {
     private static final Logger LOG = LoggerFactory.getLogger(FleetProbes.class);
+    /** How long the asked daemons have to refuse before this node starts measuring. */
+    static final Duration REFUSAL_GRACE = Duration.ofSeconds(2);
 
     private final ActorSystem<?> system;
     private final JobSpec spec;
@@ -82,14 +84,28 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
                     r -> new NodeSupervisor.ProbeBlocks(spec, names, fingerprint, r), Duration.ofDays(7), system.scheduler())
                     .toCompletableFuture());
         }
+        // Refusals come back at once (a daemon busy with its own job, another model): those shares join this node's
+        // own, measured in the same pass (output-mse measures any number of blocks in one pass over the calibration).
+        List<Integer> mineIdx = new ArrayList<>(share.get(0));
+        boolean[] folded = new boolean[shares];
+        long graceEnd = System.nanoTime() + REFUSAL_GRACE.toNanos();
+        for (int k = 1; k < shares; k++) {
+            Duration left = Duration.ofNanos(Math.max(0, graceEnd - System.nanoTime()));
+            Protocol.ProbeReply r = checked(await(answers.get(k - 1), left), share.get(k).size());
+            if (r != null && r.error() != null) {
+                LOG.warn("{} will not measure {} blocks' importance ({}); measured here", r.node(), share.get(k).size(), r.error());
+                mineIdx.addAll(share.get(k));
+                folded[k] = true;
+            }
+        }
         double[][] out = new double[blocks.size()][];
         int[] done = {0};
         ImportanceScorer.BlockProgress counted = (d, block) -> progress.probed(++done[0], block);
-        List<BlockId> mine = share.get(0).stream().map(blocks::get).toList();
-        double[][] own = probe.measure(mine, counted);
-        for (int j = 0; j < own.length; j++) out[share.get(0).get(j)] = own[j];
+        double[][] own = probe.measure(mineIdx.stream().map(blocks::get).toList(), counted);
+        for (int j = 0; j < own.length; j++) out[mineIdx.get(j)] = own[j];
         credit("here", own.length);
         for (int k = 1; k < shares; k++) {
+            if (folded[k]) continue;
             CompletableFuture<Protocol.ProbeReply> answer = answers.get(k - 1);
             int n = share.get(k).size();
             Protocol.ProbeReply reply = checked(await(answer, patience), n);

@@ -95,6 +95,14 @@ class FleetTest {
             FleetProbes alone2 = new FleetProbes(na, spec, NodeSupervisor.FLEET_TIMEOUT, Duration.ofSeconds(90));
             assertEquals(alone.toJson(), fastflux.pruning.ImportanceScorer.byOutputMse(job.calibration(), alone2, (d, x) -> {}).toJson());
             assertEquals(java.util.Map.of("here", 6), alone2.measuredBy());
+            // B's refusal comes back at once, so its share joins A's own: one pass over the calibration, not four
+            fastflux.pruning.ImportanceScorer.BlockProbe probe = fastflux.pruning.ImportanceScorer.outputMseProbe(job.calibration());
+            List<Integer> passes = new java.util.ArrayList<>();
+            alone2.run(fastflux.pruning.BlockSwap.allBlocks(job.flux()), (blocks, p) -> {
+                passes.add(blocks.size());
+                return probe.measure(blocks, p);
+            }, (d, x) -> {});
+            assertEquals(List.of(6), passes);
         }
     }
 
