@@ -114,11 +114,10 @@ public final class ImportanceScorer {
     /** As above, the per-block generations run by {@code runner}; the base model's own is generated here. */
     public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o, BlockProgress progress,
                                                 ProbeRunner runner) {
-        List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
-        long[] seeds = seeds(o, prompts.size());
-        Quality base = quality(model, prompts, seeds, o, reference(o));
+        ProbeSet set = ProbeSet.of(o);
+        Quality base = quality(model, set.prompts(), set.seeds(), o, set.reference());
         List<BlockId> blocks = BlockSwap.allBlocks(model.flux());
-        double[][] v = runner.run(blocks, generationProbe(model, o), progress);
+        double[][] v = runner.run(blocks, generationProbe(model, o, set), progress);
         double[] fd = new double[blocks.size()];
         double[] align = new double[blocks.size()];
         for (int i = 0; i < blocks.size(); i++) {
@@ -132,20 +131,21 @@ public final class ImportanceScorer {
             entries.add(new ImportanceReport.Entry(blocks.get(i), fd[i], align[i], null, scores[i], ranks[i]));
         }
         return new ImportanceReport(FD_ALIGN, o.alpha(), o.beta(),
-                "grammar(n=" + o.prompts() + ", seed=" + o.promptSeed() + ")", prompts.size(), seeds, base.fd(), base.align(),
+                "grammar(n=" + o.prompts() + ", seed=" + o.promptSeed() + ")", set.prompts().size(), set.seeds(), base.fd(), base.align(),
                 entries);
     }
 
     /** The generation probe: per block {fd, align} of the probe set generated with that block switched off. */
     public static BlockProbe generationProbe(ShapesModel model, GenerationOptions o) {
+        return generationProbe(model, o, ProbeSet.of(o));
+    }
+
+    private static BlockProbe generationProbe(ShapesModel model, GenerationOptions o, ProbeSet set) {
         return (blocks, progress) -> {
-            List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
-            long[] seeds = seeds(o, prompts.size());
-            FrechetDistance.Gaussian ref = reference(o);
             double[][] out = new double[blocks.size()][];
             for (int i = 0; i < blocks.size(); i++) {
                 try (BlockSwap s = BlockSwap.shortcut(model.flux(), blocks.get(i))) {
-                    Quality q = quality(model, prompts, seeds, o, ref);
+                    Quality q = quality(model, set.prompts(), set.seeds(), o, set.reference());
                     out[i] = new double[] {q.fd(), q.align()};
                 }
                 progress.probed(i + 1, blocks.get(i));
@@ -154,14 +154,15 @@ public final class ImportanceScorer {
         };
     }
 
-    private static long[] seeds(GenerationOptions o, int n) {
-        long[] seeds = new long[n];
-        for (int i = 0; i < n; i++) seeds[i] = o.seedBase() + i;
-        return seeds;
-    }
-
-    private static FrechetDistance.Gaussian reference(GenerationOptions o) {
-        return FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed()));
+    /** The probe's prompts, image i drawn from seed {@code seedBase + i}, and the reference images' FD Gaussian. */
+    private record ProbeSet(List<Prompt> prompts, long[] seeds, FrechetDistance.Gaussian reference) {
+        static ProbeSet of(GenerationOptions o) {
+            List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
+            long[] seeds = new long[prompts.size()];
+            for (int i = 0; i < seeds.length; i++) seeds[i] = o.seedBase() + i;
+            return new ProbeSet(prompts, seeds,
+                    FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed())));
+        }
     }
 
     /**
