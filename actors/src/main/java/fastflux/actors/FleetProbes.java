@@ -38,13 +38,14 @@ import org.slf4j.LoggerFactory;
  */
 final class FleetProbes implements ImportanceScorer.ProbeRunner {
     private static final Logger LOG = LoggerFactory.getLogger(FleetProbes.class);
-    /** How long the asked daemons have to refuse before this node starts measuring. */
+    /** How long the asked daemons have to refuse (they do at once: it is a lookup) before this node starts measuring. */
     static final Duration REFUSAL_GRACE = Duration.ofSeconds(2);
 
     private final ActorSystem<?> system;
     private final JobSpec spec;
     private final Duration findTimeout;
     private final Duration patience;
+    private final Duration refusalGrace;
     private final Map<String, Integer> measuredBy = new LinkedHashMap<>();
 
     /**
@@ -52,10 +53,16 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
      *     measuring that share itself (zero in production: waiting costs time, measuring twice costs only CPU)
      */
     FleetProbes(ActorSystem<?> system, JobSpec spec, Duration findTimeout, Duration patience) {
+        this(system, spec, findTimeout, patience, REFUSAL_GRACE);
+    }
+
+    /** @param refusalGrace how long the asked daemons have to refuse before this node starts measuring */
+    FleetProbes(ActorSystem<?> system, JobSpec spec, Duration findTimeout, Duration patience, Duration refusalGrace) {
         this.system = system;
         this.spec = spec;
         this.findTimeout = findTimeout;
         this.patience = patience;
+        this.refusalGrace = refusalGrace;
     }
 
     /** After {@link #run}: how many blocks each node's answer gave ("here" for this one), in the order first seen. */
@@ -88,7 +95,7 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
         // own, measured in the same pass (output-mse measures any number of blocks in one pass over the calibration).
         List<Integer> mineIdx = new ArrayList<>(share.get(0));
         boolean[] folded = new boolean[shares];
-        long graceEnd = System.nanoTime() + REFUSAL_GRACE.toNanos();
+        long graceEnd = System.nanoTime() + refusalGrace.toNanos();
         for (int k = 1; k < shares; k++) {
             Duration left = Duration.ofNanos(Math.max(0, graceEnd - System.nanoTime()));
             Protocol.ProbeReply r = checked(await(answers.get(k - 1), left), share.get(k).size());
@@ -109,6 +116,13 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
             CompletableFuture<Protocol.ProbeReply> answer = answers.get(k - 1);
             int n = share.get(k).size();
             Protocol.ProbeReply reply = checked(await(answer, patience), n);
+            if (reply != null && reply.error() != null) { // refused or failed: the whole share here, in one pass
+                LOG.warn("{} did not measure {} blocks' importance ({}); measured here", reply.node(), n, reply.error());
+                double[][] v = probe.measure(share.get(k).stream().map(blocks::get).toList(), counted);
+                for (int j = 0; j < n; j++) out[share.get(k).get(j)] = v[j];
+                credit("here", n);
+                continue;
+            }
             for (int i : share.get(k)) {
                 if (reply == null && answer.isDone()) reply = checked(await(answer, Duration.ZERO), n);
                 if (reply != null && reply.error() == null) {

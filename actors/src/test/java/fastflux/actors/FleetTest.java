@@ -92,7 +92,8 @@ class FleetTest {
                 busy = ask(nb, r -> new NodeSupervisor.ProbeBlocks(spec, new String[] {"double_blocks.0"}, "", r));
             } while (!String.valueOf(busy.error()).startsWith("busy") && System.nanoTime() < deadline);
             assertEquals("busy: running " + held.jobId(), busy.error());
-            FleetProbes alone2 = new FleetProbes(na, spec, NodeSupervisor.FLEET_TIMEOUT, Duration.ofSeconds(90));
+            // (a refusal is a lookup and comes back at once; the generous grace only keeps a loaded machine from failing this)
+            FleetProbes alone2 = new FleetProbes(na, spec, NodeSupervisor.FLEET_TIMEOUT, Duration.ofSeconds(90), Duration.ofSeconds(30));
             assertEquals(alone.toJson(), fastflux.pruning.ImportanceScorer.byOutputMse(job.calibration(), alone2, (d, x) -> {}).toJson());
             assertEquals(java.util.Map.of("here", 6), alone2.measuredBy());
             // B's refusal comes back at once, so its share joins A's own: one pass over the calibration, not four
