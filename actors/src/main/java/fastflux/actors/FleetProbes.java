@@ -108,38 +108,41 @@ final class FleetProbes implements ImportanceScorer.ProbeRunner {
         double[][] out = new double[blocks.size()][];
         int[] done = {0};
         ImportanceScorer.BlockProgress counted = (d, block) -> progress.probed(++done[0], block);
-        double[][] own = probe.measure(mineIdx.stream().map(blocks::get).toList(), counted);
-        for (int j = 0; j < own.length; j++) out[mineIdx.get(j)] = own[j];
-        credit("here", own.length);
+        measureHere(mineIdx, blocks, probe, counted, out);
         for (int k = 1; k < shares; k++) {
             if (folded[k]) continue;
             CompletableFuture<Protocol.ProbeReply> answer = answers.get(k - 1);
-            int n = share.get(k).size();
-            Protocol.ProbeReply reply = checked(await(answer, patience), n);
-            if (reply != null && reply.error() != null) { // refused or failed: the whole share here, in one pass
-                LOG.warn("{} did not measure {} blocks' importance ({}); measured here", reply.node(), n, reply.error());
-                double[][] v = probe.measure(share.get(k).stream().map(blocks::get).toList(), counted);
-                for (int j = 0; j < n; j++) out[share.get(k).get(j)] = v[j];
-                credit("here", n);
-                continue;
-            }
-            for (int i : share.get(k)) {
-                if (reply == null && answer.isDone()) reply = checked(await(answer, Duration.ZERO), n);
-                if (reply != null && reply.error() == null) {
-                    out[i] = reply.values()[share.get(k).indexOf(i)];
-                    credit(reply.node(), 1);
-                } else {
-                    out[i] = probe.measure(List.of(blocks.get(i)), (d, b) -> {})[0];
-                    credit("here", 1);
+            List<Integer> asked = share.get(k);
+            List<Integer> left = new ArrayList<>(asked);
+            Protocol.ProbeReply reply = checked(await(answer, patience), asked.size());
+            while (!left.isEmpty()) {
+                if (reply == null && answer.isDone()) reply = checked(await(answer, Duration.ZERO), asked.size());
+                if (reply != null && reply.error() == null) { // answered: the rest of the share from there
+                    for (int i : left) {
+                        out[i] = reply.values()[asked.indexOf(i)];
+                        counted.probed(0, blocks.get(i));
+                    }
+                    credit(reply.node(), left.size());
+                    break;
                 }
-                counted.probed(0, blocks.get(i));
-            }
-            if (reply != null && reply.error() != null) {
-                LOG.warn("{} did not measure {} blocks' importance ({}); measured here", reply.node(), share.get(k).size(), reply.error());
+                if (reply != null) { // refused or failed: the rest of the share here, in one pass
+                    LOG.warn("{} did not measure {} blocks' importance ({}); measured here", reply.node(), left.size(), reply.error());
+                    measureHere(left, blocks, probe, counted, out);
+                    break;
+                }
+                measureHere(List.of(left.remove(0)), blocks, probe, counted, out); // not answered yet: one block here
             }
         }
         LOG.info("importance of {} blocks measured by {}", blocks.size(), measuredBy);
         return out;
+    }
+
+    /** Measures {@code idx} of {@code blocks} here, in one pass, into {@code out}. */
+    private void measureHere(List<Integer> idx, List<BlockId> blocks, ImportanceScorer.BlockProbe probe,
+                             ImportanceScorer.BlockProgress progress, double[][] out) {
+        double[][] v = probe.measure(idx.stream().map(blocks::get).toList(), progress);
+        for (int j = 0; j < v.length; j++) out[idx.get(j)] = v[j];
+        credit("here", v.length);
     }
 
     /** The reply, or an error reply when it does not hold one row of values per block asked. */
