@@ -165,6 +165,7 @@ public record JobSpec(String model, String out, double ratio, String importance,
         if (calibFile != null && !Files.isRegularFile(Path.of(calibFile))) {
             throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
         }
+        fastflux.pruning.PruneJob.requireRunnable(m, fastflux.pruning.BaseModel.isShapes(m), options(), calibFile != null);
         if (reuseFrom != null && !Files.isDirectory(Path.of(reuseFrom))) {
             throw new IllegalArgumentException("reuse-from directory " + reuseFrom + " does not exist");
         }

@@ -77,7 +77,8 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
             return (spec, coordinator) -> {
                 Behavior<DeviceShard.Command> shard = DeviceShard.create(spec, coordinator, failures);
                 for (Class<? extends RuntimeException> fault : DeviceShard.JOB_FAULTS) {
-                    shard = Behaviors.supervise(shard).onFailure(fault, SupervisorStrategy.stop());
+                    // the job's error names the fault (the node logs it once); its stack trace would only bury that
+                    shard = Behaviors.supervise(shard).onFailure(fault, SupervisorStrategy.stop().withLoggingEnabled(false));
                 }
                 return Behaviors.supervise(shard)
                         .onFailure(Exception.class, SupervisorStrategy.restart().withLimit(maxRestarts, restartWindow));

@@ -223,18 +223,7 @@ class MainTest {
      */
     @Test
     void fidelityOfAFluxCheckpointTakesItsConditioningFromAFile(@TempDir Path tmp) throws Exception {
-        var params = new fastflux.model.FluxParams(16, 16, 24, 40, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, true);
-        Path flux = Files.createDirectories(tmp.resolve("flux"));
-        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
-            var model = new fastflux.model.FluxModel(params);
-            model.initRandom(m, ai.djl.ndarray.types.DataType.FLOAT32, 5);
-            var w = new fastflux.model.io.SafetensorsWriter();
-            for (var p : model.params().values()) w.add(p.name(), p.value(), fastflux.model.io.DType.BF16);
-            w.write(flux.resolve("model.safetensors"));
-        }
-        var cfg = new com.google.gson.JsonObject();
-        cfg.add("params", fastflux.model.FluxParamsJson.toJson(params));
-        Files.writeString(flux.resolve("config.json"), cfg.toString());
+        Path flux = fluxCheckpoint(tmp.resolve("flux"));
         java.util.Random r = new java.util.Random(3);
         float[] txt = new float[3 * 6 * 40], y = new float[3 * 24];
         for (int i = 0; i < txt.length; i++) txt[i] = (float) r.nextGaussian();
@@ -252,6 +241,46 @@ class MainTest {
                 "--prompts", "3", "--steps", "2");
         assertEquals(0, o.status(), o.err());
         assertTrue(o.out().contains("6 items, 2 steps") && o.out().contains("relative MSE 0.00000"), o.out());
+    }
+
+    /** A miniature FLUX.1 transformer checkpoint (bf16, no text encoder): context 40, vec 24. */
+    private static Path fluxCheckpoint(Path dir) throws Exception {
+        var params = new fastflux.model.FluxParams(16, 16, 24, 40, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, true);
+        Files.createDirectories(dir);
+        try (ai.djl.ndarray.NDManager m = ai.djl.ndarray.NDManager.newBaseManager()) {
+            var model = new fastflux.model.FluxModel(params);
+            model.initRandom(m, ai.djl.ndarray.types.DataType.FLOAT32, 5);
+            var w = new fastflux.model.io.SafetensorsWriter();
+            for (var p : model.params().values()) w.add(p.name(), p.value(), fastflux.model.io.DType.BF16);
+            w.write(dir.resolve("model.safetensors"));
+        }
+        var cfg = new com.google.gson.JsonObject();
+        cfg.add("params", fastflux.model.FluxParamsJson.toJson(params));
+        Files.writeString(dir.resolve("config.json"), cfg.toString());
+        return dir;
+    }
+
+    @Test
+    void aFluxCheckpointsLimitsAreNamedBeforeAnyWork(@TempDir Path tmp) throws Exception {
+        Path flux = fluxCheckpoint(tmp.resolve("flux"));
+        Path calib = Files.writeString(tmp.resolve("calib.safetensors"), "never read");
+        Outcome r = run("prune", "--model", flux.toString(), "--ratio", "0.3", "--out", tmp.resolve("o").toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("is a FLUX.1 transformer checkpoint") && r.err().contains("--calib-file"), r.err());
+        assertFalse(r.err().contains("job-0001"), "named before the job starts: " + r.err());
+        r = run("prune", "--model", flux.toString(), "--ratio", "0.3", "--out", tmp.resolve("o").toString(),
+                "--calib-file", calib.toString());
+        assertEquals(1, r.status());
+        assertTrue(r.err().contains("importance fd-align generates and judges Shapes images")
+                && r.err().contains("--importance output-mse"), r.err());
+        assertFalse(r.err().contains("job-0001"), "named before the job starts: " + r.err());
+        for (String[] cmd : new String[][] {{"generate", "--prompt", "a red circle", "--out", tmp.resolve("g.png").toString()},
+                {"eval", "--prompts", Files.writeString(tmp.resolve("p.tsv"), "colors\ta red circle\n").toString(),
+                        "--out", tmp.resolve("e.json").toString()}}) {
+            r = run(concat(cmd, "--model", flux.toString()));
+            assertEquals(1, r.status(), r.err());
+            assertTrue(r.err().contains(flux + " is a FLUX.1 transformer checkpoint (no text_encoder.* tensors)"), r.err());
+        }
     }
 
     @Test

@@ -99,6 +99,10 @@ public final class ShapesModel {
      */
     public static ShapesModel load(Path dir, NDManager m) {
         FluxModel flux = ModelDir.build(dir); // a pruned directory's replaced blocks included
+        if (!hasTextEncoder(ModelDir.weightsFile(dir))) {
+            throw new IllegalArgumentException(dir + " is a FLUX.1 transformer checkpoint (no " + TextEncoder.PREFIX
+                    + "* tensors): drawing and judging images needs a Shapes model, which carries its text encoder");
+        }
         TextEncoder text = new TextEncoder(flux.config().contextInDim(), hasContextWindow(ModelDir.weightsFile(dir)));
         if (flux.config().vecInDim() != flux.config().contextInDim()) {
             throw new IllegalArgumentException(dir + ": a Shapes model pools txt into y, so vec_in_dim must equal context_in_dim");
@@ -106,6 +110,13 @@ public final class ShapesModel {
         ShapesModel model = new ShapesModel(flux, text);
         model.loadWeights(ModelDir.weightsFile(dir), m);
         return model;
+    }
+
+    /** Whether a checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 transformer one does not. */
+    public static boolean hasTextEncoder(Path weights) {
+        try (SafetensorsReader r = SafetensorsReader.open(weights)) {
+            return r.names().stream().anyMatch(n -> n.startsWith(TextEncoder.PREFIX));
+        }
     }
 
     /** Whether a checkpoint's text encoder has the context window (models trained from session 8 on). */

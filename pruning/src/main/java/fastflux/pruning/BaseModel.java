@@ -5,10 +5,8 @@ import ai.djl.ndarray.types.DataType;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
-import fastflux.model.io.SafetensorsReader;
 import fastflux.shapes.Latents;
 import fastflux.shapes.ShapesModel;
-import fastflux.shapes.TextEncoder;
 import java.nio.file.Path;
 import java.util.Set;
 
@@ -31,18 +29,16 @@ public final class BaseModel {
 
     /** Loads {@code dir} in fp32, as a Shapes model where it carries a text encoder. */
     public static BaseModel load(Path dir, NDManager manager) {
-        if (hasTextEncoder(dir)) {
+        if (isShapes(dir)) {
             ShapesModel s = ShapesModel.load(dir, manager);
             return new BaseModel(dir, s.flux(), s);
         }
         return new BaseModel(dir, ModelDir.load(dir, manager, DataType.FLOAT32, Set.of()), null);
     }
 
-    /** Whether {@code dir}'s checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 one does not. */
-    private static boolean hasTextEncoder(Path dir) {
-        try (SafetensorsReader r = SafetensorsReader.open(ModelDir.weightsFile(dir))) {
-            return r.names().stream().anyMatch(n -> n.startsWith(TextEncoder.PREFIX));
-        }
+    /** Whether {@code dir} holds a Shapes model: its checkpoint carries a text encoder, a FLUX.1 one does not. */
+    public static boolean isShapes(Path dir) {
+        return ShapesModel.hasTextEncoder(ModelDir.weightsFile(dir));
     }
 
     /** The packed latent grid of a FLUX.1 image of 1024 x 1024 pixels: 64 x 64 tokens. */

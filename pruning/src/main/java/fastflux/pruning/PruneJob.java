@@ -268,20 +268,28 @@ public final class PruneJob {
         return o;
     }
 
+    /**
+     * Checks that a job of these options can run on its base model's kind: a FLUX.1 transformer checkpoint (not
+     * {@code shapes}) has no text encoder, so it calibrates from a file of precomputed conditioning and cannot rank
+     * blocks by generating and judging images. Called by {@link #begin} and, before any work, by whoever takes a job.
+     */
+    public static void requireRunnable(Path model, boolean shapes, Options options, boolean calibFile) {
+        if (shapes) return;
+        if (!calibFile) {
+            throw new IllegalArgumentException(model + " is a FLUX.1 transformer checkpoint (no text_encoder.*): its "
+                    + "calibration prompts must come precomputed, --calib-file FILE (txt, y per prompt)");
+        }
+        if (options.order() == Order.IMPORTANCE && options.importanceFrom() == null
+                && !options.importance().equals(ImportanceScorer.OUTPUT_MSE)) {
+            throw new IllegalArgumentException("importance " + options.importance() + " generates and judges Shapes "
+                    + "images; for the FLUX.1 checkpoint " + model + " use --importance output-mse or --importance-from FILE");
+        }
+    }
+
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
         startNanos = System.nanoTime();
-        if (!baseModel.isShapes()) {
-            if (calibFile == null) {
-                throw new IllegalArgumentException(baseDir + " is a FLUX.1 transformer checkpoint (no text_encoder.*): its "
-                        + "calibration prompts must come precomputed, --calib-file FILE (txt, y per prompt)");
-            }
-            if (options.order() == Order.IMPORTANCE && options.importanceFrom() == null
-                    && !options.importance().equals(ImportanceScorer.OUTPUT_MSE)) {
-                throw new IllegalArgumentException("importance " + options.importance() + " generates and judges Shapes "
-                        + "images; for the FLUX.1 checkpoint " + baseDir + " use --importance output-mse or --importance-from FILE");
-            }
-        }
+        requireRunnable(baseDir, baseModel.isShapes(), options, calibFile != null);
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState saved = PruneState.read(stateDir(), flux.config());
         if (saved != null) {
