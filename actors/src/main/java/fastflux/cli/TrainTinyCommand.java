@@ -73,6 +73,7 @@ final class TrainTinyCommand implements Command {
                     a.integer("checkpoint-every", d.checkpointEvery()), steps, a.number("decay", d.decayFraction()),
                     a.integer("validate-every", d.validateEvery()), a.integer("validation-prompts", d.validationPrompts()),
                     a.number("time-shift", d.timeShift()), !a.flag("no-text-context"));
+            ShapesModel.requireShapesParams(FluxParams.named(config), "--config " + config);
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("train-tiny: " + e.getMessage());
         }

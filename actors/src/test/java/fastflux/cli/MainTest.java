@@ -429,6 +429,13 @@ class MainTest {
                 "--first-seed-base", "-5");
     }
 
+    @Test
+    void trainTinyNamesAConfigTheShapesWorldCannotUse() {
+        assertUsageError("--config flux-tiny-a: a Shapes model's latents have 48 channels a token, so in_channels and "
+                + "out_channels must be 48, got 16 and 16", "train-tiny", "--out", "/tmp/never", "--config", "flux-tiny-a");
+        assertUsageError("unknown config 'flux-huge'", "train-tiny", "--out", "/tmp/never", "--config", "flux-huge");
+    }
+
     /** The command exits 2 (a usage error, before any work) with {@code message} in its error output. */
     private static void assertUsageError(String message, String... args) {
         Outcome r = run(args);

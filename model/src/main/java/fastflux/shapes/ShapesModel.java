@@ -46,6 +46,7 @@ public final class ShapesModel {
     private final TextEncoder text;
 
     public ShapesModel(FluxModel flux, TextEncoder text) {
+        requireShapesParams(flux.config(), "config");
         this.flux = flux;
         this.text = text;
     }
@@ -104,12 +105,27 @@ public final class ShapesModel {
                     + "* tensors): drawing and judging images needs a Shapes model, which carries its text encoder");
         }
         TextEncoder text = new TextEncoder(flux.config().contextInDim(), hasContextWindow(ModelDir.weightsFile(dir)));
-        if (flux.config().vecInDim() != flux.config().contextInDim()) {
-            throw new IllegalArgumentException(dir + ": a Shapes model pools txt into y, so vec_in_dim must equal context_in_dim");
-        }
+        requireShapesParams(flux.config(), dir.toString());
         ShapesModel model = new ShapesModel(flux, text);
         model.loadWeights(ModelDir.weightsFile(dir), m);
         return model;
+    }
+
+    /**
+     * What the Shapes world fixes in a FLUX config: its latents are {@link Latents#CHANNELS} channels a token (3
+     * colours × 4 × 4 pixels) in and out, and its text encoder pools {@code txt} into {@code y}, so the two widths
+     * are equal. {@code what} names the config in the error.
+     */
+    public static void requireShapesParams(FluxParams p, String what) {
+        if (p.inChannels() != Latents.CHANNELS || p.outChannels() != Latents.CHANNELS) {
+            throw new IllegalArgumentException(what + ": a Shapes model's latents have " + Latents.CHANNELS
+                    + " channels a token, so in_channels and out_channels must be " + Latents.CHANNELS + ", got "
+                    + p.inChannels() + " and " + p.outChannels());
+        }
+        if (p.vecInDim() != p.contextInDim()) {
+            throw new IllegalArgumentException(what + ": a Shapes model pools txt into y, so vec_in_dim must equal "
+                    + "context_in_dim, got " + p.vecInDim() + " and " + p.contextInDim());
+        }
     }
 
     /** Whether a checkpoint carries a Shapes text encoder ({@code text_encoder.*}); a FLUX.1 transformer one does not. */
