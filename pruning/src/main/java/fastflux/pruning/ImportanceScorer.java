@@ -61,7 +61,7 @@ public final class ImportanceScorer {
 
         /**
          * 192 probe images. With 64 (until session 20) the ranking's middle was the probe's noise: on the Shapes
-         * model, four probe sets of 64 put {@code double_blocks.3} 3rd, 6th, 5th and (256 images) 7th, its
+         * model, three probe sets of 64 put {@code double_blocks.3} 3rd, 6th and 5th and one of 256 7th, its
          * alignment without the block 0.68 / 0.57 / 0.61 / 0.56 against 0.68–0.71 for the five cheapest blocks; 192
          * images cost 3× the probe's time (README: "How many images the importance probe needs").
          */
