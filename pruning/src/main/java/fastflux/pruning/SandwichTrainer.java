@@ -46,8 +46,7 @@ import java.util.TreeMap;
  *       ids, into a bounded buffer that spills to disk ({@link SandwichPairs}).</li>
  *   <li>{@link #train(FluxModel, Sandwich, SandwichPairs, Options, NDManager)}: with B_i's linear back in, LoRA
  *       (B zero) on every linear of B_u and B_d, the linears of all replaced blocks strictly between u and d and
- *       the LoRAs are trained with AdamW on the MSE to the recorded outputs, the learning rate warmed up over the
- *       first tenth of the steps and then decayed linearly ({@link #learningRate}); everything else is frozen.</li>
+ *       the LoRAs are trained with AdamW on the MSE to the recorded outputs; everything else is frozen.</li>
  * </ol>
  *
  * <p>Edges: with no unreplaced block before i the sandwich starts at the transformer's embedded input (after
@@ -475,7 +474,7 @@ public final class SandwichTrainer {
                         gc.backward(l);
                         losses[step] = l.getFloat();
                     }
-                    adam.step(params, learningRate(o.lr(), step, o.steps()), o.clip());
+                    adam.step(params, o.lr(), o.clip());
                 }
             }
             fin = loss(model, s, pairs, o.batchSize(), m);
@@ -485,20 +484,6 @@ public final class SandwichTrainer {
         }
         return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
                 pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0);
-    }
-
-    /**
-     * The learning rate of optimiser step {@code step} (from 0) of {@code steps}: a linear warm-up to {@code peak}
-     * over the first tenth of the steps, then a linear decay towards zero. Adam's first updates move every parameter
-     * by about the learning rate whatever its gradient, and a BRLL linear starts at its least-squares optimum. At the
-     * full rate from the first step, the embedded model's sandwich around {@code double_blocks.2} (at 33 %) went from
-     * a local loss of 0.21 to 11.2 in one step and ended worse than it started (README, "Sandwich training's
-     * schedule").
-     */
-    static double learningRate(double peak, int step, int steps) {
-        int warm = Math.max(1, steps / 10);
-        if (step < warm) return peak * (step + 1) / warm;
-        return peak * (steps - step) / (steps - warm + 1.0);
     }
 
     private static void shuffle(long[] order, SplittableRandom rnd) {

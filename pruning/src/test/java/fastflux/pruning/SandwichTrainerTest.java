@@ -324,24 +324,4 @@ class SandwichTrainerTest {
             assertSame(replacement, model.singleBlocks().get(0));
         }
     }
-
-    @Test
-    void theLearningRateWarmsUpOverATenthOfTheStepsThenDecaysTowardsZero() {
-        double peak = 1e-3;
-        int steps = 150;
-        assertEquals(peak / 15, SandwichTrainer.learningRate(peak, 0, steps), 1e-15, "the first step is a fifteenth");
-        assertEquals(peak, SandwichTrainer.learningRate(peak, 14, steps), 1e-15, "the peak at the warm-up's last step");
-        double before = Double.NaN;
-        for (int step = 0; step < steps; step++) {
-            double lr = SandwichTrainer.learningRate(peak, step, steps);
-            assertTrue(lr > 0 && lr <= peak, "step " + step + ": " + lr);
-            if (step > 0 && step < 15) assertTrue(lr > before, "rising at step " + step);
-            if (step >= 15) assertTrue(lr < before, "falling at step " + step);
-            before = lr;
-        }
-        assertEquals(peak / 136, SandwichTrainer.learningRate(peak, steps - 1, steps), 1e-15, "the last step");
-        assertEquals(peak, SandwichTrainer.learningRate(peak, 0, 1), 0, "one step: the whole rate");
-        assertEquals(peak, SandwichTrainer.learningRate(peak, 0, 2), 0, "two steps: no warm-up, then ...");
-        assertEquals(peak / 2, SandwichTrainer.learningRate(peak, 1, 2), 1e-15, "... half the rate");
-    }
 }
