@@ -21,7 +21,7 @@ import java.util.TreeSet;
  */
 public record JobSpec(String model, String out, double ratio, String importance, String order, String mode,
                       boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
-                      double lr, int loraRank, double loraAlpha, long seed, String importanceFrom, String calibFile,
+                      double lr, double linearLr, int loraRank, double loraAlpha, long seed, String importanceFrom, String calibFile,
                       String reuseFrom, boolean reuseAtRatio, boolean eval, String evalPrompts, int evalSeeds)
         implements WireMessage {
 
@@ -35,11 +35,11 @@ public record JobSpec(String model, String out, double ratio, String importance,
                    boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
                    double lr, int loraRank, double loraAlpha, long seed) {
         this(model, out, ratio, importance, order, mode, sandwichTraining, sandwich, calibPrompts, calibSteps, stSteps,
-                lr, loraRank, loraAlpha, seed, null, null, null, false, false, null, QUALITY_SEEDS);
+                lr, PruneJob.DEFAULT_LINEAR_LR, loraRank, loraAlpha, seed, null, null, null, false, false, null, QUALITY_SEEDS);
     }
 
     static final Set<String> KEYS = Set.of("model", "out", "ratio", "importance", "order", "mode", "sandwich-training",
-            "sandwich", "calib-prompts", "calib-steps", "st-steps", "lr", "lora-rank", "lora-alpha", "seed",
+            "sandwich", "calib-prompts", "calib-steps", "st-steps", "lr", "linear-lr", "lora-rank", "lora-alpha", "seed",
             "importance-from", "calib-file", "reuse-from", "reuse-at-ratio", "eval", "eval-prompts", "eval-seeds");
 
     /** Reads a job file (HOCON); relative paths are resolved against {@code cwd}. Unknown keys are errors. */
@@ -73,7 +73,8 @@ public record JobSpec(String model, String out, double ratio, String importance,
                     c.hasPath("sandwich-training") ? c.getBoolean("sandwich-training") : d.sandwichTraining(),
                     num(c, "sandwich", d.sandwichWidth()), num(c, "calib-prompts", d.calibPrompts()),
                     num(c, "calib-steps", d.calibSteps()), num(c, "st-steps", d.stSteps()),
-                    c.hasPath("lr") ? c.getDouble("lr") : d.lr(), num(c, "lora-rank", d.loraRank()),
+                    c.hasPath("lr") ? c.getDouble("lr") : d.lr(),
+                    c.hasPath("linear-lr") ? c.getDouble("linear-lr") : d.linearLr(), num(c, "lora-rank", d.loraRank()),
                     c.hasPath("lora-alpha") ? c.getDouble("lora-alpha") : d.loraAlpha(),
                     c.hasPath("seed") ? c.getLong("seed") : d.seed(), path(c, "importance-from", cwd), path(c, "calib-file", cwd),
                     path(c, "reuse-from", cwd), c.hasPath("reuse-at-ratio") && c.getBoolean("reuse-at-ratio"),
@@ -112,7 +113,7 @@ public record JobSpec(String model, String out, double ratio, String importance,
         };
         return new PruneJob.Options(ratio, importance, importanceFrom == null ? null : Path.of(importanceFrom),
                 PruneJob.Order.parse(order), m, sandwichTraining, sandwich,
-                calibPrompts, calibSteps, stSteps, lr, loraRank, (float) loraAlpha, PruneJob.Options.defaults(ratio).bufferBytes(), seed);
+                calibPrompts, calibSteps, stSteps, lr, linearLr, loraRank, (float) loraAlpha, PruneJob.Options.defaults(ratio).bufferBytes(), seed);
     }
 
     /** The report's quality comparison, or null without one; reads (and so checks) the prompt file. */

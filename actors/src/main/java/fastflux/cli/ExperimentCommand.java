@@ -84,7 +84,7 @@ final class ExperimentCommand implements Command {
         try {
             MethodFlags m = MethodFlags.parse(a, d);
             method = new PruneJob.Options(a.number("ratio", ABLATION_RATIO), m.importance(), null, PruneJob.Order.IMPORTANCE,
-                    d.mode(), true, d.sandwichWidth(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(),
+                    d.mode(), true, d.sandwichWidth(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.linearLr(), m.loraRank(),
                     m.loraAlpha(), d.bufferBytes(), m.seed());
             int seeds = a.integer("seeds", 4);
             int bases = a.integer("seed-bases", 3);

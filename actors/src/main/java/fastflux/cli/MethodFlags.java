@@ -6,13 +6,14 @@ import fastflux.pruning.PruneJob;
  * The method's options that {@code prune} and {@code experiment paper-tables} share: calibration, sandwich training
  * and the importance metric. One parse and one help text, so the two commands cannot drift apart.
  */
-record MethodFlags(String importance, int calibPrompts, int calibSteps, int stSteps, double lr, int loraRank,
+record MethodFlags(String importance, int calibPrompts, int calibSteps, int stSteps, double lr, double linearLr, int loraRank,
         float loraAlpha, int seed) {
 
     /** Reads the shared options, each defaulting to the method's default in {@code d}. */
     static MethodFlags parse(Args a, PruneJob.Options d) {
         return new MethodFlags(a.string("importance", d.importance()), a.integer("calib-prompts", d.calibPrompts()),
                 a.integer("steps", d.calibSteps()), a.integer("st-steps", d.stSteps()), a.number("lr", d.lr()),
+                a.number("linear-lr", d.linearLr()),
                 a.integer("lora-rank", d.loraRank()), (float) a.number("lora-alpha", d.loraAlpha()),
                 a.integer("seed", (int) d.seed()));
     }
@@ -20,7 +21,7 @@ record MethodFlags(String importance, int calibPrompts, int calibSteps, int stSt
     /** The usage line's part for these options. */
     static String synopsis() {
         return "[--importance fd-align|output-mse] [--calib-prompts N] [--steps N] [--st-steps N] [--lr X]\n"
-                + "         [--lora-rank R] [--lora-alpha A] [--seed S]";
+                + "         [--linear-lr X] [--lora-rank R] [--lora-alpha A] [--seed S]";
     }
 
     /** One help line per option, with the defaults of {@code d}. */
@@ -29,7 +30,9 @@ record MethodFlags(String importance, int calibPrompts, int calibSteps, int stSt
                 + "  --calib-prompts N  calibration prompts from the grammar, each with 2 noise seeds (default " + d.calibPrompts() + ")\n"
                 + "  --steps N          sampler steps of the calibration trajectories (default " + d.calibSteps() + ")\n"
                 + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
-                + "  --lr X             sandwich-training learning rate, AdamW (default " + d.lr() + ")\n"
+                + "  --lr X             sandwich-training learning rate of the LoRA adapters, AdamW (default " + d.lr() + ")\n"
+                + "  --linear-lr X      sandwich-training learning rate of the replaced blocks' linears, which start at\n"
+                + "                     their least-squares optimum (default " + d.linearLr() + "; 0 keeps them as fitted)\n"
                 + "  --lora-rank R      rank of the neighbours' LoRA adapters (default " + d.loraRank() + ", 1.6 % of the Shapes width;\n"
                 + "                     for FLUX.1's 3072 something like 32)\n"
                 + "  --lora-alpha A     LoRA alpha; the adapters' scale is alpha / rank (default " + d.loraAlpha() + ")\n"

@@ -87,7 +87,7 @@ final class PruneCommand implements Command {
             MethodFlags m = MethodFlags.parse(a, d);
             spec = new JobSpec(JobSpec.absolute(base), JobSpec.absolute(out), ratio, m.importance(),
                     a.string("order", "importance"), mode, !a.flag("no-st"), Integer.parseInt(width), m.calibPrompts(),
-                    m.calibSteps(), m.stSteps(), m.lr(), m.loraRank(), m.loraAlpha(), m.seed(),
+                    m.calibSteps(), m.stSteps(), m.lr(), m.linearLr(), m.loraRank(), m.loraAlpha(), m.seed(),
                     JobSpec.absolute(a.path("importance-from", null)), JobSpec.absolute(a.path("calib-file", null)),
                     JobSpec.absolute(a.path("reuse-from", null)), a.flag("reuse-at-ratio"), !a.flag("no-eval"),
                     JobSpec.absolute(a.path("eval-prompts", null)), a.integer("eval-seeds", JobSpec.QUALITY_SEEDS));

@@ -1,6 +1,7 @@
 package fastflux.cli;
 
 import static org.junit.jupiter.api.Assertions.assertDoesNotThrow;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -42,5 +43,16 @@ class DaemonCommandsTest {
         e = assertThrows(IllegalArgumentException.class, () -> JobSpec.read(f, tmp));
         assertTrue(e.getMessage().startsWith("job file " + f + ": 2: "), e.getMessage());
         assertTrue(e.getMessage().indexOf(f.toString()) == e.getMessage().lastIndexOf(f.toString()), e.getMessage());
+    }
+
+    @Test
+    void theExampleJobFileReadsAndBothLearningRatesReachTheOptions(@TempDir Path tmp) throws Exception {
+        Path example = Path.of("..", "config", "example-job.conf");
+        JobSpec spec = JobSpec.read(example, tmp);
+        assertEquals(1e-3, spec.options().lr());
+        assertEquals(1e-4, spec.options().linearLr());
+        Path f = Files.writeString(tmp.resolve("job.conf"), "model = \"m\"\nout = \"o\"\nratio = 0.2\nlinear-lr = 0\n");
+        assertEquals(0.0, JobSpec.read(f, tmp).options().linearLr()); // the linears stay as fitted
+        assertEquals(1e-3, JobSpec.read(f, tmp).options().lr());
     }
 }

@@ -424,6 +424,10 @@ class MainTest {
         assertUsageError("LoRA alpha must be positive, got -1.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lora-alpha", "-1");
         assertUsageError("learning rate must be positive, got 0.0", "experiment", "paper-tables", "--out", "/tmp/never", "--lr", "0");
         assertUsageError("LoRA alpha must be positive", "prune", "--ratio", "0.2", "--out", "/tmp/never", "--lora-alpha", "0");
+        assertUsageError("the linears' learning rate must be 0 or more, got -0.001", "prune", "--ratio", "0.2", "--out",
+                "/tmp/never", "--linear-lr", "-1e-3");
+        assertUsageError("the linears' learning rate must be 0 or more, got NaN", "experiment", "paper-tables", "--out",
+                "/tmp/never", "--linear-lr", "NaN");
         assertUsageError("--draws must be at least 1, got 0", "experiment", "paper-tables", "--out", "/tmp/never", "--draws", "0");
         assertUsageError("--first-seed-base must be 0 or more, got -5", "experiment", "paper-tables", "--out", "/tmp/never",
                 "--first-seed-base", "-5");

@@ -7,6 +7,7 @@ import fastflux.model.Tensors;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.ToDoubleFunction;
 
 /**
  * AdamW (decoupled weight decay) over named parameters, with global-norm gradient clipping. Moments live in
@@ -87,6 +88,11 @@ public final class AdamW implements AutoCloseable {
      * {@code clip} (no clipping when clip ≤ 0); gradients are zeroed afterwards. Returns the pre-clip norm.
      */
     public double step(List<Param> params, double lr, double clip) {
+        return step(params, p -> lr, clip);
+    }
+
+    /** As {@link #step(List, double, double)}, each parameter at its own learning rate (parameter groups). */
+    public double step(List<Param> params, ToDoubleFunction<Param> lrOf, double clip) {
         double norm = gradNorm(params);
         double scale = clip > 0 && norm > clip ? clip / norm : 1.0;
         steps++;
@@ -94,6 +100,7 @@ public final class AdamW implements AutoCloseable {
         double bc2 = 1 - Math.pow(beta2, steps);
         for (Param p : params) {
             NDArray w = p.value();
+            double lr = lrOf.applyAsDouble(p);
             NDArray mi = m.computeIfAbsent(p.name(), k -> manager.zeros(w.getShape(), w.getDataType()));
             NDArray vi = v.computeIfAbsent(p.name(), k -> manager.zeros(w.getShape(), w.getDataType()));
             try (NDManager scope = manager.newSubManager()) {

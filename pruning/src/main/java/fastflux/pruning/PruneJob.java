@@ -64,10 +64,18 @@ public final class PruneJob {
      */
     public static final int DEFAULT_LORA_RANK = 2;
 
+    /**
+     * The sandwich trainer's learning rate for the replaced blocks' linears, a tenth of the adapters' (1e-3). Adam's
+     * first updates move every weight by about the rate whatever its gradient, and a linear starts at its
+     * least-squares optimum with inputs of large norm: at the adapters' rate, the 33 % run's overlap sandwich around
+     * {@code double_blocks.2} jumped from loss 0.21 to 11.2 in one step (README: "Sandwich training's learning rates").
+     */
+    public static final double DEFAULT_LINEAR_LR = 1e-4;
+
     /** Everything a run depends on; part of the saved state, so a resumed run must use the same options. */
     public record Options(double ratio, String importance, Path importanceFrom, Order order, Replacement.Mode mode,
                           boolean sandwichTraining, int sandwichWidth, int calibPrompts, int calibSteps,
-                          int stSteps, double lr, int loraRank, float loraAlpha, long bufferBytes, long seed) {
+                          int stSteps, double lr, double linearLr, int loraRank, float loraAlpha, long bufferBytes, long seed) {
         public Options {
             if (!(ratio > 0 && ratio < 1)) throw new IllegalArgumentException("ratio must be a fraction in (0, 1), got " + ratio);
             if (!importance.equals(ImportanceScorer.FD_ALIGN) && !importance.equals(ImportanceScorer.OUTPUT_MSE)) {
@@ -82,49 +90,50 @@ public final class PruneJob {
             if (loraRank < 1) throw new IllegalArgumentException("LoRA rank must be at least 1, got " + loraRank);
             if (!(loraAlpha > 0)) throw new IllegalArgumentException("LoRA alpha must be positive, got " + loraAlpha);
             if (!(lr > 0)) throw new IllegalArgumentException("learning rate must be positive, got " + lr);
+            if (!(linearLr >= 0)) throw new IllegalArgumentException("the linears' learning rate must be 0 or more, got " + linearLr);
         }
 
         public static Options defaults(double ratio) {
             return new Options(ratio, ImportanceScorer.FD_ALIGN, null, Order.IMPORTANCE, Replacement.Mode.LINEAR, true, 3,
-                    Calibration.Options.DEFAULT_PROMPTS, 10, 150, 1e-3, DEFAULT_LORA_RANK, DEFAULT_LORA_RANK, 256L << 20, 0);
+                    Calibration.Options.DEFAULT_PROMPTS, 10, 150, 1e-3, DEFAULT_LINEAR_LR, DEFAULT_LORA_RANK, DEFAULT_LORA_RANK, 256L << 20, 0);
         }
 
         /** The same options with another seed (calibration prompts, adapter initialisation, minibatch order). */
         public Options withSeed(long s) {
             return new Options(ratio, importance, importanceFrom, order, mode, sandwichTraining, sandwichWidth, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, s);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, s);
         }
 
         public Options withRatio(double r) {
             return new Options(r, importance, importanceFrom, order, mode, sandwichTraining, sandwichWidth, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, seed);
         }
 
         /** The same options ranking blocks from a saved {@code importance.json} ({@code null}: scored by the run). */
         public Options withImportanceFrom(Path file) {
             return new Options(ratio, importance, file, order, mode, sandwichTraining, sandwichWidth, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, seed);
         }
 
         public Options withOrder(Order o) {
             return new Options(ratio, importance, importanceFrom, o, mode, sandwichTraining, sandwichWidth, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, seed);
         }
 
         public Options withMode(Replacement.Mode m) {
             return new Options(ratio, importance, importanceFrom, order, m, sandwichTraining, sandwichWidth, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, seed);
         }
 
         /** With or without sandwich training ({@code --no-st}: the least-squares linears as fitted). */
         public Options withSandwichTraining(boolean st) {
             return new Options(ratio, importance, importanceFrom, order, mode, st, sandwichWidth, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, seed);
         }
 
         public Options withSandwichWidth(int w) {
             return new Options(ratio, importance, importanceFrom, order, mode, sandwichTraining, w, calibPrompts,
-                    calibSteps, stSteps, lr, loraRank, loraAlpha, bufferBytes, seed);
+                    calibSteps, stSteps, lr, linearLr, loraRank, loraAlpha, bufferBytes, seed);
         }
 
         public JsonObject toJson() {
@@ -140,6 +149,7 @@ public final class PruneJob {
             o.addProperty("calib_steps", calibSteps);
             o.addProperty("st_steps", stSteps);
             o.addProperty("lr", lr);
+            o.addProperty("linear_lr", linearLr);
             o.addProperty("lora_rank", loraRank);
             o.addProperty("lora_alpha", loraAlpha);
             o.addProperty("seed", seed);
@@ -472,7 +482,7 @@ public final class PruneJob {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
-                    options.loraAlpha(), options.stSteps(), 16, options.lr(), 0.0, 1.0, options.bufferBytes(),
+                    options.loraAlpha(), options.stSteps(), 16, options.lr(), options.linearLr(), 0.0, 1.0, options.bufferBytes(),
                     outDir, options.seed() + k);
             st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);

@@ -30,7 +30,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 
@@ -67,7 +70,8 @@ public final class SandwichTrainer {
      * @param loraAlpha adapter scale alpha (scale = alpha / rank)
      * @param steps optimiser steps
      * @param batchSize pairs per minibatch
-     * @param lr AdamW learning rate
+     * @param lr AdamW learning rate of the adapters
+     * @param linearLr AdamW learning rate of the replaced blocks' linears (0: they stay as fitted)
      * @param weightDecay AdamW decoupled weight decay
      * @param clip global gradient-norm clip (≤ 0: none)
      * @param bufferBytes bytes of pairs kept in memory; the rest spill to {@code spillDir}
@@ -75,7 +79,7 @@ public final class SandwichTrainer {
      * @param seed minibatch order and LoRA A initialisation
      */
     public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
-                                                double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
+                          double linearLr, double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
         public Options {
             if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
             if (loraRank <= 0) throw new IllegalArgumentException("loraRank must be positive, got " + loraRank);
@@ -83,38 +87,44 @@ public final class SandwichTrainer {
             if (steps < 0) throw new IllegalArgumentException("steps must be >= 0, got " + steps);
             if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
             if (!(lr >= 0)) throw new IllegalArgumentException("lr must be >= 0, got " + lr);
+            if (!(linearLr >= 0)) throw new IllegalArgumentException("linearLr must be >= 0, got " + linearLr);
             if (bufferBytes < 0) throw new IllegalArgumentException("bufferBytes must be >= 0, got " + bufferBytes);
             if (spillDir == null) throw new IllegalArgumentException("spillDir is required");
         }
 
-        /** Width 3, rank 16, alpha 16, 200 steps of 8 pairs, lr 1e-4, no decay, clip 1, 1 GiB in memory, tmpdir. */
+        /** Width 3, rank 16, alpha 16, 200 steps of 8 pairs, lr 1e-4 (linears too), no decay, clip 1, 1 GiB in memory, tmpdir. */
         public static Options defaults() {
-            return new Options(3, 16, 16f, 200, 8, 1e-4, 0.0, 1.0, 1L << 30,
+            return new Options(3, 16, 16f, 200, 8, 1e-4, 1e-4, 0.0, 1.0, 1L << 30,
                     Path.of(System.getProperty("java.io.tmpdir")), 0);
         }
 
         public Options withWidth(int w) {
-            return new Options(w, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+            return new Options(w, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed);
         }
 
         public Options withSteps(int s) {
-            return new Options(width, loraRank, loraAlpha, s, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+            return new Options(width, loraRank, loraAlpha, s, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed);
         }
 
+        /** Both learning rates, the adapters' and the linears'. */
         public Options withLr(double l) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, l, weightDecay, clip, bufferBytes, spillDir, seed);
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, l, l, weightDecay, clip, bufferBytes, spillDir, seed);
+        }
+
+        public Options withLinearLr(double l) {
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, l, weightDecay, clip, bufferBytes, spillDir, seed);
         }
 
         public Options withBatchSize(int b) {
-            return new Options(width, loraRank, loraAlpha, steps, b, lr, weightDecay, clip, bufferBytes, spillDir, seed);
+            return new Options(width, loraRank, loraAlpha, steps, b, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed);
         }
 
         public Options withBuffer(long bytes, Path dir) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bytes, dir, seed);
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bytes, dir, seed);
         }
 
         public Options withSeed(long s) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, weightDecay, clip, bufferBytes, spillDir, s);
+            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, s);
         }
     }
 
@@ -438,6 +448,8 @@ public final class SandwichTrainer {
         }
         TreeMap<String, Param> byName = new TreeMap<>();
         for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());
+        Set<Param> linears = Collections.newSetFromMap(new IdentityHashMap<>());
+        linears.addAll(byName.values());
         LoraInjector injector = new LoraInjector(o.loraRank(), o.loraAlpha(), o.seed());
         for (BlockId b : s.loraBlocks()) {
             injector.inject(model, b, m);
@@ -474,7 +486,7 @@ public final class SandwichTrainer {
                         gc.backward(l);
                         losses[step] = l.getFloat();
                     }
-                    adam.step(params, o.lr(), o.clip());
+                    adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
                 }
             }
             fin = loss(model, s, pairs, o.batchSize(), m);

@@ -20,7 +20,7 @@ class PruneJobTest {
 
     static PruneJob.Options options(double ratio) {
         return new PruneJob.Options(ratio, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
-                Replacement.Mode.LINEAR, true, 3, 6, 2, 3, 1e-3, 4, 4f, 1L << 20, 0);
+                Replacement.Mode.LINEAR, true, 3, 6, 2, 3, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
     }
 
     static Path baseModel(Path dir) {

@@ -208,6 +208,38 @@ class SandwichTrainerTest {
     }
 
     @Test
+    void theLinearsTrainAtTheirOwnRateAndAtZeroStayAsFitted(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(m, 5); // d0, s0, s1
+            FluxModel model = sm.flux();
+            Module original = replace(model, s(0), m, 30);
+            ReplacedSingleBlock linear = (ReplacedSingleBlock) model.singleBlocks().get(0);
+            float[] fitted = linear.linear().weight().value().toFloatArray();
+            SandwichTrainer.Result frozen = SandwichTrainer.train(model, s(0), original, calibration(sm),
+                    options(spill).withSteps(4).withLinearLr(0), m);
+            assertArrayEquals(fitted, linear.linear().weight().value().toFloatArray(), 0f);
+            // the adapters did learn: B started at zero
+            float[] b = LoraInjector.linears(model, d(0)).values().iterator().next().lora().b().value().toFloatArray();
+            assertTrue(maxAbs(b) > 0, "the adapters stayed at zero");
+            assertTrue(frozen.trainedParams().contains("single_blocks.0.linear.weight")); // still in the trained set
+
+            // at its own rate: one step moves each weight by about that rate (Adam's first update is ~ the rate)
+            SandwichTrainer.train(model, s(0), original, calibration(sm),
+                    options(spill).withSteps(1).withLr(1e-3).withLinearLr(1e-5), m);
+            float[] moved = linear.linear().weight().value().toFloatArray();
+            float step = 0;
+            for (int i = 0; i < moved.length; i++) step = Math.max(step, Math.abs(moved[i] - fitted[i]));
+            assertTrue(step > 0 && step < 2e-5, "the largest linear update was " + step + ", expected about 1e-5");
+        }
+    }
+
+    private static float maxAbs(float[] v) {
+        float a = 0;
+        for (float x : v) a = Math.max(a, Math.abs(x));
+        return a;
+    }
+
+    @Test
     void trainingLowersTheLocalLossAndFreshLoraStartsAtTheLinearOnlyLoss(@TempDir Path spill) {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel sm = TinyShapes.model(m, 5); // d0, s0, s1

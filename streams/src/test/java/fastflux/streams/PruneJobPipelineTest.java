@@ -24,7 +24,7 @@ class PruneJobPipelineTest {
     /** Two of five blocks, least squares only: the second fit runs through a model that already has a replaced block. */
     static PruneJob.Options options() {
         return new PruneJob.Options(0.4, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
-                Replacement.Mode.LINEAR, false, 3, 6, 2, 0, 1e-3, 4, 4f, 1L << 20, 0);
+                Replacement.Mode.LINEAR, false, 3, 6, 2, 0, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
     }
 
     @Test

@@ -44,7 +44,7 @@ class PaperTablesTest {
 
     static PaperTables.Options options(Path model, Set<PaperTables.Part> parts) {
         PruneJob.Options method = new PruneJob.Options(0.34, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
-                Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 4, 4f, 1L << 20, 0);
+                Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
         List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
                 new Prompt(Category.COLORS, "a red square"));
         return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2, 1, 0);
