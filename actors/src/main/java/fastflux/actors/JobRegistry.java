@@ -77,7 +77,10 @@ final class JobRegistry {
             if (v != VERSION) throw new IllegalArgumentException("registry version " + v + ", this daemon reads " + VERSION);
             for (JsonElement e : root.getAsJsonArray("jobs")) {
                 JsonObject o = e.getAsJsonObject();
-                Job j = new Job(o.get("id").getAsString(), GSON.fromJson(o.get("spec"), JobSpec.class),
+                JsonObject spec = o.getAsJsonObject("spec");
+                // a job queued before the linears had their own rate (session 22) trains them at the adapters'
+                if (spec != null && !spec.has("linearLr") && spec.has("lr")) spec.add("linearLr", spec.get("lr"));
+                Job j = new Job(o.get("id").getAsString(), GSON.fromJson(spec, JobSpec.class),
                         o.get("state").getAsString(), o.get("error").isJsonNull() ? null : o.get("error").getAsString());
                 if (j.spec == null || !j.id.matches("job-\\d{4,}")) throw new IllegalArgumentException("job entry " + o + " is incomplete");
                 jobs.add(j);

@@ -35,4 +35,17 @@ class JobRegistryTest {
             assertEquals(damaged, Files.readString(file), "left as it was");
         }
     }
+
+    @Test
+    void aJobQueuedBeforeTheLinearsHadTheirOwnRateKeepsTrainingThemAtTheAdaptersRate(@TempDir Path tmp) throws Exception {
+        JobRegistry r = new JobRegistry(tmp);
+        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 3e-3, 2, 2, 0);
+        r.save(List.of(new JobRegistry.Job("job-0001", spec, "queued", null)));
+        Path file = tmp.resolve("jobs.json");
+        String now = Files.readString(file);
+        String before = now.replaceAll(",\\s*\"linearLr\":\\s*[0-9.eE-]+", "");
+        assertTrue(now.contains("\"linearLr\"") && !before.contains("linearLr"), before);
+        Files.writeString(file, before);
+        assertEquals(3e-3, r.load().get(0).spec.options().linearLr());
+    }
 }
