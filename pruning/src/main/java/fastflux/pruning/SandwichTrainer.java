@@ -49,7 +49,8 @@ import java.util.TreeMap;
  *       ids, into a bounded buffer that spills to disk ({@link SandwichPairs}).</li>
  *   <li>{@link #train(FluxModel, Sandwich, SandwichPairs, Options, NDManager)}: with B_i's linear back in, LoRA
  *       (B zero) on every linear of B_u and B_d, the linears of all replaced blocks strictly between u and d and
- *       the LoRAs are trained with AdamW on the MSE to the recorded outputs; everything else is frozen.</li>
+ *       the LoRAs are trained with AdamW on the MSE to the recorded outputs, the adapters at {@code lr}, the linears
+ *       (which start at their least-squares optimum) at {@code linearLr}; everything else is frozen.</li>
  * </ol>
  *
  * <p>Edges: with no unreplaced block before i the sandwich starts at the transformer's embedded input (after
