@@ -30,12 +30,12 @@ record MethodFlags(String importance, int calibPrompts, int calibSteps, int stSt
                 + "  --calib-prompts N  calibration prompts from the grammar, each with 2 noise seeds (default " + d.calibPrompts() + ")\n"
                 + "  --steps N          sampler steps of the calibration trajectories (default " + d.calibSteps() + ")\n"
                 + "  --st-steps N       sandwich-training steps per block (default " + d.stSteps() + ")\n"
-                + "  --lr X             sandwich-training learning rate of the LoRA adapters, AdamW (default " + d.lr() + ")\n"
+                + "  --lr X             sandwich-training learning rate of the LoRA adapters, AdamW (default " + PruneJob.Options.plain(d.lr()) + ")\n"
                 + "  --linear-lr X      sandwich-training learning rate of the replaced blocks' linears, which start at\n"
-                + "                     their least-squares optimum (default " + d.linearLr() + "; 0 keeps them as fitted)\n"
+                + "                     their least-squares optimum (default " + PruneJob.Options.plain(d.linearLr()) + "; 0 keeps them as fitted)\n"
                 + "  --lora-rank R      rank of the neighbours' LoRA adapters (default " + d.loraRank() + ", 1.6 % of the Shapes width;\n"
                 + "                     for FLUX.1's 3072 something like 32)\n"
-                + "  --lora-alpha A     LoRA alpha; the adapters' scale is alpha / rank (default " + d.loraAlpha() + ")\n"
+                + "  --lora-alpha A     LoRA alpha; the adapters' scale is alpha / rank (default " + PruneJob.Options.plain(d.loraAlpha()) + ")\n"
                 + "  --seed S           seed of the calibration prompts, adapter initialisation and training batches (default " + d.seed() + ")";
     }
 }

@@ -98,6 +98,16 @@ public final class PruneJob {
                     Calibration.Options.DEFAULT_PROMPTS, 10, 150, 1e-3, DEFAULT_LINEAR_LR, DEFAULT_LORA_RANK, DEFAULT_LORA_RANK, 256L << 20, 0);
         }
 
+        /** A rate or scale as people write it in help and reports: {@code 0.0001}, {@code 2}, not {@code 1.0E-4}, {@code 2.0}. */
+        public static String plain(double x) {
+            return java.math.BigDecimal.valueOf(x).stripTrailingZeros().toPlainString();
+        }
+
+        /** {@link #plain(double)} for a float, by its own shortest text: {@code 0.3f} is {@code 0.3}. */
+        public static String plain(float x) {
+            return new java.math.BigDecimal(Float.toString(x)).stripTrailingZeros().toPlainString();
+        }
+
         /** The same options with another seed (calibration prompts, adapter initialisation, minibatch order). */
         public Options withSeed(long s) {
             return new Options(ratio, importance, importanceFrom, order, mode, sandwichTraining, sandwichWidth, calibPrompts,

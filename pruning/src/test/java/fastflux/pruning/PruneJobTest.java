@@ -217,4 +217,13 @@ class PruneJobTest {
         assertThrows(IllegalArgumentException.class, () -> options(1));
         assertEquals(1, PruneJob.blocksFor(0.01, PARAMS), "at least one block");
     }
+
+    @Test
+    void ratesArePrintedAsPeopleWriteThem() {
+        assertEquals("0.0001", PruneJob.Options.plain(1e-4));
+        assertEquals("0.001", PruneJob.Options.plain(1e-3));
+        assertEquals("2", PruneJob.Options.plain(2.0));
+        assertEquals("0", PruneJob.Options.plain(0));
+        assertEquals("0.3", PruneJob.Options.plain(0.3f), "a float by its own digits, not its double's");
+    }
 }

@@ -323,7 +323,9 @@ public final class PaperTables {
     /**
      * A finished variant counts only when it was pruned with this invocation's options: one run with, say, other
      * sandwich-training steps into the same directory is a clear error instead of a report mixing two settings. The
-     * ranking's path is left out (the directory may have moved; the ranking is the one in it).
+     * ranking's path is left out (the directory may have moved; the ranking is the one in it), and so are the
+     * training's own settings for a variant that does not train ({@code --no-st}): its model is the same bytes
+     * whatever they are, so one run of it serves every trainer setting.
      */
     static void requireSameOptions(Variant v, JsonObject finishedReport) {
         JsonObject want = v.options().toJson();
@@ -331,6 +333,7 @@ public final class PaperTables {
         List<String> differ = new ArrayList<>();
         for (String k : want.keySet()) {
             if (k.equals("importance_from")) continue;
+            if (!v.options().sandwichTraining() && TRAINING_ONLY.contains(k)) continue;
             var a = want.get(k);
             var b = had == null ? null : had.get(k);
             if (b == null || !a.equals(b)) differ.add(k + " " + (b == null ? "(absent)" : b) + ", here " + a);
@@ -340,6 +343,9 @@ public final class PaperTables {
                     + "): use another --out, or the options it was run with");
         }
     }
+
+    /** The options that only sandwich training reads. */
+    private static final Set<String> TRAINING_ONLY = Set.of("sandwich_width", "st_steps", "lr", "linear_lr", "lora_rank", "lora_alpha");
 
     /** The shared block ranking: computed once into {@code DIR/importance} (a resumable run of its own). */
     private void importance() {

@@ -2,6 +2,7 @@ package fastflux.pruning.experiments;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import fastflux.pruning.PruneJob;
 import fastflux.pruning.experiments.PaperTables.Part;
 import fastflux.pruning.experiments.PaperTables.Variant;
 import java.util.ArrayList;
@@ -118,7 +119,7 @@ final class PaperTablesReport {
         md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s%s; "
                         + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks (5 replaced). Calibration: %d grammar prompts × 2 seeds, %d sampler "
                         + "steps; %d sandwich-training steps per block, lr %s (linears %s), LoRA rank %d, alpha %s; importance %s.%n%n",
-                o.model(), blocks, m.ratio(), replaced, m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.linearLr(), m.loraRank(), m.loraAlpha(),
+                o.model(), blocks, m.ratio(), replaced, m.calibPrompts(), m.calibSteps(), m.stSteps(), PruneJob.Options.plain(m.lr()), PruneJob.Options.plain(m.linearLr()), m.loraRank(), PruneJob.Options.plain(m.loraAlpha()),
                 m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base %d + i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "

@@ -111,6 +111,16 @@ class PaperTablesTest {
         report.getAsJsonObject("options").addProperty("st_steps", 300);
         var e = assertThrows(IllegalArgumentException.class, () -> PaperTables.requireSameOptions(full, report));
         assertTrue(e.getMessage().contains("variant full") && e.getMessage().contains("st_steps 300, here 2"), e.getMessage());
+
+        PaperTables.Variant noSt = new PaperTables(tmp, options(tmp, EnumSet.of(PaperTables.Part.TABLE4)), System.out).variants().get("no-st");
+        com.google.gson.JsonObject untrained = new com.google.gson.JsonObject();
+        untrained.add("options", noSt.options().toJson());
+        untrained.getAsJsonObject("options").addProperty("st_steps", 300);
+        untrained.getAsJsonObject("options").addProperty("lora_rank", 8);
+        PaperTables.requireSameOptions(noSt, untrained); // trains nothing: the trainer's settings do not reach its model
+        untrained.getAsJsonObject("options").addProperty("calib_prompts", 128);
+        e = assertThrows(IllegalArgumentException.class, () -> PaperTables.requireSameOptions(noSt, untrained));
+        assertTrue(e.getMessage().contains("variant no-st") && e.getMessage().contains("calib_prompts 128"), e.getMessage());
     }
 
     @Test
