@@ -1,5 +1,6 @@
 package fastflux.shapes;
 
+import fastflux.model.ParallelInference;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -68,13 +69,9 @@ public final class Evaluation {
                 lines.add(i);
             }
         }
-        List<Image> images = new ArrayList<>();
-        for (int s = 0; s < texts.size(); s += o.batch()) {
-            int e = Math.min(texts.size(), s + o.batch());
-            long[] sd = seeds.subList(s, e).stream().mapToLong(Long::longValue).toArray();
-            images.addAll(model.generate(texts.subList(s, e), sd, o.steps(), o.guidance(), o.batch()));
-            if (progress != null) progress.done(images.size(), texts.size());
-        }
+        long[] sd = seeds.stream().mapToLong(Long::longValue).toArray();
+        List<Image> images = model.generate(texts, sd, o.steps(), o.guidance(), o.batch(),
+                ParallelInference.defaultThreads(), progress == null ? null : done -> progress.done(done, texts.size()));
         EvalReport report = new EvalReport();
         for (int i = 0; i < images.size(); i++) report.add(owners.get(i), images.get(i));
         int nRef = Math.max(FD_REFERENCE_MIN, images.size());

@@ -11,6 +11,7 @@ import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.FluxParamsJson;
 import fastflux.model.ModelDir;
+import fastflux.model.ParallelInference;
 import fastflux.model.Param;
 import fastflux.model.PrunedModels;
 import fastflux.model.Replacement;
@@ -30,6 +31,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.Set;
+import java.util.function.IntConsumer;
 
 /**
  * The tiny FLUX of the Shapes world: the same transformer class, sampler and conditioning interface as
@@ -209,24 +211,45 @@ public final class ShapesModel {
 
     /**
      * Generates one image per (prompt, seed) pair with the guided Euler sampler; batched {@code batch} images
-     * at a time (each guided step runs the conditional and unconditional halves as one batch).
+     * at a time (each guided step runs the conditional and unconditional halves as one batch), the batches spread
+     * over {@link ParallelInference#defaultThreads()} threads. An image depends on its prompt and seed alone.
      */
     public List<Image> generate(List<String> prompts, long[] seeds, int steps, float guidance, int batch) {
+        return generate(prompts, seeds, steps, guidance, batch, ParallelInference.defaultThreads(), null);
+    }
+
+    /**
+     * As above on {@code threads} threads (1: this one); {@code progress} (may be null) is told, one call at a
+     * time, how many images are done after each batch.
+     */
+    public List<Image> generate(List<String> prompts, long[] seeds, int steps, float guidance, int batch, int threads,
+                                IntConsumer progress) {
         if (prompts.size() != seeds.length) throw new IllegalArgumentException("one seed per prompt is needed");
-        List<Image> out = new ArrayList<>();
-        for (int s = 0; s < prompts.size(); s += batch) {
-            int e = Math.min(prompts.size(), s + batch);
+        if (batch < 1) throw new IllegalArgumentException("batch must be >= 1, got " + batch);
+        int n = prompts.size();
+        int batches = (n + batch - 1) / batch;
+        int[] done = {0};
+        List<List<Image>> parts = ParallelInference.map(batches, threads, k -> {
+            int s = k * batch;
+            int e = Math.min(n, s + batch);
             try (NDManager m = NDManager.newBaseManager()) {
                 NDArray x = noise(java.util.Arrays.copyOfRange(seeds, s, e), m);
                 NDArray x0 = sample(prompts.subList(s, e), x, steps, guidance, m);
                 float[] all = x0.toFloatArray();
                 int per = Latents.TOKENS * Latents.CHANNELS;
+                List<Image> out = new ArrayList<>(e - s);
                 for (int i = 0; i < e - s; i++) {
                     float[] tokens = java.util.Arrays.copyOfRange(all, i * per, (i + 1) * per);
                     out.add(Image.fromModelOutput(Latents.unpack(tokens)));
                 }
+                return out;
             }
-        }
+        }, k -> {
+            done[0] += Math.min(n, (k + 1) * batch) - k * batch;
+            if (progress != null) progress.accept(done[0]);
+        });
+        List<Image> out = new ArrayList<>(n);
+        for (List<Image> p : parts) out.addAll(p);
         return out;
     }
 
