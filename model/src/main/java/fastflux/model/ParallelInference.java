@@ -62,7 +62,9 @@ public final class ParallelInference {
     public static <T> List<T> map(int n, int threads, IntFunction<T> task, IntConsumer done) {
         if (n < 0) throw new IllegalArgumentException("task count must be >= 0, got " + n);
         if (threads < 1) throw new IllegalArgumentException("threads must be >= 1, got " + threads);
-        int workers = Math.min(threads, n);
+        // A task that itself maps (nested) runs the inner tasks on its own worker rather than queueing them on the
+        // pool whose workers are the ones waiting.
+        int workers = IN_WORKER.get() ? 1 : Math.min(threads, n);
         if (workers <= 1) {
             List<T> out = new ArrayList<>(n);
             for (int i = 0; i < n; i++) {
@@ -77,6 +79,7 @@ public final class ParallelInference {
         AtomicReference<Throwable> failure = new AtomicReference<>();
         Object lock = new Object();
         Runnable work = () -> {
+            IN_WORKER.set(true);
             JniUtils.setGradMode(false);
             JniUtils.setNumThreads(1);
             try {
@@ -115,6 +118,8 @@ public final class ParallelInference {
     }
 
     private static ThreadPoolExecutor pool;
+
+    private static final ThreadLocal<Boolean> IN_WORKER = ThreadLocal.withInitial(() -> false);
 
     /**
      * The workers: daemon threads kept for the life of the JVM, so that each keeps its own malloc arena. Threads

@@ -55,6 +55,12 @@ class ParallelGenerationTest {
     }
 
     @Test
+    void aTaskThatMapsAgainGetsItsResultsInOrder() {
+        List<List<Integer>> out = ParallelInference.map(8, 8, i -> ParallelInference.map(3, 2, j -> 10 * i + j, null), null);
+        for (int i = 0; i < 8; i++) assertEquals(List.of(10 * i, 10 * i + 1, 10 * i + 2), out.get(i));
+    }
+
+    @Test
     void aFailingTaskIsRethrownToTheCaller() {
         IllegalStateException boom = new IllegalStateException("batch 3 failed");
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> ParallelInference.map(6, 2, i -> {
