@@ -431,6 +431,8 @@ class MainTest {
         assertUsageError("--draws must be at least 1, got 0", "experiment", "paper-tables", "--out", "/tmp/never", "--draws", "0");
         assertUsageError("--first-seed-base must be 0 or more, got -5", "experiment", "paper-tables", "--out", "/tmp/never",
                 "--first-seed-base", "-5");
+        assertUsageError("--table4-ratio must be a fraction between 0 and 1, got 1.5", "experiment", "paper-tables", "--out",
+                "/tmp/never", "--table4-ratio", "1.5");
     }
 
     @Test

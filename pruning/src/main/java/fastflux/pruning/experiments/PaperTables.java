@@ -92,17 +92,45 @@ public final class PaperTables {
      *              {@code method.seed() + d} (calibration prompts, adapter initialisation, minibatch order), so the
      *              orderings are judged over the training's spread as well as the evaluation's
      * @param firstSeedBase the first evaluation seed base
+     * @param table4Ratio Table 4's ratio: the ablations' own ({@code method.ratio()}) shares their full method;
+     *                    another one prunes Table 4's pair apart, as {@code t4-full} and {@code t4-no-st}
      */
     public record Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
-                          int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase) {
+                          int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase,
+                          double table4Ratio) {
         public Options {
             if (seeds < 1 || seedBases < 1 || evalSteps < 1 || gridSeeds < 1 || draws < 1) {
                 throw new IllegalArgumentException("seeds, seed bases, evaluation steps, grid seeds and draws must be >= 1");
             }
             if (firstSeedBase < 0) throw new IllegalArgumentException("the first seed base must be >= 0, got " + firstSeedBase);
+            if (!(table4Ratio > 0 && table4Ratio < 1)) {
+                throw new IllegalArgumentException("Table 4's ratio must be a fraction between 0 and 1, got " + table4Ratio);
+            }
             if (evalPrompts == null || evalPrompts.isEmpty()) throw new IllegalArgumentException("no evaluation prompts");
             parts = EnumSet.copyOf(parts);
             evalPrompts = List.copyOf(evalPrompts);
+        }
+
+        /** Table 4 at the ablations' ratio. */
+        public Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
+                       int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase) {
+            this(model, parts, method, evalPrompts, evalLabel, seeds, seedBases, evalSteps, gridSeeds, draws, firstSeedBase,
+                    method.ratio());
+        }
+
+        /** Whether Table 4 runs at a ratio of its own, with its own full method. */
+        public boolean table4Apart() {
+            return table4Ratio != method.ratio();
+        }
+
+        /** Table 4's full method: the ablations' {@code full}, or {@code t4-full} at a ratio of its own. */
+        public String table4Full() {
+            return table4Apart() ? "t4-full" : "full";
+        }
+
+        /** Table 4's untrained linears: {@code no-st}, or {@code t4-no-st} at a ratio of its own. */
+        public String table4NoSt() {
+            return table4Apart() ? "t4-no-st" : "no-st";
         }
     }
 
@@ -163,7 +191,7 @@ public final class PaperTables {
         Map<String, JsonObject> outputs = new LinkedHashMap<>();
         for (String name : reports.keySet()) if (isOrderingVariant(name)) outputs.put(name, outputFidelity(name));
         Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
-                o.evalSteps(), o.gridSeeds(), o.draws(), o.firstSeedBase());
+                o.evalSteps(), o.gridSeeds(), o.draws(), o.firstSeedBase(), o.table4Ratio());
         Path report = dir.resolve("report.md");
         write(report, PaperTablesReport.markdown(shown, variants, reports, evals, outputs));
         log.println("paper-tables: report written to " + report);
@@ -225,7 +253,7 @@ public final class PaperTables {
     }
 
     /** The variants whose orderings the targets test; with {@code --draws N} each is pruned N times. */
-    static final List<String> DRAWN = List.of("full", "no-st", "delete", "start2end", "end2start");
+    static final List<String> DRAWN = List.of("full", "no-st", "t4-full", "t4-no-st", "delete", "start2end", "end2start");
 
     /** Draw d of a variant: its own name for draw 0, else {@code NAME-drawD}. */
     static String drawName(String name, int draw) {
@@ -238,12 +266,17 @@ public final class PaperTables {
                 ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
         PruneJob.Options full = m.withImportanceFrom(importance);
         Map<String, Variant> v = new LinkedHashMap<>();
-        if (p.contains(Part.TABLE4) || p.contains(Part.TABLE5) || p.contains(Part.FIG6) || p.contains(Part.FIG7)) {
-            v.put("full", new Variant("full", "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")", full, null));
+        String fullLabel = "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")";
+        boolean t4 = p.contains(Part.TABLE4);
+        if ((t4 && !o.table4Apart()) || p.contains(Part.TABLE5) || p.contains(Part.FIG6) || p.contains(Part.FIG7)) {
+            v.put("full", new Variant("full", fullLabel, full, null));
         }
-        if (p.contains(Part.TABLE4)) {
-            v.put("no-st", new Variant("no-st", "w/o ST (least-squares linears)", full.withMode(Replacement.Mode.LINEAR)
-                    .withSandwichTraining(false), null));
+        if (t4) {
+            PruneJob.Options atT4 = full.withRatio(o.table4Ratio());
+            String ratio = o.table4Apart() ? ", Table 4's ratio " + PruneJob.Options.plain(o.table4Ratio()) : "";
+            if (o.table4Apart()) v.put(o.table4Full(), new Variant(o.table4Full(), fullLabel + ratio, atT4, null));
+            v.put(o.table4NoSt(), new Variant(o.table4NoSt(), "w/o ST (least-squares linears)" + ratio,
+                    atT4.withMode(Replacement.Mode.LINEAR).withSandwichTraining(false), null));
         }
         if (p.contains(Part.FIG6)) {
             v.put("delete", new Variant("delete", "delete (shortcut), same ST", full.withMode(Replacement.Mode.DELETE),

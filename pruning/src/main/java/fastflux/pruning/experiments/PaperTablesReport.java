@@ -116,10 +116,17 @@ final class PaperTablesReport {
         JsonObject full = reports.get("full");
         int count = full == null ? -1 : full.get("replaced_count").getAsInt();
         String replaced = count < 0 ? "" : " (" + count + (count == 1 ? " block" : " blocks") + " replaced)";
-        md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s%s; "
+        String t4 = "";
+        if (o.table4Apart() && o.parts().contains(Part.TABLE4)) {
+            JsonObject t4Full = reports.get(o.table4Full());
+            int n = t4Full == null ? -1 : t4Full.get("replaced_count").getAsInt();
+            t4 = " Table 4 at ratio " + PruneJob.Options.plain(o.table4Ratio())
+                    + (n < 0 ? "" : " (" + n + (n == 1 ? " block" : " blocks") + " replaced)") + ".";
+        }
+        md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s%s;%s "
                         + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks (5 replaced). Calibration: %d grammar prompts × 2 seeds, %d sampler "
                         + "steps; %d sandwich-training steps per block, lr %s (linears %s), LoRA rank %d, alpha %s; importance %s.%n%n",
-                o.model(), blocks, m.ratio(), replaced, m.calibPrompts(), m.calibSteps(), m.stSteps(), PruneJob.Options.plain(m.lr()), PruneJob.Options.plain(m.linearLr()), m.loraRank(), PruneJob.Options.plain(m.loraAlpha()),
+                o.model(), blocks, m.ratio(), replaced, t4, m.calibPrompts(), m.calibSteps(), m.stSteps(), PruneJob.Options.plain(m.lr()), PruneJob.Options.plain(m.linearLr()), m.loraRank(), PruneJob.Options.plain(m.loraAlpha()),
                 m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base %d + i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "
@@ -140,8 +147,8 @@ final class PaperTablesReport {
         if (o.parts().contains(Part.TABLE4)) {
             md.append("## Table 4: sandwich training (ST)\n\n").append(head);
             md.append(row("FLUX / unpruned", "28.32", evals.get(PaperTables.UNPRUNED), null));
-            md.append(row("FastFLUX", "28.58", evals.get("full"), reports.get("full")));
-            md.append(row("w/o ST", "27.99", evals.get("no-st"), reports.get("no-st")));
+            md.append(row("FastFLUX", "28.58", evals.get(o.table4Full()), reports.get(o.table4Full())));
+            md.append(row("w/o ST", "27.99", evals.get(o.table4NoSt()), reports.get(o.table4NoSt())));
             md.append("\nPaper: CLIP score 31.35 / 30.98 / 30.91, latency 98.26 / 90.78 / 90.83 ms.\n\n");
         }
         if (o.parts().contains(Part.FIG6)) {
@@ -201,7 +208,7 @@ final class PaperTablesReport {
         md.append("## Ordering targets (overall)\n\nUnpaired: holds when the gap of the means exceeds the larger of the two "
                 + "sds. Paired: every variant is judged on the same prompts and noise seeds in each seed base, so the "
                 + "difference per " + per + " is taken first; holds when its mean exceeds its sd.\n\n");
-        target(md, "Table 4: full method > linear without ST", evals, "full", "no-st", "overall", per);
+        target(md, "Table 4: full method > linear without ST", evals, o.table4Full(), o.table4NoSt(), "overall", per);
         target(md, "Figure 6: full method > delete with the same training", evals, "full", "delete", "overall", per);
         target(md, "Table 5: importance order > Start2End", evals, "full", "start2end", "overall", per);
         if (o.draws() > 1) {
@@ -209,17 +216,17 @@ final class PaperTablesReport {
             md.append("| target |");
             for (int d = 0; d < o.draws(); d++) md.append(" draw ").append(d).append(" |");
             md.append("\n|---|").append("---|".repeat(o.draws())).append('\n');
-            drawRow(md, "Table 4: full > w/o ST", perVariant, "full", "no-st", o.draws());
+            drawRow(md, "Table 4: full > w/o ST", perVariant, o.table4Full(), o.table4NoSt(), o.draws());
             drawRow(md, "Figure 6: full > delete + ST", perVariant, "full", "delete", o.draws());
             drawRow(md, "Table 5: importance > Start2End", perVariant, "full", "start2end", o.draws());
         }
         md.append("\n## Ordering targets (fidelity to the unpruned model)\n\nThe same tests on the pixel MSE to the "
                 + "unpruned model's images, where lower is better: each line states how much closer the first variant "
                 + "stays.\n\n");
-        target(md, "Table 4: full method closer than linear without ST", evals, "full", "no-st", FIDELITY, per);
+        target(md, "Table 4: full method closer than linear without ST", evals, o.table4Full(), o.table4NoSt(), FIDELITY, per);
         target(md, "Figure 6: full method closer than delete with the same training", evals, "full", "delete", FIDELITY, per);
         target(md, "Table 5: importance order closer than Start2End", evals, "full", "start2end", FIDELITY, per);
-        outputFidelityTargets(md, outputs, o.draws());
+        outputFidelityTargets(md, outputs, o);
         md.append('\n');
 
         md.append("## Replaced blocks per variant\n\n| variant | what | replaced (in order) | total s |\n|---|---|---|---|\n");
@@ -243,7 +250,8 @@ final class PaperTablesReport {
      * per training draw, paired by draw. Only the variants whose every draw has one take part; nothing is written when
      * the full method is not among them.
      */
-    static void outputFidelityTargets(StringBuilder md, Map<String, JsonObject> outputs, int draws) {
+    static void outputFidelityTargets(StringBuilder md, Map<String, JsonObject> outputs, PaperTables.Options o) {
+        int draws = o.draws();
         Map<String, List<JsonObject>> byDraw = new LinkedHashMap<>();
         for (String name : PaperTables.DRAWN) {
             List<JsonObject> all = new ArrayList<>();
@@ -254,14 +262,15 @@ final class PaperTablesReport {
             }
             if (all != null) byDraw.put(name, all);
         }
-        if (!byDraw.containsKey("full") || byDraw.size() < 2) return;
-        JsonObject any = byDraw.get("full").get(0);
+        String full = byDraw.containsKey("full") ? "full" : o.table4Full();
+        if (!byDraw.containsKey(full) || byDraw.size() < 2) return;
+        JsonObject any = byDraw.get(full).get(0);
         md.append(String.format(Locale.ROOT, "%n## Ordering targets (output fidelity: the transformers alone)%n%nThe error "
                 + "each variant's transformer adds per sampler step against the unpruned one's: both models' guided velocities "
                 + "at the unpruned model's latents, relative mean square (`fastflux fidelity`; %s, %d items, %d steps; lower "
                 + "is closer), one value per training draw. No judge and no evaluation noise, but no image either.%n%n",
                 any.get("source").getAsString(), any.get("items").getAsInt(), any.get("steps").getAsInt()));
-        target(md, "Table 4: full method closer than linear without ST", byDraw, "full", "no-st", STEP_ERROR, "draw");
+        target(md, "Table 4: full method closer than linear without ST", byDraw, o.table4Full(), o.table4NoSt(), STEP_ERROR, "draw");
         target(md, "Figure 6: full method closer than delete with the same training", byDraw, "full", "delete", STEP_ERROR, "draw");
         target(md, "Table 5: importance order closer than Start2End", byDraw, "full", "start2end", STEP_ERROR, "draw");
     }

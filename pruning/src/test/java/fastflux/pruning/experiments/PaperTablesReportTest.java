@@ -89,7 +89,7 @@ class PaperTablesReportTest {
         }
         outputs.put("no-st", stepError(0.03)); // one draw of three: left out
         StringBuilder md = new StringBuilder();
-        PaperTablesReport.outputFidelityTargets(md, outputs, 3);
+        PaperTablesReport.outputFidelityTargets(md, outputs, options(3, 0.25));
         String s = md.toString();
         assertTrue(s.contains("## Ordering targets (output fidelity"), s);
         assertTrue(s.contains("Figure 6: full method closer than delete with the same training: 0.0257 ± 0.0006 vs 0.0370 ± 0.0026"), s);
@@ -98,8 +98,40 @@ class PaperTablesReportTest {
         assertTrue(s.contains("grammar(n=32, seed=1), 64 items, 20 steps"), s);
         // no measurement of the full method: no section at all
         md.setLength(0);
-        PaperTablesReport.outputFidelityTargets(md, Map.of("delete", stepError(0.03), "no-st", stepError(0.03)), 1);
+        PaperTablesReport.outputFidelityTargets(md, Map.of("delete", stepError(0.03), "no-st", stepError(0.03)), options(1, 0.25));
         assertEquals("", md.toString());
+    }
+
+    /** Options at the ablation ratio 0.25 with Table 4 at {@code table4Ratio}, 2 seed bases from 5000. */
+    static PaperTables.Options options(int draws, double table4Ratio) {
+        return new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.of(PaperTables.Part.TABLE4,
+                PaperTables.Part.FIG6), fastflux.pruning.PruneJob.Options.defaults(0.25),
+                List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4,
+                draws, 5000, table4Ratio);
+    }
+
+    @Test
+    void table4AtARatioOfItsOwnIsJudgedOnItsOwnPair() {
+        // The ablations' full method ("full", 0.25) scores 0.50 / 0.60 and its no-st twin is absent; Table 4's pair at
+        // 0.42 is t4-full (0.45, 0.47) against t4-no-st (0.33, 0.43): differences 0.12 and 0.04
+        Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
+        evals.put(PaperTables.UNPRUNED, overall(0.7, 0.7));
+        evals.put("full", overall(0.50, 0.60));
+        evals.put("delete", overall(0.45, 0.55));
+        evals.put("t4-full", overall(0.45, 0.47));
+        evals.put("t4-no-st", overall(0.33, 0.43));
+        Map<String, JsonObject> outputs = Map.of("full", stepError(0.026), "delete", stepError(0.040),
+                "t4-full", stepError(0.030), "t4-no-st", stepError(0.045));
+        String md = PaperTablesReport.markdown(options(1, 0.42), Map.of(), Map.of(), evals, outputs);
+        assertTrue(md.contains("Table 4 at ratio 0.42."), md);
+        assertTrue(md.contains("| FastFLUX | 28.58 | 0.460 ± 0.014 |"), md);
+        assertTrue(md.contains("| w/o ST | 27.99 | 0.380 ± 0.071 |"), md);
+        assertTrue(md.contains("Table 4: full method > linear without ST: 0.460 ± 0.014 vs 0.380 ± 0.071"), md);
+        assertTrue(md.contains("paired by seed base: difference 0.080 ± 0.057, **holds**"), md);
+        // Figure 6 keeps the ablations' own full method
+        assertTrue(md.contains("| FastFLUX (BRLL + ST) | 28.58 | 0.550 ± 0.071 |"), md);
+        assertTrue(md.contains("Table 4: full method closer than linear without ST: 0.0300"), md);
+        assertTrue(md.contains("Figure 6: full method closer than delete with the same training: 0.0260"), md);
     }
 
     static JsonObject stepError(double e) {

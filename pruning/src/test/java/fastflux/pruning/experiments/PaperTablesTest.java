@@ -77,7 +77,36 @@ class PaperTablesTest {
 
     static PaperTables.Options withDraws(PaperTables.Options o, int draws, long firstSeedBase, int seedBases) {
         return new PaperTables.Options(o.model(), o.parts(), o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), seedBases,
-                o.evalSteps(), o.gridSeeds(), draws, firstSeedBase);
+                o.evalSteps(), o.gridSeeds(), draws, firstSeedBase, o.table4Ratio());
+    }
+
+    @Test
+    void table4AtARatioOfItsOwnPrunesItsOwnPairAndLeavesTheAblationsFullMethodAlone(@TempDir Path tmp) {
+        PaperTables.Options base = options(tmp, EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6));
+        PaperTables.Options apart = new PaperTables.Options(base.model(), base.parts(), base.method(), base.evalPrompts(),
+                base.evalLabel(), 1, 1, 2, 2, 2, 0, 0.5);
+        Map<String, PaperTables.Variant> v = new PaperTables(tmp, apart, System.out).variants();
+        assertEquals(List.of("full", "t4-full", "t4-no-st", "delete", "full-draw1", "t4-full-draw1", "t4-no-st-draw1", "delete-draw1"),
+                List.copyOf(v.keySet()));
+        assertEquals(0.34, v.get("full").options().ratio());
+        assertEquals(0.34, v.get("delete").options().ratio());
+        assertEquals(0.5, v.get("t4-full").options().ratio());
+        assertEquals(0.5, v.get("t4-no-st-draw1").options().ratio());
+        // the pair differs only in the training, as at the ablations' ratio
+        assertEquals(v.get("t4-full").options().withSandwichTraining(false), v.get("t4-no-st").options());
+        assertEquals(v.get("full").options().withRatio(0.5), v.get("t4-full").options());
+        assertEquals(1, v.get("t4-full-draw1").options().seed());
+        // Table 4 alone: no ablation full method to prune
+        PaperTables.Options alone = new PaperTables.Options(base.model(), EnumSet.of(PaperTables.Part.TABLE4), base.method(),
+                base.evalPrompts(), base.evalLabel(), 1, 1, 2, 2, 1, 0, 0.5);
+        assertEquals(List.of("t4-full", "t4-no-st"), List.copyOf(new PaperTables(tmp, alone, System.out).variants().keySet()));
+        // at the ablations' own ratio Table 4 shares their full method, under the names of old
+        PaperTables.Options same = new PaperTables.Options(base.model(), EnumSet.of(PaperTables.Part.TABLE4), base.method(),
+                base.evalPrompts(), base.evalLabel(), 1, 1, 2, 2, 1, 0, 0.34);
+        assertEquals(List.of("full", "no-st"), List.copyOf(new PaperTables(tmp, same, System.out).variants().keySet()));
+        var e = assertThrows(IllegalArgumentException.class, () -> new PaperTables.Options(base.model(), base.parts(),
+                base.method(), base.evalPrompts(), base.evalLabel(), 1, 1, 2, 2, 1, 0, 1.0));
+        assertTrue(e.getMessage().contains("Table 4's ratio") && e.getMessage().contains("1.0"), e.getMessage());
     }
 
     @Test
