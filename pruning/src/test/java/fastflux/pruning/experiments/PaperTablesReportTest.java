@@ -123,7 +123,7 @@ class PaperTablesReportTest {
         Map<String, JsonObject> outputs = Map.of("full", stepError(0.026), "delete", stepError(0.040),
                 "t4-full", stepError(0.030), "t4-no-st", stepError(0.045));
         String md = PaperTablesReport.markdown(options(1, 0.42), Map.of(), Map.of(), evals, outputs);
-        assertTrue(md.contains("Table 4 at ratio 0.42."), md);
+        assertTrue(md.contains("Figures 6–7) at ratio 0.25; Table 4 at ratio 0.42; the paper's"), md);
         assertTrue(md.contains("| FastFLUX | 28.58 | 0.460 ± 0.014 |"), md);
         assertTrue(md.contains("| w/o ST | 27.99 | 0.380 ± 0.071 |"), md);
         assertTrue(md.contains("Table 4: full method > linear without ST: 0.460 ± 0.014 vs 0.380 ± 0.071"), md);
