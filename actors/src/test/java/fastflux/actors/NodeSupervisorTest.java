@@ -82,7 +82,7 @@ class NodeSupervisorTest {
         assertEquals(2, crashes.get());
         Path out = tmp.resolve("out/model.safetensors");
         assertArrayEquals(reference, Files.readAllBytes(out), "the restarted job's model equals the uninterrupted one bit for"
-                + " bit; max relative difference " + DaemonProcessTest.relative(reference, out, tmp));
+                + " bit; max relative difference " + TinyJobs.relative(reference, out, tmp));
         kit.stop(node);
     }
 
@@ -133,7 +133,7 @@ class NodeSupervisorTest {
         assertEquals("done", awaitTerminal(node, first).state());
         Path out = tmp.resolve("a/model.safetensors");
         assertArrayEquals(reference, Files.readAllBytes(out), "paused and resumed vs uninterrupted, bit for bit; max relative"
-                + " difference " + DaemonProcessTest.relative(reference, out, tmp));
+                + " difference " + TinyJobs.relative(reference, out, tmp));
         TestProbe<Protocol.StatusReply> status = kit.createTestProbe();
         node.tell(new NodeSupervisor.GetStatus(second, status.getRef()));
         assertEquals("cancelled", status.receiveMessage().jobs()[0].state());

@@ -13,6 +13,13 @@ public final class TinyJobs {
     static final FluxParams PARAMS =
             new FluxParams(48, 48, 64, 64, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10000, true, false).withDepth(2, 4);
 
+    /** The largest relative difference between a model's bytes and another model file, for failure messages. */
+    public static double relative(byte[] reference, Path other, Path tmp) throws Exception {
+        Path ref = tmp.resolve("reference-" + System.nanoTime() + ".safetensors");
+        Files.write(ref, reference);
+        return fastflux.model.io.SafetensorsCompare.maxRelativeDifference(ref, other);
+    }
+
     private TinyJobs() {}
 
     /** Writes the model to {@code dir}; also a main so that process tests and docs can make one. */

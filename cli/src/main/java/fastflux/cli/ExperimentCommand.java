@@ -1,7 +1,7 @@
 package fastflux.cli;
 
 import fastflux.pruning.PruneJob;
-import fastflux.pruning.experiments.PaperTables;
+import fastflux.experiments.PaperTables;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.PromptFile;
 import fastflux.shapes.ShapesModel;
@@ -29,10 +29,6 @@ final class ExperimentCommand implements Command {
      */
     static final double TABLE4_RATIO = 0.42;
 
-    /** The dev prompt set the README's evaluations use. */
-    static Path devPrompts() {
-        return Path.of(System.getProperty("fastflux.home", "."), "model", "src", "test", "resources", "shapes-prompts-dev.tsv");
-    }
 
     @Override
     public String name() {
@@ -59,7 +55,7 @@ final class ExperimentCommand implements Command {
                 + "  --seed-bases N     evaluation seed bases S, S + 1000, ... (default 3): mean +- sd over them\n"
                 + "  --first-seed-base S  the first of them (default 0); another S draws other noise for every image\n"
                 + "  --seeds K          images per prompt per seed base (default 4)\n"
-                + "  --eval-prompts F   evaluation prompts (default model/src/test/resources/shapes-prompts-dev.tsv)\n"
+                + "  --eval-prompts F   evaluation prompts (default: the dev set shipped with the Shapes world)\n"
                 + "  --eval-steps N     sampler steps of evaluation and grids (default " + ShapesModel.DEFAULT_STEPS + ")\n"
                 + "  --ratio R          ratio of the ablations, Tables 4-5 and Figures 6-7 (default " + ABLATION_RATIO + ": 4 of 12\n"
                 + "                     blocks; the blocks replaced first are so cheap that at 0.25 deletion with the\n"
@@ -89,7 +85,7 @@ final class ExperimentCommand implements Command {
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("experiment: --only: " + e.getMessage());
         }
-        Path promptsFile = a.path("eval-prompts", devPrompts());
+        Path promptsFile = a.path("eval-prompts", null);
         PruneJob.Options method;
         PaperTables.Options o;
         try {
@@ -110,8 +106,9 @@ final class ExperimentCommand implements Command {
             if (draws < 1) throw new IllegalArgumentException("--draws must be at least 1, got " + draws);
             if (firstBase < 0) throw new IllegalArgumentException("--first-seed-base must be 0 or more, got " + firstBase);
             a.rejectUnknown();
-            List<Prompt> prompts = PromptFile.read(promptsFile);
-            o = new PaperTables.Options(model, parts, method, prompts, promptsFile.getFileName().toString(), seeds, bases, evalSteps, 4,
+            List<Prompt> prompts = promptsFile == null ? PromptFile.dev() : PromptFile.read(promptsFile);
+            String promptsName = promptsFile == null ? PromptFile.DEV_NAME : promptsFile.getFileName().toString();
+            o = new PaperTables.Options(model, parts, method, prompts, promptsName, seeds, bases, evalSteps, 4,
                     draws, firstBase, table4Ratio);
         } catch (IllegalArgumentException e) {
             throw new Args.UsageException("experiment: " + e.getMessage());

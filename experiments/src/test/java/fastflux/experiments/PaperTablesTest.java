@@ -1,4 +1,4 @@
-package fastflux.pruning.experiments;
+package fastflux.experiments;
 
 import static org.junit.jupiter.api.Assertions.*;
 

@@ -20,7 +20,25 @@ public final class PromptFile {
      *     file when it holds no prompt
      */
     public static List<Prompt> read(Path file) throws IOException {
-        List<String> lines = Files.readAllLines(file, StandardCharsets.UTF_8);
+        return parse(Files.readAllLines(file, StandardCharsets.UTF_8), file.toString());
+    }
+
+    /** The dev prompt set (66 prompts over GenEval's six categories), shipped in this module's resources. */
+    public static List<Prompt> dev() {
+        try (var in = PromptFile.class.getResourceAsStream(DEV_RESOURCE)) {
+            if (in == null) throw new IllegalStateException("the dev prompt set " + DEV_RESOURCE + " is not on the classpath");
+            return parse(new String(in.readAllBytes(), StandardCharsets.UTF_8).lines().toList(), DEV_NAME);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** The dev set's name in reports. */
+    public static final String DEV_NAME = "shapes-prompts-dev.tsv";
+
+    private static final String DEV_RESOURCE = "/" + DEV_NAME;
+
+    private static List<Prompt> parse(List<String> lines, String file) {
         List<Prompt> out = new ArrayList<>();
         for (int i = 0; i < lines.size(); i++) {
             String line = lines.get(i);

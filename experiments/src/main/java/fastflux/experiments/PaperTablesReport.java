@@ -1,10 +1,10 @@
-package fastflux.pruning.experiments;
+package fastflux.experiments;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import fastflux.pruning.PruneJob;
-import fastflux.pruning.experiments.PaperTables.Part;
-import fastflux.pruning.experiments.PaperTables.Variant;
+import fastflux.experiments.PaperTables.Part;
+import fastflux.experiments.PaperTables.Variant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -126,13 +126,7 @@ class DaemonProcessTest {
         Path resumed = tmp.resolve("out/model.safetensors");
         // Bit-identical since backward no longer reads freed scalars (README, "Lessons about the stack").
         assertArrayEquals(reference, Files.readAllBytes(resumed), "the uninterrupted run vs kills at " + kills + " (seed "
-                + seed + "): max relative difference " + relative(reference, resumed, tmp));
-    }
-
-    static double relative(byte[] reference, Path other, Path tmp) throws Exception {
-        Path ref = tmp.resolve("reference-" + System.nanoTime() + ".safetensors");
-        Files.write(ref, reference);
-        return fastflux.model.io.SafetensorsCompare.maxRelativeDifference(ref, other);
+                + seed + "): max relative difference " + TinyJobs.relative(reference, resumed, tmp));
     }
 
     /** Blocks until the job reports {@code phase}; returns its completed blocks then, or -1 if it ended first. */

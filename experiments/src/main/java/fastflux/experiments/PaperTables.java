@@ -1,4 +1,4 @@
-package fastflux.pruning.experiments;
+package fastflux.experiments;
 
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
