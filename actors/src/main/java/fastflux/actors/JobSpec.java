@@ -116,6 +116,10 @@ public record JobSpec(String model, String out, double ratio, String importance,
                 calibPrompts, calibSteps, stSteps, lr, linearLr, loraRank, (float) loraAlpha, PruneJob.Options.defaults(ratio).bufferBytes(), seed);
     }
 
+    private static java.util.List<String> texts(java.util.List<fastflux.shapes.Prompt> prompts) {
+        return prompts.stream().map(fastflux.shapes.Prompt::text).toList();
+    }
+
     /** The report's quality comparison, or null without one; reads (and so checks) the prompt file. */
     public PruneJob.Quality quality() {
         if (!eval) return null;
@@ -124,12 +128,12 @@ public record JobSpec(String model, String out, double ratio, String importance,
                 Path f = Path.of(evalPrompts);
                 Path cwd = Path.of("").toAbsolutePath();
                 // The report names the file as the user would: relative to the working directory when it is under it.
-                return new PruneJob.Quality(PromptFile.read(f), evalSeeds, f.startsWith(cwd) ? cwd.relativize(f).toString() : evalPrompts);
+                return new PruneJob.Quality(texts(PromptFile.read(f)), evalSeeds, f.startsWith(cwd) ? cwd.relativize(f).toString() : evalPrompts);
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException("cannot read evaluation prompts " + evalPrompts, e);
             }
         }
-        return new PruneJob.Quality(PromptSets.sample(QUALITY_PROMPTS, QUALITY_PROMPT_SEED), evalSeeds,
+        return new PruneJob.Quality(texts(PromptSets.sample(QUALITY_PROMPTS, QUALITY_PROMPT_SEED)), evalSeeds,
                 QUALITY_PROMPTS + " grammar prompts (seed " + QUALITY_PROMPT_SEED + ")");
     }
 
@@ -166,7 +170,7 @@ public record JobSpec(String model, String out, double ratio, String importance,
         if (calibFile != null && !Files.isRegularFile(Path.of(calibFile))) {
             throw new IllegalArgumentException("calibration file " + calibFile + " does not exist");
         }
-        fastflux.pruning.PruneJob.requireRunnable(m, fastflux.pruning.BaseModel.isShapes(m), options(), calibFile != null);
+        fastflux.pruning.PruneJob.requireRunnable(m, fastflux.pruning.BaseModel.hasWorld(m), options(), calibFile != null);
         if (reuseFrom != null && !Files.isDirectory(Path.of(reuseFrom))) {
             throw new IllegalArgumentException("reuse-from directory " + reuseFrom + " does not exist");
         }

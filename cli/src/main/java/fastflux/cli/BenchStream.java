@@ -5,7 +5,7 @@ import fastflux.model.BlockId;
 import fastflux.pruning.BlockFitter;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.PartialPrecision;
-import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.pruning.PromptCalibrationSource;
 import fastflux.shapes.ShapesModel;
 import fastflux.streams.CalibrationPipeline;
 import java.io.BufferedReader;
@@ -102,7 +102,7 @@ final class BenchStream {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = ShapesModel.load(dir, m);
             BlockId id = BlockId.parse(block, model.flux().config());
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, prompts,
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, prompts,
                     Calibration.Options.DEFAULT_PROMPT_SEED), new Calibration.Options(batch, seedList, steps, 4f));
             double rssAfterLoad = procStatusMb("VmRSS");
             CalibrationPipeline pipeline = new CalibrationPipeline(Materializer.matFromSystem(system), o);

@@ -4,7 +4,7 @@ import ai.djl.ndarray.NDManager;
 import fastflux.model.BlockId;
 import fastflux.pruning.BlockFitter;
 import fastflux.pruning.Calibration;
-import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.pruning.PromptCalibrationSource;
 import fastflux.shapes.ShapesModel;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -71,7 +71,7 @@ final class CalibrationBench {
             ShapesModel model = ShapesModel.load(dir, m);
             BlockId block = BlockId.parse(blockName, model.flux().config());
             long afterLoad = vmKb("VmHWM");
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, prompts,
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, prompts,
                     Calibration.Options.DEFAULT_PROMPT_SEED), Calibration.Options.defaults().withSteps(steps));
             long t0 = System.nanoTime();
             BlockFitter.FittedBlock f = BlockFitter.fit(cal, List.of(block), BlockFitter.Options.defaults(), m).get(0);

@@ -11,7 +11,7 @@ import fastflux.pruning.CalibrationSource;
 import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PrecomputedCalibrationSource;
 import fastflux.pruning.PruneJob;
-import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.pruning.PromptCalibrationSource;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -74,8 +74,8 @@ final class FidelityCommand implements Command {
                             + " asks for more");
                 }
                 source = CalibrationSource.firstRows(file, prompts);
-            } else if (base.isShapes()) {
-                source = ShapesCalibrationSource.fromGrammar(base.shapes("grammar prompts"), prompts, promptSeed);
+            } else if (base.hasWorld()) {
+                source = PromptCalibrationSource.sample(base.world("prompt calibration"), prompts, promptSeed);
             } else {
                 throw new IllegalArgumentException(against + " is a FLUX.1 transformer checkpoint (no text_encoder.*): "
                         + "give its conditioning with --calib-file FILE");

@@ -15,7 +15,7 @@ import fastflux.model.io.SafetensorsWriter;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PruneJob;
-import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.pruning.PromptCalibrationSource;
 import fastflux.shapes.Category;
 import fastflux.shapes.Evaluation;
 import fastflux.shapes.Fidelity;
@@ -523,7 +523,7 @@ public final class PaperTables {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel base = ShapesModel.load(o.model(), m);
             FluxModel model = ModelDir.load(variantDir(name), m, DataType.FLOAT32, Set.of());
-            Calibration items = new Calibration(base.flux(), ShapesCalibrationSource.fromGrammar(base, FIDELITY_PROMPTS,
+            Calibration items = new Calibration(base.flux(), PromptCalibrationSource.sample(base, FIDELITY_PROMPTS,
                     OutputFidelity.DEFAULT_PROMPT_SEED), Calibration.Options.defaults().withSteps(o.evalSteps())
                     .withSeeds(PruneJob.heldOutNoiseSeeds()));
             JsonObject result = OutputFidelity.measure(model, items).toJson();

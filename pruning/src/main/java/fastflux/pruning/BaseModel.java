@@ -5,55 +5,57 @@ import ai.djl.ndarray.types.DataType;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
-import fastflux.shapes.Latents;
-import fastflux.shapes.ShapesModel;
+import fastflux.world.World;
+import fastflux.world.Worlds;
 import java.nio.file.Path;
 import java.util.Set;
 
 /**
- * The model a job starts from, in one of two kinds: a Shapes model (transformer and text encoder: it generates
- * images from prompts, which the judge scores) or a FLUX.1 transformer checkpoint (no text encoder: its conditioning
+ * The model a job starts from, in one of two kinds: a model of a {@link World} (transformer and text encoder: it
+ * generates images from prompts, which the world judges) or a bare FLUX.1 transformer checkpoint (its conditioning
  * comes precomputed from a calibration file, and nothing here can draw or judge its images). The kind is read from
- * the checkpoint itself: a Shapes model carries {@code text_encoder.*} tensors.
+ * the directory by the worlds on the classpath ({@link Worlds}).
  */
 public final class BaseModel {
     private final Path dir;
     private final FluxModel flux;
-    private final ShapesModel shapes;
+    private final World<?> world;
 
-    private BaseModel(Path dir, FluxModel flux, ShapesModel shapes) {
+    private BaseModel(Path dir, FluxModel flux, World<?> world) {
         this.dir = dir;
         this.flux = flux;
-        this.shapes = shapes;
+        this.world = world;
     }
 
-    /** Loads {@code dir} in fp32, as a Shapes model where it carries a text encoder. */
+    /** Loads {@code dir} in fp32, as a world's model where one recognises it. */
     public static BaseModel load(Path dir, NDManager manager) {
-        if (isShapes(dir)) {
-            ShapesModel s = ShapesModel.load(dir, manager);
-            return new BaseModel(dir, s.flux(), s);
-        }
+        World<?> w = Worlds.open(dir, manager);
+        if (w != null) return new BaseModel(dir, w.flux(), w);
         return new BaseModel(dir, ModelDir.load(dir, manager, DataType.FLOAT32, Set.of()), null);
     }
 
-    /** Whether {@code dir} holds a Shapes model: its checkpoint carries a text encoder, a FLUX.1 one does not. */
-    public static boolean isShapes(Path dir) {
-        return ShapesModel.hasTextEncoder(ModelDir.weightsFile(dir));
+    /** Whether {@code dir} holds a world's model (it can generate and be judged) rather than a bare transformer. */
+    public static boolean hasWorld(Path dir) {
+        return Worlds.providerOf(dir) != null;
     }
 
     /** The packed latent grid of a FLUX.1 image of 1024 x 1024 pixels: 64 x 64 tokens. */
     public static final int FLUX_GRID = 64;
 
     /**
-     * Opens a calibration file for this model and checks it against the model: a Shapes model's
-     * latent grid is its own, a FLUX.1 checkpoint's the file's {@code latent_grid} (else 1024² images); without a
-     * guidance embedding the file must hold the empty prompt's embeddings for classifier-free guidance.
+     * Opens a calibration file for this model and checks it against the model: a world's model takes the world's
+     * latent grid, a FLUX.1 checkpoint the file's {@code latent_grid} (else 1024² images); without a guidance
+     * embedding the file must hold the empty prompt's embeddings for classifier-free guidance.
      */
     public PrecomputedCalibrationSource openCalibrationFile(Path file) {
         FluxParams p = flux.config();
-        PrecomputedCalibrationSource source = isShapes()
-                ? PrecomputedCalibrationSource.open(file, p, Latents.GRID, Latents.GRID, true)
-                : PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
+        PrecomputedCalibrationSource source;
+        if (world != null) {
+            int grid = (int) Math.round(Math.sqrt(world.latentTokens()));
+            source = PrecomputedCalibrationSource.open(file, p, grid, grid, world.shiftSchedule());
+        } else {
+            source = PrecomputedCalibrationSource.open(file, p, FLUX_GRID, p.guidanceEmbed());
+        }
         if (!p.guidanceEmbed() && Calibration.Options.defaults().guidance() != 1f && !source.hasUnconditional()) {
             source.close();
             throw new IllegalArgumentException(file + ": the model has no guidance embedding, so calibration uses "
@@ -72,17 +74,17 @@ public final class BaseModel {
         return flux;
     }
 
-    /** Whether this is a Shapes model (it can generate and be judged) rather than a FLUX.1 transformer checkpoint. */
-    public boolean isShapes() {
-        return shapes != null;
+    /** Whether this is a world's model (it can generate and be judged) rather than a bare transformer checkpoint. */
+    public boolean hasWorld() {
+        return world != null;
     }
 
-    /** The Shapes model, for {@code what} (named in the error where this is a FLUX.1 transformer checkpoint). */
-    public ShapesModel shapes(String what) {
-        if (shapes == null) {
-            throw new IllegalArgumentException(what + " generates and judges Shapes images, which needs a text encoder; "
+    /** The world, for {@code what} (named in the error where this is a bare transformer checkpoint). */
+    public World<?> world(String what) {
+        if (world == null) {
+            throw new IllegalArgumentException(what + " generates and judges images, which needs a text encoder; "
                     + dir + " is a FLUX.1 transformer checkpoint without one");
         }
-        return shapes;
+        return world;
     }
 }

@@ -9,7 +9,6 @@ import fastflux.model.FluxModel;
 import fastflux.model.Streams;
 import fastflux.sampling.EulerSampler;
 import fastflux.sampling.Schedule;
-import fastflux.shapes.ShapesModel;
 import java.util.Arrays;
 
 /**
@@ -18,7 +17,7 @@ import java.util.Arrays;
  *
  * <p>Items are (prompt p, noise seed s) pairs, item k = (k / S, seeds[k % S]), cut into consecutive batches
  * of {@link Options#batchSize()} items. Each batch opens its own manager, draws its noise, runs the same guided
- * Euler loop as generation ({@link ShapesModel#sample}: {@link Schedule} and {@link EulerSampler}, classifier-
+ * Euler loop as generation (the world's sampler: {@link Schedule} and {@link EulerSampler}, classifier-
  * free guidance {@code v(∅) + g·(v(c) − v(∅))} with both halves in one batch; a guidance-embedded config gets
  * {@code g} as its guidance input instead) and closes the manager before the next batch opens: memory is
  * bounded by one batch, whatever the number of prompts ({@link #openBatches()} is 0 or 1).
@@ -34,6 +33,9 @@ public final class Calibration {
         public static final int DEFAULT_PROMPTS = 64;
         public static final long DEFAULT_PROMPT_SEED = 20_250_601L;
         public static final long[] DEFAULT_SEEDS = {0, 1};
+        /** The sampler of the embedded Shapes model: 20 steps at guidance 4 (a job sets its own steps). */
+        public static final int DEFAULT_STEPS = 20;
+        public static final float DEFAULT_GUIDANCE = 4f;
 
         public Options {
             if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
@@ -45,7 +47,7 @@ public final class Calibration {
 
         /** 8 items a batch, seeds {0, 1}, the generation defaults' steps and guidance. */
         public static Options defaults() {
-            return new Options(8, DEFAULT_SEEDS, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE);
+            return new Options(8, DEFAULT_SEEDS, DEFAULT_STEPS, DEFAULT_GUIDANCE);
         }
 
         @Override

@@ -8,7 +8,7 @@ import ai.djl.ndarray.NDManager;
  * give) and the latent geometry. The calibration stream ({@link Calibration}) asks for one batch of prompts
  * at a time, so a source never has to hold all of them as arrays.
  *
- * <p>Two implementations: {@link ShapesCalibrationSource} (grammar prompts through the Shapes text encoder)
+ * <p>Two implementations: {@link PromptCalibrationSource} (a world's prompts through its text encoder)
  * and {@link PrecomputedCalibrationSource} (a safetensors file of {@code txt}/{@code y} per prompt, for real
  * FLUX checkpoints whose T5/CLIP encoders are not part of this project).
  */

@@ -4,12 +4,8 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.types.DataType;
 import fastflux.model.BlockId;
 import fastflux.model.FluxModel;
-import fastflux.shapes.EvalReport;
-import fastflux.shapes.FrechetDistance;
-import fastflux.shapes.Image;
-import fastflux.shapes.Prompt;
-import fastflux.shapes.PromptSets;
-import fastflux.shapes.ShapesModel;
+import fastflux.world.Frechet;
+import fastflux.world.World;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
@@ -36,22 +32,23 @@ public final class ImportanceScorer {
     public static final String OUTPUT_MSE = "output-mse";
     public static final double DEFAULT_ALPHA = 0.5;
     public static final double DEFAULT_BETA = 0.5;
-    /** Images of the fd-align probe, one per grammar prompt ({@link GenerationOptions#defaults}). */
+    /** Images of the fd-align probe, one per prompt ({@link GenerationOptions#defaults}). */
     public static final int DEFAULT_PROMPTS = 192;
 
     private ImportanceScorer() {}
 
     /**
-     * The generation probe's settings: {@code prompts} grammar prompts from {@code promptSeed} (calibration
+     * The generation probe's settings: {@code prompts} of the world's prompts from {@code promptSeed} (calibration
      * prompts, not an evaluation file), image i drawn from seed {@code seedBase + i}; FD against
-     * {@code referenceImages} dataset images from {@code referenceSeed}.
+     * {@code referenceImages} of the world's reference images from {@code referenceSeed} (or, where the world has
+     * none, the unpruned model's images of the same prompts and seeds).
      */
     public record GenerationOptions(int prompts, long promptSeed, long seedBase, int steps, float guidance, int batch,
                                                                     int referenceImages, long referenceSeed, double alpha, double beta) {
         public GenerationOptions {
-            if (prompts < FrechetDistance.FEATURE_DIM || referenceImages < FrechetDistance.FEATURE_DIM) {
-                throw new IllegalArgumentException("FD needs at least " + FrechetDistance.FEATURE_DIM
-                        + " generated and reference images (the feature dimension), got " + prompts + " and " + referenceImages);
+            if (prompts < 2 || referenceImages < 2) {
+                throw new IllegalArgumentException("FD needs at least 2 generated and reference images, got " + prompts
+                        + " and " + referenceImages);
             }
             if (steps < 1 || batch < 1) throw new IllegalArgumentException("steps and batch must be >= 1");
             if (alpha < 0 || beta < 0 || alpha + beta == 0) {
@@ -60,35 +57,44 @@ public final class ImportanceScorer {
         }
 
         /**
-         * 192 probe images. With 64 (until session 20) the ranking's middle was the probe's noise: on the Shapes
-         * model, three probe sets of 64 put {@code double_blocks.3} 3rd, 6th and 5th and one of 256 7th, its
-         * alignment without the block 0.68 / 0.57 / 0.61 / 0.56 against 0.68–0.71 for the five cheapest blocks; 192
-         * images cost 3× the probe's time (README: "How many images the importance probe needs").
+         * 192 probe images at the world's sampler settings: fewer leave the middle of the ranking to the probe's noise
+         * (docs/method.md, "How many images the importance probe needs").
          */
-        public static GenerationOptions defaults() {
-            return new GenerationOptions(DEFAULT_PROMPTS, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, ShapesModel.DEFAULT_STEPS,
-                    ShapesModel.DEFAULT_GUIDANCE, 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA);
+        public static GenerationOptions defaults(World<?> world) {
+            return new GenerationOptions(DEFAULT_PROMPTS, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, world.defaultSteps(),
+                    world.defaultGuidance(), 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA);
+        }
+
+        /** Checks that {@code world}'s features can be fitted from this many images. */
+        void requireFeatureFit(World<?> world) {
+            if (prompts < world.featureDim() || referenceImages < world.featureDim()) {
+                throw new IllegalArgumentException("FD needs at least " + world.featureDim()
+                        + " generated and reference images (the feature dimension), got " + prompts + " and " + referenceImages);
+            }
         }
     }
 
     /** FD and alignment of one generated set. */
     public record Quality(double fd, double align) {}
 
-    /** Generates the probe set with the model as it is and scores it. */
-    public static Quality quality(ShapesModel model, List<Prompt> prompts, long[] seeds, GenerationOptions o,
-                                                                FrechetDistance.Gaussian reference) {
-        List<String> texts = prompts.stream().map(Prompt::text).toList();
-        List<Image> images = model.generate(texts, seeds, o.steps(), o.guidance(), o.batch());
-        EvalReport report = new EvalReport();
-        for (int i = 0; i < images.size(); i++) report.add(prompts.get(i), images.get(i));
-        double fd = FrechetDistance.distance(FrechetDistance.fit(images), reference);
-        Double align = report.overall();
-        return new Quality(fd, align == null ? 0 : align);
+    /** Generates the probe set with the model as it is and scores it: FD against {@code reference}, the world's alignment. */
+    public static <I> Quality quality(World<I> world, List<String> prompts, long[] seeds, GenerationOptions o,
+                                      Frechet.Gaussian reference) {
+        List<I> images = world.generate(prompts, seeds, o.steps(), o.guidance(), o.batch());
+        double align = world.meanAlignment(prompts, world.alignment(prompts, images));
+        double fd = Frechet.distance(fit(world, images), reference);
+        return new Quality(fd, align);
     }
 
-    /** The paper's metric: generation with each block switched off, FD and judge alignment, Eq. 2. */
-    public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o) {
-        return byGeneration(model, o, (done, block) -> {});
+    private static <I> Frechet.Gaussian fit(World<I> world, List<I> images) {
+        double[][] rows = new double[images.size()][];
+        for (int i = 0; i < rows.length; i++) rows[i] = world.features(images.get(i));
+        return Frechet.fit(rows);
+    }
+
+    /** The paper's metric: generation with each block switched off, FD and the world's alignment, Eq. 2. */
+    public static ImportanceReport byGeneration(World<?> world, GenerationOptions o) {
+        return byGeneration(world, o, (done, block) -> {});
     }
 
     /** Told after each block is probed: how many are done and which one it was. */
@@ -114,18 +120,18 @@ public final class ImportanceScorer {
         double[][] run(List<BlockId> blocks, BlockProbe probe, BlockProgress progress);
     }
 
-    /** As {@link #byGeneration(ShapesModel, GenerationOptions)}, reporting each probed block (one generation pass each). */
-    public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o, BlockProgress progress) {
-        return byGeneration(model, o, progress, ProbeRunner.IN_PROCESS);
+    /** As {@link #byGeneration(World, GenerationOptions)}, reporting each probed block (one generation pass each). */
+    public static ImportanceReport byGeneration(World<?> world, GenerationOptions o, BlockProgress progress) {
+        return byGeneration(world, o, progress, ProbeRunner.IN_PROCESS);
     }
 
     /** As above, the per-block generations run by {@code runner}; the base model's own is generated here. */
-    public static ImportanceReport byGeneration(ShapesModel model, GenerationOptions o, BlockProgress progress,
+    public static ImportanceReport byGeneration(World<?> world, GenerationOptions o, BlockProgress progress,
                                                 ProbeRunner runner) {
-        ProbeSet set = ProbeSet.of(o);
-        Quality base = quality(model, set.prompts(), set.seeds(), o, set.reference());
-        List<BlockId> blocks = BlockSwap.allBlocks(model.flux());
-        double[][] v = runner.run(blocks, generationProbe(model, o, set), progress);
+        ProbeSet set = ProbeSet.of(world, o);
+        Quality base = quality(world, set.prompts(), set.seeds(), o, set.reference());
+        List<BlockId> blocks = BlockSwap.allBlocks(world.flux());
+        double[][] v = runner.run(blocks, generationProbe(world, o, set), progress);
         double[] fd = new double[blocks.size()];
         double[] align = new double[blocks.size()];
         for (int i = 0; i < blocks.size(); i++) {
@@ -139,21 +145,21 @@ public final class ImportanceScorer {
             entries.add(new ImportanceReport.Entry(blocks.get(i), fd[i], align[i], null, scores[i], ranks[i]));
         }
         return new ImportanceReport(FD_ALIGN, o.alpha(), o.beta(),
-                "grammar(n=" + o.prompts() + ", seed=" + o.promptSeed() + ")", set.prompts().size(), set.seeds(), base.fd(), base.align(),
+                world.describeSample(o.prompts(), o.promptSeed()), set.prompts().size(), set.seeds(), base.fd(), base.align(),
                 entries);
     }
 
     /** The generation probe: per block {fd, align} of the probe set generated with that block switched off. */
-    public static BlockProbe generationProbe(ShapesModel model, GenerationOptions o) {
-        return generationProbe(model, o, ProbeSet.of(o));
+    public static BlockProbe generationProbe(World<?> world, GenerationOptions o) {
+        return generationProbe(world, o, ProbeSet.of(world, o));
     }
 
-    private static BlockProbe generationProbe(ShapesModel model, GenerationOptions o, ProbeSet set) {
+    private static BlockProbe generationProbe(World<?> world, GenerationOptions o, ProbeSet set) {
         return (blocks, progress) -> {
             double[][] out = new double[blocks.size()][];
             for (int i = 0; i < blocks.size(); i++) {
-                try (BlockSwap s = BlockSwap.shortcut(model.flux(), blocks.get(i))) {
-                    Quality q = quality(model, set.prompts(), set.seeds(), o, set.reference());
+                try (BlockSwap s = BlockSwap.shortcut(world.flux(), blocks.get(i))) {
+                    Quality q = quality(world, set.prompts(), set.seeds(), o, set.reference());
                     out[i] = new double[] {q.fd(), q.align()};
                 }
                 progress.probed(i + 1, blocks.get(i));
@@ -162,14 +168,20 @@ public final class ImportanceScorer {
         };
     }
 
-    /** The probe's prompts, image i drawn from seed {@code seedBase + i}, and the reference images' FD Gaussian. */
-    private record ProbeSet(List<Prompt> prompts, long[] seeds, FrechetDistance.Gaussian reference) {
-        static ProbeSet of(GenerationOptions o) {
-            List<Prompt> prompts = PromptSets.sample(o.prompts(), o.promptSeed());
+    /**
+     * The probe's prompts, image i drawn from seed {@code seedBase + i}, and the FD reference: the world's reference
+     * images, or the unpruned model's images of the same prompts and seeds (made here, before any block is removed).
+     */
+    private record ProbeSet(List<String> prompts, long[] seeds, Frechet.Gaussian reference) {
+        static <I> ProbeSet of(World<I> world, GenerationOptions o) {
+            o.requireFeatureFit(world);
+            List<String> prompts = world.samplePrompts(o.prompts(), o.promptSeed());
             long[] seeds = new long[prompts.size()];
             for (int i = 0; i < seeds.length; i++) seeds[i] = o.seedBase() + i;
-            return new ProbeSet(prompts, seeds,
-                    FrechetDistance.fit(FrechetDistance.referenceImages(o.referenceImages(), o.referenceSeed())));
+            double[][] reference = world.referenceFeatures(o.referenceImages(), o.referenceSeed());
+            Frechet.Gaussian g = reference != null ? Frechet.fit(reference)
+                    : fit(world, world.generate(prompts, seeds, o.steps(), o.guidance(), o.batch()));
+            return new ProbeSet(prompts, seeds, g);
         }
     }
 

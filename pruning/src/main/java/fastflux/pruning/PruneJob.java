@@ -22,7 +22,8 @@ import fastflux.model.ShortcutSingleBlock;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
-import fastflux.shapes.ShapesModel;
+import fastflux.world.World;
+import fastflux.world.Worlds;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -211,7 +212,7 @@ public final class PruneJob {
 
     /** Whether the base is a FLUX.1 transformer checkpoint: no text encoder, so no image generation or judging here. */
     public boolean transformerOnly() {
-        return !baseModel.isShapes();
+        return !baseModel.hasWorld();
     }
 
     public PruneState state() {
@@ -284,24 +285,24 @@ public final class PruneJob {
     private JsonObject savedOptions() {
         JsonObject o = options.toJson();
         if (calibFile != null) o.addProperty("calib_file", calibFile.file().toAbsolutePath().normalize().toString());
-        if (calibFile != null && !baseModel.isShapes()) o.addProperty("calib_tokens", calibFile.latentTokens());
+        if (calibFile != null && !baseModel.hasWorld()) o.addProperty("calib_tokens", calibFile.latentTokens());
         return o;
     }
 
     /**
      * Checks that a job of these options can run on its base model's kind: a FLUX.1 transformer checkpoint (not
-     * {@code shapes}) has no text encoder, so it calibrates from a file of precomputed conditioning and cannot rank
+     * {@code hasWorld}) has no text encoder, so it calibrates from a file of precomputed conditioning and cannot rank
      * blocks by generating and judging images. Called by {@link #begin} and, before any work, by whoever takes a job.
      */
-    public static void requireRunnable(Path model, boolean shapes, Options options, boolean calibFile) {
-        if (shapes) return;
+    public static void requireRunnable(Path model, boolean hasWorld, Options options, boolean calibFile) {
+        if (hasWorld) return;
         if (!calibFile) {
             throw new IllegalArgumentException(model + " is a FLUX.1 transformer checkpoint (no text_encoder.*): its "
                     + "calibration prompts must come precomputed, --calib-file FILE (txt, y per prompt)");
         }
         if (options.order() == Order.IMPORTANCE && options.importanceFrom() == null
                 && !options.importance().equals(ImportanceScorer.OUTPUT_MSE)) {
-            throw new IllegalArgumentException("importance " + options.importance() + " generates and judges Shapes "
+            throw new IllegalArgumentException("importance " + options.importance() + " generates and judges "
                     + "images; for the FLUX.1 checkpoint " + model + " use --importance output-mse or --importance-from FILE");
         }
     }
@@ -309,7 +310,7 @@ public final class PruneJob {
     /** Loads the saved state of an interrupted run of the same options, or starts a new one. */
     public PruneState begin() {
         startNanos = System.nanoTime();
-        requireRunnable(baseDir, baseModel.isShapes(), options, calibFile != null);
+        requireRunnable(baseDir, baseModel.hasWorld(), options, calibFile != null);
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState saved = PruneState.read(stateDir(), flux.config());
         if (saved != null) {
@@ -358,7 +359,8 @@ public final class PruneJob {
             return ImportanceScorer.byOutputMse(calibration(), probeRunner,
                     (done, block) -> listener.progress("importance", block.name(), done, n, "switched off, outputs compared"));
         }
-        return ImportanceScorer.byGeneration(baseModel.shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults(),
+        World<?> world = baseModel.world("fd-align importance");
+        return ImportanceScorer.byGeneration(world, ImportanceScorer.GenerationOptions.defaults(world),
                 (done, block) -> listener.progress("importance", block.name(), done, n, "switched off and judged"), probeRunner);
     }
 
@@ -369,19 +371,20 @@ public final class PruneJob {
     public double[][] measureBlocks(List<BlockId> blocks) {
         ImportanceScorer.BlockProbe probe = options.importance().equals(ImportanceScorer.OUTPUT_MSE)
                 ? ImportanceScorer.outputMseProbe(calibration())
-                : ImportanceScorer.generationProbe(baseModel.shapes("fd-align importance"), ImportanceScorer.GenerationOptions.defaults());
+                : ImportanceScorer.generationProbe(baseModel.world("fd-align importance"),
+                        ImportanceScorer.GenerationOptions.defaults(baseModel.world("fd-align importance")));
         return probe.measure(blocks, (done, block) -> {});
     }
 
-    /** The calibration stream: grammar prompts with their own seed (never an evaluation file), or the given file's. */
+    /** The calibration stream: the world's prompts with their own seed (never an evaluation file), or the given file's. */
     public Calibration calibration() {
         CalibrationSource source = calibFile != null ? calibFile : grammarCalibration();
         Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps());
         return new Calibration(flux, source, co);
     }
 
-    private ShapesCalibrationSource grammarCalibration() {
-        return ShapesCalibrationSource.fromGrammar(baseModel.shapes("grammar calibration"), options.calibPrompts(),
+    private PromptCalibrationSource grammarCalibration() {
+        return PromptCalibrationSource.sample(baseModel.world("prompt calibration"), options.calibPrompts(),
                 Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
     }
 
@@ -397,9 +400,9 @@ public final class PruneJob {
                 .withSeeds(HELD_OUT_NOISE_SEEDS));
     }
 
-    private ShapesCalibrationSource heldOutPrompts() {
+    private PromptCalibrationSource heldOutPrompts() {
         int n = Math.max(4, Math.min(16, options.calibPrompts() / 4));
-        return ShapesCalibrationSource.heldOut(grammarCalibration(), n,
+        return PromptCalibrationSource.heldOut(grammarCalibration(), n,
                 Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
     }
 
@@ -523,21 +526,19 @@ public final class PruneJob {
     public void export() {
         long t0 = System.nanoTime();
         listener.progress("export", "", 0, 1, outDir.toString());
-        if (baseModel.isShapes()) {
-            baseModel.shapes("export").exportPruned(baseDir, outDir);
+        if (baseModel.hasWorld()) {
+            baseModel.world("export").exportPruned(baseDir, outDir);
         } else {
             PrunedModels.export(flux, baseDir, outDir);
         }
         phaseSeconds.merge("export", (System.nanoTime() - t0) / 1e9, Double::sum);
     }
 
-    /** Quality of a model on the report's prompt set: judge overall per category and FD, and the images judged. */
-    public fastflux.shapes.Evaluation.Result evaluate(java.util.List<fastflux.shapes.Prompt> prompts, int seeds, String label) {
+    /** Quality of the model in memory on the report's prompt set, as its world judges it, and the images judged. */
+    public World.Evaluation<?> evaluate(List<String> prompts, int seeds, String label) {
         long t0 = System.nanoTime();
         listener.progress("evaluate", label, 0, (long) prompts.size() * seeds, "");
-        fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
-        eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
-        fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(baseModel.shapes("evaluation"), prompts, eo,
+        World.Evaluation<?> r = baseModel.world("evaluation").evaluate(prompts, seeds,
                 (done, total) -> listener.progress("evaluate", label, done, total, "images"));
         phaseSeconds.merge("evaluate", (System.nanoTime() - t0) / 1e9, Double::sum);
         return r;
@@ -561,15 +562,15 @@ public final class PruneJob {
      * latent size and text length.
      */
     private int workRows() {
-        return baseModel.isShapes() ? 64 : flux.config().guidanceEmbed() ? 1 : 2;
+        return baseModel.hasWorld() ? 2 * baseModel.world("work").workImages() : flux.config().guidanceEmbed() ? 1 : 2;
     }
 
     private int workImgTokens() {
-        return baseModel.isShapes() ? fastflux.shapes.Latents.TOKENS : calibFile.latentTokens();
+        return baseModel.hasWorld() ? baseModel.world("work").latentTokens() : calibFile.latentTokens();
     }
 
     private int workTxtTokens() {
-        return baseModel.isShapes() ? baseModel.shapes("text").text().maxWords() : calibFile.textLength();
+        return baseModel.hasWorld() ? baseModel.world("work").textTokens() : calibFile.textLength();
     }
 
     /** Forward FLOPs on the same work, replaced blocks counted as their linears and deleted ones as nothing. */
@@ -587,7 +588,7 @@ public final class PruneJob {
     }
 
     /** The report's quality comparison: the prompts both models generate, images per prompt, and their label. */
-    public record Quality(List<fastflux.shapes.Prompt> prompts, int seeds, String label) {
+    public record Quality(List<String> prompts, int seeds, String label) {
         public Quality {
             if (prompts == null || prompts.isEmpty()) throw new IllegalArgumentException("no quality prompts");
             if (seeds < 1) throw new IllegalArgumentException("quality seeds must be positive, got " + seeds);
@@ -596,7 +597,7 @@ public final class PruneJob {
 
     private JsonObject baseQuality;
     /** The base model's images of the quality prompts, which the pruned model's are compared with (fidelity). */
-    private List<fastflux.shapes.Image> baseImages;
+    private List<?> baseImages;
     private long startNanos = System.nanoTime();
 
     /**
@@ -604,7 +605,7 @@ public final class PruneJob {
      * replaced (a run resumed later measures a fresh copy of the base in {@link #report}).
      */
     public boolean needsBaseQuality(Quality quality) {
-        return quality != null && baseModel.isShapes() && baseQuality == null && state.completed().isEmpty() && state.fitted() == null;
+        return quality != null && baseModel.hasWorld() && baseQuality == null && state.completed().isEmpty() && state.fitted() == null;
     }
 
     /** The base model's quality, measured on the model in memory before any block is replaced. */
@@ -612,8 +613,8 @@ public final class PruneJob {
         if (!state.completed().isEmpty() || state.fitted() != null) {
             throw new IllegalStateException("the model in memory is no longer the base model");
         }
-        fastflux.shapes.Evaluation.Result r = evaluate(quality.prompts(), quality.seeds(), "base");
-        baseQuality = r.report().toJsonObject();
+        World.Evaluation<?> r = evaluate(quality.prompts(), quality.seeds(), "base");
+        baseQuality = r.report();
         baseImages = r.images();
     }
 
@@ -621,7 +622,7 @@ public final class PruneJob {
      * The whole run as the {@code prune} command does it: order, replacements, export, then the base and
      * pruned models measured on the same prompts and work. Resumes from the saved state if there is one.
      */
-    public JsonObject runAll(List<fastflux.shapes.Prompt> qualityPrompts, int qualitySeeds, String promptsLabel) {
+    public JsonObject runAll(List<String> qualityPrompts, int qualitySeeds, String promptsLabel) {
         Quality quality = qualityPrompts == null ? null : new Quality(qualityPrompts, qualitySeeds, promptsLabel);
         begin();
         if (needsBaseQuality(quality)) measureBaseQuality(quality);
@@ -653,28 +654,24 @@ public final class PruneJob {
         JsonArray blocks = new JsonArray();
         for (PruneState.BlockResult r : state.completed()) blocks.add(PruneState.resultJson(r));
         report.add("blocks", blocks);
-        if (quality != null && !baseModel.isShapes()) {
+        if (quality != null && !baseModel.hasWorld()) {
             report.addProperty("quality_not_measured", "a FLUX.1 transformer checkpoint: no text encoder or VAE here to "
                     + "generate and judge images (the output fidelity below compares the transformers alone)");
         } else if (quality != null) {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
                 try (NDManager m = manager.newSubManager()) {
-                    ShapesModel base = ShapesModel.load(baseDir, m);
-                    fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
-                    fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(base, quality.prompts(),
-                            new fastflux.shapes.Evaluation.Options(quality.seeds(), 0, eo.steps(), eo.guidance(), eo.batch(), null), null);
-                    baseQuality = r.report().toJsonObject();
+                    World.Evaluation<?> r = Worlds.open(baseDir, m).evaluate(quality.prompts(), quality.seeds(), null);
+                    baseQuality = r.report();
                     baseImages = r.images();
                 }
             }
             JsonObject q = new JsonObject();
             q.addProperty("prompts", quality.label() + ", " + quality.seeds() + " seeds");
             q.add("base", baseQuality);
-            fastflux.shapes.Evaluation.Result pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
-            q.add("pruned", pruned.report().toJsonObject());
-            q.add("fidelity", fastflux.shapes.Fidelity.of(quality.prompts(), quality.seeds(), baseImages, pruned.images())
-                    .toJson("base"));
+            World.Evaluation<?> pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
+            q.add("pruned", pruned.report());
+            q.add("fidelity", fidelity(baseModel.world("fidelity"), quality, baseImages, pruned.images()));
             report.add("quality", q);
         }
         JsonObject speed = new JsonObject();
@@ -701,7 +698,7 @@ public final class PruneJob {
         listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base", prunedMs, baseMs));
         long baseFlops = flops(Map.of());
         long prunedFlops = flops();
-        speed.addProperty("work", "batch " + workRows() + (baseModel.isShapes() ? " = 32 images x 2 guidance halves, " : ", ")
+        speed.addProperty("work", "batch " + workRows() + (baseModel.hasWorld() ? " = " + baseModel.world("work").workImages() + " images x 2 guidance halves, " : ", ")
                 + workImgTokens() + " img + " + workTxtTokens() + " txt tokens, fp32, in-process; the exported model "
                 + "(adapters merged) against the base, both loaded from their directories");
         speed.addProperty("base_flops", baseFlops);
@@ -721,6 +718,12 @@ public final class PruneJob {
         report.add("seconds", secs);
         PruneReport.write(outDir, report);
         return report;
+    }
+
+    /** The world's fidelity of the pruned model's images to the base model's (both made by that world). */
+    @SuppressWarnings("unchecked")
+    private static <I> JsonObject fidelity(World<I> world, Quality quality, List<?> base, List<?> pruned) {
+        return world.fidelity(quality.prompts(), quality.seeds(), (List<I>) base, (List<I>) pruned);
     }
 
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */

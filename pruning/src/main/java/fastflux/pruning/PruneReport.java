@@ -121,7 +121,7 @@ public final class PruneReport {
                 md.append(String.format(Locale.ROOT, "%nFidelity to the base model (each pruned image against the base model's image of "
                                 + "the same prompt and noise seed): pixel MSE %.4f, PSNR %s dB, %.0f%% the same picture (MSE < %s). Per "
                                 + "category:", f.get("mse").getAsDouble(), fmt(f.get("psnr_db")), 100 * f.get("same").getAsDouble(),
-                        fastflux.shapes.Fidelity.SAME));
+                        f.has("same_threshold") ? f.get("same_threshold").getAsString() : "0.002"));
                 for (Map.Entry<String, JsonElement> e : f.getAsJsonObject("categories").entrySet()) {
                     md.append(String.format(Locale.ROOT, " %s %.4f", e.getKey(), e.getValue().getAsDouble()));
                 }

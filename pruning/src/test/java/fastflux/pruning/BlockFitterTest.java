@@ -23,7 +23,7 @@ class BlockFitterTest {
     }
 
     static Calibration calibration(ShapesModel model, int prompts, Calibration.Options o) {
-        return new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, prompts, 5), o);
+        return new Calibration(model.flux(), PromptCalibrationSource.sample(model, prompts, 5), o);
     }
 
     static Calibration.Options tiny(int batch) {
@@ -137,7 +137,7 @@ class BlockFitterTest {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 4);
             // one image, one step: the text stream has fewer tokens than hidden + 1 features
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 1, 5),
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, 1, 5),
                     new Calibration.Options(1, new long[] {0}, 1, 4f));
             NotPositiveDefiniteException e = assertThrows(NotPositiveDefiniteException.class,
                     () -> BlockFitter.fit(cal, List.of(BlockId.ofDouble(0)), new BlockFitter.Options(0.0, 0, PartialPrecision.FP64), m));

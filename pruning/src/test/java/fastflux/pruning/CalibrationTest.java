@@ -26,7 +26,7 @@ class CalibrationTest {
     void consumerSeesOneBoundedBatchAtATime() {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 1);
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 5, 3),
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, 5, 3),
                     new Calibration.Options(3, new long[] {0, 1}, 2, 4f));
             assertEquals(10, cal.items());
             List<Calibration.Batch> seen = new ArrayList<>();
@@ -78,18 +78,18 @@ class CalibrationTest {
     void heldOutPromptsAreOtherTextsThanTheTrainingOnesAndDeterministic() {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 1);
-            ShapesCalibrationSource training = ShapesCalibrationSource.fromGrammar(model, 64, 20_250_601L);
-            ShapesCalibrationSource held = ShapesCalibrationSource.heldOut(training, 16, 99);
+            PromptCalibrationSource training = PromptCalibrationSource.sample(model, 64, 20_250_601L);
+            PromptCalibrationSource held = PromptCalibrationSource.heldOut(training, 16, 99);
             assertEquals(16, held.size());
             java.util.Set<String> trained = new java.util.HashSet<>();
-            training.prompts().forEach(p -> trained.add(p.text()));
+            training.prompts().forEach(p -> trained.add(p));
             java.util.Set<String> texts = new java.util.HashSet<>();
             for (var p : held.prompts()) {
-                assertFalse(trained.contains(p.text()), "held-out prompt is a training prompt: " + p.text());
-                assertTrue(texts.add(p.text()), "held-out prompt twice: " + p.text());
+                assertFalse(trained.contains(p), "held-out prompt is a training prompt: " + p);
+                assertTrue(texts.add(p), "held-out prompt twice: " + p);
             }
-            assertEquals(held.prompts(), ShapesCalibrationSource.heldOut(training, 16, 99).prompts());
-            assertThrows(IllegalArgumentException.class, () -> ShapesCalibrationSource.heldOut(training, 0, 99));
+            assertEquals(held.prompts(), PromptCalibrationSource.heldOut(training, 16, 99).prompts());
+            assertThrows(IllegalArgumentException.class, () -> PromptCalibrationSource.heldOut(training, 0, 99));
         }
     }
 

@@ -68,7 +68,7 @@ class FluxCheckpointJobTest {
             PruneJob job = new PruneJob(base, out, PruneJobTest.options(0.34), PruneJob.Listener.NONE, m).calibrationFrom(calib);
             assertTrue(job.transformerOnly());
             // asked for the quality comparison, it says why there is none instead of failing
-            report = job.runAll(java.util.List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), 1, "x");
+            report = job.runAll(java.util.List.of("a circle"), 1, "x");
         }
         assertEquals(2, report.get("replaced_count").getAsInt());
         assertNull(report.get("quality"));

@@ -55,7 +55,7 @@ class ImportanceScorerTest {
             w.set(Tensors.create(m, wv, w.shape()));
             b.set(Tensors.create(m, bv, b.shape()));
 
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 1),
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, 2, 1),
                     new Calibration.Options(2, new long[] {0}, 2, 4f));
             ImportanceReport r = ImportanceScorer.byOutputMse(cal);
             assertEquals(ImportanceScorer.OUTPUT_MSE, r.metric());
@@ -85,7 +85,7 @@ class ImportanceScorerTest {
     void blocksMeasuredInPartsGiveTheSameImportance() {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 7);
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 1),
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, 2, 1),
                     new Calibration.Options(2, new long[] {0}, 2, 4f));
             ImportanceReport whole = ImportanceScorer.byOutputMse(cal);
             ImportanceReport parts = ImportanceScorer.byOutputMse(cal, SPLIT, (done, block) -> {});

@@ -15,7 +15,7 @@ import org.junit.jupiter.api.Test;
 
 class OutputFidelityTest {
     private static Calibration calibration(ShapesModel base, int batch, int steps) {
-        return new Calibration(base.flux(), ShapesCalibrationSource.fromGrammar(base, 5, 11),
+        return new Calibration(base.flux(), PromptCalibrationSource.sample(base, 5, 11),
                 new Calibration.Options(batch, new long[] {100, 101}, steps, 4f));
     }
 

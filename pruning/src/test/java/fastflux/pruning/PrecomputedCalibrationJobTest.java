@@ -27,14 +27,14 @@ class PrecomputedCalibrationJobTest {
             ShapesModel model = ShapesModel.load(base, m);
             List<String> texts = new ArrayList<>();
             for (Prompt p : PromptSets.sample(n, 5)) texts.add(p.text());
-            ShapesModel.Conditioning c = model.condition(texts, m);
+            fastflux.world.World.Conditioning c = model.condition(texts, m);
             float[] txt = c.txt().toFloatArray();
             if (ctx != 64) txt = java.util.Arrays.copyOf(txt, n * 8 * ctx);
             SafetensorsWriter w = new SafetensorsWriter()
                     .add("txt", DType.F32, new long[] {n, 8, ctx}, txt)
                     .add("y", DType.F16, new long[] {n, 64}, c.y().toFloatArray());
             if (withNeg) {
-                ShapesModel.Conditioning u = model.condition(List.of(""), m);
+                fastflux.world.World.Conditioning u = model.condition(List.of(""), m);
                 w.add("neg_txt", DType.F32, new long[] {1, 8, 64}, u.txt().toFloatArray())
                         .add("neg_y", DType.F32, new long[] {1, 64}, u.y().toFloatArray());
             }

@@ -64,7 +64,7 @@ class SandwichTrainerTest {
     }
 
     static Calibration calibration(ShapesModel model) {
-        return new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 2, 5),
+        return new Calibration(model.flux(), PromptCalibrationSource.sample(model, 2, 5),
                 new Calibration.Options(2, new long[] {0}, 2, 4f)); // 2 items x 2 steps = 4 pairs
     }
 
@@ -269,7 +269,7 @@ class SandwichTrainerTest {
             SandwichTrainer.Result plain = trainS0(m, o, null);
             SandwichTrainer.Result same = trainS0(m, o, sm -> calibration(sm));
             SandwichTrainer.Result other = trainS0(m, o, sm -> new Calibration(sm.flux(),
-                    ShapesCalibrationSource.heldOut(ShapesCalibrationSource.fromGrammar(sm, 2, 5), 3, 11),
+                    PromptCalibrationSource.heldOut(PromptCalibrationSource.sample(sm, 2, 5), 3, 11),
                     new Calibration.Options(2, new long[] {100}, 2, 4f)));
 
             assertTrue(Double.isNaN(plain.heldOutInitialLoss()) && Double.isNaN(plain.heldOutFinalLoss()));

@@ -70,6 +70,7 @@ public record Fidelity(double mse, double psnrDb, double same, Map<Category, Dou
         o.addProperty("mse", mse);
         o.addProperty("psnr_db", Double.isInfinite(psnrDb) ? null : psnrDb);
         o.addProperty("same", same);
+        o.addProperty("same_threshold", SAME);
         JsonObject c = new JsonObject();
         categories.forEach((k, v) -> c.addProperty(k.key(), v));
         o.add("categories", c);

@@ -8,6 +8,11 @@ public record Prompt(Category category, String text) {
         }
     }
 
+    /** A prompt of the grammar, its category read from the text. */
+    public static Prompt of(String text) {
+        return new Prompt(PromptGrammar.parse(text).category(), text);
+    }
+
     public PromptSpec spec() {
         return PromptGrammar.parse(text);
     }

@@ -21,6 +21,11 @@ import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
 import fastflux.sampling.EulerSampler;
 import fastflux.sampling.Schedule;
+import fastflux.world.World;
+import com.google.gson.JsonObject;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.SplittableRandom;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -38,7 +43,7 @@ import java.util.function.IntConsumer;
  * FLUX.1, with the {@link TextEncoder} standing in for T5/CLIP. Generation uses classifier-free guidance
  * (the config embeds no guidance): {@code v = v(∅) + g·(v(prompt) − v(∅))}.
  */
-public final class ShapesModel {
+public final class ShapesModel implements World<Image> {
     public static final String CONFIG = "shapes-tiny";
     /** Guidance scale of every generating command unless given. */
     public static final float DEFAULT_GUIDANCE = 4f;
@@ -75,6 +80,7 @@ public final class ShapesModel {
         return new ShapesModel(flux, text);
     }
 
+    @Override
     public FluxModel flux() {
         return flux;
     }
@@ -184,13 +190,13 @@ public final class ShapesModel {
      * Writes this model as a pruned directory beside the one it came from ({@link PrunedModels#export}): the base
      * checkpoint's dtype and config keys kept, LoRA merged, the live text encoder under text_encoder.*.
      */
+    @Override
     public void exportPruned(Path baseDir, Path outDir) {
         PrunedModels.export(flux, text.params(), baseDir, outDir);
     }
 
     /** Conditioning arrays of a batch of prompts, created in {@code m}. */
-    public record Conditioning(NDArray txt, NDArray y, NDArray txtIds, NDArray imgIds) {}
-
+    @Override
     public Conditioning condition(List<String> prompts, NDManager m) {
         NDArray txt = text.txt(text.tokenize(prompts), m);
         int b = prompts.size();
@@ -214,6 +220,7 @@ public final class ShapesModel {
      * at a time (each guided step runs the conditional and unconditional halves as one batch), the batches spread
      * over {@link ParallelInference#defaultThreads()} threads. An image depends on its prompt and seed alone.
      */
+    @Override
     public List<Image> generate(List<String> prompts, long[] seeds, int steps, float guidance, int batch) {
         return generate(prompts, seeds, steps, guidance, batch, ParallelInference.defaultThreads(), null);
     }
@@ -269,5 +276,120 @@ public final class ShapesModel {
             NDArray v = velocity(xin, tv, sc);
             return guided ? EulerSampler.guided(v, guidance) : v;
         }, null);
+    }
+
+    // The Shapes world as the pruning method sees it (World): grammar prompts, the judge, the FD feature map.
+
+    @Override
+    public List<String> samplePrompts(int n, long seed) {
+        return PromptSets.sample(n, seed).stream().map(Prompt::text).toList();
+    }
+
+    @Override
+    public String describeSample(int n, long seed) {
+        return "grammar(n=" + n + ", seed=" + seed + ")";
+    }
+
+    @Override
+    public List<String> heldOutPrompts(Collection<String> exclude, int n, long seed) {
+        if (n <= 0) throw new IllegalArgumentException("a held-out set needs at least one prompt, got " + n);
+        Set<String> seen = new HashSet<>(exclude);
+        List<String> out = new ArrayList<>(n);
+        SplittableRandom r = new SplittableRandom(seed);
+        for (long draws = 0; out.size() < n; draws++) {
+            if (draws >= 100L * n) {
+                throw new IllegalArgumentException("the grammar gave only " + out.size() + " of " + n
+                        + " held-out prompts outside the " + exclude.size() + " given prompts");
+            }
+            String p = ShapesWorld.samplePrompt(r).text();
+            if (seen.add(p)) out.add(p);
+        }
+        return out;
+    }
+
+    @Override
+    public List<String> readPrompts(Path file) throws IOException {
+        return PromptFile.read(file).stream().map(Prompt::text).toList();
+    }
+
+    @Override
+    public int latentTokens() {
+        return Latents.TOKENS;
+    }
+
+    @Override
+    public int textTokens() {
+        return text.maxWords();
+    }
+
+    @Override
+    public boolean shiftSchedule() {
+        return true; // as sample()
+    }
+
+    @Override
+    public int defaultSteps() {
+        return DEFAULT_STEPS;
+    }
+
+    @Override
+    public float defaultGuidance() {
+        return DEFAULT_GUIDANCE;
+    }
+
+    /** 32 images, 64 rows with both guidance halves: the batch generation runs. */
+    @Override
+    public int workImages() {
+        return 32;
+    }
+
+    /** 1 where the judge finds the prompt's scene in the image, else 0 (GenEval's verdict). */
+    @Override
+    public double[] alignment(List<String> prompts, List<Image> images) {
+        double[] out = new double[images.size()];
+        for (int i = 0; i < out.length; i++) out[i] = Judge.correct(prompts.get(i), images.get(i)) ? 1 : 0;
+        return out;
+    }
+
+    /** GenEval's overall score: the mean over the categories present of each category's share of correct images. */
+    @Override
+    public double meanAlignment(List<String> prompts, double[] perImage) {
+        EvalReport report = new EvalReport();
+        for (int i = 0; i < perImage.length; i++) report.add(Prompt.of(prompts.get(i)), perImage[i] > 0.5);
+        Double overall = report.overall();
+        return overall == null ? 0 : overall;
+    }
+
+    @Override
+    public double[] features(Image image) {
+        return FrechetDistance.features(image);
+    }
+
+    @Override
+    public int featureDim() {
+        return FrechetDistance.FEATURE_DIM;
+    }
+
+    /** Features of rendered scenes of the world's training distribution. */
+    @Override
+    public double[][] referenceFeatures(int n, long seed) {
+        List<Image> images = FrechetDistance.referenceImages(n, seed);
+        double[][] out = new double[images.size()][];
+        for (int i = 0; i < out.length; i++) out[i] = features(images.get(i));
+        return out;
+    }
+
+    @Override
+    public World.Evaluation<Image> evaluate(List<String> prompts, int seeds, World.Progress progress) {
+        fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
+        eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
+        fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(this, prompts.stream().map(Prompt::of).toList(), eo,
+                progress == null ? null : progress::done);
+        return new World.Evaluation<>(r.report().toJsonObject(), r.images());
+    }
+
+    @Override
+    public JsonObject fidelity(List<String> prompts, int seeds, List<Image> reference, List<Image> images) {
+        return Fidelity.of(prompts.stream().map(Prompt::of).toList(), seeds, reference, images).toJson("base");
     }
 }

@@ -408,7 +408,7 @@ public final class TinyTrainer {
             NDArray xt = clean.mul(Tensors.add(tb.neg(), 1f)).add(eps.mul(tb));
             NDArray target = eps.sub(clean);
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                ShapesModel.Conditioning c = model.condition(prompts, s);
+                fastflux.world.World.Conditioning c = model.condition(prompts, s);
                 NDArray pred = model.velocity(xt, tv, c);
                 NDArray l = pred.sub(target).square().mean();
                 gc.backward(l);

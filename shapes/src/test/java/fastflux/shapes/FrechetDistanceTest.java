@@ -15,18 +15,18 @@ class FrechetDistanceTest {
     @Test
     void eigenSolverMatchesHandComputedSquareRoot() {
         // [[5,4],[4,5]] has eigenvalues 1 and 9; its square root is [[2,1],[1,2]].
-        double[][] root = SymmetricEigen.sqrtPsd(new double[][] {{5, 4}, {4, 5}});
+        double[][] root = fastflux.world.SymmetricEigen.sqrtPsd(new double[][] {{5, 4}, {4, 5}});
         assertArrayEquals(new double[] {2, 1}, root[0], 1e-12);
         assertArrayEquals(new double[] {1, 2}, root[1], 1e-12);
-        assertArrayEquals(new double[] {1, 9}, SymmetricEigen.decompose(new double[][] {{5, 4}, {4, 5}}).values(), 1e-12);
+        assertArrayEquals(new double[] {1, 9}, fastflux.world.SymmetricEigen.decompose(new double[][] {{5, 4}, {4, 5}}).values(), 1e-12);
         // The 1-D Laplacian: eigenvalues 2 - sqrt 2, 2, 2 + sqrt 2.
         double[][] lap = {{2, -1, 0}, {-1, 2, -1}, {0, -1, 2}};
         assertArrayEquals(new double[] {2 - Math.sqrt(2), 2, 2 + Math.sqrt(2)},
-                SymmetricEigen.decompose(lap).values(), 1e-12);
+                fastflux.world.SymmetricEigen.decompose(lap).values(), 1e-12);
         // A PSD matrix of rank 1 and a diagonal one.
-        double[][] rank1 = SymmetricEigen.sqrtPsd(new double[][] {{4, 4}, {4, 4}});
+        double[][] rank1 = fastflux.world.SymmetricEigen.sqrtPsd(new double[][] {{4, 4}, {4, 4}});
         assertArrayEquals(new double[] {Math.sqrt(2), Math.sqrt(2)}, rank1[0], 1e-12);
-        double[][] diag = SymmetricEigen.sqrtPsd(new double[][] {{9, 0, 0}, {0, 0, 0}, {0, 0, 0.25}});
+        double[][] diag = fastflux.world.SymmetricEigen.sqrtPsd(new double[][] {{9, 0, 0}, {0, 0, 0}, {0, 0, 0.25}});
         assertArrayEquals(new double[] {3, 0, 0}, diag[0], 1e-12);
         assertArrayEquals(new double[] {0, 0, 0.5}, diag[2], 1e-12);
     }
@@ -41,7 +41,7 @@ class FrechetDistanceTest {
                 a[i][j] = a[j][i] = r.nextDouble(-1, 1);
             }
         }
-        SymmetricEigen e = SymmetricEigen.decompose(a);
+        fastflux.world.SymmetricEigen e = fastflux.world.SymmetricEigen.decompose(a);
         for (int i = 0; i < n; i++) {
             for (int j = 0; j < n; j++) {
                 double sum = 0;
@@ -57,19 +57,19 @@ class FrechetDistanceTest {
         for (int k = 1; k < n; k++) {
             assertTrue(e.values()[k - 1] <= e.values()[k], "ascending");
         }
-        assertThrows(IllegalArgumentException.class, () -> SymmetricEigen.decompose(new double[][] {{1, 2}, {0, 1}}));
+        assertThrows(IllegalArgumentException.class, () -> fastflux.world.SymmetricEigen.decompose(new double[][] {{1, 2}, {0, 1}}));
     }
 
     @Test
     void gaussianFormulaOnHandComputedCase() {
         // 1-D: (mu1 - mu2)^2 + (s1 - s2)^2 in standard deviations.
-        FrechetDistance.Gaussian a = new FrechetDistance.Gaussian(new double[] {1}, new double[][] {{4}}, 10);
-        FrechetDistance.Gaussian b = new FrechetDistance.Gaussian(new double[] {3}, new double[][] {{9}}, 10);
+        fastflux.world.Frechet.Gaussian a = new fastflux.world.Frechet.Gaussian(new double[] {1}, new double[][] {{4}}, 10);
+        fastflux.world.Frechet.Gaussian b = new fastflux.world.Frechet.Gaussian(new double[] {3}, new double[][] {{9}}, 10);
         assertEquals(4 + 1, FrechetDistance.distance(a, b), 1e-12);
         // Commuting diagonal covariances: sum of (sqrt s1 - sqrt s2)^2.
-        FrechetDistance.Gaussian c = new FrechetDistance.Gaussian(new double[] {0, 0},
+        fastflux.world.Frechet.Gaussian c = new fastflux.world.Frechet.Gaussian(new double[] {0, 0},
                 new double[][] {{1, 0}, {0, 16}}, 10);
-        FrechetDistance.Gaussian d = new FrechetDistance.Gaussian(new double[] {0, 0},
+        fastflux.world.Frechet.Gaussian d = new fastflux.world.Frechet.Gaussian(new double[] {0, 0},
                 new double[][] {{4, 0}, {0, 1}}, 10);
         assertEquals(1 + 9, FrechetDistance.distance(c, d), 1e-12);
     }

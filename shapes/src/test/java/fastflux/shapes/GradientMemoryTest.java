@@ -51,7 +51,7 @@ class GradientMemoryTest {
             try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
                 NDArray xt = Tensors.create(m, x, new Shape(b, Latents.TOKENS, Latents.CHANNELS));
                 NDArray tv = Tensors.create(m, new float[] {0.3f, 0.8f}, new Shape(b));
-                ShapesModel.Conditioning c = model.condition(List.of("a red circle", ""), m);
+                fastflux.world.World.Conditioning c = model.condition(List.of("a red circle", ""), m);
                 NDArray loss = model.velocity(xt, tv, c).sub(xt).square().mean();
                 List<ByteBuffer> filler = disturb ? freeAndReuseDirectMemory() : List.of();
                 gc.backward(loss);

@@ -42,7 +42,7 @@ class ShapesPrunedModelTest {
 
     static float[] velocity(ShapesModel model, NDManager m) {
         NDArray x = ShapesModel.noise(new long[] {1, 2}, m);
-        ShapesModel.Conditioning c = model.condition(List.of(TestPrompts.dev().get(0).text(), ""), m);
+        fastflux.world.World.Conditioning c = model.condition(List.of(TestPrompts.dev().get(0).text(), ""), m);
         return model.velocity(x, m.full(new Shape(2), 0.7f), c).toFloatArray();
     }
 

@@ -13,7 +13,7 @@ import fastflux.pruning.CalibrationConsumer;
 import fastflux.pruning.CalibrationRunner;
 import fastflux.pruning.CalibrationSource;
 import fastflux.pruning.PartialPrecision;
-import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.pruning.PromptCalibrationSource;
 import fastflux.shapes.ShapesModel;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -25,7 +25,7 @@ class CalibrationPipelineTest extends StreamsTestSystem {
 
     static Calibration calibration(ShapesModel model) {
         // 6 prompts x 2 seeds in batches of 3: 4 batches, the last held out for the residual
-        return new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 6, 5),
+        return new Calibration(model.flux(), PromptCalibrationSource.sample(model, 6, 5),
                 new Calibration.Options(3, new long[] {0, 1}, 3, 4f));
     }
 
@@ -106,7 +106,7 @@ class CalibrationPipelineTest extends StreamsTestSystem {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 8);
             // 10 prompts x 2 seeds in batches of 2: 10 batches, none held out
-            Calibration cal = new Calibration(model.flux(), ShapesCalibrationSource.fromGrammar(model, 10, 5),
+            Calibration cal = new Calibration(model.flux(), PromptCalibrationSource.sample(model, 10, 5),
                     new Calibration.Options(2, new long[] {0, 1}, 2, 4f));
             CalibrationPipeline.Options o = new CalibrationPipeline.Options(2, 2, 1);
             CalibrationPipeline pipeline = new CalibrationPipeline(mat, o);
@@ -126,7 +126,7 @@ class CalibrationPipelineTest extends StreamsTestSystem {
     void aShardsErrorFailsThePassWithItsOwnExceptionAndTheShardsStillStop() {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 9);
-            CalibrationSource good = ShapesCalibrationSource.fromGrammar(model, 4, 5);
+            CalibrationSource good = PromptCalibrationSource.sample(model, 4, 5);
             CalibrationSource broken = new CalibrationSource() {
                 public int size() { return good.size(); }
                 public String describe() { return "a source whose text encoder fails"; }

@@ -13,7 +13,7 @@ import fastflux.pruning.Calibration;
 import fastflux.pruning.CalibrationRunner;
 import fastflux.pruning.SandwichPairs;
 import fastflux.pruning.SandwichTrainer;
-import fastflux.pruning.ShapesCalibrationSource;
+import fastflux.pruning.PromptCalibrationSource;
 import fastflux.shapes.ShapesModel;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -37,7 +37,7 @@ class SandwichPairsPipelineTest extends StreamsTestSystem {
             assertEquals(0, s.first());
             assertEquals(2, s.last());
             // 5 prompts x 2 seeds in batches of 4 (the last batch short), 3 steps: 30 pairs
-            Calibration cal = new Calibration(flux, ShapesCalibrationSource.fromGrammar(model, 5, 9),
+            Calibration cal = new Calibration(flux, PromptCalibrationSource.sample(model, 5, 9),
                     new Calibration.Options(4, new long[] {0, 1}, 3, 4f));
             SandwichTrainer.Options o = SandwichTrainer.Options.defaults();
             SandwichTrainer.FreeSpace plenty = dir -> Long.MAX_VALUE;

@@ -1,4 +1,4 @@
-package fastflux.shapes;
+package fastflux.world;
 
 /**
  * Eigen decomposition of a real symmetric matrix by the cyclic Jacobi method, double precision:

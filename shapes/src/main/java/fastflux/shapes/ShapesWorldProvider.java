@@ -1,0 +1,21 @@
+package fastflux.shapes;
+
+import ai.djl.ndarray.NDManager;
+import fastflux.model.ModelDir;
+import fastflux.world.World;
+import fastflux.world.WorldProvider;
+import java.nio.file.Path;
+
+/** Recognises a Shapes model directory: its checkpoint carries the text encoder ({@code text_encoder.*}). */
+public final class ShapesWorldProvider implements WorldProvider {
+    @Override
+    public boolean recognises(Path dir) {
+        Path weights = ModelDir.weightsFile(dir); // names a directory without a checkpoint
+        return ShapesModel.hasTextEncoder(weights);
+    }
+
+    @Override
+    public World<?> open(Path dir, NDManager m) {
+        return ShapesModel.load(dir, m);
+    }
+}
