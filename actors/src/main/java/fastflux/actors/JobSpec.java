@@ -5,6 +5,7 @@ import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
 import fastflux.model.Replacement;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.shapes.PromptFile;
 import fastflux.shapes.PromptSets;
 import java.nio.file.Files;
@@ -35,7 +36,7 @@ public record JobSpec(String model, String out, double ratio, String importance,
                    boolean sandwichTraining, int sandwich, int calibPrompts, int calibSteps, int stSteps,
                    double lr, int loraRank, double loraAlpha, long seed) {
         this(model, out, ratio, importance, order, mode, sandwichTraining, sandwich, calibPrompts, calibSteps, stSteps,
-                lr, PruneJob.DEFAULT_LINEAR_LR, loraRank, loraAlpha, seed, null, null, null, false, false, null, QUALITY_SEEDS);
+                lr, PruneOptions.DEFAULT_LINEAR_LR, loraRank, loraAlpha, seed, null, null, null, false, false, null, QUALITY_SEEDS);
     }
 
     static final Set<String> KEYS = Set.of("model", "out", "ratio", "importance", "order", "mode", "sandwich-training",
@@ -59,7 +60,7 @@ public record JobSpec(String model, String out, double ratio, String importance,
         Set<String> unknown = new TreeSet<>();
         c.root().keySet().forEach(k -> { if (!KEYS.contains(k)) unknown.add(k); });
         if (!unknown.isEmpty()) throw new IllegalArgumentException(where + ": unknown key(s) " + unknown + "; known: " + new TreeSet<>(KEYS));
-        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        PruneOptions d = PruneOptions.defaults(0.2);
         try {
             for (String k : new String[] {"model", "out", "ratio"}) {
                 if (!c.hasPath(k)) throw new IllegalArgumentException(where + ": missing required key '" + k + "'");
@@ -105,15 +106,15 @@ public record JobSpec(String model, String out, double ratio, String importance,
     }
 
     /** The PruneJob options; throws IllegalArgumentException naming the bad value. */
-    public PruneJob.Options options() {
+    public PruneOptions options() {
         Replacement.Mode m = switch (mode) {
             case "linear" -> Replacement.Mode.LINEAR;
             case "delete" -> Replacement.Mode.DELETE;
             default -> throw new IllegalArgumentException("mode must be linear or delete, got '" + mode + "'");
         };
-        return new PruneJob.Options(ratio, importance, importanceFrom == null ? null : Path.of(importanceFrom),
-                PruneJob.Order.parse(order), m, sandwichTraining, sandwich,
-                calibPrompts, calibSteps, stSteps, lr, linearLr, loraRank, (float) loraAlpha, PruneJob.Options.defaults(ratio).bufferBytes(), seed);
+        return new PruneOptions(ratio, importance, importanceFrom == null ? null : Path.of(importanceFrom),
+                PruneOptions.Order.parse(order), m, sandwichTraining, sandwich,
+                calibPrompts, calibSteps, stSteps, lr, linearLr, loraRank, (float) loraAlpha, PruneOptions.defaults(ratio).bufferBytes(), seed);
     }
 
     private static java.util.List<String> texts(java.util.List<fastflux.shapes.Prompt> prompts) {

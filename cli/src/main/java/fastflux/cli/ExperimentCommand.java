@@ -1,6 +1,7 @@
 package fastflux.cli;
 
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.experiments.PaperTables;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.PromptFile;
@@ -42,7 +43,7 @@ final class ExperimentCommand implements Command {
 
     @Override
     public String usage() {
-        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        PruneOptions d = PruneOptions.defaults(0.2);
         return "usage: fastflux experiment paper-tables --out DIR [--only table4,table5,table6,fig6,fig7] [--model DIR]\n"
                 + "         [--seed-bases N] [--first-seed-base S] [--seeds K] [--eval-prompts FILE] [--eval-steps N]\n"
                 + "         [--ratio R] [--table4-ratio R] [--draws N]\n"
@@ -76,7 +77,7 @@ final class ExperimentCommand implements Command {
         if (a.positional().size() != 1 || !a.positional().get(0).equals("paper-tables")) {
             throw new Args.UsageException("experiment: expected the experiment 'paper-tables', got " + a.positional());
         }
-        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        PruneOptions d = PruneOptions.defaults(0.2);
         Path out = a.path("out");
         Path model = a.path("model", ShapesModel.defaultDir());
         Set<PaperTables.Part> parts;
@@ -86,11 +87,11 @@ final class ExperimentCommand implements Command {
             throw new Args.UsageException("experiment: --only: " + e.getMessage());
         }
         Path promptsFile = a.path("eval-prompts", null);
-        PruneJob.Options method;
+        PruneOptions method;
         PaperTables.Options o;
         try {
             MethodFlags m = MethodFlags.parse(a, d);
-            method = new PruneJob.Options(a.number("ratio", ABLATION_RATIO), m.importance(), null, PruneJob.Order.IMPORTANCE,
+            method = new PruneOptions(a.number("ratio", ABLATION_RATIO), m.importance(), null, PruneOptions.Order.IMPORTANCE,
                     d.mode(), true, d.sandwichWidth(), m.calibPrompts(), m.calibSteps(), m.stSteps(), m.lr(), m.linearLr(), m.loraRank(),
                     m.loraAlpha(), d.bufferBytes(), m.seed());
             int seeds = a.integer("seeds", 4);

@@ -12,6 +12,7 @@ import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PrecomputedCalibrationSource;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PromptCalibrationSource;
+import fastflux.pruning.PruneOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -55,7 +56,7 @@ final class FidelityCommand implements Command {
         Path calibFile = a.path("calib-file", null);
         int prompts = a.integer("prompts", DEFAULT_PROMPTS);
         long promptSeed = (long) a.number("prompt-seed", OutputFidelity.DEFAULT_PROMPT_SEED);
-        int steps = a.integer("steps", PruneJob.Options.defaults(0.2).calibSteps());
+        int steps = a.integer("steps", PruneOptions.defaults(0.2).calibSteps());
         Path out = a.path("out", null);
         a.rejectUnknown();
         if (out != null) fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");

@@ -6,6 +6,7 @@ import fastflux.actors.InProcessNode;
 import fastflux.actors.JobSpec;
 import fastflux.actors.Protocol;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.shapes.ShapesModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,7 +38,7 @@ final class PruneCommand implements Command {
 
     @Override
     public String usage() {
-        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        PruneOptions d = PruneOptions.defaults(0.2);
         return "usage: fastflux prune [--model DIR] --ratio R --out DIR [--importance-from FILE]\n"
                 + "         [--order importance|start2end|end2start] [--mode linear|delete] [--no-st] [--sandwich 1|3|5]\n"
                 + "         " + MethodFlags.synopsis() + " [--calib-file FILE]\n"
@@ -69,7 +70,7 @@ final class PruneCommand implements Command {
 
     @Override
     public int run(Args a) throws Exception {
-        PruneJob.Options d = PruneJob.Options.defaults(0.2);
+        PruneOptions d = PruneOptions.defaults(0.2);
         Path base = a.path("model", ShapesModel.defaultDir());
         String ratioText = a.required("ratio");
         Path out = a.path("out");

@@ -16,6 +16,7 @@ import fastflux.pruning.Calibration;
 import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PromptCalibrationSource;
+import fastflux.pruning.PruneOptions;
 import fastflux.shapes.Category;
 import fastflux.shapes.Evaluation;
 import fastflux.shapes.Fidelity;
@@ -95,7 +96,7 @@ public final class PaperTables {
      * @param table4Ratio Table 4's ratio: the ablations' own ({@code method.ratio()}) shares their full method;
      *                    another one prunes Table 4's pair apart, as {@code t4-full} and {@code t4-no-st}
      */
-    public record Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
+    public record Options(Path model, Set<Part> parts, PruneOptions method, List<Prompt> evalPrompts, String evalLabel,
                           int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase,
                           double table4Ratio) {
         public Options {
@@ -112,7 +113,7 @@ public final class PaperTables {
         }
 
         /** Table 4 at the ablations' ratio. */
-        public Options(Path model, Set<Part> parts, PruneJob.Options method, List<Prompt> evalPrompts, String evalLabel,
+        public Options(Path model, Set<Part> parts, PruneOptions method, List<Prompt> evalPrompts, String evalLabel,
                        int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase) {
             this(model, parts, method, evalPrompts, evalLabel, seeds, seedBases, evalSteps, gridSeeds, draws, firstSeedBase,
                     method.ratio());
@@ -145,8 +146,8 @@ public final class PaperTables {
      * One pruning run of the tables; {@code reuseFrom} names the variant whose run it is built from (no training),
      * {@code atStage} whether from that run's stage at this ratio rather than its final components.
      */
-    record Variant(String name, String label, PruneJob.Options options, String reuseFrom, boolean atStage) {
-        Variant(String name, String label, PruneJob.Options options, String reuseFrom) {
+    record Variant(String name, String label, PruneOptions options, String reuseFrom, boolean atStage) {
+        Variant(String name, String label, PruneOptions options, String reuseFrom) {
             this(name, label, options, reuseFrom, false);
         }
     }
@@ -244,7 +245,7 @@ public final class PaperTables {
         }
         for (int d = 1; d < o.draws(); d++) {
             for (Variant x : drawn) {
-                PruneJob.Options seeded = x.options().withSeed(x.options().seed() + d);
+                PruneOptions seeded = x.options().withSeed(x.options().seed() + d);
                 String n = drawName(x.name(), d);
                 v.put(n, new Variant(n, x.label() + ", draw " + d + " (seed " + seeded.seed() + ")", seeded, null));
             }
@@ -261,10 +262,10 @@ public final class PaperTables {
     }
 
     private Map<String, Variant> firstDraw(Set<Part> p) {
-        PruneJob.Options m = o.method();
-        Path importance = m.order() == PruneJob.Order.IMPORTANCE && m.importanceFrom() == null
+        PruneOptions m = o.method();
+        Path importance = m.order() == PruneOptions.Order.IMPORTANCE && m.importanceFrom() == null
                 ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
-        PruneJob.Options full = m.withImportanceFrom(importance);
+        PruneOptions full = m.withImportanceFrom(importance);
         Map<String, Variant> v = new LinkedHashMap<>();
         String fullLabel = "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")";
         boolean t4 = p.contains(Part.TABLE4);
@@ -272,8 +273,8 @@ public final class PaperTables {
             v.put("full", new Variant("full", fullLabel, full, null));
         }
         if (t4) {
-            PruneJob.Options atT4 = full.withRatio(o.table4Ratio());
-            String ratio = o.table4Apart() ? ", Table 4's ratio " + PruneJob.Options.plain(o.table4Ratio()) : "";
+            PruneOptions atT4 = full.withRatio(o.table4Ratio());
+            String ratio = o.table4Apart() ? ", Table 4's ratio " + PruneOptions.plain(o.table4Ratio()) : "";
             if (o.table4Apart()) v.put(o.table4Full(), new Variant(o.table4Full(), fullLabel + ratio, atT4, null));
             v.put(o.table4NoSt(), new Variant(o.table4NoSt(), "w/o ST (least-squares linears)" + ratio,
                     atT4.withMode(Replacement.Mode.LINEAR).withSandwichTraining(false), null));
@@ -284,9 +285,9 @@ public final class PaperTables {
         }
         if (p.contains(Part.TABLE5)) {
             v.put("start2end", new Variant("start2end", "Start2End order", full.withImportanceFrom(null)
-                    .withOrder(PruneJob.Order.START2END), null));
+                    .withOrder(PruneOptions.Order.START2END), null));
             v.put("end2start", new Variant("end2start", "End2Start order", full.withImportanceFrom(null)
-                    .withOrder(PruneJob.Order.END2START), null));
+                    .withOrder(PruneOptions.Order.END2START), null));
         }
         if (p.contains(Part.FIG7)) {
             for (int w : new int[] {1, 5}) {
@@ -385,10 +386,10 @@ public final class PaperTables {
         Path file = dir.resolve("importance").resolve("importance.json");
         if (Files.isRegularFile(file)) return;
         log.println("[importance] " + o.method().importance() + " ranking, shared by every importance-ordered variant");
-        PruneJob.Options m = o.method();
+        PruneOptions m = o.method();
         try (NDManager nd = NDManager.newBaseManager()) {
             PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), m.withImportanceFrom(null)
-                    .withOrder(PruneJob.Order.IMPORTANCE), progress("importance"), nd);
+                    .withOrder(PruneOptions.Order.IMPORTANCE), progress("importance"), nd);
             job.begin();
             job.order();
         }

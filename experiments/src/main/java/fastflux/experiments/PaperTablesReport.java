@@ -3,6 +3,7 @@ package fastflux.experiments;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.experiments.PaperTables.Part;
 import fastflux.experiments.PaperTables.Variant;
 import java.util.ArrayList;
@@ -120,13 +121,13 @@ final class PaperTablesReport {
         if (o.table4Apart() && o.parts().contains(Part.TABLE4)) {
             JsonObject t4Full = reports.get(o.table4Full());
             int n = t4Full == null ? -1 : t4Full.get("replaced_count").getAsInt();
-            t4 = "; Table 4 at ratio " + PruneJob.Options.plain(o.table4Ratio())
+            t4 = "; Table 4 at ratio " + PruneOptions.plain(o.table4Ratio())
                     + (n < 0 ? "" : " (" + n + (n == 1 ? " block" : " blocks") + " replaced)");
         }
         md.append(String.format(Locale.ROOT, "Base model `%s` (%d blocks). Ablations (Tables 4–5, Figures 6–7) at ratio %s%s%s; "
                         + "the paper's ablations are at 10%% of FLUX.1-dev's 57 blocks (5 replaced). Calibration: %d grammar prompts × 2 seeds, %d sampler "
                         + "steps; %d sandwich-training steps per block, lr %s (linears %s), LoRA rank %d, alpha %s; importance %s.%n%n",
-                o.model(), blocks, m.ratio(), replaced, t4, m.calibPrompts(), m.calibSteps(), m.stSteps(), PruneJob.Options.plain(m.lr()), PruneJob.Options.plain(m.linearLr()), m.loraRank(), PruneJob.Options.plain(m.loraAlpha()),
+                o.model(), blocks, m.ratio(), replaced, t4, m.calibPrompts(), m.calibSteps(), m.stSteps(), PruneOptions.plain(m.lr()), PruneOptions.plain(m.linearLr()), m.loraRank(), PruneOptions.plain(m.loraAlpha()),
                 m.importance()));
         md.append(String.format(Locale.ROOT, "Quality: the judge's `overall` (higher is better; the paper's HPS v2 column) and "
                         + "`fd` (lower is better) on %s, %d images per prompt per seed base, %d seed base(s) (base %d + i·1000; each image its own noise seed, `Evaluation.imageSeed`), %d sampler "

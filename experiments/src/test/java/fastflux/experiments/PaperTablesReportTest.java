@@ -53,7 +53,7 @@ class PaperTablesReportTest {
 
     @Test
     void drawsArePooledForTheOrderingsAndShownOneByOne() {
-        var method = fastflux.pruning.PruneJob.Options.defaults(0.25);
+        var method = fastflux.pruning.PruneOptions.defaults(0.25);
         var o = new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.of(PaperTables.Part.FIG6), method,
                 List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4, 2, 5000);
         Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
@@ -105,7 +105,7 @@ class PaperTablesReportTest {
     /** Options at the ablation ratio 0.25 with Table 4 at {@code table4Ratio}, 2 seed bases from 5000. */
     static PaperTables.Options options(int draws, double table4Ratio) {
         return new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.of(PaperTables.Part.TABLE4,
-                PaperTables.Part.FIG6), fastflux.pruning.PruneJob.Options.defaults(0.25),
+                PaperTables.Part.FIG6), fastflux.pruning.PruneOptions.defaults(0.25),
                 List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4,
                 draws, 5000, table4Ratio);
     }

@@ -10,6 +10,7 @@ import fastflux.model.FluxParams;
 import fastflux.model.Replacement;
 import fastflux.pruning.ImportanceScorer;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.shapes.Category;
 import fastflux.shapes.Prompt;
 import fastflux.shapes.ShapesModel;
@@ -43,7 +44,7 @@ class PaperTablesTest {
     }
 
     static PaperTables.Options options(Path model, Set<PaperTables.Part> parts) {
-        PruneJob.Options method = new PruneJob.Options(0.34, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
+        PruneOptions method = new PruneOptions(0.34, ImportanceScorer.OUTPUT_MSE, null, PruneOptions.Order.IMPORTANCE,
                 Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
         List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
                 new Prompt(Category.COLORS, "a red square"));
@@ -117,7 +118,7 @@ class PaperTablesTest {
                 "full-draw2", "no-st-draw2", "delete-draw2"), List.copyOf(v.keySet()), "Figure 7's widths are not drawn");
         for (String n : List.of("full", "no-st", "delete")) {
             for (int d = 1; d < 3; d++) {
-                PruneJob.Options drawn = v.get(n + "-draw" + d).options();
+                PruneOptions drawn = v.get(n + "-draw" + d).options();
                 assertEquals(d, drawn.seed(), n);
                 // nothing but the seed differs from draw 0
                 assertEquals(v.get(n).options(), drawn.withSeed(0), n);

@@ -101,7 +101,7 @@ class FluxCheckpointJobTest {
             var e = assertThrows(IllegalArgumentException.class,
                     () -> new PruneJob(base, tmp.resolve("a"), PruneJobTest.options(0.34), PruneJob.Listener.NONE, m).begin());
             assertTrue(e.getMessage().contains("--calib-file"), e.getMessage());
-            PruneJob.Options fd = PruneJob.Options.defaults(0.34); // fd-align importance by default
+            PruneOptions fd = PruneOptions.defaults(0.34); // fd-align importance by default
             e = assertThrows(IllegalArgumentException.class,
                     () -> new PruneJob(base, tmp.resolve("b"), fd, PruneJob.Listener.NONE, m).calibrationFrom(calib).begin());
             assertTrue(e.getMessage().contains("output-mse"), e.getMessage());

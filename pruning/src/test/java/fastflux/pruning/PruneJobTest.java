@@ -18,8 +18,8 @@ import org.junit.jupiter.api.io.TempDir;
 class PruneJobTest {
     static final FluxParams PARAMS = TinyShapes.PARAMS.withDepth(2, 4); // 6 blocks
 
-    static PruneJob.Options options(double ratio) {
-        return new PruneJob.Options(ratio, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
+    static PruneOptions options(double ratio) {
+        return new PruneOptions(ratio, ImportanceScorer.OUTPUT_MSE, null, PruneOptions.Order.IMPORTANCE,
                 Replacement.Mode.LINEAR, true, 3, 6, 2, 3, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
     }
 
@@ -220,10 +220,10 @@ class PruneJobTest {
 
     @Test
     void ratesArePrintedAsPeopleWriteThem() {
-        assertEquals("0.0001", PruneJob.Options.plain(1e-4));
-        assertEquals("0.001", PruneJob.Options.plain(1e-3));
-        assertEquals("2", PruneJob.Options.plain(2.0));
-        assertEquals("0", PruneJob.Options.plain(0));
-        assertEquals("0.3", PruneJob.Options.plain(0.3f), "a float by its own digits, not its double's");
+        assertEquals("0.0001", PruneOptions.plain(1e-4));
+        assertEquals("0.001", PruneOptions.plain(1e-3));
+        assertEquals("2", PruneOptions.plain(2.0));
+        assertEquals("0", PruneOptions.plain(0));
+        assertEquals("0.3", PruneOptions.plain(0.3f), "a float by its own digits, not its double's");
     }
 }

@@ -9,6 +9,7 @@ import fastflux.model.PrunedModels;
 import fastflux.model.Replacement;
 import fastflux.pruning.ImportanceScorer;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.pruning.PruneState;
 import java.nio.file.Path;
 import java.util.List;
@@ -22,8 +23,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** PruneJob with its BRLL passes through the pipeline (2 shards) replaces the same blocks with the same linears. */
 class PruneJobPipelineTest {
     /** Two of five blocks, least squares only: the second fit runs through a model that already has a replaced block. */
-    static PruneJob.Options options() {
-        return new PruneJob.Options(0.4, ImportanceScorer.OUTPUT_MSE, null, PruneJob.Order.IMPORTANCE,
+    static PruneOptions options() {
+        return new PruneOptions(0.4, ImportanceScorer.OUTPUT_MSE, null, PruneOptions.Order.IMPORTANCE,
                 Replacement.Mode.LINEAR, false, 3, 6, 2, 0, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
     }
 
