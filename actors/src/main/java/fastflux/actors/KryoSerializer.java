@@ -172,8 +172,12 @@ public final class KryoSerializer extends JSerializer {
             requireRefs(o);
             return o;
         } catch (KryoException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            // Pekko's inbound stage logs this and drops the message.
-            throw new IllegalArgumentException("malformed fastflux message (" + bytes.length + " bytes): " + e.getMessage(), e);
+            // Pekko's inbound stage logs this and drops the message; the root cause says which field was wrong.
+            String why = String.valueOf(e.getMessage());
+            Throwable root = e;
+            while (root.getCause() != null) root = root.getCause();
+            if (root != e && root.getMessage() != null && !why.contains(root.getMessage())) why += " (" + root.getMessage() + ")";
+            throw new IllegalArgumentException("malformed fastflux message (" + bytes.length + " bytes): " + why, e);
         } finally {
             pool.free(k);
         }

@@ -14,7 +14,11 @@ public final class Protocol {
 
     /** One job as {@code status} shows it. */
     public record JobInfo(String id, JobState state, String model, String out, String phase, String block, long done,
-                          long total, String detail, double etaSeconds, String error) implements WireMessage {}
+                          long total, String detail, double etaSeconds, String error) implements WireMessage {
+        public JobInfo {
+            java.util.Objects.requireNonNull(state, "a job's state"); // clients switch on it; refused on arrival if absent
+        }
+    }
 
     public record StatusReply(JobInfo[] jobs) implements WireMessage {}
 
@@ -33,6 +37,10 @@ public final class Protocol {
     public record Progress(String jobId, JobState state, String phase, String block, long done, long total, String detail,
                            int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, long seq)
             implements WireMessage {
+        public Progress {
+            java.util.Objects.requireNonNull(state, "a job's state"); // watchers stop on it; refused on arrival if absent
+        }
+
         /** The phase of a running job that has not reported any progress yet. */
         public static final String STARTING = "starting";
 

@@ -98,6 +98,11 @@ class KryoSerializerTest {
                 .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(unknown, null));
         assertTrue(e.getMessage().contains("unknown job state 'pausad'"), e.getMessage());
+        // Kryo writes 1 before a present value and 0 for an absent one
+        byte[] stateless = text.replace("\u0001pause" + (char) ('d' | 0x80), "\u0000").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertEquals(bytes.length - 6, stateless.length);
+        e = assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(stateless, null));
+        assertTrue(e.getMessage().contains("a job's state"), e.getMessage());
     }
 
     @Test
