@@ -31,7 +31,14 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
      * replaced), IMPORTANCE, then per block FIT (collect and solve its least squares) and SANDWICH (train it with its
      * neighbours), EXPORT, REPORT.
      */
-    public enum Phase { BASE_QUALITY, IMPORTANCE, FIT, SANDWICH, EXPORT, REPORT }
+    public enum Phase {
+        BASE_QUALITY, IMPORTANCE, FIT, SANDWICH, EXPORT, REPORT;
+
+        /** The phase as logs and the failure injector name it: base_quality, importance, fit ... */
+        public String word() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
 
     public sealed interface Command {}
 
@@ -152,7 +159,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     }
 
     private Behavior<Command> onRunPhase(RunPhase r) {
-        failures.check(r.phase().name().toLowerCase(), completed());
+        failures.check(r.phase().word(), completed());
         try {
             switch (r.phase()) {
                 case BASE_QUALITY -> job.measureBaseQuality(quality);
@@ -163,7 +170,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
                 case REPORT -> job.report(quality);
             }
         } catch (RuntimeException e) {
-            coordinator.tell(error(e, r.phase().name().toLowerCase() + ": " + e));
+            coordinator.tell(error(e, r.phase().word() + ": " + e));
             throw e;
         }
         r.replyTo().tell(new PruningCoordinator.PhaseDone(ready(r.phase())));

@@ -88,13 +88,13 @@ final class FleetQuery {
     }
 
     static boolean active(Protocol.JobInfo j) {
-        return j.state().equals("queued") || j.state().equals("running") || j.state().equals("paused");
+        return j.state().isActive();
     }
 
     /** Jobs that hold or wait for the node's device: running and queued ones. */
     static long load(Protocol.StatusReply s) {
         long n = 0;
-        for (Protocol.JobInfo j : s.jobs()) if (j.state().equals("queued") || j.state().equals("running")) n++;
+        for (Protocol.JobInfo j : s.jobs()) if (j.state().wantsDevice()) n++;
         return n;
     }
 

@@ -22,10 +22,15 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
 public final class InProcessNode {
     private InProcessNode() {}
 
-    /** How the job ended: done, failed ({@code detail}: the error) or interrupted ({@code detail}: the signal). */
+    /**
+     * How the command ended: its job's terminal state's word (done; failed, {@code detail} the error) or
+     * {@link #INTERRUPTED} ({@code detail}: the signal), which is the command's ending and no state of the job.
+     */
     public record Outcome(String state, String detail) {
+        public static final String INTERRUPTED = "interrupted";
+
         public boolean done() {
-            return state.equals("done");
+            return state.equals(JobState.DONE.word());
         }
     }
 
@@ -45,15 +50,15 @@ public final class InProcessNode {
         ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings), Daemon.SYSTEM, c);
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         CompletableFuture<Outcome> end = new CompletableFuture<>();
-        try (AutoCloseable signals = Daemon.onSignals(system, timeout, sig -> end.complete(new Outcome("interrupted", "SIG" + sig)))) {
+        try (AutoCloseable signals = Daemon.onSignals(system, timeout, sig -> end.complete(new Outcome(Outcome.INTERRUPTED, "SIG" + sig)))) {
             ActorRef<Protocol.WatchEvent> watcher = system.systemActorOf(watcher(onProgress, end), "prune-watcher", Props.empty());
             Duration ask = Duration.ofSeconds(30);
             Protocol.Reply submitted = AskPattern.<NodeSupervisor.Command, Protocol.Reply>ask(system,
                     r -> new NodeSupervisor.Submit(spec, r), ask, system.scheduler()).toCompletableFuture().join();
-            if (!submitted.ok()) return new Outcome("failed", submitted.message());
+            if (!submitted.ok()) return new Outcome(JobState.FAILED.word(), submitted.message());
             Protocol.Reply watching = AskPattern.<NodeSupervisor.Command, Protocol.Reply>ask(system,
                     r -> new NodeSupervisor.Watch(submitted.jobId(), watcher, r), ask, system.scheduler()).toCompletableFuture().join();
-            if (!watching.ok()) return new Outcome("failed", watching.message());
+            if (!watching.ok()) return new Outcome(JobState.FAILED.word(), watching.message());
             return end.join();
         } catch (RuntimeException e) {
             throw e;
@@ -72,7 +77,7 @@ public final class InProcessNode {
                     Protocol.Progress p = e.progress();
                     onProgress.accept(p);
                     if (p.terminal()) {
-                        end.complete(new Outcome(p.state(), p.detail()));
+                        end.complete(new Outcome(p.state().word(), p.detail()));
                         return Behaviors.stopped();
                     }
                     e.ackTo().tell(new WatcherRelay.Ack());

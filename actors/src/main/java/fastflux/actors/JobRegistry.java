@@ -24,22 +24,40 @@ final class JobRegistry {
     static final int VERSION = 1;
     private static final Gson GSON = new GsonBuilder().setPrettyPrinting().serializeNulls().create();
 
-    /** One job; {@code state} is queued, running, paused, done, failed or cancelled. */
+    /** One job; its state changes only by {@link #apply}, along {@link JobState}'s moves. */
     static final class Job {
         final String id;
         final JobSpec spec;
-        String state;
+        private JobState state;
         String error;
 
-        Job(String id, JobSpec spec, String state, String error) {
+        Job(String id, JobSpec spec, JobState state, String error) {
             this.id = id;
             this.spec = spec;
             this.state = state;
             this.error = error;
         }
 
+        JobState state() {
+            return state;
+        }
+
+        /**
+         * Moves the job on by {@code e} and sets its error (null: none).
+         *
+         * @throws IllegalStateException naming the job when {@code e} does not apply to its state; nothing changes
+         */
+        void apply(JobState.Event e, String error) {
+            try {
+                state = state.next(e);
+            } catch (IllegalStateException refused) {
+                throw new IllegalStateException(id + ": " + refused.getMessage(), refused);
+            }
+            this.error = error;
+        }
+
         boolean active() {
-            return state.equals("queued") || state.equals("running") || state.equals("paused");
+            return state.isActive();
         }
     }
 
@@ -81,7 +99,7 @@ final class JobRegistry {
                 // a job queued before the linears had their own rate (session 22) trains them at the adapters'
                 if (spec != null && !spec.has("linearLr") && spec.has("lr")) spec.add("linearLr", spec.get("lr"));
                 Job j = new Job(o.get("id").getAsString(), GSON.fromJson(spec, JobSpec.class),
-                        o.get("state").getAsString(), o.get("error").isJsonNull() ? null : o.get("error").getAsString());
+                        state(o), o.get("error").isJsonNull() ? null : o.get("error").getAsString());
                 if (j.spec == null || !j.id.matches("job-\\d{4,}")) throw new IllegalArgumentException("job entry " + o + " is incomplete");
                 jobs.add(j);
             }
@@ -93,6 +111,16 @@ final class JobRegistry {
         return jobs;
     }
 
+    /** A job entry's state, stored as its word ({@link JobState#word}). */
+    private static JobState state(JsonObject o) {
+        String word = o.get("state").getAsString();
+        try {
+            return JobState.parse(word);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(o.get("id") + ": " + e.getMessage(), e);
+        }
+    }
+
     void save(List<Job> jobs) {
         if (file == null) return;
         JsonObject root = new JsonObject();
@@ -101,7 +129,7 @@ final class JobRegistry {
         for (Job j : jobs) {
             JsonObject o = new JsonObject();
             o.addProperty("id", j.id);
-            o.addProperty("state", j.state);
+            o.addProperty("state", j.state.word());
             o.addProperty("error", j.error);
             o.add("spec", GSON.toJsonTree(j.spec));
             arr.add(o);

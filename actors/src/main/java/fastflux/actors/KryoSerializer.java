@@ -47,6 +47,7 @@ public final class KryoSerializer extends JSerializer {
             Protocol.ProbeReply.class,
             double[].class,
             double[][].class,
+            JobState.class,
     };
 
     private final ExtendedActorSystem system;
@@ -69,10 +70,37 @@ public final class KryoSerializer extends JSerializer {
         ActorRefSerializer refs = new ActorRefSerializer();
         k.addDefaultSerializer(ActorRef.class, refs);
         int id = 100;
-        for (Class<?> c : REGISTERED) k.register(c, id++);
+        for (Class<?> c : REGISTERED) {
+            if (c == JobState.class) k.register(c, new JobStateSerializer(), id++);
+            else k.register(c, id++);
+        }
         // The typed ref implementation; resolved refs come back as the same class.
         k.register(org.apache.pekko.actor.typed.internal.adapter.ActorRefAdapter.class, refs, 90);
         return k;
+    }
+
+    /**
+     * A job state as its word, as the registry stores it: the wire format then does not depend on the constants'
+     * order, and a word this side does not know is refused on arrival.
+     */
+    private static final class JobStateSerializer extends com.esotericsoftware.kryo.Serializer<JobState> {
+        JobStateSerializer() {
+            super(false, true);
+        }
+
+        @Override
+        public void write(Kryo kryo, Output output, JobState state) {
+            output.writeString(state.word());
+        }
+
+        @Override
+        public JobState read(Kryo kryo, Input input, Class<? extends JobState> type) {
+            try {
+                return JobState.parse(input.readString());
+            } catch (IllegalArgumentException e) {
+                throw new KryoException(e.getMessage(), e);
+            }
+        }
     }
 
     private ActorRefResolver resolver() {
@@ -144,8 +172,12 @@ public final class KryoSerializer extends JSerializer {
             requireRefs(o);
             return o;
         } catch (KryoException | IndexOutOfBoundsException | NegativeArraySizeException e) {
-            // Pekko's inbound stage logs this and drops the message.
-            throw new IllegalArgumentException("malformed fastflux message (" + bytes.length + " bytes): " + e.getMessage(), e);
+            // Pekko's inbound stage logs this and drops the message; the root cause says which field was wrong.
+            String why = String.valueOf(e.getMessage());
+            Throwable root = e;
+            while (root.getCause() != null) root = root.getCause();
+            if (root != e && root.getMessage() != null && !why.contains(root.getMessage())) why += " (" + root.getMessage() + ")";
+            throw new IllegalArgumentException("malformed fastflux message (" + bytes.length + " bytes): " + why, e);
         } finally {
             pool.free(k);
         }

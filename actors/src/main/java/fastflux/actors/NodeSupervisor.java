@@ -122,7 +122,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         this.registry = new JobRegistry(settings.stateDir());
         this.jobs = new ArrayList<>(registry.load());
         this.events = ctx.messageAdapter(PruningCoordinator.Event.class, FromCoordinator::new);
-        long resumed = jobs.stream().filter(j -> j.state.equals("running")).count();
+        long resumed = jobs.stream().filter(j -> j.state() == JobState.RUNNING).count();
         ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(),
                 registry.file() == null ? "memory" : registry.file(), resumed);
         ctx.getSystem().receptionist().tell(Receptionist.register(FleetQuery.KEY, ctx.getSelf()));
@@ -153,7 +153,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
             s.spec().validate();
             for (JobRegistry.Job j : jobs) {
                 if (j.active() && j.spec.out().equals(s.spec().out())) {
-                    throw new IllegalArgumentException("job " + j.id + " (" + j.state + ") already writes to " + j.spec.out());
+                    throw new IllegalArgumentException("job " + j.id + " (" + j.state() + ") already writes to " + j.spec.out());
                 }
             }
         } catch (RuntimeException e) {
@@ -162,7 +162,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
             return this;
         }
         String id = String.format("job-%04d", jobs.stream().mapToInt(j -> Integer.parseInt(j.id.substring(4))).max().orElse(0) + 1);
-        jobs.add(new JobRegistry.Job(id, s.spec(), "queued", null));
+        jobs.add(new JobRegistry.Job(id, s.spec(), JobState.QUEUED, null));
         registry.save(jobs);
         getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
@@ -208,7 +208,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         for (JobRegistry.Job j : jobs) {
             if (g.jobId() != null && !g.jobId().isEmpty() && !g.jobId().equals(j.id)) continue;
             Protocol.Progress p = progress.get(j.id);
-            out.add(new Protocol.JobInfo(j.id, j.state, j.spec.model(), j.spec.out(), p == null ? "" : p.phase(),
+            out.add(new Protocol.JobInfo(j.id, j.state(), j.spec.model(), j.spec.out(), p == null ? "" : p.phase(),
                     p == null ? "" : p.block(), p == null ? 0 : p.blocksDone(), p == null ? 0 : p.blocksTotal(),
                     p == null ? "" : p.detail(), p == null ? Double.NaN : p.etaSeconds(), j.error));
         }
@@ -220,13 +220,14 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         JobRegistry.Job j = find(p.jobId());
         Protocol.Reply r;
         if (j == null) r = new Protocol.Reply(false, p.jobId(), "no job " + p.jobId());
+        else if (!j.state().canPause()) r = refused(j, JobState.Event.PAUSE);
         else if (j.id.equals(runningId)) {
-            running.tell(new PruningCoordinator.StopAfterPhase("paused"));
+            running.tell(new PruningCoordinator.StopAfterPhase(PruningCoordinator.StopReason.PAUSED));
             r = new Protocol.Reply(true, j.id, j.id + " pauses after its current phase");
-        } else if (j.state.equals("queued")) {
-            setState(j, "paused", null);
+        } else {
+            setState(j, JobState.Event.PAUSE, null);
             r = new Protocol.Reply(true, j.id, j.id + " paused");
-        } else r = new Protocol.Reply(false, j.id, j.id + " is " + j.state + ", not running or queued");
+        }
         p.replyTo().tell(r);
         return this;
     }
@@ -235,11 +236,12 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         JobRegistry.Job j = find(m.jobId());
         Protocol.Reply r;
         if (j == null) r = new Protocol.Reply(false, m.jobId(), "no job " + m.jobId());
-        else if (j.state.equals("paused")) {
-            setState(j, "queued", null);
+        else if (!j.state().canResume()) r = refused(j, JobState.Event.RESUME);
+        else {
+            setState(j, JobState.Event.RESUME, null);
             r = new Protocol.Reply(true, j.id, j.id + " resumes from its last checkpoint" + (runningId != null ? " after " + runningId : ""));
             startNext();
-        } else r = new Protocol.Reply(false, j.id, j.id + " is " + j.state + ", not paused");
+        }
         m.replyTo().tell(r);
         return this;
     }
@@ -248,15 +250,21 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         JobRegistry.Job j = find(c.jobId());
         Protocol.Reply r;
         if (j == null) r = new Protocol.Reply(false, c.jobId(), "no job " + c.jobId());
+        else if (!j.state().canCancel()) r = refused(j, JobState.Event.CANCEL);
         else if (j.id.equals(runningId)) {
-            running.tell(new PruningCoordinator.StopAfterPhase("cancelled"));
+            running.tell(new PruningCoordinator.StopAfterPhase(PruningCoordinator.StopReason.CANCELLED));
             r = new Protocol.Reply(true, j.id, j.id + " is cancelled after its current phase");
-        } else if (j.state.equals("queued") || j.state.equals("paused")) {
-            setState(j, "cancelled", null);
+        } else {
+            setState(j, JobState.Event.CANCEL, null);
             r = new Protocol.Reply(true, j.id, j.id + " cancelled");
-        } else r = new Protocol.Reply(false, j.id, j.id + " is " + j.state);
+        }
         c.replyTo().tell(r);
         return this;
+    }
+
+    /** A command its job's state does not allow, e.g. resuming a done job: "job-0001 is done: only a paused ...". */
+    private static Protocol.Reply refused(JobRegistry.Job j, JobState.Event e) {
+        return new Protocol.Reply(false, j.id, j.id + " is " + j.state() + ": " + JobState.refusal(e));
     }
 
     private Behavior<Command> onWatch(Watch w) {
@@ -275,9 +283,9 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
 
     private Protocol.Progress snapshot(JobRegistry.Job j) {
         Protocol.Progress p = progress.get(j.id);
-        if (p == null) return new Protocol.Progress(j.id, j.state, j.state.equals("running") ? "starting" : "", "", 0, 0,
+        if (p == null) return new Protocol.Progress(j.id, j.state(), j.state() == JobState.RUNNING ? Protocol.Progress.STARTING : "", "", 0, 0,
                 j.error == null ? "" : j.error, 0, 0, 0, Double.NaN, seq);
-        return new Protocol.Progress(j.id, j.state, p.phase(), p.block(), p.done(), p.total(),
+        return new Protocol.Progress(j.id, j.state(), p.phase(), p.block(), p.done(), p.total(),
                 j.error != null ? j.error : p.detail(), p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), p.seq());
     }
 
@@ -292,7 +300,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         if (running == null) s.replyTo().tell(Done.getInstance());
         else {
             shutdownWaiters.add(s.replyTo());
-            running.tell(new PruningCoordinator.StopAfterPhase("shutdown"));
+            running.tell(new PruningCoordinator.StopAfterPhase(PruningCoordinator.StopReason.SHUTDOWN));
         }
         return this;
     }
@@ -302,26 +310,30 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         JobRegistry.Job j = find(e.jobId());
         if (j == null) return this;
         if (e instanceof PruningCoordinator.Progressed p) {
-            progress.put(j.id, new Protocol.Progress(j.id, j.state, p.phase(), p.block(), p.done(), p.total(), p.detail(),
+            progress.put(j.id, new Protocol.Progress(j.id, j.state(), p.phase(), p.block(), p.done(), p.total(), p.detail(),
                     p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), ++seq));
             publish(j);
             return this;
         } else if (e instanceof PruningCoordinator.Finished) {
             getContext().getLog().info("{} done: {}", j.id, j.spec.out());
-            setState(j, "done", null);
+            setState(j, JobState.Event.FINISH, null);
         } else if (e instanceof PruningCoordinator.Stopped st) {
             getContext().getLog().info("{} stopped between phases: {}", j.id, st.reason());
-            // On shutdown the job stays "running" in the registry, so the next start resumes it first.
-            if (!st.reason().equals("shutdown")) setState(j, st.reason(), null);
+            switch (st.reason()) {
+                case PAUSED -> setState(j, JobState.Event.PAUSE, null);
+                case CANCELLED -> setState(j, JobState.Event.CANCEL, null);
+                // the job stays running in the registry, so the next start resumes it first
+                case SHUTDOWN -> { }
+            }
         } else if (e instanceof PruningCoordinator.Failed fail) {
             getContext().getLog().error("{} failed: {}", j.id, fail.error());
-            setState(j, "failed", fail.error());
+            setState(j, JobState.Event.FAIL, fail.error());
         }
         runningId = null;
         running = null;
         // setState has published every other ending (a terminal one ends the relays: publishing again would
         // only make dead letters); a shutdown leaves the job running, so its watchers get the last snapshot here.
-        if (e instanceof PruningCoordinator.Stopped st && st.reason().equals("shutdown")) publish(j);
+        if (e instanceof PruningCoordinator.Stopped st && st.reason() == PruningCoordinator.StopReason.SHUTDOWN) publish(j);
         if (shuttingDown) {
             shutdownWaiters.forEach(w -> w.tell(Done.getInstance()));
             shutdownWaiters.clear();
@@ -338,9 +350,9 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         for (ActorRef<WatcherRelay.Command> r : l) r.tell(new WatcherRelay.Update(p));
     }
 
-    private void setState(JobRegistry.Job j, String state, String error) {
-        j.state = state;
-        j.error = error;
+    /** Moves {@code j} on by {@code e} (refused by an exception when its state does not allow it), saves, publishes. */
+    private void setState(JobRegistry.Job j, JobState.Event e, String error) {
+        j.apply(e, error);
         registry.save(jobs);
         publish(j);
     }
@@ -348,10 +360,10 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     /** Starts the next job if the device is free: an interrupted running one first, then the queue in order. */
     private void startNext() {
         if (running != null || shuttingDown) return;
-        JobRegistry.Job next = jobs.stream().filter(j -> j.state.equals("running")).findFirst()
-                .orElseGet(() -> jobs.stream().filter(j -> j.state.equals("queued")).findFirst().orElse(null));
+        JobRegistry.Job next = jobs.stream().filter(j -> j.state() == JobState.RUNNING).findFirst()
+                .orElseGet(() -> jobs.stream().filter(j -> j.state() == JobState.QUEUED).findFirst().orElse(null));
         if (next == null) return;
-        if (!next.state.equals("running")) setState(next, "running", null);
+        if (next.state() == JobState.QUEUED) setState(next, JobState.Event.START, null);
         getContext().getLog().info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
         runningId = next.id;
         running = getContext().spawn(PruningCoordinator.create(next.id, next.spec, events, settings.shardFactory(),

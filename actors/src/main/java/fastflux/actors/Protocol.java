@@ -13,8 +13,12 @@ public final class Protocol {
     public record Reply(boolean ok, String jobId, String message) implements WireMessage {}
 
     /** One job as {@code status} shows it. */
-    public record JobInfo(String id, String state, String model, String out, String phase, String block, long done,
-                          long total, String detail, double etaSeconds, String error) implements WireMessage {}
+    public record JobInfo(String id, JobState state, String model, String out, String phase, String block, long done,
+                          long total, String detail, double etaSeconds, String error) implements WireMessage {
+        public JobInfo {
+            java.util.Objects.requireNonNull(state, "a job's state"); // clients switch on it; refused on arrival if absent
+        }
+    }
 
     public record StatusReply(JobInfo[] jobs) implements WireMessage {}
 
@@ -25,15 +29,23 @@ public final class Protocol {
     public record FleetStatusReply(NodeStatus[] nodes, String[] unanswered) implements WireMessage {}
 
     /**
-     * A progress snapshot of one job. {@code state} is queued, running, paused, done, failed or cancelled; a
-     * watcher stops at the last three. {@code seq} grows by one per snapshot the daemon made, so a watcher sees
-     * how many it skipped.
+     * A progress snapshot of one job. A watcher stops at a terminal {@code state}. {@code phase} is the label of
+     * the job's latest progress report (importance, collect, sandwich, checkpoint, export, evaluate ...; "starting"
+     * before the first). {@code seq} grows by one per snapshot the daemon made, so a watcher sees how many it
+     * skipped.
      */
-    public record Progress(String jobId, String state, String phase, String block, long done, long total, String detail,
+    public record Progress(String jobId, JobState state, String phase, String block, long done, long total, String detail,
                            int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, long seq)
             implements WireMessage {
+        public Progress {
+            java.util.Objects.requireNonNull(state, "a job's state"); // watchers stop on it; refused on arrival if absent
+        }
+
+        /** The phase of a running job that has not reported any progress yet. */
+        public static final String STARTING = "starting";
+
         public boolean terminal() {
-            return state.equals("done") || state.equals("failed") || state.equals("cancelled");
+            return state.isTerminal();
         }
     }
 

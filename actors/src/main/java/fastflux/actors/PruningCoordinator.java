@@ -26,7 +26,16 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
      * model's quality is still to be measured, before any block is replaced.
      */
     public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, boolean fitted, int blocksTotal,
-                             boolean measureBase) {}
+                             boolean measureBase) {
+        /** The phase to run from here: PruneJob's order, decided from what the checkpoint holds. */
+        DeviceShard.Phase nextPhase() {
+            return measureBase ? DeviceShard.Phase.BASE_QUALITY
+                    : !ordered ? DeviceShard.Phase.IMPORTANCE
+                    : fitted ? DeviceShard.Phase.SANDWICH
+                    : blocksDone < blocksTotal ? DeviceShard.Phase.FIT
+                    : phase == DeviceShard.Phase.EXPORT ? DeviceShard.Phase.REPORT : DeviceShard.Phase.EXPORT;
+        }
+    }
 
     /** The shard (re)started and loaded the newest good checkpoint. */
     public record ShardReady(ShardState state) implements Command {}
@@ -35,8 +44,23 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
 
     public record JobProgress(String phase, String block, long done, long total, String detail) implements Command {}
 
-    /** Stop after the current phase: {@code reason} is paused, cancelled or shutdown. */
-    public record StopAfterPhase(String reason) implements Command {}
+    /** Why a job stops between phases; its {@link #toString} is the word the node logs. */
+    public enum StopReason {
+        PAUSED, CANCELLED, SHUTDOWN;
+
+        /** Which of two requests stands: a cancel overrides any other, otherwise the first one stays. */
+        StopReason and(StopReason later) {
+            return later == CANCELLED ? CANCELLED : this;
+        }
+
+        @Override
+        public String toString() {
+            return name().toLowerCase(java.util.Locale.ROOT);
+        }
+    }
+
+    /** Stop after the current phase. */
+    public record StopAfterPhase(StopReason reason) implements Command {}
 
     /**
      * The shard is about to crash: its supervisor restarts it, and the error is kept for the job's if it never
@@ -57,7 +81,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     public record Finished(String jobId) implements Event {}
 
     /** Stopped between phases on request; the job's checkpoint holds everything done so far. */
-    public record Stopped(String jobId, String reason) implements Event {}
+    public record Stopped(String jobId, StopReason reason) implements Event {}
 
     public record Failed(String jobId, String error) implements Event {}
 
@@ -77,7 +101,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     private final long startNanos = System.nanoTime();
     private ShardState state = new ShardState(null, false, 0, false, 0, false);
     private int blocksAtStart = -1;
-    private String stopReason;
+    private StopReason stopReason;
     private boolean ended;
     private String lastError = "no error reported";
 
@@ -123,12 +147,8 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     /** Decides the next phase from the shard's state, or stops between phases when asked to. */
     private Behavior<Command> next() {
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
-        DeviceShard.Phase p = state.measureBase() ? DeviceShard.Phase.BASE_QUALITY
-                : !state.ordered() ? DeviceShard.Phase.IMPORTANCE
-                : state.fitted() ? DeviceShard.Phase.SANDWICH
-                : state.blocksDone() < state.blocksTotal() ? DeviceShard.Phase.FIT
-                : state.phase() == DeviceShard.Phase.EXPORT ? DeviceShard.Phase.REPORT : DeviceShard.Phase.EXPORT;
-        getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.name().toLowerCase(), state.blocksDone(), state.blocksTotal());
+        DeviceShard.Phase p = state.nextPhase();
+        getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.word(), state.blocksDone(), state.blocksTotal());
         shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));
         return this;
     }
@@ -144,7 +164,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     }
 
     private Behavior<Command> onStop(StopAfterPhase s) {
-        if (stopReason == null || s.reason().equals("cancelled")) stopReason = s.reason();
+        stopReason = stopReason == null ? s.reason() : stopReason.and(s.reason());
         return this;
     }
 

@@ -16,11 +16,11 @@ class JobRegistryTest {
         JobRegistry r = new JobRegistry(tmp);
         assertEquals(List.of(), r.load(), "no file yet: no jobs");
         JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 2, 2, 0);
-        r.save(List.of(new JobRegistry.Job("job-0001", spec, "running", null), new JobRegistry.Job("job-0002", spec, "failed", "x")));
+        r.save(List.of(new JobRegistry.Job("job-0001", spec, JobState.RUNNING, null), new JobRegistry.Job("job-0002", spec, JobState.FAILED, "x")));
         List<JobRegistry.Job> back = r.load();
         assertEquals(2, back.size());
         assertEquals(spec, back.get(0).spec);
-        assertEquals("failed", back.get(1).state);
+        assertEquals(JobState.FAILED, back.get(1).state());
         assertEquals("x", back.get(1).error);
 
         Path file = tmp.resolve("jobs.json");
@@ -36,11 +36,52 @@ class JobRegistryTest {
         }
     }
 
+    /** A registry as the daemon writes it, one job per state word; the spec's fields are JobSpec's. */
+    static String registryText(JobSpec spec, String... states) {
+        StringBuilder jobs = new StringBuilder();
+        for (int i = 0; i < states.length; i++) {
+            if (i > 0) jobs.append(",\n");
+            jobs.append("    {\n      \"id\": \"job-000").append(i + 1).append("\",\n      \"state\": \"").append(states[i])
+                    .append("\",\n      \"error\": ").append(states[i].equals("failed") ? "\"out of memory\"" : "null")
+                    .append(",\n      \"spec\": ").append(new com.google.gson.Gson().toJson(spec)).append("\n    }");
+        }
+        return "{\n  \"version\": 1,\n  \"jobs\": [\n" + jobs + "\n  ]\n}";
+    }
+
+    @Test
+    void everyStateLoadsFromItsWordAndIsWrittenBackAsTheSameWord(@TempDir Path tmp) throws Exception {
+        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 2, 2, 0);
+        String[] words = {"queued", "running", "paused", "done", "failed", "cancelled"};
+        Path file = tmp.resolve("jobs.json");
+        Files.writeString(file, registryText(spec, words));
+        JobRegistry r = new JobRegistry(tmp);
+        List<JobRegistry.Job> jobs = r.load();
+        assertEquals(List.of(JobState.QUEUED, JobState.RUNNING, JobState.PAUSED, JobState.DONE, JobState.FAILED,
+                JobState.CANCELLED), jobs.stream().map(JobRegistry.Job::state).toList());
+        assertEquals("out of memory", jobs.get(4).error);
+        r.save(jobs);
+        com.google.gson.JsonArray saved = com.google.gson.JsonParser.parseString(Files.readString(file)).getAsJsonObject()
+                .getAsJsonArray("jobs");
+        for (int i = 0; i < words.length; i++) assertEquals(words[i], saved.get(i).getAsJsonObject().get("state").getAsString());
+    }
+
+    @Test
+    void anUnknownStateWordIsAnErrorNamingTheFileAndTheWord(@TempDir Path tmp) throws Exception {
+        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 2, 2, 0);
+        Path file = tmp.resolve("jobs.json");
+        String text = registryText(spec, "queued", "Running");
+        Files.writeString(file, text);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, new JobRegistry(tmp)::load);
+        assertTrue(e.getMessage().startsWith("job registry " + file + " is damaged"), e.getMessage());
+        assertTrue(e.getMessage().contains("job-0002") && e.getMessage().contains("unknown job state 'Running'"), e.getMessage());
+        assertEquals(text, Files.readString(file), "left as it was");
+    }
+
     @Test
     void aJobQueuedBeforeTheLinearsHadTheirOwnRateKeepsTrainingThemAtTheAdaptersRate(@TempDir Path tmp) throws Exception {
         JobRegistry r = new JobRegistry(tmp);
         JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 3e-3, 2, 2, 0);
-        r.save(List.of(new JobRegistry.Job("job-0001", spec, "queued", null)));
+        r.save(List.of(new JobRegistry.Job("job-0001", spec, JobState.QUEUED, null)));
         Path file = tmp.resolve("jobs.json");
         String now = Files.readString(file);
         String before = now.replaceAll(",\\s*\"linearLr\":\\s*[0-9.eE-]+", "");

@@ -39,7 +39,7 @@ class KryoSerializerTest {
         TestProbe<Protocol.WatchEvent> watcher = kit.createTestProbe();
         TestProbe<WatcherRelay.Command> relay = kit.createTestProbe();
         JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 8, 8, 0);
-        Protocol.Progress p = new Protocol.Progress("job-0001", "running", "sandwich", "single_blocks.3", 5, 150, "loss 0.1",
+        Protocol.Progress p = new Protocol.Progress("job-0001", JobState.RUNNING, "sandwich", "single_blocks.3", 5, 150, "loss 0.1",
                 1, 4, 12.5, Double.NaN, 42);
         Object[] messages = {
                 spec,
@@ -56,7 +56,7 @@ class KryoSerializerTest {
                 new NodeSupervisor.Place(spec, replies.getRef()),
         };
         for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
-        Protocol.JobInfo info = new Protocol.JobInfo("job-0001", "done", "/m", "/o", "", "", 2, 2, "", Double.NaN, null);
+        Protocol.JobInfo info = new Protocol.JobInfo("job-0001", JobState.DONE, "/m", "/o", "", "", 2, 2, "", Double.NaN, null);
         Protocol.StatusReply back = (Protocol.StatusReply) roundTrip(new Protocol.StatusReply(new Protocol.JobInfo[] {info}));
         assertEquals(info, back.jobs()[0]);
         TestProbe<Protocol.FleetStatusReply> fleet = kit.createTestProbe();
@@ -79,6 +79,30 @@ class KryoSerializerTest {
         assertArrayEquals(new double[] {0.125, 0.5}, pr.values()[0]);
         assertEquals("busy: running job-0002", ((Protocol.ProbeReply) roundTrip(new Protocol.ProbeReply("n", null, null,
                 "busy: running job-0002"))).error());
+    }
+
+    @Test
+    void aJobStateCrossesTheWireAsItsWord() {
+        for (JobState s : JobState.values()) {
+            Protocol.Progress p = new Protocol.Progress("job-0007", s, "", "", 0, 0, "", 0, 0, 0, Double.NaN, 1);
+            Protocol.Progress back = (Protocol.Progress) roundTrip(p);
+            assertSame(s, back.state());
+            assertEquals(s.isTerminal(), back.terminal());
+        }
+        KryoSerializer k = (KryoSerializer) serialization().serializerByIdentity().get(KryoSerializer.IDENTIFIER).get();
+        byte[] bytes = k.toBinary(new Protocol.Progress("job-0007", JobState.PAUSED, "", "", 0, 0, "", 0, 0, 0, 0, 1));
+        String text = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
+        // Kryo marks a string's last character by its high bit: "pause" then 'd' | 0x80
+        assertTrue(text.contains("pause" + (char) ('d' | 0x80)), "the word, not an ordinal");
+        byte[] unknown = text.replace("pause" + (char) ('d' | 0x80), "pausa" + (char) ('d' | 0x80))
+                .getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(unknown, null));
+        assertTrue(e.getMessage().contains("unknown job state 'pausad'"), e.getMessage());
+        // Kryo writes 1 before a present value and 0 for an absent one
+        byte[] stateless = text.replace("\u0001pause" + (char) ('d' | 0x80), "\u0000").getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        assertEquals(bytes.length - 6, stateless.length);
+        e = assertThrows(IllegalArgumentException.class, () -> k.fromBinaryJava(stateless, null));
+        assertTrue(e.getMessage().contains("a job's state"), e.getMessage());
     }
 
     @Test

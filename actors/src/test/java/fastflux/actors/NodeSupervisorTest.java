@@ -43,7 +43,7 @@ class NodeSupervisorTest {
         while (true) {
             Protocol.WatchEvent e = watcher.receiveMessage(LONG);
             e.ackTo().tell(new WatcherRelay.Ack());
-            if (e.progress().terminal() || e.progress().state().equals("paused")) return e.progress();
+            if (e.progress().terminal() || e.progress().state() == JobState.PAUSED) return e.progress();
         }
     }
 
@@ -78,7 +78,7 @@ class NodeSupervisorTest {
         Protocol.Progress last = awaitTerminal(node, id);
         assertEquals(4, stalled.receiveSeveralMessages(4).size());
         stalled.expectNoMessage(Duration.ofMillis(300));
-        assertEquals("done", last.state(), last.detail());
+        assertEquals(JobState.DONE, last.state(), last.detail());
         assertEquals(2, crashes.get());
         Path out = tmp.resolve("out/model.safetensors");
         assertArrayEquals(reference, Files.readAllBytes(out), "the restarted job's model equals the uninterrupted one bit for"
@@ -126,17 +126,23 @@ class NodeSupervisorTest {
         assertTrue(replies.receiveMessage().ok());
         node.tell(new NodeSupervisor.Cancel(second, replies.getRef()));
         assertTrue(replies.receiveMessage().ok(), "a queued job is cancelled at once");
-        assertEquals("paused", awaitTerminal(node, first).state());
+        assertEquals(JobState.PAUSED, awaitTerminal(node, first).state());
         assertFalse(Files.exists(tmp.resolve("a/model.safetensors")), "paused before export");
         node.tell(new NodeSupervisor.Resume(first, replies.getRef()));
         assertTrue(replies.receiveMessage().ok());
-        assertEquals("done", awaitTerminal(node, first).state());
+        assertEquals(JobState.DONE, awaitTerminal(node, first).state());
+        node.tell(new NodeSupervisor.Resume(first, replies.getRef()));
+        Protocol.Reply again = replies.receiveMessage();
+        assertFalse(again.ok(), "a done job is not resumed");
+        assertEquals(first + " is done: only a paused job can be resumed", again.message());
+        node.tell(new NodeSupervisor.Pause(second, replies.getRef()));
+        assertEquals(second + " is cancelled: only a queued or running job can be paused", replies.receiveMessage().message());
         Path out = tmp.resolve("a/model.safetensors");
         assertArrayEquals(reference, Files.readAllBytes(out), "paused and resumed vs uninterrupted, bit for bit; max relative"
                 + " difference " + TinyJobs.relative(reference, out, tmp));
         TestProbe<Protocol.StatusReply> status = kit.createTestProbe();
         node.tell(new NodeSupervisor.GetStatus(second, status.getRef()));
-        assertEquals("cancelled", status.receiveMessage().jobs()[0].state());
+        assertEquals(JobState.CANCELLED, status.receiveMessage().jobs()[0].state());
         kit.stop(node);
     }
 }

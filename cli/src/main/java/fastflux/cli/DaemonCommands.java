@@ -6,6 +6,7 @@ import com.typesafe.config.ConfigFactory;
 import fastflux.actors.Daemon;
 import fastflux.actors.DaemonClient;
 import fastflux.actors.JobSpec;
+import fastflux.actors.JobState;
 import fastflux.actors.NodeSupervisor;
 import fastflux.actors.Protocol;
 import java.nio.file.Path;
@@ -158,7 +159,7 @@ final class DaemonCommands {
         String where = j.phase().isEmpty() ? "" : String.format("  %s %s  blocks %d/%d  %s  ETA %s", j.phase(), j.block(),
                 j.done(), j.total(), j.detail(), ProgressBar.duration(j.etaSeconds()));
         System.out.printf("%s%s  %-9s %s -> %s%s%s%n", indent, j.id(), j.state(), j.model(), j.out(),
-                j.state().equals("running") ? where : "", j.error() == null ? "" : "  error: " + j.error());
+                j.state() == JobState.RUNNING ? where : "", j.error() == null ? "" : "  error: " + j.error());
     }
 
     /** pause, resume and cancel: one job id, one reply. */
@@ -222,9 +223,9 @@ final class DaemonCommands {
                 });
                 if (!json) {
                     bar.done();
-                    System.out.println(id + " " + end.state() + (end.state().equals("done") ? "" : ": " + end.detail()));
+                    System.out.println(id + " " + end.state() + (end.state() == JobState.DONE ? "" : ": " + end.detail()));
                 }
-                return end.state().equals("done") ? 0 : 1;
+                return end.state() == JobState.DONE ? 0 : 1;
             } catch (IllegalStateException e) {
                 System.err.println("fastflux watch: " + e.getMessage());
                 return 1;
@@ -235,7 +236,7 @@ final class DaemonCommands {
     static JsonObject toJson(Protocol.Progress p) {
         JsonObject o = new JsonObject();
         o.addProperty("job", p.jobId());
-        o.addProperty("state", p.state());
+        o.addProperty("state", p.state().word());
         o.addProperty("phase", p.phase());
         o.addProperty("block", p.block());
         o.addProperty("done", p.done());

@@ -132,7 +132,7 @@ final class PruneCommand implements Command {
 
         @Override
         public void accept(Protocol.Progress p) {
-            if (!p.state().equals("running") || p.phase().isEmpty() || p.phase().equals("starting")) return;
+            if (p.state() != fastflux.actors.JobState.RUNNING || p.phase().isEmpty() || p.phase().equals(Protocol.Progress.STARTING)) return;
             String key = p.phase() + " " + p.block();
             if (!key.equals(last)) {
                 bar.done();

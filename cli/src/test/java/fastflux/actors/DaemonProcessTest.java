@@ -104,7 +104,7 @@ class DaemonProcessTest {
             // SIGTERM in the middle of a block's sandwich training: the phase finishes on an intact engine and
             // checkpoints, then the JVM exits cleanly; the restarted daemon continues after that block.
             Protocol.JobInfo before = status(d, id);
-            if (!before.state().equals("done")) {
+            if (before.state() != JobState.DONE) {
                 int blocksBefore = waitForPhase(d, id, "sandwich");
                 if (blocksBefore >= 0) {
                     int code = d.terminate(Duration.ofSeconds(120));
@@ -120,7 +120,7 @@ class DaemonProcessTest {
             try (DaemonClient c = d.client()) {
                 end = c.watch(id, p -> {});
             }
-            assertEquals("done", end.state(), end.detail() + "; kills " + kills + "; see " + d.log);
+            assertEquals(JobState.DONE, end.state(), end.detail() + "; kills " + kills + "; see " + d.log);
             System.err.println("killed at " + kills);
         }
         Path resumed = tmp.resolve("out/model.safetensors");
