@@ -205,7 +205,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         return new PruneState(json.getAsJsonObject("options"), json.get("target").getAsInt(), order, List.copyOf(done), fitted, number);
     }
 
-    private static BlockResult resultFromJson(JsonObject o, FluxParams p) {
+    static BlockResult resultFromJson(JsonObject o, FluxParams p) {
         BlockId b = BlockId.parse(o.get("block").getAsString(), p);
         Replacement.Mode mode = o.get("mode").getAsString().equals("delete") ? Replacement.Mode.DELETE : Replacement.Mode.LINEAR;
         Map<String, Double> res = new java.util.LinkedHashMap<>();
