@@ -6,13 +6,6 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import fastflux.model.BlockId;
-import java.awt.BasicStroke;
-import java.awt.Color;
-import java.awt.Font;
-import java.awt.Graphics2D;
-import java.awt.RenderingHints;
-import java.awt.geom.AffineTransform;
-import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -21,7 +14,6 @@ import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import javax.imageio.ImageIO;
 
 /**
  * Block importances and their ranking. {@code score} is the sort key: lower = less important = replaced
@@ -144,80 +136,29 @@ public record ImportanceReport(String metric, double alpha, double beta, String 
         return d == null || d.isNaN() || d.isInfinite() ? JsonNull.INSTANCE : new JsonPrimitive(d);
     }
 
-    /** Writes {@code importance.json} and {@code importance.png} into {@code dir} (each via a temp file). */
+    /** Writes {@code importance.json} and {@code importance.png} into {@code dir}, no block marked replaced. */
     public void write(Path dir) {
+        write(dir, java.util.Set.of());
+    }
+
+    /**
+     * Writes {@code importance.json} and {@code importance.png} (each via a temp file) into {@code dir}; the chart
+     * marks the {@code replaced} blocks.
+     */
+    public void write(Path dir, java.util.Set<BlockId> replaced) {
         try {
             Files.createDirectories(dir);
             Path tmp = dir.resolve("importance.json.tmp");
             Files.writeString(tmp, new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(toJson()));
             Files.move(tmp, dir.resolve("importance.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-            Path png = dir.resolve("importance.png.tmp");
-            if (!ImageIO.write(chart(), "png", png.toFile())) throw new IOException("no PNG writer");
-            Files.move(png, dir.resolve("importance.png"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write importance report to " + dir, e);
         }
+        Charts.writePng(chart(replaced), Charts.WIDTH, Charts.importanceHeight(entries.size()), dir.resolve("importance.png"));
     }
 
-    static final Color DOUBLE_COLOUR = new Color(0xE0, 0xA0, 0x20);
-    static final Color SINGLE_COLOUR = new Color(0x30, 0x70, 0xC0);
-
-    /** Bar chart of the scores in ascending order (as the paper's Fig. 8); double and single in two colours. */
-    public BufferedImage chart() {
-        List<Entry> sorted = ranked();
-        int n = sorted.size();
-        int left = 80, right = 20, top = 40, bottom = 90;
-        int barW = Math.max(6, Math.min(28, 900 / Math.max(1, n)));
-        int w = left + right + n * barW;
-        w = Math.max(w, 420);
-        int h = 380;
-        int plotH = h - top - bottom;
-        double lo = 0, hi = 0;
-        for (Entry e : sorted) {
-            lo = Math.min(lo, e.score());
-            hi = Math.max(hi, e.score());
-        }
-        if (hi == lo) hi = lo + 1;
-        BufferedImage img = new BufferedImage(w, h, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
-        try {
-            g.setRenderingHint(RenderingHints.KEY_TEXT_ANTIALIASING, RenderingHints.VALUE_TEXT_ANTIALIAS_ON);
-            g.setColor(Color.WHITE);
-            g.fillRect(0, 0, w, h);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
-            double range = hi - lo;
-            int zeroY = top + (int) Math.round(plotH * (hi - 0) / range);
-            for (int i = 0; i < n; i++) {
-                Entry e = sorted.get(i);
-                int x = left + i * barW;
-                int y = top + (int) Math.round(plotH * (hi - e.score()) / range);
-                g.setColor(e.block().kind() == BlockId.Kind.DOUBLE ? DOUBLE_COLOUR : SINGLE_COLOUR);
-                g.fillRect(x + 1, Math.min(y, zeroY), Math.max(1, barW - 2), Math.max(1, Math.abs(zeroY - y)));
-            }
-            g.setColor(Color.BLACK);
-            g.setStroke(new BasicStroke(1f));
-            g.drawLine(left, top, left, top + plotH);
-            g.drawLine(left, zeroY, left + n * barW, zeroY);
-            g.drawString(String.format("%.3g", hi), 4, top + 4);
-            g.drawString(String.format("%.3g", lo), 4, top + plotH);
-            g.drawString("blocks, sorted by importance (ascending; leftmost replaced first)", left, h - 40);
-            g.setColor(DOUBLE_COLOUR);
-            g.fillRect(left, h - 25, 12, 12);
-            g.setColor(Color.BLACK);
-            g.drawString("double-stream", left + 16, h - 15);
-            g.setColor(SINGLE_COLOUR);
-            g.fillRect(left + 120, h - 25, 12, 12);
-            g.setColor(Color.BLACK);
-            g.drawString("single-stream", left + 136, h - 15);
-            g.drawString("Block importance (" + metric + ")", left, 20);
-            AffineTransform saved = g.getTransform();
-            g.rotate(-Math.PI / 2);
-            g.drawString(metric.equals(ImportanceScorer.OUTPUT_MSE) ? "output MSE" : "importance score s_i",
-                    -(top + plotH / 2 + 50), 16);
-            g.setTransform(saved);
-        } finally {
-            g.dispose();
-        }
-        return img;
+    /** Bar chart of the scores in rank order (as the paper's Fig. 8), every block named; the {@code replaced} ones marked. */
+    public org.jfree.chart.JFreeChart chart(java.util.Set<BlockId> replaced) {
+        return Charts.importance(this, replaced);
     }
 }

@@ -217,7 +217,8 @@ public final class PruneJob {
             }
             case IMPORTANCE -> {
                 ImportanceReport report = importance();
-                report.write(outDir);
+                // the blocks this run replaces are the first of the ranking
+                report.write(outDir, java.util.Set.copyOf(report.leastImportant(state.target())));
                 for (ImportanceReport.Entry e : report.ranked()) order.add(e.block());
             }
         }

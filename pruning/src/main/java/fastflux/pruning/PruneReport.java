@@ -25,6 +25,61 @@ public final class PruneReport {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write report to " + dir, e);
         }
+        for (JsonElement e : report.getAsJsonArray("blocks")) {
+            JsonObject b = e.getAsJsonObject();
+            if (hasCurves(b)) Charts.writePng(sandwichChart(b), Charts.WIDTH, Charts.HEIGHT, dir.resolve(curvesFile(b)));
+        }
+    }
+
+    /** Where a block's sandwich-training chart goes, relative to the report. */
+    static String curvesFile(JsonObject block) {
+        return "sandwich-curves/" + block.get("block").getAsString() + ".png";
+    }
+
+    /** Whether a block of the report was sandwich-trained for at least one step (its losses are its chart). */
+    static boolean hasCurves(JsonObject block) {
+        JsonObject t = block.getAsJsonObject("training");
+        return t != null && t.has("losses") && t.getAsJsonArray("losses").size() > 0;
+    }
+
+    /**
+     * A block's sandwich training as a chart: minibatch losses, the loss over all training pairs at both ends, and
+     * the held-out curve (a report without one, but with held-out losses before and after, draws those two).
+     */
+    static org.jfree.chart.JFreeChart sandwichChart(JsonObject block) {
+        JsonObject t = block.getAsJsonObject("training");
+        double[] losses = doubles(t.getAsJsonArray("losses"));
+        int[] steps = new int[0];
+        double[] held = new double[0];
+        if (t.has("held_out_steps")) {
+            JsonArray a = t.getAsJsonArray("held_out_steps");
+            steps = new int[a.size()];
+            for (int i = 0; i < steps.length; i++) steps[i] = a.get(i).getAsInt();
+            held = doubles(t.getAsJsonArray("held_out_losses"));
+        } else if (t.has("held_out_pairs") && t.get("held_out_pairs").getAsLong() > 0) {
+            steps = new int[] {0, losses.length};
+            held = new double[] {num(t.get("held_out_initial_loss")), num(t.get("held_out_final_loss"))};
+        }
+        String name = block.get("block").getAsString();
+        String sub = String.format(Locale.ROOT, "%s → %s, %s training pairs%s",
+                t.get("up").isJsonNull() ? "input" : t.get("up").getAsString(),
+                t.get("down").isJsonNull() ? "output" : t.get("down").getAsString(),
+                t.has("pairs") ? t.get("pairs").getAsString() : "?",
+                t.has("held_out_pairs") && t.get("held_out_pairs").getAsLong() > 0
+                        ? ", " + t.get("held_out_pairs").getAsString() + " held-out pairs" : "");
+        return Charts.sandwichCurves("Sandwich training of " + name, sub, losses,
+                new double[] {num(t.get("initial_loss")), num(t.get("final_loss"))}, steps, held);
+    }
+
+    private static double[] doubles(JsonArray a) {
+        double[] v = new double[a.size()];
+        for (int i = 0; i < v.length; i++) v[i] = num(a.get(i));
+        return v;
+    }
+
+    // NaN for an absent or null number (what nothing measured gives once written as JSON)
+    private static double num(JsonElement e) {
+        return e == null || e.isJsonNull() ? Double.NaN : e.getAsDouble();
     }
 
     /**
@@ -104,6 +159,7 @@ public final class PruneReport {
                     + "calibration data will not change that; what the block did is left to the sandwich's adapters. At "
                     + "a lower ratio the block may stay.\n");
         }
+        sandwichCurves(md, r.getAsJsonArray("blocks"));
         JsonObject q = r.getAsJsonObject("quality");
         if (q != null) {
             md.append("\n## Quality (").append(str(q, "prompts")).append(")\n\n| model | overall | fd |");
@@ -160,6 +216,20 @@ public final class PruneReport {
             md.append(String.format(Locale.ROOT, "| %s | %.1f |%n", e.getKey(), e.getValue().getAsDouble()));
         }
         return md.toString();
+    }
+
+    /** Links to the sandwich-training charts ({@link #write} draws them), when any block was trained. */
+    private static void sandwichCurves(StringBuilder md, JsonArray blocks) {
+        StringBuilder links = new StringBuilder();
+        for (JsonElement e : blocks) {
+            JsonObject b = e.getAsJsonObject();
+            if (hasCurves(b)) links.append("![").append(b.get("block").getAsString()).append("](").append(curvesFile(b)).append(")\n\n");
+        }
+        if (links.length() == 0) return;
+        md.append("\n## Sandwich training\n\nEach sandwich's loss per optimiser step: the minibatch loss of every step, the "
+                + "loss over all training pairs before the first step and after the last, and the loss over the held-out "
+                + "prompts' pairs (never trained on) measured every few steps, where the training diverges from what "
+                + "carries over to other prompts.\n\n").append(links);
     }
 
     /** The residuals per sampler step and the branch's energy, rows per replaced stream, when the run measured them. */

@@ -168,6 +168,10 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
                 tj.addProperty("held_out_initial_loss", t.heldOutInitialLoss());
                 tj.addProperty("held_out_final_loss", t.heldOutFinalLoss());
                 tj.addProperty("held_out_pairs", t.heldOutPairs());
+                JsonArray steps = new JsonArray();
+                for (int x : t.heldOutSteps()) steps.add(x);
+                tj.add("held_out_steps", steps);
+                tj.add("held_out_losses", array(t.heldOutLosses()));
             }
             JsonArray losses = new JsonArray();
             for (double l : t.losses()) losses.add(l);
@@ -201,7 +205,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         return new PruneState(json.getAsJsonObject("options"), json.get("target").getAsInt(), order, List.copyOf(done), fitted, number);
     }
 
-    private static BlockResult resultFromJson(JsonObject o, FluxParams p) {
+    static BlockResult resultFromJson(JsonObject o, FluxParams p) {
         BlockId b = BlockId.parse(o.get("block").getAsString(), p);
         Replacement.Mode mode = o.get("mode").getAsString().equals("delete") ? Replacement.Mode.DELETE : Replacement.Mode.LINEAR;
         Map<String, Double> res = new java.util.LinkedHashMap<>();
@@ -222,13 +226,17 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
             double[] losses = new double[la.size()];
             for (int i = 0; i < losses.length; i++) losses[i] = la.get(i).getAsDouble();
             boolean held = tj.has("held_out_pairs"); // absent when nothing was held out (a calibration file)
+            boolean curve = tj.has("held_out_steps"); // absent in states saved without the held-out curve
+            int[] curveSteps = new int[curve ? tj.getAsJsonArray("held_out_steps").size() : 0];
+            for (int i = 0; i < curveSteps.length; i++) curveSteps[i] = tj.getAsJsonArray("held_out_steps").get(i).getAsInt();
             t = new SandwichTrainer.Result(b, tj.get("up").isJsonNull() ? null : BlockId.parse(tj.get("up").getAsString(), p),
                     tj.get("down").isJsonNull() ? null : BlockId.parse(tj.get("down").getAsString(), p), params,
                     tj.get("initial_loss").getAsDouble(), tj.get("final_loss").getAsDouble(), losses,
                     tj.get("pairs").getAsLong(), 0,
                     held ? tj.get("held_out_initial_loss").getAsDouble() : Double.NaN,
                     held ? tj.get("held_out_final_loss").getAsDouble() : Double.NaN,
-                    held ? tj.get("held_out_pairs").getAsLong() : 0);
+                    held ? tj.get("held_out_pairs").getAsLong() : 0, curveSteps,
+                    curve ? doubles(tj.getAsJsonArray("held_out_losses")) : new double[0]);
         }
         return new BlockResult(b, mode, res, steps, t);
     }

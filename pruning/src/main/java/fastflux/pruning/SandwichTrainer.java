@@ -174,10 +174,47 @@ public final class SandwichTrainer {
      *     step; NaN when no held-out calibration was given
      * @param heldOutFinalLoss the same after the last step: whether the fit to the training pairs carries over
      * @param heldOutPairs held-out pairs (0: none)
+     * @param heldOutSteps the steps after which the held-out loss was measured, ascending: 0, every
+     *     {@link #heldOutEvery} steps, and the last; empty when nothing was held out
+     * @param heldOutLosses the held-out loss at each of {@code heldOutSteps}
      */
     public record Result(BlockId block, BlockId up, BlockId down, List<String> trainedParams, double initialLoss,
                          double finalLoss, double[] losses, long pairs, long spilledBytes, double heldOutInitialLoss,
-                         double heldOutFinalLoss, long heldOutPairs) {}
+                         double heldOutFinalLoss, long heldOutPairs, int[] heldOutSteps, double[] heldOutLosses) {
+        public Result {
+            if (heldOutSteps.length != heldOutLosses.length) {
+                throw new IllegalArgumentException(heldOutSteps.length + " held-out steps but " + heldOutLosses.length + " losses");
+            }
+        }
+
+        /** Without a held-out curve (only its first and last values, if any). */
+        public Result(BlockId block, BlockId up, BlockId down, List<String> trainedParams, double initialLoss,
+                      double finalLoss, double[] losses, long pairs, long spilledBytes, double heldOutInitialLoss,
+                      double heldOutFinalLoss, long heldOutPairs) {
+            this(block, up, down, trainedParams, initialLoss, finalLoss, losses, pairs, spilledBytes, heldOutInitialLoss,
+                    heldOutFinalLoss, heldOutPairs, new int[0], new double[0]);
+        }
+    }
+
+    /**
+     * The most held-out measurements' work as a share of the training steps': a training step runs forward and
+     * backward over a minibatch (about three forwards' work), a measurement runs forward over every held-out pair.
+     */
+    static final double HELD_OUT_BUDGET = 0.2;
+
+    /** The most held-out measurements between the first and the last: enough points for a curve. */
+    static final int HELD_OUT_POINTS = 20;
+
+    /**
+     * Steps between two held-out measurements during training: a measurement every k steps costs
+     * {@code heldOutPairs / (3 · batchSize · k)} of the training steps' work, and k keeps that at most
+     * {@value #HELD_OUT_BUDGET} and the measurements at most {@value #HELD_OUT_POINTS}.
+     */
+    public static int heldOutEvery(int steps, int batchSize, long heldOutPairs) {
+        long byCost = (long) Math.ceil(heldOutPairs / (HELD_OUT_BUDGET * 3 * batchSize));
+        long byPoints = (long) Math.ceil(steps / (double) HELD_OUT_POINTS);
+        return (int) Math.min(Integer.MAX_VALUE, Math.max(1, Math.max(byCost, byPoints)));
+    }
 
     /** Free bytes where the spill goes (injectable for tests). */
     @FunctionalInterface
@@ -431,9 +468,24 @@ public final class SandwichTrainer {
         return train(model, s, pairs, null, o, m);
     }
 
-    /** As above, also measuring the loss on {@code heldOut} pairs (null: none) before and after training. */
+    /**
+     * As above, also measuring the loss on {@code heldOut} pairs (null: none) before, during (every
+     * {@link #heldOutEvery} steps) and after training.
+     */
     public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, SandwichPairs heldOut, Options o,
                                NDManager m) {
+        long held = heldOut == null ? 0 : heldOut.size();
+        return train(model, s, pairs, heldOut, o, m, heldOutEvery(o.steps(), o.batchSize(), held));
+    }
+
+    /**
+     * As above, the held-out loss measured every {@code heldOutEvery} steps. A measurement is a forward pass outside
+     * the gradient collector that draws no random numbers, so the trained weights are the same whatever
+     * {@code heldOutEvery} is, and with no held-out pairs at all.
+     */
+    public static Result train(FluxModel model, Sandwich s, SandwichPairs pairs, SandwichPairs heldOut, Options o,
+                               NDManager m, int heldOutEvery) {
+        if (heldOutEvery < 1) throw new IllegalArgumentException("heldOutEvery must be >= 1, got " + heldOutEvery);
         if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
         Module current = slot(model, s.block());
         // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
@@ -463,14 +515,24 @@ public final class SandwichTrainer {
         double heldInitial = Double.NaN;
         double heldFinal = Double.NaN;
         boolean held = heldOut != null && heldOut.size() > 0;
+        List<Integer> curveSteps = new ArrayList<>();
+        List<Double> curve = new ArrayList<>();
         for (Param q : params) q.value().setRequiresGradient(true);
         try (AdamW adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay())) {
             initial = loss(model, s, pairs, o.batchSize(), m);
-            if (held) heldInitial = loss(model, s, heldOut, o.batchSize(), m);
+            if (held) {
+                heldInitial = loss(model, s, heldOut, o.batchSize(), m);
+                curveSteps.add(0);
+                curve.add(heldInitial);
+            }
             SplittableRandom rnd = new SplittableRandom(o.seed());
             long[] order = new long[(int) pairs.size()];
             int next = order.length;
             for (int step = 0; step < o.steps(); step++) {
+                if (held && step > 0 && step % heldOutEvery == 0) {
+                    curveSteps.add(step);
+                    curve.add(loss(model, s, heldOut, o.batchSize(), m));
+                }
                 int n = Math.min(o.batchSize(), order.length);
                 long[] idx = new long[n];
                 for (int j = 0; j < n; j++) {
@@ -491,12 +553,19 @@ public final class SandwichTrainer {
                 }
             }
             fin = loss(model, s, pairs, o.batchSize(), m);
-            if (held) heldFinal = loss(model, s, heldOut, o.batchSize(), m);
+            if (held) {
+                heldFinal = loss(model, s, heldOut, o.batchSize(), m);
+                if (o.steps() > 0) {
+                    curveSteps.add(o.steps());
+                    curve.add(heldFinal);
+                }
+            }
         } finally {
             for (Param q : params) q.value().setRequiresGradient(false);
         }
         return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
-                pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0);
+                pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0,
+                curveSteps.stream().mapToInt(Integer::intValue).toArray(), curve.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
     private static void shuffle(long[] order, SplittableRandom rnd) {

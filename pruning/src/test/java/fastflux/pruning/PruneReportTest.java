@@ -76,6 +76,37 @@ class PruneReportTest {
     }
 
     @Test
+    void eachTrainedSandwichGetsAChartLinkedFromTheMarkdown(@TempDir Path tmp) throws Exception {
+        JsonObject r = unmeasured();
+        JsonObject t = r.getAsJsonArray("blocks").get(0).getAsJsonObject().getAsJsonObject("training");
+        JsonArray losses = new JsonArray();
+        for (double l : new double[] {0.05, 0.045, 0.04, 0.035}) losses.add(l);
+        t.add("losses", losses);
+        t.addProperty("held_out_pairs", 6);
+        t.addProperty("held_out_initial_loss", 0.06);
+        t.addProperty("held_out_final_loss", 0.05);
+        PruneReport.write(tmp, r);
+        String md = Files.readString(tmp.resolve("report.md"));
+        assertTrue(md.contains("## Sandwich training"), md);
+        assertTrue(md.contains("![single_blocks.1](sandwich-curves/single_blocks.1.png)"), md);
+        java.awt.image.BufferedImage png = javax.imageio.ImageIO.read(tmp.resolve("sandwich-curves/single_blocks.1.png").toFile());
+        assertEquals(Charts.WIDTH, png.getWidth());
+        assertEquals(Charts.HEIGHT, png.getHeight());
+        // a report without a held-out curve draws its held-out losses before the first step and after the last
+        var held = ((org.jfree.chart.plot.XYPlot) PruneReport.sandwichChart(r.getAsJsonArray("blocks").get(0).getAsJsonObject())
+                .getPlot()).getDataset();
+        assertEquals(2, held.getItemCount(2));
+        assertEquals(4.0, held.getXValue(2, 1));
+        assertEquals(0.05, held.getYValue(2, 1));
+
+        // untrained blocks (no losses): no chart and no section
+        Path none = tmp.resolve("none");
+        PruneReport.write(none, unmeasured());
+        assertFalse(Files.readString(none.resolve("report.md")).contains("## Sandwich training"));
+        assertFalse(Files.exists(none.resolve("sandwich-curves")));
+    }
+
+    @Test
     void aResidualOfOneOrMoreIsFlagged() {
         JsonObject r = withJointResidual(0.999);
         JsonObject b = r.getAsJsonArray("blocks").get(0).getAsJsonObject();

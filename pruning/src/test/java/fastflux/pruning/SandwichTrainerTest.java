@@ -290,6 +290,69 @@ class SandwichTrainerTest {
         }
     }
 
+    /** A training run's result and every parameter of the model after it (LoRA adapters included), as raw bytes. */
+    private record Trained(SandwichTrainer.Result result, Map<String, byte[]> weights) {}
+
+    /**
+     * Trains {@code s(0)}'s sandwich of a fresh model (the same random model each time) on recorded pairs, measuring
+     * the held-out loss every {@code every} steps, or with no held-out pairs at all when {@code every} is 0.
+     */
+    private static Trained trainMeasuringEvery(NDManager m, SandwichTrainer.Options o, int every) {
+        ShapesModel sm = TinyShapes.model(m, 5);
+        FluxModel model = sm.flux();
+        Module original = replace(model, s(0), m, 30);
+        SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
+        Calibration other = new Calibration(model, ShapesCalibrationSource.heldOut(ShapesCalibrationSource.fromGrammar(sm, 2, 5), 3, 11),
+                new Calibration.Options(2, new long[] {100}, 2, 4f));
+        try (SandwichPairs pairs = SandwichTrainer.record(model, plan, original, calibration(sm), o, SandwichTrainer.FreeSpace.SYSTEM);
+             SandwichPairs held = SandwichTrainer.record(model, plan, original, other, o, SandwichTrainer.FreeSpace.SYSTEM)) {
+            SandwichTrainer.Result r = every == 0 ? SandwichTrainer.train(model, plan, pairs, null, o, m, 1)
+                    : SandwichTrainer.train(model, plan, pairs, held, o, m, every);
+            Map<String, byte[]> weights = new java.util.TreeMap<>();
+            model.params().forEach((name, p) -> weights.put(name, p.value().toByteArray()));
+            LoraInjector.trainableParams(model).forEach((name, p) -> weights.put(name, p.value().toByteArray()));
+            return new Trained(r, weights);
+        }
+    }
+
+    @Test
+    void measuringTheHeldOutLossDuringTrainingLeavesEveryWeightBitForBitTheSame(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            SandwichTrainer.Options o = options(spill).withSteps(8).withBatchSize(3).withLr(3e-3);
+            Trained none = trainMeasuringEvery(m, o, 0);
+            Trained everyStep = trainMeasuringEvery(m, o, 1);
+            Trained everyThird = trainMeasuringEvery(m, o, 3);
+            assertTrue(none.weights().keySet().stream().anyMatch(n -> n.contains(".lora_")), "the adapters are compared too");
+            for (Trained t : List.of(everyStep, everyThird)) {
+                assertEquals(none.weights().keySet(), t.weights().keySet());
+                none.weights().forEach((name, bytes) -> assertArrayEquals(bytes, t.weights().get(name), name));
+                assertArrayEquals(none.result().losses(), t.result().losses(), 0.0);
+                assertEquals(none.result().finalLoss(), t.result().finalLoss(), 0.0);
+            }
+            // the weights did move: a run that changed nothing would pass the comparison trivially
+            assertTrue(none.result().finalLoss() < none.result().initialLoss());
+
+            assertEquals(0, none.result().heldOutSteps().length);
+            assertArrayEquals(new int[] {0, 1, 2, 3, 4, 5, 6, 7, 8}, everyStep.result().heldOutSteps());
+            assertArrayEquals(new int[] {0, 3, 6, 8}, everyThird.result().heldOutSteps());
+            // the same weights at the same steps give the same held-out losses, the ends are the initial and final ones
+            double[] all = everyStep.result().heldOutLosses();
+            double[] third = everyThird.result().heldOutLosses();
+            assertArrayEquals(new double[] {all[0], all[3], all[6], all[8]}, third, 0.0);
+            assertEquals(everyThird.result().heldOutInitialLoss(), third[0], 0.0);
+            assertEquals(everyThird.result().heldOutFinalLoss(), third[3], 0.0);
+        }
+    }
+
+    @Test
+    void theHeldOutLossIsMeasuredAsOftenAsAFifthOfTheTrainingWorkAllows() {
+        // the Shapes job's defaults: 150 steps of 16 pairs, 16 held-out prompts x 2 seeds x 10 sampler steps
+        assertEquals(34, SandwichTrainer.heldOutEvery(150, 16, 320)); // 320 / (0.2 * 3 * 16) = 33.3
+        assertEquals(10, SandwichTrainer.heldOutEvery(200, 8, 4)); // cheap: at most 20 measurements
+        assertEquals(1, SandwichTrainer.heldOutEvery(5, 8, 4));
+        assertEquals(1, SandwichTrainer.heldOutEvery(0, 8, 0));
+    }
+
     private static SandwichTrainer.Result trainS0(NDManager m, SandwichTrainer.Options o,
                                                   java.util.function.Function<ShapesModel, Calibration> heldOut) {
         ShapesModel sm = TinyShapes.model(m, 5);
