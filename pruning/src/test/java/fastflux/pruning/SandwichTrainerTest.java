@@ -302,7 +302,7 @@ class SandwichTrainerTest {
         FluxModel model = sm.flux();
         Module original = replace(model, s(0), m, 30);
         SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
-        Calibration other = new Calibration(model, ShapesCalibrationSource.heldOut(ShapesCalibrationSource.fromGrammar(sm, 2, 5), 3, 11),
+        Calibration other = new Calibration(model, PromptCalibrationSource.heldOut(PromptCalibrationSource.sample(sm, 2, 5), 3, 11),
                 new Calibration.Options(2, new long[] {100}, 2, 4f));
         try (SandwichPairs pairs = SandwichTrainer.record(model, plan, original, calibration(sm), o, SandwichTrainer.FreeSpace.SYSTEM);
              SandwichPairs held = SandwichTrainer.record(model, plan, original, other, o, SandwichTrainer.FreeSpace.SYSTEM)) {
