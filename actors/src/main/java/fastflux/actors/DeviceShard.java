@@ -1,5 +1,7 @@
 package fastflux.actors;
 
+import fastflux.pruning.JobPhase;
+
 import ai.djl.ndarray.NDManager;
 import fastflux.model.io.SafetensorsException;
 import fastflux.pruning.NotPositiveDefiniteException;
@@ -26,24 +28,10 @@ import org.apache.pekko.stream.Materializer;
  * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off.
  */
 public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
-    /**
-     * PruneJob's phases, each checkpointed: BASE_QUALITY (only with a quality comparison, before any block is
-     * replaced), IMPORTANCE, then per block FIT (collect and solve its least squares) and SANDWICH (train it with its
-     * neighbours), EXPORT, REPORT.
-     */
-    public enum Phase {
-        BASE_QUALITY, IMPORTANCE, FIT, SANDWICH, EXPORT, REPORT;
-
-        /** The phase as logs and the failure injector name it: base_quality, importance, fit ... */
-        public String word() {
-            return name().toLowerCase(java.util.Locale.ROOT);
-        }
-    }
-
     public sealed interface Command {}
 
     /** Runs one phase; answered with {@link PruningCoordinator.PhaseDone}. */
-    public record RunPhase(Phase phase, ActorRef<PruningCoordinator.Command> replyTo) implements Command {}
+    public record RunPhase(JobPhase phase, ActorRef<PruningCoordinator.Command> replyTo) implements Command {}
 
     /** A test hook: called before each phase and on each progress report; throwing there crashes the shard. */
     public interface FailureInjector {
@@ -143,10 +131,9 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         return s == null ? 0 : s.completed().size();
     }
 
-    private PruningCoordinator.ShardState ready(Phase phase) {
-        PruneState s = job.state();
-        return new PruningCoordinator.ShardState(phase, s.order() != null, s.completed().size(), s.fitted() != null,
-                s.target(), job.needsBaseQuality(quality));
+    private PruningCoordinator.ShardState ready(JobPhase phase) {
+        JobPhase.Position p = job.position(phase, quality);
+        return new PruningCoordinator.ShardState(phase, p.ordered(), p.blocksDone(), p.fitted(), p.blocksTotal(), p.measureBase());
     }
 
     @Override
@@ -161,14 +148,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     private Behavior<Command> onRunPhase(RunPhase r) {
         failures.check(r.phase().word(), completed());
         try {
-            switch (r.phase()) {
-                case BASE_QUALITY -> job.measureBaseQuality(quality);
-                case IMPORTANCE -> job.order();
-                case FIT -> job.fitNext();
-                case SANDWICH -> job.trainFitted();
-                case EXPORT -> job.export();
-                case REPORT -> job.report(quality);
-            }
+            job.run(r.phase(), quality);
         } catch (RuntimeException e) {
             coordinator.tell(error(e, r.phase().word() + ": " + e));
             throw e;

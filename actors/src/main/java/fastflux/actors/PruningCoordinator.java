@@ -1,5 +1,7 @@
 package fastflux.actors;
 
+import fastflux.pruning.JobPhase;
+
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
 import org.apache.pekko.actor.typed.Terminated;
@@ -25,15 +27,11 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
      * the next block's linear is fitted and its sandwich training is still to run; {@code measureBase}: the base
      * model's quality is still to be measured, before any block is replaced.
      */
-    public record ShardState(DeviceShard.Phase phase, boolean ordered, int blocksDone, boolean fitted, int blocksTotal,
+    public record ShardState(JobPhase phase, boolean ordered, int blocksDone, boolean fitted, int blocksTotal,
                              boolean measureBase) {
-        /** The phase to run from here: PruneJob's order, decided from what the checkpoint holds. */
-        DeviceShard.Phase nextPhase() {
-            return measureBase ? DeviceShard.Phase.BASE_QUALITY
-                    : !ordered ? DeviceShard.Phase.IMPORTANCE
-                    : fitted ? DeviceShard.Phase.SANDWICH
-                    : blocksDone < blocksTotal ? DeviceShard.Phase.FIT
-                    : phase == DeviceShard.Phase.EXPORT ? DeviceShard.Phase.REPORT : DeviceShard.Phase.EXPORT;
+        /** The phase to run from here: the job's sequence ({@link JobPhase.Position#next}), from what the checkpoint holds. */
+        JobPhase nextPhase() {
+            return new JobPhase.Position(phase, ordered, blocksDone, fitted, blocksTotal, measureBase).next();
         }
     }
 
@@ -134,7 +132,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
 
     private Behavior<Command> onPhaseDone(PhaseDone d) {
         state = d.state();
-        if (state.phase() == DeviceShard.Phase.REPORT) return end(new Finished(jobId));
+        if (state.phase() == JobPhase.REPORT) return end(new Finished(jobId));
         return next();
     }
 
@@ -147,7 +145,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     /** Decides the next phase from the shard's state, or stops between phases when asked to. */
     private Behavior<Command> next() {
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
-        DeviceShard.Phase p = state.nextPhase();
+        JobPhase p = state.nextPhase();
         getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.word(), state.blocksDone(), state.blocksTotal());
         shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));
         return this;

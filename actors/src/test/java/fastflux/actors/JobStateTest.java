@@ -94,16 +94,4 @@ class JobStateTest {
         assertSame(StopReason.CANCELLED, StopReason.CANCELLED.and(StopReason.PAUSED));
         assertEquals("shutdown", StopReason.SHUTDOWN.toString(), "the word the node logs");
     }
-
-    @Test
-    void theNextPhaseFollowsFromWhatTheCheckpointHolds() {
-        assertSame(DeviceShard.Phase.BASE_QUALITY, new ShardState(null, false, 0, false, 2, true).nextPhase());
-        assertSame(DeviceShard.Phase.IMPORTANCE, new ShardState(null, false, 0, false, 2, false).nextPhase());
-        assertSame(DeviceShard.Phase.FIT, new ShardState(DeviceShard.Phase.IMPORTANCE, true, 0, false, 2, false).nextPhase());
-        assertSame(DeviceShard.Phase.SANDWICH, new ShardState(DeviceShard.Phase.FIT, true, 0, true, 2, false).nextPhase());
-        assertSame(DeviceShard.Phase.FIT, new ShardState(DeviceShard.Phase.SANDWICH, true, 1, false, 2, false).nextPhase());
-        assertSame(DeviceShard.Phase.EXPORT, new ShardState(DeviceShard.Phase.SANDWICH, true, 2, false, 2, false).nextPhase());
-        assertSame(DeviceShard.Phase.REPORT, new ShardState(DeviceShard.Phase.EXPORT, true, 2, false, 2, false).nextPhase());
-        assertEquals("base_quality", DeviceShard.Phase.BASE_QUALITY.word());
-    }
 }

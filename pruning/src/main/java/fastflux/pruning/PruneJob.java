@@ -253,58 +253,23 @@ public final class PruneJob {
         return probe.measure(blocks, (done, block) -> {});
     }
 
-    /** The calibration stream: the world's prompts with their own seed (never an evaluation file), or the given file's. */
+    /** The calibration stream the least squares and the sandwiches are fitted on ({@link JobCalibration#fit}). */
     public Calibration calibration() {
-        CalibrationSource source = calibFile != null ? calibFile : grammarCalibration();
-        Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps());
-        return new Calibration(flux, source, co);
+        return calibrations().fit();
     }
 
-    private PromptCalibrationSource grammarCalibration() {
-        return PromptCalibrationSource.sample(baseModel.world("prompt calibration"), options.calibPrompts(),
-                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
-    }
-
-    /**
-     * The sandwich's held-out calibration: a quarter as many grammar prompts as {@link #calibration()}, 4 to 16
-     * (bounded, so the held-out pairs' memory does not grow with the calibration), none of its prompt texts, other
-     * noise seeds; never trained on, it measures whether sandwich training carries over to prompts it did not see.
-     * Null with a calibration file (all its prompts are trained on).
-     */
+    /** The sandwich's held-out calibration, or null with a calibration file ({@link JobCalibration#heldOut}). */
     Calibration heldOutCalibration() {
-        if (calibFile != null) return null;
-        return new Calibration(flux, heldOutPrompts(), Calibration.Options.defaults().withSteps(options.calibSteps())
-                .withSeeds(HELD_OUT_NOISE_SEEDS));
+        return calibrations().heldOut();
     }
 
-    private PromptCalibrationSource heldOutPrompts() {
-        int n = Math.max(4, Math.min(16, options.calibPrompts() / 4));
-        return PromptCalibrationSource.heldOut(grammarCalibration(), n,
-                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
+    private JobCalibration calibrations() {
+        return new JobCalibration(flux, baseModel, calibFile, options);
     }
-
-    /** Rows of a calibration file the report's output fidelity samples (with the held-out noise seeds). */
-    static final int FIDELITY_FILE_ROWS = 8;
-
-    /**
-     * The report's output fidelity ({@link OutputFidelity}) of the exported model against {@code base}: the sandwich's
-     * held-out grammar prompts, or with a calibration file its first {@value #FIDELITY_FILE_ROWS} rows (prompts
-     * calibrated on, since the file is all there is, with noise seeds calibration never drew); the calibration's
-     * sampler steps.
-     */
-    private OutputFidelity.Result outputFidelity(FluxModel exported, FluxModel base) {
-        CalibrationSource source = calibFile == null ? heldOutPrompts()
-                : CalibrationSource.firstRows(calibFile, Math.min(FIDELITY_FILE_ROWS, calibFile.size()));
-        Calibration.Options co = Calibration.Options.defaults().withSteps(options.calibSteps()).withSeeds(HELD_OUT_NOISE_SEEDS);
-        return OutputFidelity.measure(exported, new Calibration(base, source, co));
-    }
-
-    private static final long HELD_OUT_SEED_OFFSET = 7_919;
-    private static final long[] HELD_OUT_NOISE_SEEDS = {100, 101};
 
     /** Noise seeds of the held-out measurements (the sandwich's held-out pairs, the output fidelity); calibration's are 0, 1. */
     public static long[] heldOutNoiseSeeds() {
-        return HELD_OUT_NOISE_SEEDS.clone();
+        return JobCalibration.HELD_OUT_NOISE_SEEDS.clone();
     }
 
     /** Phases 2..: replace, fit and train each block of the order that is not done yet. */
@@ -421,47 +386,15 @@ public final class PruneJob {
         return r;
     }
 
-    /**
-     * One transformer forward on the report's work for {@code pruned} and {@code base}, timed interleaved round by
-     * round ({@link fastflux.model.ForwardTimer}) so that the machine's drift lands on both alike.
-     */
-    public fastflux.model.ForwardTimer.Timing latency(FluxModel pruned, FluxModel base, int rounds) {
-        try (NDManager m = manager.newSubManager()) {
-            fastflux.model.FluxInputs in = fastflux.model.FluxInputs.random(flux.config(), m, workRows(), workImgTokens(),
-                    workTxtTokens(), 1);
-            return fastflux.model.ForwardTimer.time(List.of(pruned, base), in, 3, rounds);
-        }
-    }
-
-    /**
-     * The work latency and FLOPs are measured on: for a Shapes model 32 images in both guidance halves (64 rows),
-     * for a FLUX.1 checkpoint one image (both halves without a guidance embedding) at the calibration file's
-     * latent size and text length.
-     */
-    private int workRows() {
-        return baseModel.hasWorld() ? 2 * baseModel.world("work").workImages() : flux.config().guidanceEmbed() ? 1 : 2;
-    }
-
-    private int workImgTokens() {
-        return baseModel.hasWorld() ? baseModel.world("work").latentTokens() : calibFile.latentTokens();
-    }
-
-    private int workTxtTokens() {
-        return baseModel.hasWorld() ? baseModel.world("work").textTokens() : calibFile.textLength();
-    }
-
-    /** Forward FLOPs on the same work, replaced blocks counted as their linears and deleted ones as nothing. */
+    /** Forward FLOPs on the report's work, replaced blocks counted as their linears and deleted ones as nothing. */
     public long flops() {
+        return SpeedMeasurement.of(baseModel, calibFile).flops(replacedSoFar());
+    }
+
+    private Map<String, Replacement.Mode> replacedSoFar() {
         Map<String, Replacement.Mode> replaced = new LinkedHashMap<>();
         for (Replacement r : PrunedModels.replacements(flux)) replaced.put(r.block().name(), r.mode());
-        return flops(replaced);
-    }
-
-    /** Forward FLOPs with the given blocks replaced (none: the base model, whatever this job has replaced so far). */
-    private long flops(Map<String, Replacement.Mode> replaced) {
-        return fastflux.model.FlopCount.forward(flux.config(), workRows(), workImgTokens(), workTxtTokens(),
-                (id, original, p, b, li, lt) -> !replaced.containsKey(id) ? original
-                        : replaced.get(id) == Replacement.Mode.DELETE ? 0 : fastflux.model.FlopCount.replacedBlock(p, b, li + lt));
+        return replaced;
     }
 
     /** The report's quality comparison: the prompts both models generate, images per prompt, and their label. */
@@ -472,9 +405,8 @@ public final class PruneJob {
         }
     }
 
-    private JsonObject baseQuality;
-    /** The base model's images of the quality prompts, which the pruned model's are compared with (fidelity). */
-    private List<?> baseImages;
+    /** The base model's side of the quality comparison, once measured. */
+    private QualityComparison baseQuality;
     private long startNanos = System.nanoTime();
 
     /**
@@ -490,23 +422,42 @@ public final class PruneJob {
         if (!state.completed().isEmpty() || state.fitted() != null) {
             throw new IllegalStateException("the model in memory is no longer the base model");
         }
-        World.Evaluation<?> r = evaluate(quality.prompts(), quality.seeds(), "base");
-        baseQuality = r.report();
-        baseImages = r.images();
+        baseQuality = new QualityComparison(evaluate(quality.prompts(), quality.seeds(), "base"));
     }
 
     /**
-     * The whole run as the {@code prune} command does it: order, replacements, export, then the base and
-     * pruned models measured on the same prompts and work. Resumes from the saved state if there is one.
+     * The whole run as the {@code prune} command does it: the phases of {@link JobPhase} in their order, then the
+     * report. Resumes from the saved state if there is one.
      */
     public JsonObject runAll(List<String> qualityPrompts, int qualitySeeds, String promptsLabel) {
         Quality quality = qualityPrompts == null ? null : new Quality(qualityPrompts, qualitySeeds, promptsLabel);
         begin();
-        if (needsBaseQuality(quality)) measureBaseQuality(quality);
-        order();
-        replaceBlocks();
-        export();
-        return report(quality);
+        JobPhase last = null;
+        for (JobPhase p = position(null, quality).next(); p != null; p = position(last, quality).next()) {
+            run(p, quality);
+            last = p;
+        }
+        return report;
+    }
+
+    /** Where the job stands after {@code last} (null: as loaded), for {@link JobPhase.Position#next}. */
+    public JobPhase.Position position(JobPhase last, Quality quality) {
+        return new JobPhase.Position(last, state.order() != null, state.completed().size(), state.fitted() != null,
+                state.target(), needsBaseQuality(quality));
+    }
+
+    private JsonObject report;
+
+    /** Runs one phase of {@link JobPhase}. */
+    public void run(JobPhase phase, Quality quality) {
+        switch (phase) {
+            case BASE_QUALITY -> measureBaseQuality(quality);
+            case IMPORTANCE -> order();
+            case FIT -> fitNext();
+            case SANDWICH -> trainFitted();
+            case EXPORT -> export();
+            case REPORT -> report = report(quality);
+        }
     }
 
     /**
@@ -538,69 +489,39 @@ public final class PruneJob {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
                 try (NDManager m = manager.newSubManager()) {
-                    World.Evaluation<?> r = Worlds.open(baseDir, m).evaluate(quality.prompts(), quality.seeds(), null);
-                    baseQuality = r.report();
-                    baseImages = r.images();
+                    baseQuality = new QualityComparison(Worlds.open(baseDir, m).evaluate(quality.prompts(), quality.seeds(), null));
                 }
             }
-            JsonObject q = new JsonObject();
-            q.addProperty("prompts", quality.label() + ", " + quality.seeds() + " seeds");
-            q.add("base", baseQuality);
             World.Evaluation<?> pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
-            q.add("pruned", pruned.report());
-            q.add("fidelity", fidelity(baseModel.world("fidelity"), quality, baseImages, pruned.images()));
-            report.add("quality", q);
+            report.add("quality", baseQuality.against(baseModel.world("fidelity"), quality, pruned));
         }
-        JsonObject speed = new JsonObject();
         // Both models timed here, interleaved on the same work, so the ratio compares like with like.
         listener.progress("speed", "", 0, 2, "latency of the pruned and base models");
+        SpeedMeasurement speed = SpeedMeasurement.of(baseModel, calibFile);
         fastflux.model.ForwardTimer.Timing timing;
         OutputFidelity.Result fidelity;
         try (NDManager m = manager.newSubManager()) {
             // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
             FluxModel exported = ModelDir.load(outDir, m, DataType.FLOAT32, java.util.Set.of());
             FluxModel base = ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
-            timing = latency(exported, base, 21);
+            timing = speed.latency(exported, base, 21, manager);
             long t0 = System.nanoTime();
             listener.progress("fidelity", "", 0, 1, "the exported model's outputs against the base model's");
-            fidelity = outputFidelity(exported, base);
+            fidelity = calibrations().outputFidelity(exported, base);
             listener.progress("fidelity", "", 1, 1, String.format(java.util.Locale.ROOT, "step %.4f, latent %.4f",
                     fidelity.stepError(), fidelity.latentError()));
             phaseSeconds.merge("fidelity", (System.nanoTime() - t0) / 1e9, Double::sum);
         }
         report.add("output_fidelity", fidelity.toJson());
-        double prunedMs = timing.medianMs(0);
-        double baseMs = timing.medianMs(1);
-        double[] ratio = timing.ratioQuartiles(0, 1);
-        listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base", prunedMs, baseMs));
-        long baseFlops = flops(Map.of());
-        long prunedFlops = flops();
-        speed.addProperty("work", "batch " + workRows() + (baseModel.hasWorld() ? " = " + baseModel.world("work").workImages() + " images x 2 guidance halves, " : ", ")
-                + workImgTokens() + " img + " + workTxtTokens() + " txt tokens, fp32, in-process; the exported model "
-                + "(adapters merged) against the base, both loaded from their directories");
-        speed.addProperty("base_flops", baseFlops);
-        speed.addProperty("pruned_flops", prunedFlops);
-        speed.addProperty("base_ms", baseMs);
-        speed.addProperty("pruned_ms", prunedMs);
-        speed.addProperty("flop_ratio", (double) prunedFlops / baseFlops);
-        // the median of the per-round ratios: each round times both models back to back, so drift cancels
-        speed.addProperty("latency_ratio", ratio[1]);
-        speed.addProperty("latency_ratio_q1", ratio[0]);
-        speed.addProperty("latency_ratio_q3", ratio[2]);
-        speed.addProperty("latency_rounds", timing.rounds());
-        report.add("speed", speed);
+        listener.progress("speed", "", 2, 2, String.format(java.util.Locale.ROOT, "%.1f ms pruned, %.1f ms base",
+                timing.medianMs(0), timing.medianMs(1)));
+        report.add("speed", speed.json(timing, speed.flops(Map.of()), speed.flops(replacedSoFar())));
         phaseSeconds.put("total", (System.nanoTime() - startNanos) / 1e9);
         JsonObject secs = new JsonObject();
         phaseSeconds.forEach(secs::addProperty);
         report.add("seconds", secs);
         PruneReport.write(outDir, report);
         return report;
-    }
-
-    /** The world's fidelity of the pruned model's images to the base model's (both made by that world). */
-    @SuppressWarnings("unchecked")
-    private static <I> JsonObject fidelity(World<I> world, Quality quality, List<?> base, List<?> pruned) {
-        return world.fidelity(quality.prompts(), quality.seeds(), (List<I>) base, (List<I>) pruned);
     }
 
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
