@@ -96,7 +96,7 @@ final class JobRegistry {
             for (JsonElement e : root.getAsJsonArray("jobs")) {
                 JsonObject o = e.getAsJsonObject();
                 JsonObject spec = o.getAsJsonObject("spec");
-                // a job queued before the linears had their own rate (session 22) trains them at the adapters'
+                // a job file without a linears' rate trains them at the adapters' rate, as it was written for
                 if (spec != null && !spec.has("linearLr") && spec.has("lr")) spec.add("linearLr", spec.get("lr"));
                 Job j = new Job(o.get("id").getAsString(), GSON.fromJson(spec, JobSpec.class),
                         state(o), o.get("error").isJsonNull() ? null : o.get("error").getAsString());

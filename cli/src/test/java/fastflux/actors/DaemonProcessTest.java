@@ -124,7 +124,7 @@ class DaemonProcessTest {
             System.err.println("killed at " + kills);
         }
         Path resumed = tmp.resolve("out/model.safetensors");
-        // Bit-identical since backward no longer reads freed scalars (README, "Lessons about the stack").
+        // Bit-identical: backward never reads a freed scalar (docs/stack-notes.md, "DJL scalars and autograd").
         assertArrayEquals(reference, Files.readAllBytes(resumed), "the uninterrupted run vs kills at " + kills + " (seed "
                 + seed + "): max relative difference " + TinyJobs.relative(reference, resumed, tmp));
     }

@@ -10,7 +10,7 @@ import java.nio.ByteOrder;
  * it. A direct buffer's memory is malloc'd outside the Java heap and only released by its Cleaner after a GC
  * has found the buffer unreachable; code that makes one per batch while producing little Java garbage holds
  * every batch's buffer until the next GC, so native memory grows with the length of the run (measured: about
- * 100 kB per calibration batch, see README "Calibration memory"). Only for buffers that never escape: using a
+ * 100 kB per calibration batch, see docs/stack-notes.md, "Native memory that only a GC frees"). Only for buffers that never escape: using a
  * freed buffer reads freed memory. Falls back to the GC where {@code sun.misc.Unsafe} is unavailable.
  */
 public final class DirectBuffers {

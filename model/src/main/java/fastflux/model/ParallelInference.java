@@ -20,7 +20,7 @@ import java.util.function.IntFunction;
  *
  * <p>On the Shapes model's small operations (hidden size 128, 72 tokens) libtorch's own two intra-op threads keep
  * two cores only about 160 % busy: between and inside its parallel regions one core waits. Two threads that each
- * run whole batches single-threaded fill both (README: "The importance probe on two threads"). The results are
+ * run whole batches single-threaded fill both (docs/stack-notes.md, "libtorch threads"). The results are
  * the same bytes: a batch's images do not depend on libtorch's thread count nor on the batch size (MKL runs in
  * strict conditional-numerical-reproducibility mode, {@code MKL_CBWR=AUTO,STRICT}); {@code GenerationBatchHarness}
  * measures both.

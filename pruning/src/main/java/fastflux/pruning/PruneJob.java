@@ -127,7 +127,7 @@ public final class PruneJob {
      * linears, and kept blocks carry that run's final adapters, merged at export. A block that run replaced
      * but this one keeps loses the adapter it may have had before its replacement (that run no longer holds it).
      * Those final adapters were trained with more blocks replaced than this ratio keeps: on the Shapes model the
-     * reused 20 % model from a 30 % run equals a trained one, the reused 5 % model is 0.14 worse (README, Table 6).
+     * reused 20 % model from a 30 % run equals a trained one (docs/method.md, "Reuse at a lower ratio").
      */
     public PruneJob reuseFrom(Path runDir) {
         return reuseFrom(runDir, false);

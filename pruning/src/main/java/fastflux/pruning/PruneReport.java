@@ -155,7 +155,7 @@ public final class PruneReport {
             md.append("\n**Nearly a deletion** (").append(nearly).append("): on held-out data the linear leaves "
                     + "most of the branch unexplained (‖F − g(X)‖/‖F‖ ≥ ").append(NEARLY_DELETED).append("). The branch depends "
                     + "on more than its own token (the embedded model's `double_blocks.3` image stream, for one, is "
-                    + "attention to the text tokens: README, \"Why the branch is not per-token linear there\"), and more "
+                    + "attention to the text tokens: docs/method.md, \"What a per-token linear map can carry\"), and more "
                     + "calibration data will not change that; what the block did is left to the sandwich's adapters. At "
                     + "a lower ratio the block may stay.\n");
         }

@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  *
  * <p>Off the heap because a full buffer (256 MB by default) held as Java arrays made the collector grow the heap in
  * doublings while it filled: with the launcher's small initial heap ({@code -Xms64m}) the main job's peak RSS was
- * 1.87 and 2.11 GB with the arrays, 1.67 GB with direct buffers (session 17).
+ * 1.87 and 2.11 GB with the arrays, 1.67 GB with direct buffers (docs/stack-notes.md, "The Java heap and the serial collector").
  *
  * <p>Every pair of a buffer has the same {@link Layout}, so a pair is one fixed-size record
  * {@code [input | vec | ids | target]}; a streams state is stored as img then txt, a joint one as it is.

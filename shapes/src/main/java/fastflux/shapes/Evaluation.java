@@ -24,10 +24,9 @@ public final class Evaluation {
 
     /**
      * The noise seed of image {@code k} of prompt {@code i}: {@code seedBase + k + PROMPT_SEED_STRIDE · i}. Every
-     * image has its own noise, as in GenEval, where the generator's state runs on from prompt to prompt. (Until
-     * session 12 every prompt drew seeds {@code seedBase .. seedBase+K−1}: the same K noises for all prompts, so one
-     * evaluation rested on K draws of the noise, and a model that handled one of them badly lost it on every
-     * prompt: the 25 % pruned model scored 0.641, 0.503 and 0.422 at three seed bases.)
+     * image has its own noise, as in GenEval, where the generator's state runs on from prompt to prompt: with the same K
+     * noises for every prompt an evaluation would rest on K draws of the noise, and a model that handled one of them
+     * badly would lose it on every prompt.
      */
     public static long imageSeed(long seedBase, int prompt, int k) {
         return seedBase + k + PROMPT_SEED_STRIDE * prompt;

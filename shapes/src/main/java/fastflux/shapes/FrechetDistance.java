@@ -15,9 +15,9 @@ import java.util.SplittableRandom;
  * pixels the judge's pixel classifier calls a palette colour (16; separates clean saturated objects
  * from grey haze or washed-out colour). 64 dims keep the Gaussian fit affordable: the usual
  * evaluation of 30 prompts x 4 seeds = 120 images is well above the minimum of {@value #FEATURE_DIM}
- * images. A 112-dim variant (6 colour masks x 16 cells + 16 luminances) was tried and rejected: with
- * 120 images its covariance estimation noise between two samples of the world itself was half of the
- * distance to an all-black set, against a fifth with these 64 dims.
+ * images. A 112-dim map (6 colour masks x 16 cells + 16 luminances) is worse: with 120 images its covariance
+ * estimation noise between two samples of the world itself is half of the distance to an all-black set, against a
+ * fifth with these 64 dims.
  */
 public final class FrechetDistance {
     public static final int GRID = ShapesWorld.GRID;

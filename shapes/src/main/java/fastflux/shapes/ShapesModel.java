@@ -143,7 +143,7 @@ public final class ShapesModel implements World<Image> {
         }
     }
 
-    /** Whether a checkpoint's text encoder has the context window (models trained from session 8 on). */
+    /** Whether a checkpoint's text encoder has the context window (the embedded model has it; checkpoints without it load without it). */
     static boolean hasContextWindow(Path weights) {
         try (SafetensorsReader r = SafetensorsReader.open(weights)) {
             return r.contains(TextEncoder.CONTEXT_WEIGHT);

@@ -17,7 +17,7 @@ import java.util.Map;
  * [B, L, context_in_dim] (T5's role), and their mean over the sequence is the pooled {@code y} (CLIP's role).
  * Trained jointly with the transformer and stored under {@code text_encoder.*} in the same checkpoint.
  *
- * <p>With the <em>context window</em> (models trained from session 8 on; older checkpoints have none and load
+ * <p>With the <em>context window</em> (checkpoints without its weights load
  * without it) each word also receives a small MLP of itself and its two neighbours,
  * {@code fc2(gelu(fc1([e(w_{i−1}), e(w_i), e(w_{i+1})])))}, as T5's contextual outputs carry their neighbours: the
  * noun of "a blue square" knows its colour and the nouns of "a circle above a square" which side of the
@@ -37,7 +37,7 @@ public final class TextEncoder extends Module {
     /** The name by which a checkpoint shows it has the context window. */
     public static final String CONTEXT_WEIGHT = PREFIX + "context.fc1.weight";
 
-    /** Word and position embeddings only (the encoder of models before session 8). */
+    /** Word and position embeddings only (the encoder of checkpoints without the context window). */
     public TextEncoder(int contextDim) {
         this(contextDim, false);
     }
