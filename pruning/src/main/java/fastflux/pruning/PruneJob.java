@@ -561,7 +561,7 @@ public final class PruneJob {
             PruneState stage = PruneState.readStage(runDir.resolve("state"), target, p);
             if (stage == null) {
                 throw new IllegalArgumentException(runDir + " kept no stage after " + target + " blocks (state/stage-"
-                        + String.format("%04d", target) + ".json; runs made before stages were kept have only their final "
+                        + String.format("%04d", target) + ".json; a run without stage files has only its final "
                         + "components): reuse those without --reuse-at-ratio, or train this ratio");
             }
             components = stage.stageComponentsFile(runDir.resolve("state"));
