@@ -27,10 +27,34 @@ public final class OutputPaths {
         return file;
     }
 
+    private static Path nearestExisting(Path dir) {
+        for (Path p = dir.toAbsolutePath().normalize(); p != null; p = p.getParent()) {
+            if (Files.isDirectory(p)) return p;
+        }
+        return null;
+    }
+
+    private static String fileSystemType(Path p) {
+        try {
+            return Files.getFileStore(p).type();
+        } catch (IOException | SecurityException e) {
+            return null;
+        }
+    }
+
     /** Why files cannot be made in {@code dir}, or null when they can. */
     private static String unwritable(Path dir) {
         try {
             Files.createDirectories(dir);
+        } catch (java.nio.file.NoSuchFileException e) {
+            // mkdir answers "no such file" on a file system that takes no new entries (/proc): name that instead
+            Path existing = nearestExisting(dir);
+            if (existing != null) {
+                String type = fileSystemType(existing);
+                return "cannot be made: " + existing + " does not take new directories"
+                        + (type == null ? "" : " (a " + type + " file system)");
+            }
+            return "cannot be made (" + IoErrors.describe(e) + ")";
         } catch (IOException | SecurityException e) {
             return "cannot be made (" + IoErrors.describe(e) + ")";
         }
