@@ -365,6 +365,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         if (next == null) return;
         if (next.state() == JobState.QUEUED) setState(next, JobState.Event.START, null);
         getContext().getLog().info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
+        progress.remove(next.id); // what it showed before a stop is not where it resumes
         runningId = next.id;
         running = getContext().spawn(PruningCoordinator.create(next.id, next.spec, events, settings.shardFactory(),
                 settings.shardProps()), next.id + "-" + (++coordinators));

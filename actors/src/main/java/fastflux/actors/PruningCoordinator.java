@@ -147,6 +147,9 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
         JobPhase p = state.nextPhase();
         getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.word(), state.blocksDone(), state.blocksTotal());
+        // the phase run now, from what the checkpoint holds: a job resumed after a restart never shows a later one
+        onProgress(new JobProgress(p.word(), "", state.blocksDone(), state.blocksTotal(),
+                state.phase() == null ? "from the last checkpoint" : ""));
         shard.tell(new DeviceShard.RunPhase(p, getContext().getSelf()));
         return this;
     }
