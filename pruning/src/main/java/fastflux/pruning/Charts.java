@@ -103,8 +103,9 @@ public final class Charts {
             hi = Math.max(hi, e.score());
         }
         String label = mse ? "output MSE with the block switched off" : "importance score s_i";
-        // Output MSEs can span decades (one block carrying the model): a log scale keeps the small ones visible.
-        ValueAxis score = lo > 0 && hi / lo > 100 ? logAxis(label + " (log scale)") : new NumberAxis(label);
+        // Output MSEs can span decades (one block carrying the model): a log scale keeps the small ones, the blocks
+        // replaced first, visible.
+        ValueAxis score = lo > 0 && hi / lo > 30 ? logAxis(label + " (log scale)") : new NumberAxis(label);
         BarRenderer bars = new BarRenderer() {
             @Override
             public Paint getItemPaint(int row, int column) {
