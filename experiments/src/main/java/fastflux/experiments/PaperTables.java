@@ -194,6 +194,7 @@ public final class PaperTables {
         Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
                 o.evalSteps(), o.gridSeeds(), o.draws(), o.firstSeedBase(), o.table4Ratio());
         Path report = dir.resolve("report.md");
+        PaperTablesReport.writeCharts(dir, shown, reports, evals);
         write(report, PaperTablesReport.markdown(shown, variants, reports, evals, outputs));
         log.println("paper-tables: report written to " + report);
         return new Result(report, List.copyOf(pruned), List.copyOf(evaluated));

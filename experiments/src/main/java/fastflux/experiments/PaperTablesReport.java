@@ -6,6 +6,8 @@ import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneOptions;
 import fastflux.experiments.PaperTables.Part;
 import fastflux.experiments.PaperTables.Variant;
+import fastflux.pruning.Charts;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -92,15 +94,11 @@ final class PaperTablesReport {
         return all;
     }
 
-    static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
-                           Map<String, List<JsonObject>> perVariant) {
-        return markdown(o, variants, reports, perVariant, Map.of());
-    }
-
-    /** As above, with the ordering variants' output fidelity ({@link #outputFidelityTargets}) by variant name. */
-    static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
-                           Map<String, List<JsonObject>> perVariant, Map<String, JsonObject> outputs) {
-        // Tables 4-5 and Figure 6 (and the ordering targets) pool the training draws; Figure 7 and Table 6 are draw 0.
+    /**
+     * The evaluations the tables show: Tables 4–5 and Figure 6 (and the ordering targets) pool the training draws
+     * under the draw-0 name; Figure 7 and Table 6 are draw 0.
+     */
+    static Map<String, List<JsonObject>> pooled(PaperTables.Options o, Map<String, List<JsonObject>> perVariant) {
         Map<String, List<JsonObject>> evals = new LinkedHashMap<>(perVariant);
         if (o.draws() > 1) {
             for (String name : PaperTables.DRAWN) {
@@ -109,6 +107,18 @@ final class PaperTablesReport {
                 else evals.remove(name);
             }
         }
+        return evals;
+    }
+
+    static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
+                           Map<String, List<JsonObject>> perVariant) {
+        return markdown(o, variants, reports, perVariant, Map.of());
+    }
+
+    /** As above, with the ordering variants' output fidelity ({@link #outputFidelityTargets}) by variant name. */
+    static String markdown(PaperTables.Options o, Map<String, Variant> variants, Map<String, JsonObject> reports,
+                           Map<String, List<JsonObject>> perVariant, Map<String, JsonObject> outputs) {
+        Map<String, List<JsonObject>> evals = pooled(o, perVariant);
         String over = o.draws() > 1 ? "the " + o.draws() + " training draws × " + o.seedBases() + " seed bases" : "the seed bases";
         StringBuilder md = new StringBuilder("# FastFLUX paper tables at Shapes scale\n\n");
         var m = o.method();
@@ -151,12 +161,14 @@ final class PaperTablesReport {
             md.append(row("FastFLUX", "28.58", evals.get(o.table4Full()), reports.get(o.table4Full())));
             md.append(row("w/o ST", "27.99", evals.get(o.table4NoSt()), reports.get(o.table4NoSt())));
             md.append("\nPaper: CLIP score 31.35 / 30.98 / 30.91, latency 98.26 / 90.78 / 90.83 ms.\n\n");
+            md.append(chartLink(Part.TABLE4));
         }
         if (o.parts().contains(Part.FIG6)) {
             md.append("## Figure 6: linear replacement vs deletion, same training\n\n").append(head);
             md.append(row("FastFLUX (BRLL + ST)", "28.58", evals.get("full"), reports.get("full")));
             md.append(row("delete + ST", "28.25", evals.get("delete"), reports.get("delete")));
             md.append('\n');
+            md.append(chartLink(Part.FIG6));
         }
         if (o.parts().contains(Part.TABLE5)) {
             md.append("## Table 5: replacement order\n\n").append(head);
@@ -164,6 +176,7 @@ final class PaperTablesReport {
             md.append(row("Start2End", "24.63", evals.get("start2end"), reports.get("start2end")));
             md.append(row("End2Start", "28.15", evals.get("end2start"), reports.get("end2start")));
             md.append('\n');
+            md.append(chartLink(Part.TABLE5));
         }
         if (o.parts().contains(Part.FIG7)) {
             md.append("## Figure 7: sandwich width\n\n").append(head);
@@ -173,6 +186,7 @@ final class PaperTablesReport {
                 md.append(row("width " + w, paper, perVariant.get(name), reports.get(name)));
             }
             md.append("\nThe paper gives the figure's values in its text only: +0.59 from 1 to 3 layers, +0.03 from 3 to 5.\n\n");
+            md.append(chartLink(Part.FIG7));
         }
         if (o.parts().contains(Part.TABLE6)) {
             md.append("## Table 6: replacement ratio (one run to 30%, lower ratios built from it)\n\n");
@@ -202,7 +216,7 @@ final class PaperTablesReport {
                         (int) p[1], p[2], p[3], p[4], p[5], ours, str(Stat.of(evals.get(name), "overall")), str(Stat.of(evals.get(name), "fd")),
                         staged));
             }
-            md.append('\n');
+            md.append('\n').append(chartLink(Part.TABLE6));
         }
 
         String per = o.draws() > 1 ? "draw and seed base" : "seed base";
@@ -243,6 +257,121 @@ final class PaperTablesReport {
                 .append(o.gridSeeds() - 1).append(")\n\n");
         for (String name : perVariant.keySet()) md.append("**").append(name).append("** ![](grids/").append(name).append(".png)\n\n");
         return md.toString();
+    }
+
+    /** Where {@link #writeCharts} puts a part's chart, relative to the report. */
+    static String chartFile(Part p) {
+        return "charts/" + p.key() + ".png";
+    }
+
+    private static String chartLink(Part p) {
+        return "![" + p.key() + "](" + chartFile(p) + ")\n\n";
+    }
+
+    // the panels' axes, kept short so that they fit beside a panel; the subtitle says what they are
+    private static final String OURS_OVERALL = "ours: overall ↑";
+    private static final String OURS_FIDELITY = "ours: fidelity MSE ↓";
+    private static final String PAPER_HPS = "paper: HPS v2 ↑";
+    private static final String PANELS = "ours: the Shapes judge's overall and the pixel MSE to the unpruned model's images, mean ± sd "
+            + "over the evaluations of the tables; paper: FLUX.1-dev's HPS v2. ↑ higher is better, ↓ lower is better.";
+
+    /**
+     * The charts of the reported parts, keyed by part: each variant's score (mean ± sd over the same evaluations as
+     * the tables) beside the paper's, on separate axes since the two are not on one scale; Figure 7 and Table 6 against
+     * their numeric variable (sandwich width, ratio).
+     */
+    static Map<Part, org.jfree.chart.JFreeChart> charts(PaperTables.Options o, Map<String, JsonObject> reports,
+                                                        Map<String, List<JsonObject>> perVariant) {
+        Map<String, List<JsonObject>> evals = pooled(o, perVariant);
+        Map<Part, org.jfree.chart.JFreeChart> out = new LinkedHashMap<>();
+        if (o.parts().contains(Part.TABLE4)) {
+            out.put(Part.TABLE4, variantChart("Table 4: sandwich training (ST)", List.of("unpruned", "FastFLUX", "w/o ST"),
+                    List.of(PaperTables.UNPRUNED, o.table4Full(), o.table4NoSt()), evals, new double[] {28.32, 28.58, 27.99}, false));
+        }
+        if (o.parts().contains(Part.FIG6)) {
+            out.put(Part.FIG6, variantChart("Figure 6: linear replacement vs deletion", List.of("FastFLUX (BRLL + ST)", "delete + ST"),
+                    List.of("full", "delete"), evals, new double[] {28.58, 28.25}, false));
+        }
+        if (o.parts().contains(Part.TABLE5)) {
+            out.put(Part.TABLE5, variantChart("Table 5: replacement order", List.of("importance", "Start2End", "End2Start"),
+                    List.of("full", "start2end", "end2start"), evals, new double[] {28.58, 24.63, 28.15}, false));
+        }
+        if (o.parts().contains(Part.FIG7)) {
+            List<String> names = new ArrayList<>();
+            for (int w : new int[] {1, 3, 5}) names.add(w == o.method().sandwichWidth() ? "full" : "width" + w);
+            out.put(Part.FIG7, variantChart("Figure 7: sandwich width", List.of("width 1", "width 3", "width 5"), names,
+                    perVariant, new double[] {27.99, 28.58, 28.61}, true));
+        }
+        if (o.parts().contains(Part.TABLE6)) out.put(Part.TABLE6, ratioChart(reports, evals));
+        return out;
+    }
+
+    /** Writes {@link #charts} as PNGs into the report's directory, at {@link #chartFile}. */
+    static void writeCharts(Path reportDir, PaperTables.Options o, Map<String, JsonObject> reports,
+                            Map<String, List<JsonObject>> perVariant) {
+        charts(o, reports, perVariant).forEach((part, chart) -> Charts.writePng(chart, Charts.WIDTH, chartHeight(chart),
+                reportDir.resolve(chartFile(part))));
+    }
+
+    /** 170 pixels per stacked panel, so that each keeps a readable value axis. */
+    static int chartHeight(org.jfree.chart.JFreeChart chart) {
+        int panels = chart.getPlot() instanceof org.jfree.chart.plot.CombinedDomainCategoryPlot c ? c.getSubplots().size()
+                : chart.getPlot() instanceof org.jfree.chart.plot.CombinedDomainXYPlot x ? x.getSubplots().size() : 1;
+        return 170 + 170 * panels;
+    }
+
+    private static org.jfree.chart.JFreeChart variantChart(String title, List<String> labels, List<String> names,
+                                                           Map<String, List<JsonObject>> evals, double[] paper, boolean joined) {
+        return Charts.categoryPanels(title, PANELS, null, labels, List.of(
+                new Charts.Panel(OURS_OVERALL, List.of(series("ours: overall", names, evals, "overall"))),
+                new Charts.Panel(OURS_FIDELITY, List.of(series("ours: fidelity MSE", names, evals, FIDELITY))),
+                new Charts.Panel(PAPER_HPS, List.of(new Charts.Series("paper: HPS v2", paper)))), joined);
+    }
+
+    // mean ± sd of a metric per variant name; NaN where a variant has no evaluation of it
+    private static Charts.Series series(String label, List<String> names, Map<String, List<JsonObject>> evals, String metric) {
+        double[] mean = new double[names.size()];
+        double[] sd = new double[names.size()];
+        for (int i = 0; i < mean.length; i++) {
+            Stat st = names.get(i) == null ? null : Stat.of(evals.get(names.get(i)), metric);
+            mean[i] = st == null ? Double.NaN : st.mean();
+            sd[i] = st == null ? Double.NaN : st.sd();
+        }
+        return new Charts.Series(label, mean, sd);
+    }
+
+    /**
+     * Table 6 against the ratio: our overall for the reused lower ratios and for the 30 % run's stages, the paper's
+     * HPS v2, and the speed of both as a share of the unpruned model's (latency and FLOPs, which are on one scale).
+     */
+    private static org.jfree.chart.JFreeChart ratioChart(Map<String, JsonObject> reports, Map<String, List<JsonObject>> evals) {
+        int n = PAPER_TABLE6.length;
+        double[] x = new double[n], hps = new double[n], paperMs = new double[n], paperFlops = new double[n];
+        double[] oursMs = new double[n], oursFlops = new double[n];
+        List<String> reused = new ArrayList<>(), staged = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            double[] p = PAPER_TABLE6[i];
+            x[i] = p[0];
+            hps[i] = p[5];
+            paperMs[i] = 100 * p[4] / PAPER_TABLE6[0][4];
+            paperFlops[i] = p[3];
+            String name = p[0] == 0 ? PaperTables.UNPRUNED : PaperTables.ratioName(p[0] / 100);
+            reused.add(name);
+            // the stage at 0 % is the unpruned model and at 30 % the trained run: the same models, so the lines meet
+            staged.add(p[0] == 0 || p[0] == 30 ? name : name + PaperTables.STAGE);
+            JsonObject speed = reports.get(name) == null ? null : reports.get(name).getAsJsonObject("speed");
+            oursMs[i] = p[0] == 0 ? 100 : speed == null ? Double.NaN : 100 * speed.get("latency_ratio").getAsDouble();
+            oursFlops[i] = p[0] == 0 ? 100 : speed == null ? Double.NaN : 100 * speed.get("flop_ratio").getAsDouble();
+        }
+        return Charts.xyPanels("Table 6: replacement ratio", "ours: the Shapes judge's overall, mean ± sd, of the lower ratios built "
+                        + "from the 30 % run's final components and from its stage at that ratio; paper: FLUX.1-dev's HPS v2; "
+                        + "latency and FLOPs of one forward as a share of the unpruned model's.", "ratio (% of the blocks replaced)", x, List.of(
+                new Charts.Panel(OURS_OVERALL, List.of(series("ours: final components", reused, evals, "overall"),
+                        series("ours: stage at the ratio", staged, evals, "overall"))),
+                new Charts.Panel(PAPER_HPS, List.of(new Charts.Series("paper: HPS v2", hps))),
+                new Charts.Panel("% of unpruned", List.of(new Charts.Series("ours: latency", oursMs),
+                        new Charts.Series("ours: FLOPs", oursFlops), new Charts.Series("paper: latency", paperMs),
+                        new Charts.Series("paper: FLOPs", paperFlops)))));
     }
 
     /**

@@ -134,6 +134,70 @@ class PaperTablesReportTest {
         assertTrue(md.contains("Figure 6: full method closer than delete with the same training: 0.0260"), md);
     }
 
+    /** An evaluation with an overall and a fidelity MSE. */
+    static JsonObject scored(double overall, double mse) {
+        JsonObject o = new JsonObject();
+        o.addProperty("overall", overall);
+        JsonObject f = new JsonObject();
+        f.addProperty("mse", mse);
+        o.add("fidelity", f);
+        return o;
+    }
+
+    @Test
+    void everyPartIsChartedBesideThePaperAndWrittenWhereTheMarkdownLinksIt(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        var o = new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.allOf(PaperTables.Part.class),
+                fastflux.pruning.PruneJob.Options.defaults(0.25),
+                List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4, 1, 0);
+        Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
+        Map<String, JsonObject> reports = new java.util.LinkedHashMap<>();
+        evals.put(PaperTables.UNPRUNED, overall(0.7, 0.72));
+        String[] names = {"full", "no-st", "delete", "start2end", "end2start", "width1", "width5"};
+        for (int i = 0; i < names.length; i++) evals.put(names[i], List.of(scored(0.6 - 0.02 * i, 0.01 + 0.001 * i), scored(0.62 - 0.02 * i, 0.012)));
+        for (double r : PaperTables.RATIOS) {
+            String n = PaperTables.ratioName(r);
+            evals.put(n, List.of(scored(0.7 - r, 0.01), scored(0.68 - r, 0.011)));
+            if (r < 0.3) evals.put(n + PaperTables.STAGE, List.of(scored(0.71 - r, 0.01), scored(0.69 - r, 0.01)));
+            JsonObject speed = new JsonObject();
+            speed.addProperty("latency_ratio", 1 - r * 0.8);
+            speed.addProperty("flop_ratio", 1 - r * 0.9);
+            speed.addProperty("base_flops", 1e9);
+            speed.addProperty("pruned_flops", 1e9 * (1 - r * 0.9));
+            speed.addProperty("base_ms", 10.0);
+            speed.addProperty("pruned_ms", 10 * (1 - r * 0.8));
+            JsonObject rep = new JsonObject();
+            rep.addProperty("replaced_count", (int) Math.round(r * 12));
+            rep.addProperty("block_count", 12);
+            rep.add("speed", speed);
+            reports.put(n, rep);
+        }
+        evals.remove("end2start"); // not evaluated yet: a gap, not an error
+        var charts = PaperTablesReport.charts(o, reports, evals);
+        assertEquals(java.util.EnumSet.allOf(PaperTables.Part.class), charts.keySet());
+        var t5 = (org.jfree.chart.plot.CombinedDomainCategoryPlot) charts.get(PaperTables.Part.TABLE5).getPlot();
+        assertEquals(List.of("importance", "Start2End", "End2Start"), t5.getCategories());
+        assertEquals(3, t5.getSubplots().size()); // ours overall, ours fidelity, the paper's HPS v2
+        var ours = (org.jfree.data.statistics.StatisticalCategoryDataset) ((org.jfree.chart.plot.CategoryPlot) t5.getSubplots().get(0)).getDataset();
+        assertEquals(0.61, ours.getMeanValue("ours: overall", "importance").doubleValue(), 1e-12);
+        assertNull(ours.getMeanValue("ours: overall", "End2Start"));
+        var t6 = (org.jfree.chart.plot.CombinedDomainXYPlot) charts.get(PaperTables.Part.TABLE6).getPlot();
+        var overall6 = ((org.jfree.chart.plot.XYPlot) t6.getSubplots().get(0)).getDataset();
+        assertEquals(7, overall6.getItemCount(0)); // 0 % (the unpruned model) to 30 %
+        assertEquals(0.71, overall6.getYValue(0, 0), 1e-12);
+        assertEquals(0.69 - 0.05, overall6.getYValue(0, 1), 1e-12);
+        assertEquals(0.70 - 0.05, overall6.getYValue(1, 1), 1e-12); // the stage of 5 %
+
+        PaperTablesReport.writeCharts(dir, o, reports, evals);
+        String md = PaperTablesReport.markdown(o, Map.of(), reports, evals);
+        for (var e : charts.entrySet()) {
+            String file = PaperTablesReport.chartFile(e.getKey());
+            assertTrue(md.contains("](" + file + ")"), file);
+            java.awt.image.BufferedImage png = javax.imageio.ImageIO.read(dir.resolve(file).toFile());
+            assertEquals(fastflux.pruning.Charts.WIDTH, png.getWidth(), file);
+            assertEquals(PaperTablesReport.chartHeight(e.getValue()), png.getHeight(), file);
+        }
+    }
+
     static JsonObject stepError(double e) {
         JsonObject f = new JsonObject();
         f.addProperty("source", "grammar(n=32, seed=1)");

@@ -175,6 +175,10 @@ class PaperTablesTest {
             assertTrue(Files.isRegularFile(dir.resolve("variants").resolve(n).resolve("eval-base0.json")), n);
         }
         assertTrue(Files.isRegularFile(dir.resolve("importance").resolve("importance.json")), "the shared ranking");
+        for (String chart : List.of("charts/table4.png", "charts/fig6.png")) { // drawn, and shown under their sections
+            assertTrue(Files.isRegularFile(dir.resolve(chart)) && md.contains("](" + chart + ")"), chart);
+        }
+        assertFalse(Files.exists(dir.resolve("charts/table5.png")));
         // each pruned variant's evaluation measures its images against the unpruned model's (same prompts, seeds)
         String fullEval = Files.readString(dir.resolve("variants/full/eval-base0.json"));
         assertTrue(fullEval.contains("\"fidelity\"") && fullEval.contains("\"mse\""), fullEval);

@@ -64,8 +64,10 @@ public final class Charts {
     static final Color SINGLE_COLOUR = new Color(0x30, 0x70, 0xC0);
     private static final Font LABEL_FONT = new Font(Font.SANS_SERIF, Font.PLAIN, 11);
     private static final Font BOLD_LABEL_FONT = new Font(Font.SANS_SERIF, Font.BOLD, 11);
+    // one colour per series of a chart, so that a legend shared by stacked panels stays unambiguous
     private static final Color[] SERIES = {new Color(0x30, 0x70, 0xC0), new Color(0xD0, 0x50, 0x30),
-        new Color(0x40, 0x90, 0x40), new Color(0x80, 0x50, 0xA0), new Color(0x70, 0x70, 0x70)};
+        new Color(0x40, 0x90, 0x40), new Color(0x80, 0x50, 0xA0), new Color(0x70, 0x70, 0x70), new Color(0xE0, 0xA0, 0x20),
+        new Color(0x20, 0xA0, 0xB0), new Color(0xC0, 0x40, 0x90)};
 
     // ------------------------------------------------------------------ importance
 
@@ -101,8 +103,9 @@ public final class Charts {
             hi = Math.max(hi, e.score());
         }
         String label = mse ? "output MSE with the block switched off" : "importance score s_i";
-        // Output MSEs can span decades (one block carrying the model): a log scale keeps the small ones visible.
-        ValueAxis score = lo > 0 && hi / lo > 100 ? logAxis(label + " (log scale)") : new NumberAxis(label);
+        // Output MSEs can span decades (one block carrying the model): a log scale keeps the small ones, the blocks
+        // replaced first, visible.
+        ValueAxis score = lo > 0 && hi / lo > 30 ? logAxis(label + " (log scale)") : new NumberAxis(label);
         BarRenderer bars = new BarRenderer() {
             @Override
             public Paint getItemPaint(int row, int column) {
@@ -204,9 +207,7 @@ public final class Charts {
         plot.setBackgroundPaint(Color.WHITE);
         plot.setDomainGridlinePaint(Color.LIGHT_GRAY);
         plot.setRangeGridlinePaint(Color.LIGHT_GRAY);
-        JFreeChart chart = new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true);
-        if (subtitle != null) chart.addSubtitle(new TextTitle(subtitle));
-        return finish(chart);
+        return finish(titled(new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true), subtitle));
     }
 
     private static LogAxis logAxis(String label) {
@@ -265,8 +266,8 @@ public final class Charts {
      * Categories along the x axis shared by stacked panels, each series a marker per category with its ± sd bar
      * ({@code joined}: consecutive categories joined by a line, for an ordered variable such as a width).
      */
-    public static JFreeChart categoryPanels(String title, String categoryLabel, List<String> categories, List<Panel> panels,
-                                            boolean joined) {
+    public static JFreeChart categoryPanels(String title, String subtitle, String categoryLabel, List<String> categories,
+                                            List<Panel> panels, boolean joined) {
         CategoryAxis x = new CategoryAxis(categoryLabel);
         x.setTickLabelFont(LABEL_FONT);
         x.setMaximumCategoryLabelLines(3);
@@ -291,18 +292,23 @@ public final class Charts {
             }
             NumberAxis y = new NumberAxis(p.valueLabel());
             y.setAutoRangeIncludesZero(false);
+            y.setUpperMargin(0.1); // room for the markers at the ends
+            y.setLowerMargin(0.1);
             CategoryPlot sub = new CategoryPlot(data, null, y, r);
             sub.setBackgroundPaint(Color.WHITE);
             sub.setRangeGridlinePaint(Color.LIGHT_GRAY);
             plot.add(sub);
         }
-        return finish(new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true));
+        return finish(titled(new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true), subtitle));
     }
 
     /** As {@link #categoryPanels}, along a numeric x axis: each series a line through its points, ± sd bars. */
-    public static JFreeChart xyPanels(String title, String xLabel, double[] x, List<Panel> panels) {
+    public static JFreeChart xyPanels(String title, String subtitle, String xLabel, double[] x, List<Panel> panels) {
         NumberAxis xa = new NumberAxis(xLabel);
         xa.setAutoRangeIncludesZero(false);
+        double step = x.length > 1 ? x[1] - x[0] : 0;
+        for (int i = 2; i < x.length; i++) if (x[i] - x[i - 1] != step) step = 0;
+        if (step > 0) xa.setTickUnit(new org.jfree.chart.axis.NumberTickUnit(step)); // ticks at the measured x values
         CombinedDomainXYPlot plot = new CombinedDomainXYPlot(xa);
         plot.setGap(12);
         int colour = 0;
@@ -328,13 +334,24 @@ public final class Charts {
             }
             NumberAxis y = new NumberAxis(p.valueLabel());
             y.setAutoRangeIncludesZero(false);
+            y.setUpperMargin(0.1); // room for the markers at the ends
+            y.setLowerMargin(0.1);
             XYPlot sub = new XYPlot(data, null, y, r);
             sub.setBackgroundPaint(Color.WHITE);
             sub.setDomainGridlinePaint(Color.LIGHT_GRAY);
             sub.setRangeGridlinePaint(Color.LIGHT_GRAY);
             plot.add(sub);
         }
-        return finish(new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true));
+        return finish(titled(new JFreeChart(title, JFreeChart.DEFAULT_TITLE_FONT, plot, true), subtitle));
+    }
+
+    private static JFreeChart titled(JFreeChart chart, String subtitle) {
+        if (subtitle != null) {
+            TextTitle t = new TextTitle(subtitle, LABEL_FONT);
+            t.setMaximumLinesToDisplay(3);
+            chart.addSubtitle(t);
+        }
+        return chart;
     }
 
     // ------------------------------------------------------------------ output

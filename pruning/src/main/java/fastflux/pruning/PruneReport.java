@@ -228,8 +228,8 @@ public final class PruneReport {
         if (links.length() == 0) return;
         md.append("\n## Sandwich training\n\nEach sandwich's loss per optimiser step: the minibatch loss of every step, the "
                 + "loss over all training pairs before the first step and after the last, and the loss over the held-out "
-                + "prompts' pairs (never trained on) measured every few steps, where the training diverges from what "
-                + "carries over to other prompts.\n\n").append(links);
+                + "prompts' pairs (never trained on) measured every few steps: where the held-out curve flattens while the "
+                + "training loss still falls, the training stops carrying over to other prompts.\n\n").append(links);
     }
 
     /** The residuals per sampler step and the branch's energy, rows per replaced stream, when the run measured them. */

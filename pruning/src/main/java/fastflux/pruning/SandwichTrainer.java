@@ -208,7 +208,8 @@ public final class SandwichTrainer {
     /**
      * Steps between two held-out measurements during training: a measurement every k steps costs
      * {@code heldOutPairs / (3 · batchSize · k)} of the training steps' work, and k keeps that at most
-     * {@value #HELD_OUT_BUDGET} and the measurements at most {@value #HELD_OUT_POINTS}.
+     * {@value #HELD_OUT_BUDGET} and the measurements at most {@value #HELD_OUT_POINTS}. On the Shapes job's defaults
+     * that is every 34 steps, about 3 s on 31 s of training (docs/charts.md, "The held-out curve").
      */
     public static int heldOutEvery(int steps, int batchSize, long heldOutPairs) {
         long byCost = (long) Math.ceil(heldOutPairs / (HELD_OUT_BUDGET * 3 * batchSize));

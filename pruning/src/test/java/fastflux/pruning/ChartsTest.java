@@ -98,7 +98,7 @@ class ChartsTest {
     @Test
     void comparisonPanelsRenderWithGapsAndSpreads() {
         List<String> cats = List.of("unpruned", "FastFLUX", "w/o ST");
-        JFreeChart c = Charts.categoryPanels("Table 4", "variant", cats, List.of(
+        JFreeChart c = Charts.categoryPanels("Table 4", "sub", "variant", cats, List.of(
                 new Charts.Panel("ours", List.of(new Charts.Series("overall", new double[] {0.7, 0.6, Double.NaN},
                         new double[] {0.01, Double.NaN, 0.02}))),
                 new Charts.Panel("paper", List.of(new Charts.Series("HPS v2", new double[] {28.32, 28.58, 27.99})))), false);
@@ -108,7 +108,7 @@ class ChartsTest {
         BufferedImage img = Charts.render(c, Charts.WIDTH, Charts.HEIGHT);
         assertEquals(Charts.HEIGHT, img.getHeight());
 
-        JFreeChart x = Charts.xyPanels("Table 6", "ratio %", new double[] {0, 5, 10}, List.of(
+        JFreeChart x = Charts.xyPanels("Table 6", null, "ratio %", new double[] {0, 5, 10}, List.of(
                 new Charts.Panel("ours", List.of(new Charts.Series("overall", new double[] {0.7, Double.NaN, 0.6},
                         new double[] {0.01, 0.01, Double.NaN})))));
         CombinedDomainXYPlot xp = (CombinedDomainXYPlot) x.getPlot();
