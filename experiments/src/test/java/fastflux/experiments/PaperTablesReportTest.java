@@ -147,7 +147,7 @@ class PaperTablesReportTest {
     @Test
     void everyPartIsChartedBesideThePaperAndWrittenWhereTheMarkdownLinksIt(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
         var o = new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.allOf(PaperTables.Part.class),
-                fastflux.pruning.PruneJob.Options.defaults(0.25),
+                fastflux.pruning.PruneOptions.defaults(0.25),
                 List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4, 1, 0);
         Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
         Map<String, JsonObject> reports = new java.util.LinkedHashMap<>();
