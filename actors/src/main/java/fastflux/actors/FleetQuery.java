@@ -59,7 +59,7 @@ final class FleetQuery {
         return Behaviors.setup(ctx -> find(ctx, self, timeout, (nodes, unanswered) -> {
             for (Map.Entry<ActorRef<NodeSupervisor.Command>, Protocol.StatusReply> e : nodes.entrySet()) {
                 for (Protocol.JobInfo j : e.getValue().jobs()) {
-                    if (active(j) && j.out().equals(spec.out())) {
+                    if (active(j) && RealPaths.same(j.out(), spec.out())) {
                         replyTo.tell(new Protocol.Reply(false, null, "job " + j.id() + " (" + j.state() + ") on "
                                 + address(ctx, e.getKey()) + " already writes to " + spec.out()));
                         return Behaviors.stopped();

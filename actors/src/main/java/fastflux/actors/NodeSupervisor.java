@@ -152,8 +152,9 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
             if (s.spec() == null) throw new IllegalArgumentException("no job spec");
             s.spec().validate();
             for (JobRegistry.Job j : jobs) {
-                if (j.active() && j.spec.out().equals(s.spec().out())) {
-                    throw new IllegalArgumentException("job " + j.id + " (" + j.state() + ") already writes to " + j.spec.out());
+                if (j.active() && RealPaths.same(j.spec.out(), s.spec().out())) {
+                    throw new IllegalArgumentException("job " + j.id + " (" + j.state() + ") already writes to " + j.spec.out()
+                            + (j.spec.out().equals(s.spec().out()) ? "" : " (" + s.spec().out() + " leads there)"));
                 }
             }
         } catch (RuntimeException e) {

@@ -122,6 +122,11 @@ class NodeSupervisorTest {
         String first = submit(node, TinyJobs.spec(base, tmp.resolve("a")));
         String second = submit(node, TinyJobs.spec(base, tmp.resolve("b")));
         TestProbe<Protocol.Reply> replies = kit.createTestProbe();
+        Path link = Files.createSymbolicLink(tmp.resolve("link-to-a"), tmp.resolve("a"));
+        node.tell(new NodeSupervisor.Submit(TinyJobs.spec(base, link), replies.getRef()));
+        Protocol.Reply viaLink = replies.receiveMessage();
+        assertFalse(viaLink.ok(), "a link to a running job's output is that job's output");
+        assertTrue(viaLink.message().contains(first + " (") && viaLink.message().contains("already writes to"), viaLink.message());
         node.tell(new NodeSupervisor.Pause(first, replies.getRef()));
         assertTrue(replies.receiveMessage().ok());
         node.tell(new NodeSupervisor.Cancel(second, replies.getRef()));
