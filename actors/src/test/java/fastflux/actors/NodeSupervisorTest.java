@@ -87,6 +87,33 @@ class NodeSupervisorTest {
     }
 
     @Test
+    void aFullDiskFailsTheJobNamingTheDiskAndTheJobSubmittedAgainResumesWhenThereIsRoom(@TempDir Path tmp) throws Exception {
+        Path base = TinyJobs.baseModel(tmp.resolve("base"));
+        byte[] reference = TinyJobs.reference(TinyJobs.spec(base, tmp.resolve("reference")));
+        Path state = tmp.resolve("out/state");
+        // the disk fills as the second block's fit is checkpointed
+        java.util.concurrent.atomic.AtomicBoolean filled = new java.util.concurrent.atomic.AtomicBoolean();
+        DeviceShard.FailureInjector failures = (phase, completed) -> {
+            if (phase.equals("checkpoint") && completed == 1 && !filled.getAndSet(true)) {
+                fastflux.checkpoints.AtomicFiles.hook(fastflux.checkpoints.AtomicFiles.WriteHook.noSpaceAfter(state, 0));
+            }
+        };
+        ActorRef<NodeSupervisor.Command> node = kit.spawn(NodeSupervisor.create(settings(tmp.resolve("node"), failures)));
+        try {
+            Protocol.Progress failed = awaitTerminal(node, submit(node, TinyJobs.spec(base, tmp.resolve("out"))));
+            assertEquals(JobState.FAILED, failed.state(), failed.detail());
+            assertTrue(failed.detail().contains(state + "/components-0004.safetensors: no space left on device"), failed.detail());
+        } finally {
+            fastflux.checkpoints.AtomicFiles.hook(fastflux.checkpoints.AtomicFiles.WriteHook.NONE);
+        }
+        assertEquals(1, fastflux.pruning.PruneState.read(state, TinyJobs.PARAMS).completed().size(), "the last checkpoint is intact");
+        Protocol.Progress done = awaitTerminal(node, submit(node, TinyJobs.spec(base, tmp.resolve("out"))));
+        assertEquals(JobState.DONE, done.state(), done.detail());
+        assertArrayEquals(reference, Files.readAllBytes(tmp.resolve("out/model.safetensors")));
+        kit.stop(node);
+    }
+
+    @Test
     void badJobsAreRefusedWithAClearErrorAndTheNodeKeepsServing(@TempDir Path tmp) {
         Path base = TinyJobs.baseModel(tmp.resolve("base"));
         ActorRef<NodeSupervisor.Command> node = kit.spawn(NodeSupervisor.create(settings(tmp.resolve("node"), DeviceShard.FailureInjector.NONE)));
