@@ -91,10 +91,10 @@ class NodeSupervisorTest {
         Path base = TinyJobs.baseModel(tmp.resolve("base"));
         byte[] reference = TinyJobs.reference(TinyJobs.spec(base, tmp.resolve("reference")));
         Path state = tmp.resolve("out/state");
-        // the disk fills as the second block's fit is checkpointed
-        java.util.concurrent.atomic.AtomicBoolean filled = new java.util.concurrent.atomic.AtomicBoolean();
+        // the disk fills as the first block, done, is checkpointed (its stage is the first file written)
+        AtomicInteger attempts = new AtomicInteger();
         DeviceShard.FailureInjector failures = (phase, completed) -> {
-            if (phase.equals("checkpoint") && completed == 1 && !filled.getAndSet(true)) {
+            if (phase.equals("checkpoint") && completed == 1 && attempts.getAndIncrement() == 0) {
                 fastflux.checkpoints.AtomicFiles.hook(fastflux.checkpoints.AtomicFiles.WriteHook.noSpaceAfter(state, 0));
             }
         };
@@ -102,11 +102,14 @@ class NodeSupervisorTest {
         try {
             Protocol.Progress failed = awaitTerminal(node, submit(node, TinyJobs.spec(base, tmp.resolve("out"))));
             assertEquals(JobState.FAILED, failed.state(), failed.detail());
-            assertTrue(failed.detail().contains(state + "/components-0004.safetensors: no space left on device"), failed.detail());
+            assertEquals(1, attempts.get(), "failed at once: a restart would only meet the full disk again");
+            assertTrue(failed.detail().contains("cannot write checkpoint stage-0001 to " + state + ": " + state
+                    + "/stage-components-0001.safetensors: no space left on device (file system "), failed.detail());
         } finally {
             fastflux.checkpoints.AtomicFiles.hook(fastflux.checkpoints.AtomicFiles.WriteHook.NONE);
         }
-        assertEquals(1, fastflux.pruning.PruneState.read(state, TinyJobs.PARAMS).completed().size(), "the last checkpoint is intact");
+        fastflux.pruning.PruneState last = fastflux.pruning.PruneState.read(state, TinyJobs.PARAMS);
+        assertTrue(last.completed().isEmpty() && last.fitted() != null, "the last checkpoint, the first block's fit, is intact");
         Protocol.Progress done = awaitTerminal(node, submit(node, TinyJobs.spec(base, tmp.resolve("out"))));
         assertEquals(JobState.DONE, done.state(), done.detail());
         assertArrayEquals(reference, Files.readAllBytes(tmp.resolve("out/model.safetensors")));

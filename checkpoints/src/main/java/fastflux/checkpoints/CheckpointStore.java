@@ -140,7 +140,7 @@ public final class CheckpointStore {
      * @throws DiskFullException if the file system is full (the checkpoints before this one are untouched)
      */
     public void write(int number, JsonObject manifest, PayloadWriter payload) {
-        String what = "cannot write checkpoint " + number + " to " + dir;
+        String what = String.format("cannot write checkpoint %s-%04d to %s", prefix, number, dir);
         try {
             Files.createDirectories(dir);
             Path file = payloadFile(number);

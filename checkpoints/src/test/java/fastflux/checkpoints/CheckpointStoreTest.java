@@ -161,7 +161,7 @@ class CheckpointStoreTest {
             for (long room : new long[] {10, payload.length() + 10}) { // full during the payload, then during the manifest
                 AtomicFiles.hook(AtomicFiles.WriteHook.noSpaceAfter(dir, room));
                 DiskFullException e = assertThrows(DiskFullException.class, () -> write(s, 3, payload));
-                assertTrue(e.getMessage().contains("cannot write checkpoint 3 to " + dir), e.getMessage());
+                assertTrue(e.getMessage().contains("cannot write checkpoint state-0003 to " + dir), e.getMessage());
                 assertTrue(e.getMessage().contains("no space left on device"), e.getMessage());
                 assertTrue(e.getMessage().contains(dir.resolve(room < payload.length() ? "components-0003.bin" : "state-0003.json").toString()),
                         e.getMessage());

@@ -117,7 +117,7 @@ class CheckpointRecoveryTest {
             job.replaceOne(); // checkpoints 1 to 3
             AtomicFiles.hook(AtomicFiles.WriteHook.noSpaceAfter(state, 1000));
             DiskFullException e = assertThrows(DiskFullException.class, job::fitNext);
-            assertTrue(e.getMessage().contains("cannot write checkpoint 4 to " + state), e.getMessage());
+            assertTrue(e.getMessage().contains("cannot write checkpoint state-0004 to " + state), e.getMessage());
             assertTrue(e.getMessage().contains(state.resolve("components-0004.safetensors") + ": no space left on device"), e.getMessage());
             assertTrue(e.getMessage().matches("(?s).*\\(file system .+: \\d+ bytes free\\).*"), e.getMessage());
         } finally {
