@@ -43,7 +43,7 @@ import org.slf4j.LoggerFactory;
  * <p>{@code manifest_sha256}, the manifest's first key, is the hex SHA-256 of the manifest file's bytes with
  * these 64 hex digits themselves written as {@code 0}s: any change to the file, even one that leaves valid JSON
  * (a block name's digit), is caught. A manifest without it is read only if its version is one the caller names
- * as written before manifests carried it ({@link #alsoReadingUnchecksummed}); others are refused.
+ * as a format without it ({@link #alsoReadingUnchecksummed}); others are refused.
  */
 public final class CheckpointStore {
     private static final Logger LOG = LoggerFactory.getLogger(CheckpointStore.class);
@@ -108,8 +108,8 @@ public final class CheckpointStore {
     }
 
     /**
-     * This store, also reading manifests of {@code olderVersion} that lack {@code manifest_sha256} (written before
-     * manifests carried it). Manifests of the store's own version must carry it.
+     * This store, also reading manifests of {@code olderVersion}, a format without {@code manifest_sha256}: those
+     * load without it (and are held to it where they have one). Manifests of the store's own version must carry it.
      */
     public CheckpointStore alsoReadingUnchecksummed(int olderVersion) {
         if (olderVersion >= version) {

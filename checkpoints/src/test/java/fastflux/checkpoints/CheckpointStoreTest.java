@@ -117,7 +117,7 @@ class CheckpointStoreTest {
         write(s, 3, "c");
         // 3: the checksum's key lost (one bit, 'h' -> 'i'): in this version every manifest carries one, so it is refused
         Files.writeString(s.manifestFile(3), Files.readString(s.manifestFile(3)).replace("\"manifest_sha256\"", "\"manifest_sia256\""));
-        // 2: a manifest of version 2 as it was written before manifests carried their own checksum
+        // 2: a manifest of version 2, which has no checksum of its own
         JsonObject two = com.google.gson.JsonParser.parseString(Files.readString(s.manifestFile(2))).getAsJsonObject();
         two.remove(CheckpointStore.MANIFEST_SHA256);
         two.addProperty("version", 2);

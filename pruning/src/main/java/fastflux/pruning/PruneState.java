@@ -31,9 +31,10 @@ import java.util.function.Consumer;
  */
 public record PruneState(JsonObject options, int target, List<BlockId> order, List<BlockResult> completed,
                          BlockResult fitted, int number) {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PruneState.class);
     /** 3: the manifest's own checksum ({@link CheckpointStore}); 2: the store's "payload" keys. */
     public static final int VERSION = 3;
-    /** Manifests of this version predate their own checksum: they are still read, without it. */
+    /** Manifests of this version have no checksum of their own: they are still read, without one. */
     private static final int UNCHECKSUMMED = 2;
     private static final int KEEP = 3;
 
@@ -133,13 +134,18 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
      * none applies.
      */
     public static PruneState resume(Path dir, FluxParams p, Consumer<PruneState> restore) {
-        store(dir).deleteStaleTempFiles();
+        CheckpointStore store = store(dir);
+        store.deleteStaleTempFiles();
         stages(dir).deleteStaleTempFiles();
-        return store(dir).readNewest((json, payload, n) -> {
-            PruneState s = fromJson(json, n, p);
-            restore.accept(s);
-            return s;
+        PruneState s = store.readNewest((json, payload, n) -> {
+            PruneState state = fromJson(json, n, p);
+            restore.accept(state);
+            return state;
         });
+        if (s == null && !store.numbers().isEmpty()) {
+            LOG.warn("no checkpoint in {} verifies and applies to the model (each one's reason is logged above); the job starts over", dir);
+        }
+        return s;
     }
 
     JsonObject toJson() {

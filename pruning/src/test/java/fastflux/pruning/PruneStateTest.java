@@ -58,7 +58,7 @@ class PruneStateTest {
     }
 
     @Test
-    void aStateWrittenBeforeManifestsCarriedTheirChecksumStillLoads(@TempDir Path dir) throws Exception {
+    void aVersion2StateWithoutAManifestChecksumStillLoads(@TempDir Path dir) throws Exception {
         JsonObject options = new JsonObject();
         options.addProperty("ratio", 0.34);
         PruneState s = PruneState.fresh(options, 2).withOrder(List.of(BlockId.ofSingle(1), BlockId.ofDouble(0)))
@@ -67,7 +67,7 @@ class PruneStateTest {
         JsonObject json = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
         assertEquals(PruneState.VERSION, json.get("version").getAsInt());
         json.remove(CheckpointStore.MANIFEST_SHA256);
-        json.addProperty("version", 2); // as version 2 wrote it: no checksum of its own
+        json.addProperty("version", 2); // a version 2 manifest: no checksum of its own
         Files.writeString(manifest, json.toString());
         PruneState back = PruneState.read(dir, TinyShapes.PARAMS);
         assertEquals(List.of(BlockId.ofSingle(1), BlockId.ofDouble(0)), back.order());
