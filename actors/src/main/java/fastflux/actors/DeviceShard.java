@@ -3,6 +3,7 @@ package fastflux.actors;
 import fastflux.pruning.JobPhase;
 
 import ai.djl.ndarray.NDManager;
+import fastflux.checkpoints.DiskFullException;
 import fastflux.model.io.SafetensorsException;
 import fastflux.pruning.NotPositiveDefiniteException;
 import fastflux.pruning.PruneJob;
@@ -116,10 +117,11 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
      * The job's own faults, which a restart from the checkpoint would only meet again: an invalid option or input
      * (IllegalArgumentException: a bad calibration file, a run with other options in {@code out}, nothing to reuse),
      * a corrupt safetensors file, a least-squares system that is not positive definite (the same data give the
-     * same matrix). They end the job with their own message; anything else restarts the shard.
+     * same matrix), a full disk (it stays full until someone frees space; the last checkpoint is intact, so the
+     * job resumes when it is resubmitted). They end the job with their own message; anything else restarts the shard.
      */
     static final List<Class<? extends RuntimeException>> JOB_FAULTS = List.of(IllegalArgumentException.class,
-            SafetensorsException.class, NotPositiveDefiniteException.class);
+            SafetensorsException.class, NotPositiveDefiniteException.class, DiskFullException.class);
 
     private static PruningCoordinator.ShardError error(RuntimeException e, String text) {
         boolean fatal = JOB_FAULTS.stream().anyMatch(c -> c.isInstance(e));

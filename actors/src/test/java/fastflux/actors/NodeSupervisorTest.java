@@ -87,6 +87,36 @@ class NodeSupervisorTest {
     }
 
     @Test
+    void aFullDiskFailsTheJobNamingTheDiskAndTheJobSubmittedAgainResumesWhenThereIsRoom(@TempDir Path tmp) throws Exception {
+        Path base = TinyJobs.baseModel(tmp.resolve("base"));
+        byte[] reference = TinyJobs.reference(TinyJobs.spec(base, tmp.resolve("reference")));
+        Path state = tmp.resolve("out/state");
+        // the disk fills as the first block, done, is checkpointed (its stage is the first file written)
+        AtomicInteger attempts = new AtomicInteger();
+        DeviceShard.FailureInjector failures = (phase, completed) -> {
+            if (phase.equals("checkpoint") && completed == 1 && attempts.getAndIncrement() == 0) {
+                fastflux.checkpoints.AtomicFiles.hook(fastflux.checkpoints.AtomicFiles.WriteHook.noSpaceAfter(state, 0));
+            }
+        };
+        ActorRef<NodeSupervisor.Command> node = kit.spawn(NodeSupervisor.create(settings(tmp.resolve("node"), failures)));
+        try {
+            Protocol.Progress failed = awaitTerminal(node, submit(node, TinyJobs.spec(base, tmp.resolve("out"))));
+            assertEquals(JobState.FAILED, failed.state(), failed.detail());
+            assertEquals(1, attempts.get(), "failed at once: a restart would only meet the full disk again");
+            assertTrue(failed.detail().contains("cannot write checkpoint stage-0001 to " + state + ": " + state
+                    + "/stage-components-0001.safetensors: no space left on device (file system "), failed.detail());
+        } finally {
+            fastflux.checkpoints.AtomicFiles.hook(fastflux.checkpoints.AtomicFiles.WriteHook.NONE);
+        }
+        fastflux.pruning.PruneState last = fastflux.pruning.PruneState.read(state, TinyJobs.PARAMS);
+        assertTrue(last.completed().isEmpty() && last.fitted() != null, "the last checkpoint, the first block's fit, is intact");
+        Protocol.Progress done = awaitTerminal(node, submit(node, TinyJobs.spec(base, tmp.resolve("out"))));
+        assertEquals(JobState.DONE, done.state(), done.detail());
+        assertArrayEquals(reference, Files.readAllBytes(tmp.resolve("out/model.safetensors")));
+        kit.stop(node);
+    }
+
+    @Test
     void badJobsAreRefusedWithAClearErrorAndTheNodeKeepsServing(@TempDir Path tmp) {
         Path base = TinyJobs.baseModel(tmp.resolve("base"));
         ActorRef<NodeSupervisor.Command> node = kit.spawn(NodeSupervisor.create(settings(tmp.resolve("node"), DeviceShard.FailureInjector.NONE)));

@@ -5,6 +5,8 @@ import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
+import fastflux.checkpoints.AtomicFiles;
+import fastflux.checkpoints.DiskFullException;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
@@ -13,7 +15,6 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.HashMap;
@@ -250,6 +251,7 @@ public final class PrunedModels {
      *
      * @throws IllegalArgumentException if the model's params differ from the base's, a parameter has no value
      *     (a replaced linear not fitted yet), or {@code outDir} is {@code baseDir}
+     * @throws DiskFullException if {@code outDir}'s file system is full (a file already there stays as it was)
      */
     public static void export(FluxModel model, Map<String, Param> extraParams, Path baseDir, Path outDir) {
         JsonObject baseConfig = ModelDir.readConfig(baseDir);
@@ -310,9 +312,10 @@ public final class PrunedModels {
         try {
             Files.createDirectories(outDir);
             w.write(outDir.resolve("model.safetensors"));
-            Path tmp = outDir.resolve("config.json.tmp");
-            Files.writeString(tmp, new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(config));
-            Files.move(tmp, outDir.resolve("config.json"), StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+            AtomicFiles.writeString(outDir.resolve("config.json"),
+                    new GsonBuilder().setPrettyPrinting().disableHtmlEscaping().create().toJson(config));
+        } catch (DiskFullException e) {
+            throw e.during("cannot export the pruned model to " + outDir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot export the pruned model to " + outDir, e);
         }

@@ -9,6 +9,7 @@ import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import fastflux.model.BlockId;
+import fastflux.model.DoubleStreamLayer;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.LoraInjector;
@@ -19,6 +20,7 @@ import fastflux.model.PrunedModels;
 import fastflux.model.Replacement;
 import fastflux.model.ShortcutDoubleBlock;
 import fastflux.model.ShortcutSingleBlock;
+import fastflux.model.SingleStreamLayer;
 import fastflux.model.io.DType;
 import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
@@ -188,17 +190,13 @@ public final class PruneJob {
         startNanos = System.nanoTime();
         requireRunnable(baseDir, baseModel.hasWorld(), options, calibFile != null);
         if (reuseFrom != null) return beginFromRun(reuseFrom);
-        PruneState saved = PruneState.read(stateDir(), flux.config());
-        if (saved != null) {
-            if (!saved.options().equals(savedOptions())) {
-                throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
-                        + "  saved:   " + saved.options() + "\n  current: " + savedOptions());
-            }
-            state = saved;
-            restoreComponents();
-        } else {
-            state = PruneState.fresh(savedOptions(), blocksFor(options.ratio(), flux.config()));
+        PruneState newest = PruneState.read(stateDir(), flux.config());
+        if (newest != null && !newest.options().equals(savedOptions())) {
+            throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
+                    + "  saved:   " + newest.options() + "\n  current: " + savedOptions());
         }
+        PruneState saved = PruneState.resume(stateDir(), flux.config(), this::restore);
+        state = saved != null ? saved : PruneState.fresh(savedOptions(), blocksFor(options.ratio(), flux.config()));
         return state;
     }
 
@@ -527,18 +525,7 @@ public final class PruneJob {
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
     void save() {
         Map<String, NDArray> tensors = new LinkedHashMap<>();
-        for (Replacement r : PrunedModels.replacements(flux)) {
-            var layer = r.block().kind() == BlockId.Kind.DOUBLE ? flux.doubleBlocks().get(r.block().index())
-                    : flux.singleBlocks().get(r.block().index());
-            for (Param p : ((Module) layer).params().values()) tensors.put(p.name(), p.value());
-        }
-        for (Param p : LoraInjector.trainableParams(flux).values()) {
-            if (p.name().contains(".lora_")) tensors.put(p.name(), p.value());
-        }
-        if (pendingOriginal != null) {
-            // the fitted block's original may carry an adapter of an earlier sandwich: its sandwich records with it
-            for (Param p : LoraInjector.adapterParams(pendingOriginal).values()) tensors.put(p.name(), p.value());
-        }
+        components().forEach((name, p) -> tensors.put(name, p.value()));
         // the stage first: a run killed between the two writes redoes the block and writes its stage again
         if (state.fitted() == null && !state.completed().isEmpty()) state.writeStage(stateDir(), tensors);
         state = state.write(stateDir(), tensors);
@@ -593,35 +580,88 @@ public final class PruneJob {
         return state;
     }
 
-    /** Rebuilds the model of a saved state: replacements in order, then every saved component. */
-    private void restoreComponents() {
+    /**
+     * Rebuilds the model of saved state {@code saved}: replacements in order, then every saved component. If the
+     * components do not fit (one has no place in the model, one is missing or mis-shaped), the model is put back as
+     * it was and the error thrown, so that the previous checkpoint can be tried on it.
+     */
+    private void restore(PruneState saved) {
+        if (!saved.options().equals(savedOptions())) throw new IllegalArgumentException("saved with other options");
+        List<Module> takenOut = new ArrayList<>();
+        List<BlockId> adapted = new ArrayList<>();
+        Module pendingBefore = pendingOriginal;
+        try {
+            restoreComponents(saved, takenOut, adapted);
+        } catch (RuntimeException e) {
+            // undo: the originals back into their slots (closing what replaced them), then the adapters made here
+            for (Module original : takenOut) {
+                BlockId id = BlockId.parse(original.prefix().substring(0, original.prefix().length() - 1), flux.config());
+                closeTree(id.kind() == BlockId.Kind.DOUBLE ? (Module) flux.setDouble(id.index(), (DoubleStreamLayer) original)
+                        : (Module) flux.setSingle(id.index(), (SingleStreamLayer) original));
+            }
+            for (BlockId id : adapted) LoraInjector.remove(flux, id);
+            pendingOriginal = pendingBefore;
+            throw e;
+        }
+        for (Module original : takenOut) if (original != pendingOriginal) closeTree(original);
+    }
+
+    /** The replacements and components of {@code saved}, recording each original taken out and each block adapted. */
+    private void restoreComponents(PruneState saved, List<Module> takenOut, List<BlockId> adapted) {
         List<Replacement> done = new ArrayList<>();
-        for (PruneState.BlockResult r : state.completed()) done.add(new Replacement(r.block(), r.mode()));
-        for (Module old : PrunedModels.apply(flux, done)) closeTree(old);
-        PruneState.BlockResult fitted = state.fitted();
-        try (SafetensorsReader reader = SafetensorsReader.open(state.componentsFile(stateDir()))) {
+        for (PruneState.BlockResult r : saved.completed()) done.add(new Replacement(r.block(), r.mode()));
+        takenOut.addAll(PrunedModels.apply(flux, done));
+        PruneState.BlockResult fitted = saved.fitted();
+        try (SafetensorsReader reader = SafetensorsReader.open(saved.componentsFile(stateDir()))) {
             // adapters first, while a fitted block's original still holds its slot (it may carry one of its own)
             java.util.Set<BlockId> replacedNow = new java.util.HashSet<>();
             for (Replacement r : PrunedModels.replacements(flux)) replacedNow.add(r.block());
             for (String name : reader.names()) {
                 if (name.contains(".lora_")) {
                     BlockId id = BlockId.parse(name.substring(0, name.indexOf('.', name.indexOf('.') + 1)), flux.config());
-                    if (!replacedNow.contains(id)) lora.inject(flux, id, manager); // a replaced one: restored by an earlier begin()
+                    if (replacedNow.contains(id) || adapted.contains(id)) continue; // replaced: restored by an earlier begin()
+                    if (LoraInjector.trainableParams(flux, id).isEmpty()) adapted.add(id);
+                    lora.inject(flux, id, manager);
                 }
             }
-            Map<String, Param> all = new LinkedHashMap<>(LoraInjector.trainableParams(flux));
             if (fitted != null) { // fitted before the stop: its linear comes from the components, its original stays for the sandwich
                 List<Module> replaced = PrunedModels.apply(flux, List.of(new Replacement(fitted.block(), fitted.mode())));
                 if (!replaced.isEmpty()) pendingOriginal = replaced.get(0); // empty: restored already by an earlier begin()
+                takenOut.addAll(replaced);
             }
-            all.putAll(flux.params());
-            all.putAll(LoraInjector.trainableParams(flux));
-            if (pendingOriginal != null) all.putAll(LoraInjector.adapterParams(pendingOriginal));
+            Map<String, Param> components = components();
             for (String name : reader.names()) {
-                Param p = all.get(name);
+                Param p = components.get(name);
                 if (p == null) throw new IllegalStateException(stateDir() + ": saved component " + name + " has no place in the model");
-                p.set(reader.load(name, manager, DataType.FLOAT32));
+                NDArray value = reader.load(name, manager, DataType.FLOAT32);
+                try {
+                    p.set(value);
+                } catch (RuntimeException e) {
+                    value.close();
+                    throw e;
+                }
             }
+            List<String> missing = new ArrayList<>(components.keySet());
+            missing.removeAll(reader.names());
+            if (!missing.isEmpty()) throw new IllegalStateException(stateDir() + ": the saved components lack " + missing);
         }
+    }
+
+    /**
+     * The trained components, by name, as a checkpoint holds them: the replaced blocks' layers, every adapter, and
+     * the adapters of the pending block's original (an earlier sandwich's, recorded with it).
+     */
+    private Map<String, Param> components() {
+        Map<String, Param> out = new LinkedHashMap<>();
+        for (Replacement r : PrunedModels.replacements(flux)) {
+            var layer = r.block().kind() == BlockId.Kind.DOUBLE ? flux.doubleBlocks().get(r.block().index())
+                    : flux.singleBlocks().get(r.block().index());
+            for (Param p : ((Module) layer).params().values()) out.put(p.name(), p);
+        }
+        for (Param p : LoraInjector.trainableParams(flux).values()) {
+            if (p.name().contains(".lora_")) out.put(p.name(), p);
+        }
+        if (pendingOriginal != null) out.putAll(LoraInjector.adapterParams(pendingOriginal));
+        return out;
     }
 }

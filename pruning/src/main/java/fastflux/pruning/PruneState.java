@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * A pruning job's progress: the options, the replacement order, the blocks done so far with their residuals and
@@ -30,7 +31,11 @@ import java.util.Map;
  */
 public record PruneState(JsonObject options, int target, List<BlockId> order, List<BlockResult> completed,
                          BlockResult fitted, int number) {
-    public static final int VERSION = 2; // 2: the store's "payload" keys (fastflux.checkpoints)
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PruneState.class);
+    /** 3: the manifest's own checksum ({@link CheckpointStore}); 2: the store's "payload" keys. */
+    public static final int VERSION = 3;
+    /** Manifests of this version have no checksum of their own: they are still read, without one. */
+    private static final int UNCHECKSUMMED = 2;
     private static final int KEEP = 3;
 
     /**
@@ -69,7 +74,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
     }
 
     static CheckpointStore store(Path dir) {
-        return new CheckpointStore(dir, "state", "components", "safetensors", VERSION, KEEP);
+        return new CheckpointStore(dir, "state", "components", "safetensors", VERSION, KEEP).alsoReadingUnchecksummed(UNCHECKSUMMED);
     }
 
     Path componentsFile(Path dir) {
@@ -84,7 +89,8 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
     }
 
     static CheckpointStore stages(Path dir) {
-        return new CheckpointStore(dir, "stage", "stage-components", "safetensors", VERSION, CheckpointStore.KEEP_ALL);
+        return new CheckpointStore(dir, "stage", "stage-components", "safetensors", VERSION, CheckpointStore.KEEP_ALL)
+                .alsoReadingUnchecksummed(UNCHECKSUMMED);
     }
 
     /** Keeps this state (a block just done, none pending) as the stage of its number of replaced blocks. */
@@ -98,10 +104,10 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
 
     /** The components as one float32 safetensors file, its metadata naming the checkpoint. */
     private static CheckpointStore.PayloadWriter safetensors(String kind, int number, Map<String, NDArray> components) {
-        return file -> {
+        return out -> {
             SafetensorsWriter w = new SafetensorsWriter().metadata(kind, Integer.toString(number));
             components.forEach((k, v) -> w.add(k, v, DType.F32));
-            w.write(file);
+            w.writeTo(out);
         };
     }
 
@@ -115,9 +121,31 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         return stages(dir).payloadFile(number);
     }
 
-    /** The newest checkpoint in {@code dir} whose manifest parses and whose components match their checksum; null if none. */
+    /** The newest checkpoint in {@code dir} whose manifest and components match their checksums; null if none. */
     public static PruneState read(Path dir, FluxParams p) {
         return store(dir).readNewest((json, payload, n) -> fromJson(json, n, p));
+    }
+
+    /**
+     * For the job that owns {@code dir}, resuming: deletes the temp files an interrupted write left there, then
+     * returns the newest checkpoint that verifies and that {@code restore} applies to the model. A checkpoint
+     * {@code restore} throws on is corrupt, however well its checksums hold (e.g. a component the model has no
+     * place for): {@code restore} leaves the model as it found it, and the previous checkpoint is tried. Null if
+     * none applies.
+     */
+    public static PruneState resume(Path dir, FluxParams p, Consumer<PruneState> restore) {
+        CheckpointStore store = store(dir);
+        store.deleteStaleTempFiles();
+        stages(dir).deleteStaleTempFiles();
+        PruneState s = store.readNewest((json, payload, n) -> {
+            PruneState state = fromJson(json, n, p);
+            restore.accept(state);
+            return state;
+        });
+        if (s == null && !store.numbers().isEmpty()) {
+            LOG.warn("no checkpoint in {} verifies and applies to the model (each one's reason is logged above); the job starts over", dir);
+        }
+        return s;
     }
 
     JsonObject toJson() {
@@ -211,7 +239,7 @@ public record PruneState(JsonObject options, int target, List<BlockId> order, Li
         Map<String, Double> res = new java.util.LinkedHashMap<>();
         o.getAsJsonObject("residuals").entrySet().forEach(x -> res.put(x.getKey(), x.getValue().getAsDouble()));
         Map<String, BlockFitter.StepProfile> steps = new java.util.LinkedHashMap<>();
-        if (o.has("residuals_per_step")) { // absent in states written before session 18, and when nothing was held out
+        if (o.has("residuals_per_step")) { // absent in states saved without per-step residuals, and when nothing was held out
             for (var x : o.getAsJsonObject("residuals_per_step").entrySet()) {
                 steps.put(x.getKey(), new BlockFitter.StepProfile(doubles(x.getValue().getAsJsonArray()),
                         doubles(o.getAsJsonObject("branch_energy_per_step").getAsJsonArray(x.getKey()))));

@@ -2,14 +2,20 @@ package fastflux.pruning;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import fastflux.checkpoints.CheckpointStore;
 import fastflux.model.BlockId;
 import fastflux.model.Replacement;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class PruneStateTest {
     static PruneState.BlockResult trained(int[] heldOutSteps, double[] heldOutLosses) {
@@ -49,5 +55,25 @@ class PruneStateTest {
         JsonObject p = PruneState.resultJson(trained(new int[0], new double[0]).withTraining(plain));
         assertTrue(!p.getAsJsonObject("training").has("held_out_steps"));
         assertEquals(0, PruneState.resultFromJson(p, TinyShapes.PARAMS).training().heldOutSteps().length);
+    }
+
+    @Test
+    void aVersion2StateWithoutAManifestChecksumStillLoads(@TempDir Path dir) throws Exception {
+        JsonObject options = new JsonObject();
+        options.addProperty("ratio", 0.34);
+        PruneState s = PruneState.fresh(options, 2).withOrder(List.of(BlockId.ofSingle(1), BlockId.ofDouble(0)))
+                .withCompleted(trained(new int[] {0}, new double[] {0.6})).write(dir, Map.of());
+        Path manifest = PruneState.store(dir).manifestFile(s.number());
+        JsonObject json = JsonParser.parseString(Files.readString(manifest)).getAsJsonObject();
+        assertEquals(PruneState.VERSION, json.get("version").getAsInt());
+        json.remove(CheckpointStore.MANIFEST_SHA256);
+        json.addProperty("version", 2); // a version 2 manifest: no checksum of its own
+        Files.writeString(manifest, json.toString());
+        PruneState back = PruneState.read(dir, TinyShapes.PARAMS);
+        assertEquals(List.of(BlockId.ofSingle(1), BlockId.ofDouble(0)), back.order());
+        assertEquals(BlockId.ofSingle(1), back.completed().get(0).block());
+        json.addProperty("version", PruneState.VERSION); // this version without its checksum: refused
+        Files.writeString(manifest, json.toString());
+        assertNull(PruneState.read(dir, TinyShapes.PARAMS));
     }
 }

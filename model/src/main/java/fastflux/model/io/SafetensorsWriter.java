@@ -6,17 +6,15 @@ import com.google.gson.Gson;
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
+import fastflux.checkpoints.AtomicFiles;
+import fastflux.checkpoints.DiskFullException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.security.SecureRandom;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -25,8 +23,9 @@ import java.util.Map;
 
 /**
  * Builds a safetensors file: tensors in insertion order, then {@link #write} streams them tensor by
- * tensor through a FileChannel into a temp file beside the target, fsyncs, and renames it into
- * place atomically, so readers never see a half-written file.
+ * tensor into a temp file beside the target, fsyncs, and renames it into place atomically
+ * ({@link AtomicFiles}), so readers never see a half-written file; {@link #writeTo} streams them into
+ * a channel someone else made durable (a checkpoint's payload).
  *
  * <p>{@code add} keeps a reference to the given float[]/long[] (no copy, data can be large); do not
  * modify them before {@link #write}. {@code add(NDArray)} copies the array's data out.
@@ -35,7 +34,6 @@ public final class SafetensorsWriter {
 
     private static final Gson GSON = new GsonBuilder().disableHtmlEscaping().create();
     private static final int CHUNK_BYTES = 1 << 20;
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     private record Entry(String name, DType dtype, long[] shape, float[] floats, long[] longs) {
         long byteLength() {
@@ -138,52 +136,37 @@ public final class SafetensorsWriter {
     }
 
     /**
-     * Writes the file: temp file in the same directory, fsync, atomic rename over {@code file}.
-     * On failure the temp file is deleted and {@code file} is untouched.
+     * Writes the file through {@link AtomicFiles#write}: temp file in the same directory, fsync, atomic rename over
+     * {@code file}, fsync of the directory. On failure the temp file is deleted and {@code file} is untouched.
+     *
+     * @throws DiskFullException if the file system is full (its message names the file and the file system)
+     * @throws SafetensorsException on any other failure
      */
     public void write(Path file) {
-        Path target = file.toAbsolutePath();
-        Path dir = target.getParent();
-        // CREATE_NEW (not Files.createTempFile, which makes 0600 files) so the result gets the umask's permissions.
-        Path temp = dir.resolve("." + target.getFileName() + "." + Long.toHexString(RANDOM.nextLong()) + ".tmp");
-        FileChannel channel;
         try {
-            channel = FileChannel.open(temp, StandardOpenOption.WRITE, StandardOpenOption.CREATE_NEW);
-        } catch (IOException e) {
-            throw new SafetensorsException(file, "cannot create temp file in " + dir + ": " + e, e);
-        }
-        try {
-            try (FileChannel ch = channel) {
-                byte[] header = header();
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
-                writeFully(ch, len);
-                writeFully(ch, ByteBuffer.wrap(header));
-                ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
-                for (Entry e : entries.values()) {
-                    writeTensor(ch, chunk, e);
-                }
-                ch.force(true);
-            }
-            try {
-                Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-            } catch (AtomicMoveNotSupportedException e) {
-                throw new SafetensorsException(file, "filesystem cannot rename atomically: " + e, e);
-            }
-            syncDirectory(dir);
+            AtomicFiles.write(file, this::writeTo);
+        } catch (DiskFullException e) {
+            throw e;
+        } catch (AtomicMoveNotSupportedException e) {
+            throw new SafetensorsException(file, "filesystem cannot rename atomically: " + e, e);
         } catch (IOException | RuntimeException e) {
-            try {
-                Files.deleteIfExists(temp);
-            } catch (IOException suppressed) {
-                e.addSuppressed(suppressed);
-            }
-            if (e instanceof SafetensorsException se) {
-                throw se;
-            }
             throw new SafetensorsException(file, "cannot write: " + e, e);
         }
     }
 
-    private static void writeTensor(FileChannel ch, ByteBuffer chunk, Entry e) throws IOException {
+    /** Streams the file's bytes (length, header, tensors) into {@code out}, tensor by tensor. */
+    public void writeTo(WritableByteChannel out) throws IOException {
+        byte[] header = header();
+        ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(header.length).flip();
+        writeFully(out, len);
+        writeFully(out, ByteBuffer.wrap(header));
+        ByteBuffer chunk = ByteBuffer.allocateDirect(CHUNK_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        for (Entry e : entries.values()) {
+            writeTensor(out, chunk, e);
+        }
+    }
+
+    private static void writeTensor(WritableByteChannel ch, ByteBuffer chunk, Entry e) throws IOException {
         int n = e.floats() != null ? e.floats().length : e.longs().length;
         chunk.clear();
         for (int i = 0; i < n; i++) {
@@ -201,18 +184,9 @@ public final class SafetensorsWriter {
         writeFully(ch, chunk.flip());
     }
 
-    private static void writeFully(FileChannel ch, ByteBuffer buf) throws IOException {
+    private static void writeFully(WritableByteChannel ch, ByteBuffer buf) throws IOException {
         while (buf.hasRemaining()) {
             ch.write(buf);
-        }
-    }
-
-    /** Makes the rename durable; best effort (not every platform can open a directory). */
-    private static void syncDirectory(Path dir) {
-        try (FileChannel d = FileChannel.open(dir, StandardOpenOption.READ)) {
-            d.force(true);
-        } catch (IOException | RuntimeException ignored) {
-            // the data itself was fsynced before the rename
         }
     }
 

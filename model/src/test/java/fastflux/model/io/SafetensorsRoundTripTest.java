@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import fastflux.checkpoints.AtomicFiles;
+import fastflux.checkpoints.DiskFullException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -123,6 +125,27 @@ class SafetensorsRoundTripTest {
         assertTrue(e.getMessage().contains("x.safetensors"), e.getMessage());
         try (Stream<Path> files = Files.list(dir)) {
             assertEquals(0, files.count());
+        }
+    }
+
+    @Test
+    void aFullDiskFailsTheWriteNamingTheFileAndLeavesTheOldFile() throws IOException {
+        Path file = dir.resolve("model.safetensors");
+        new SafetensorsWriter().add("w", DType.F32, new long[] {1}, new float[] {1f}).write(file);
+        float[] big = new float[10_000];
+        try {
+            AtomicFiles.hook(AtomicFiles.WriteHook.noSpaceAfter(dir, 4096));
+            DiskFullException e = assertThrows(DiskFullException.class,
+                    () -> new SafetensorsWriter().add("w", DType.F32, new long[] {big.length}, big).write(file));
+            assertTrue(e.getMessage().startsWith(file + ": no space left on device"), e.getMessage());
+        } finally {
+            AtomicFiles.hook(AtomicFiles.WriteHook.NONE);
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            assertEquals(List.of(file), files.toList(), "no temp file is left");
+        }
+        try (SafetensorsReader r = SafetensorsReader.open(file)) {
+            assertArrayEquals(new float[] {1f}, r.readFloats("w"));
         }
     }
 
