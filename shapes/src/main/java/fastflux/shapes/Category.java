@@ -19,6 +19,11 @@ public enum Category {
         return key;
     }
 
+    /** Every category's key, comma-separated, for messages. */
+    public static String keys() {
+        return String.join(", ", java.util.Arrays.stream(values()).map(Category::key).toList());
+    }
+
     /** The category with this key, or null. */
     public static Category fromKey(String key) {
         for (Category c : values()) {

@@ -17,7 +17,8 @@ public final class PromptFile {
     /**
      * @throws IllegalArgumentException naming file:line for a malformed line, an unknown category, a
      *     prompt outside the grammar, or a prompt whose parsed category differs from its column; naming the
-     *     file when it holds no prompt
+     *     file when it holds no prompt. The message never quotes the file's content: a daemon passes it to
+     *     remote clients, and the file may not be theirs.
      */
     public static List<Prompt> read(Path file) throws IOException {
         return parse(Files.readAllLines(file, StandardCharsets.UTF_8), file.toString());
@@ -53,22 +54,22 @@ public final class PromptFile {
             String where = file + ":" + (i + 1) + ": ";
             String[] cols = line.split("\t", -1);
             if (cols.length != 2) {
-                throw new IllegalArgumentException(where + "expected 'category<TAB>prompt', got '" + line + "'");
+                throw new IllegalArgumentException(where + "expected 'category<TAB>prompt', found " + cols.length
+                        + (cols.length == 1 ? " column" : " columns"));
             }
             Category category = Category.fromKey(cols[0].strip());
             if (category == null) {
-                throw new IllegalArgumentException(where + "unknown category '" + cols[0].strip() + "'");
+                throw new IllegalArgumentException(where + "unknown category (known: " + Category.keys() + ")");
             }
             String text = cols[1].strip();
             PromptSpec spec;
             try {
                 spec = PromptGrammar.parse(text);
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException(where + e.getMessage(), e);
+                throw new IllegalArgumentException(where + "the prompt is outside the Shapes grammar", e);
             }
             if (spec.category() != category) {
-                throw new IllegalArgumentException(where + "prompt '" + text + "' is " + spec.category().key()
-                        + ", not " + category.key());
+                throw new IllegalArgumentException(where + "the prompt is " + spec.category().key() + ", not " + category.key());
             }
             out.add(new Prompt(category, text));
         }

@@ -71,11 +71,11 @@ class PromptGrammarTest {
 
     @Test
     void promptFileErrorsNameFileAndLine() throws IOException {
-        assertFileError("colors\ta red circle\n\nfoo\ta circle\n", ":3: unknown category 'foo'");
+        assertFileError("colors\ta red circle\n\nfoo\ta circle\n", ":3: unknown category (known: single_object, ");
         assertFileError("colors a red circle\n", ":1: expected 'category<TAB>prompt'");
         assertFileError("colors\ta red circle\textra\n", ":1: expected 'category<TAB>prompt'");
-        assertFileError("\ncounting\ta circle\n", ":2: prompt 'a circle' is single_object, not counting");
-        assertFileError("colors\ta red blob\n", ":1: prompt 'a red blob' is outside the Shapes grammar");
+        assertFileError("\ncounting\ta circle\n", ":2: the prompt is single_object, not counting");
+        assertFileError("colors\ta red blob\n", ":1: the prompt is outside the Shapes grammar");
         Path ok = dir.resolve("ok.tsv");
         Files.writeString(ok, "\n\ncolors\ta red circle\r\n\n");
         assertEquals(List.of(new Prompt(Category.COLORS, "a red circle")), PromptFile.read(ok));
@@ -84,8 +84,20 @@ class PromptGrammarTest {
                 + "counting\ttwo squares\n");
         assertEquals(List.of(new Prompt(Category.COLORS, "a red circle"), new Prompt(Category.COUNTING, "two squares")),
                 PromptFile.read(ok));
-        assertFileError("colors\ta red circle\ncategory\tprompt\n", ":2: unknown category 'category'"); // only before the first prompt
+        assertFileError("colors\ta red circle\ncategory\tprompt\n", ":2: unknown category"); // only before the first prompt
         assertFileError("\n# nothing here\ncategory\tprompt\n", ": no prompts");
+    }
+
+    @Test
+    void aPromptFileErrorNeverQuotesTheFile() throws IOException {
+        // what a hostile job would point at: the error names the file and line, not what is written there
+        Path f = dir.resolve("passwd");
+        Files.writeString(f, "root:x:0:0:root:/root:/bin/bash\n");
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> PromptFile.read(f));
+        assertEquals(f + ":1: expected 'category<TAB>prompt', found 1 column", e.getMessage());
+        Files.writeString(f, "root\tx:0:0\n");
+        e = assertThrows(IllegalArgumentException.class, () -> PromptFile.read(f));
+        org.junit.jupiter.api.Assertions.assertFalse(e.getMessage().contains("root") || e.getMessage().contains("x:0"), e.getMessage());
     }
 
     private void assertFileError(String content, String expected) throws IOException {
