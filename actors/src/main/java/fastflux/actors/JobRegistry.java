@@ -78,9 +78,7 @@ final class JobRegistry {
             for (JsonElement e : root.getAsJsonArray("jobs")) {
                 JsonObject o = e.getAsJsonObject();
                 JsonObject spec = o.getAsJsonObject("spec");
-                // a job queued before the linears had their own rate (session 22) trains them at the adapters'
-                if (spec != null && !spec.has("linearLr") && spec.has("lr")) spec.add("linearLr", spec.get("lr"));
-                Job j = new Job(o.get("id").getAsString(), GSON.fromJson(spec, JobSpec.class),
+                Job j = new Job(o.get("id").getAsString(), spec == null ? null : JobSpec.fromJson(spec),
                         o.get("state").getAsString(), o.get("error").isJsonNull() ? null : o.get("error").getAsString());
                 if (j.spec == null || !j.id.matches("job-\\d{4,}")) throw new IllegalArgumentException("job entry " + o + " is incomplete");
                 jobs.add(j);
@@ -103,7 +101,7 @@ final class JobRegistry {
             o.addProperty("id", j.id);
             o.addProperty("state", j.state);
             o.addProperty("error", j.error);
-            o.add("spec", GSON.toJsonTree(j.spec));
+            o.add("spec", j.spec.toJson());
             arr.add(o);
         }
         root.add("jobs", arr);

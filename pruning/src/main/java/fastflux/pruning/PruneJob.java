@@ -159,8 +159,8 @@ public final class PruneJob {
     /** The options as saved in the state: a calibration file is part of them, so a resume must use the same. */
     private JsonObject savedOptions() {
         JsonObject o = options.toJson();
-        if (calibFile != null) o.addProperty("calib_file", calibFile.file().toAbsolutePath().normalize().toString());
-        if (calibFile != null && !baseModel.isShapes()) o.addProperty("calib_tokens", calibFile.latentTokens());
+        if (calibFile != null) o.add(JobOptions.CALIB_FILE.name(), JobOptions.CALIB_FILE.toJson(calibFile.file().toAbsolutePath().normalize()));
+        if (calibFile != null && !baseModel.isShapes()) o.addProperty("calib-tokens", calibFile.latentTokens());
         return o;
     }
 
@@ -189,9 +189,11 @@ public final class PruneJob {
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState saved = PruneState.read(stateDir(), flux.config());
         if (saved != null) {
-            if (!saved.options().equals(savedOptions())) {
-                throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
-                        + "  saved:   " + saved.options() + "\n  current: " + savedOptions());
+            // compared as values, whatever spelling the saved state used
+            List<String> differ = PruneOptions.differences(saved.options(), savedOptions());
+            if (!differ.isEmpty()) {
+                throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n  "
+                        + String.join("\n  ", differ));
             }
             state = saved;
             restoreComponents();
