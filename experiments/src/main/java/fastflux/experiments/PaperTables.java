@@ -359,7 +359,7 @@ public final class PaperTables {
      * A finished variant counts only when it was pruned with this invocation's options: one run with, say, other
      * sandwich-training steps into the same directory is a clear error instead of a report mixing two settings. The
      * ranking's path is left out (the directory may have moved; the ranking is the one in it), and so are the
-     * training's own settings for a variant that does not train ({@code --no-st}): its model is the same bytes
+     * training's own settings for a variant that does not train ({@code --no-sandwich-training}): its model is the same bytes
      * whatever they are, so one run of it serves every trainer setting.
      */
     static void requireSameOptions(Variant v, JsonObject finishedReport) {

@@ -445,7 +445,7 @@ public final class SandwichTrainer {
         }
         if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
             throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
-                    + " leaves nothing to train; use width 3 or 5, or --no-st");
+                    + " leaves nothing to train; use width 3 or 5, or --no-sandwich-training");
         }
         TreeMap<String, Param> byName = new TreeMap<>();
         for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());
