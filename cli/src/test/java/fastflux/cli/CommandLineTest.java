@@ -46,7 +46,8 @@ class CommandLineTest {
         MainTest.Outcome r = run("completion");
         assertEquals(0, r.status(), r.err());
         assertTrue(r.out().contains("complete -F") && r.out().contains("_complete_fastflux"), r.out().substring(0, 300));
-        for (String s : new String[] {"prune", "submit", "--lora-rank", "--sandwich-training", "--calib-steps", "fd-align output-mse"}) {
+        for (String s : new String[] {"prune", "submit", "--lora-rank", "--sandwich-training", "--calib-steps",
+            "(\"fd-align\" \"output-mse\") # --importance values"}) {
             assertTrue(r.out().contains(s), s);
         }
     }

@@ -369,9 +369,7 @@ public final class PruneJob {
         if (options.sandwichTraining() && options.stSteps() > 0) {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
-            SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
-                    options.loraAlpha(), options.stSteps(), 16, options.lr(), options.linearLr(), 0.0, 1.0, options.bufferBytes(),
-                    outDir, options.seed() + k);
+            SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
             st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
             listener.progress("sandwich", block.name(), k + 1, state.target(),

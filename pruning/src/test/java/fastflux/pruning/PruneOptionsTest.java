@@ -53,6 +53,14 @@ class PruneOptionsTest {
     }
 
     @Test
+    void theJobsSandwichTrainerGetsTheMethodsValuesUnchanged() {
+        Path spill = Path.of("/runs/out");
+        // what PruneJob passed the trainer field by field: 16 pairs a batch, no weight decay, clip 1
+        assertEquals(new SandwichTrainer.Options(3, 2, 2f, 150, 16, 1e-3, 1e-4, 0.0, 1.0, 256L << 20, spill, 5),
+                SandwichTrainer.Options.of(PruneOptions.defaults(0.2), spill, 5));
+    }
+
+    @Test
     void aValueOutOfRangeIsNamedAndNeverSet() {
         PruneOptions d = PruneOptions.defaults(0.2);
         assertEquals("ratio must be a fraction in (0, 1), got 1.5",
