@@ -359,6 +359,31 @@ class MainTest {
         assertEquals(report.getAsJsonObject("quality").get("base"), second.getAsJsonObject("quality").get("base"),
                 "the base measured on a fresh copy equals the one measured in memory");
         assertEquals(fidelity, second.getAsJsonObject("quality").get("fidelity"), "and so do its images");
+
+        // A state written before the one spelling (snake_case options, no buffer-bytes) resumes as the same run.
+        try (var l = Files.list(out.resolve("state"))) {
+            for (Path f : l.filter(p -> p.toString().endsWith(".json")).toList()) {
+                com.google.gson.JsonObject json = com.google.gson.JsonParser.parseString(Files.readString(f)).getAsJsonObject();
+                com.google.gson.JsonObject snake = new com.google.gson.JsonObject();
+                json.getAsJsonObject("options").entrySet().forEach(e -> {
+                    if (!e.getKey().equals("buffer-bytes")) {
+                        snake.add(e.getKey().equals("sandwich") ? "sandwich_width" : e.getKey().replace('-', '_'), e.getValue());
+                    }
+                });
+                json.add("options", snake);
+                Files.writeString(f, json.toString());
+            }
+        }
+        Outcome old = run(argv);
+        assertEquals(0, old.status(), old.err());
+        assertEquals(0, lines(old.err(), "[collect]"), "no block is replaced again:\n" + old.err());
+        assertArrayEquals(model, Files.readAllBytes(out.resolve("model.safetensors")));
+        String[] other = argv.clone();
+        other[java.util.Arrays.asList(argv).indexOf("--st-steps") + 1] = "4";
+        Outcome refused = run(other);
+        assertEquals(1, refused.status());
+        assertTrue(refused.err().contains("holds a run with other options") && refused.err().contains("st-steps 3, now 4"),
+                refused.err());
     }
 
     @Test
