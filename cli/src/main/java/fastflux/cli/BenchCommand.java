@@ -11,7 +11,6 @@ import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
 import fastflux.model.ReferenceForward;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Set;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
