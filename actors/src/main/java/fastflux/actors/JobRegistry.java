@@ -96,9 +96,7 @@ final class JobRegistry {
             for (JsonElement e : root.getAsJsonArray("jobs")) {
                 JsonObject o = e.getAsJsonObject();
                 JsonObject spec = o.getAsJsonObject("spec");
-                // a job file without a linears' rate trains them at the adapters' rate, as it was written for
-                if (spec != null && !spec.has("linearLr") && spec.has("lr")) spec.add("linearLr", spec.get("lr"));
-                Job j = new Job(o.get("id").getAsString(), GSON.fromJson(spec, JobSpec.class),
+                Job j = new Job(o.get("id").getAsString(), spec == null ? null : JobSpec.fromJson(spec),
                         state(o), o.get("error").isJsonNull() ? null : o.get("error").getAsString());
                 if (j.spec == null || !j.id.matches("job-\\d{4,}")) throw new IllegalArgumentException("job entry " + o + " is incomplete");
                 jobs.add(j);
@@ -131,7 +129,7 @@ final class JobRegistry {
             o.addProperty("id", j.id);
             o.addProperty("state", j.state.word());
             o.addProperty("error", j.error);
-            o.add("spec", GSON.toJsonTree(j.spec));
+            o.add("spec", j.spec.toJson());
             arr.add(o);
         }
         root.add("jobs", arr);

@@ -15,7 +15,7 @@ import org.apache.pekko.serialization.JSerializer;
  * Kryo for every {@link WireMessage}. Registration is required and the list below is the whole wire vocabulary:
  * a class missing from it cannot be sent, and bytes naming anything else are refused on arrival (Pekko logs and
  * drops the message; the daemon keeps serving). Records go through Kryo's RecordSerializer (canonical
- * constructor, so their validation runs), typed actor refs through their serialization format.
+ * constructor, so their validation runs), a job through its JSON, typed actor refs through their serialization format.
  */
 public final class KryoSerializer extends JSerializer {
     /** Fixed: it is part of the wire format. Pekko reserves 0..40. */
@@ -72,6 +72,7 @@ public final class KryoSerializer extends JSerializer {
         int id = 100;
         for (Class<?> c : REGISTERED) {
             if (c == JobState.class) k.register(c, new JobStateSerializer(), id++);
+            else if (c == JobSpec.class) k.register(c, new JobSpecSerializer(), id++);
             else k.register(c, id++);
         }
         // The typed ref implementation; resolved refs come back as the same class.
@@ -118,6 +119,23 @@ public final class KryoSerializer extends JSerializer {
         @Override
         public ActorRef<?> read(Kryo kryo, Input input, Class<? extends ActorRef<?>> type) {
             return resolver().resolveActorRef(input.readString());
+        }
+    }
+
+    /** A job travels as its JSON ({@link JobSpec#toJson}): read back through the options' own checks. */
+    private static final class JobSpecSerializer extends com.esotericsoftware.kryo.Serializer<JobSpec> {
+        @Override
+        public void write(Kryo kryo, Output output, JobSpec spec) {
+            output.writeString(spec.toJson().toString());
+        }
+
+        @Override
+        public JobSpec read(Kryo kryo, Input input, Class<? extends JobSpec> type) {
+            try {
+                return JobSpec.fromJson(com.google.gson.JsonParser.parseString(input.readString()).getAsJsonObject());
+            } catch (RuntimeException e) {
+                throw new KryoException("not a job: " + e.getMessage(), e);
+            }
         }
     }
 

@@ -15,7 +15,7 @@ class JobRegistryTest {
     void jobsRoundTripAndADamagedRegistryIsNamedAndLeftAlone(@TempDir Path tmp) throws Exception {
         JobRegistry r = new JobRegistry(tmp);
         assertEquals(List.of(), r.load(), "no file yet: no jobs");
-        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 2, 2, 0);
+        JobSpec spec = JobSpec.of(Path.of("/m"), Path.of("/o"), 0.2);
         r.save(List.of(new JobRegistry.Job("job-0001", spec, JobState.RUNNING, null), new JobRegistry.Job("job-0002", spec, JobState.FAILED, "x")));
         List<JobRegistry.Job> back = r.load();
         assertEquals(2, back.size());
@@ -43,14 +43,14 @@ class JobRegistryTest {
             if (i > 0) jobs.append(",\n");
             jobs.append("    {\n      \"id\": \"job-000").append(i + 1).append("\",\n      \"state\": \"").append(states[i])
                     .append("\",\n      \"error\": ").append(states[i].equals("failed") ? "\"out of memory\"" : "null")
-                    .append(",\n      \"spec\": ").append(new com.google.gson.Gson().toJson(spec)).append("\n    }");
+                    .append(",\n      \"spec\": ").append(spec.toJson()).append("\n    }");
         }
         return "{\n  \"version\": 1,\n  \"jobs\": [\n" + jobs + "\n  ]\n}";
     }
 
     @Test
     void everyStateLoadsFromItsWordAndIsWrittenBackAsTheSameWord(@TempDir Path tmp) throws Exception {
-        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 2, 2, 0);
+        JobSpec spec = JobSpec.of(Path.of("/m"), Path.of("/o"), 0.2);
         String[] words = {"queued", "running", "paused", "done", "failed", "cancelled"};
         Path file = tmp.resolve("jobs.json");
         Files.writeString(file, registryText(spec, words));
@@ -67,7 +67,7 @@ class JobRegistryTest {
 
     @Test
     void anUnknownStateWordIsAnErrorNamingTheFileAndTheWord(@TempDir Path tmp) throws Exception {
-        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 2, 2, 0);
+        JobSpec spec = JobSpec.of(Path.of("/m"), Path.of("/o"), 0.2);
         Path file = tmp.resolve("jobs.json");
         String text = registryText(spec, "queued", "Running");
         Files.writeString(file, text);
@@ -78,14 +78,31 @@ class JobRegistryTest {
     }
 
     @Test
-    void aJobQueuedBeforeTheLinearsHadTheirOwnRateKeepsTrainingThemAtTheAdaptersRate(@TempDir Path tmp) throws Exception {
+    void aJobSavedInCamelCaseReadsAsTheSameJobAndWithoutItsOwnLinearRateTrainsThemAtTheAdaptersRate(@TempDir Path tmp)
+            throws Exception {
         JobRegistry r = new JobRegistry(tmp);
-        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 3e-3, 2, 2, 0);
+        JobSpec spec = JobSpec.of(Path.of("/m"), Path.of("/o"), 0.2).with(fastflux.pruning.PruneOptions.LR, 3e-3);
         r.save(List.of(new JobRegistry.Job("job-0001", spec, JobState.QUEUED, null)));
         Path file = tmp.resolve("jobs.json");
         String now = Files.readString(file);
-        String before = now.replaceAll(",\\s*\"linearLr\":\\s*[0-9.eE-]+", "");
-        assertTrue(now.contains("\"linearLr\"") && !before.contains("linearLr"), before);
+        assertTrue(now.contains("\"linear-lr\"") && now.contains("\"lora-rank\""), now);
+        // the registry as daemons wrote it before the one spelling: the record's camelCase field names
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("\"([a-z]+)-([a-z])([a-z-]*)\":").matcher(now);
+        StringBuilder camel = new StringBuilder();
+        while (m.find()) {
+            String rest = m.group(3);
+            while (rest.contains("-")) {
+                int i = rest.indexOf('-');
+                rest = rest.substring(0, i) + Character.toUpperCase(rest.charAt(i + 1)) + rest.substring(i + 2);
+            }
+            m.appendReplacement(camel, "\"" + m.group(1) + m.group(2).toUpperCase() + rest + "\":");
+        }
+        m.appendTail(camel);
+        assertTrue(camel.toString().contains("\"linearLr\"") && camel.toString().contains("\"reuseAtRatio\""), camel.toString());
+        Files.writeString(file, camel.toString());
+        assertEquals(spec, r.load().get(0).spec);
+        String before = camel.toString().replaceAll(",\\s*\"linearLr\":\\s*[0-9.eE-]+", "");
+        assertTrue(!before.contains("linearLr"), before);
         Files.writeString(file, before);
         assertEquals(3e-3, r.load().get(0).spec.options().linearLr());
     }

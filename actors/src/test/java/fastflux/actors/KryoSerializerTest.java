@@ -38,7 +38,8 @@ class KryoSerializerTest {
         TestProbe<Protocol.StatusReply> status = kit.createTestProbe();
         TestProbe<Protocol.WatchEvent> watcher = kit.createTestProbe();
         TestProbe<WatcherRelay.Command> relay = kit.createTestProbe();
-        JobSpec spec = new JobSpec("/m", "/o", 0.2, "fd-align", "importance", "linear", true, 3, 64, 10, 150, 1e-3, 8, 8, 0);
+        JobSpec spec = JobSpec.of(java.nio.file.Path.of("/m"), java.nio.file.Path.of("/o"), 0.2)
+                .with(fastflux.pruning.PruneOptions.LORA_RANK, 8).with(fastflux.pruning.PruneOptions.LORA_ALPHA, 8f);
         Protocol.Progress p = new Protocol.Progress("job-0001", JobState.RUNNING, "sandwich", "single_blocks.3", 5, 150, "loss 0.1",
                 1, 4, 12.5, Double.NaN, 42);
         Object[] messages = {

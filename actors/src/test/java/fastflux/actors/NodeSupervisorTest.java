@@ -2,6 +2,8 @@ package fastflux.actors;
 
 import static org.junit.jupiter.api.Assertions.*;
 
+import fastflux.pruning.JobOptions;
+import fastflux.pruning.PruneOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -123,13 +125,17 @@ class NodeSupervisorTest {
         TestProbe<Protocol.Reply> replies = kit.createTestProbe();
         JobSpec good = TinyJobs.spec(base, tmp.resolve("out"));
         JobSpec[] bad = {
-                new JobSpec(tmp.resolve("missing").toString(), good.out(), 0.34, "output-mse", "importance", "linear", true, 3, 6, 2, 3, 1e-3, 4, 4, 0),
-                new JobSpec(good.model(), good.out(), 1.5, "output-mse", "importance", "linear", true, 3, 6, 2, 3, 1e-3, 4, 4, 0),
-                new JobSpec(good.model(), good.out(), 0.34, "nonsense", "importance", "linear", true, 3, 6, 2, 3, 1e-3, 4, 4, 0),
-                new JobSpec(good.model(), good.out(), 0.34, "output-mse", "importance", "linear", true, 4, 6, 2, 3, 1e-3, 4, 4, 0),
-                new JobSpec(good.model(), good.model(), 0.34, "output-mse", "importance", "linear", true, 3, 6, 2, 3, 1e-3, 4, 4, 0),
+                good.with(JobOptions.MODEL, tmp.resolve("missing")),
+                good.with(JobOptions.OUT, Path.of(good.model())),
         };
-        String[] expected = {"does not exist", "ratio must be a fraction", "unknown importance", "sandwich width", "out must differ"};
+        String[] expected = {"does not exist", "out must differ"};
+        // a value out of range never makes a job at all
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> good.with(PruneOptions.RATIO, 1.5)).getMessage()
+                .contains("ratio must be a fraction"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> good.with(PruneOptions.IMPORTANCE, "nonsense")).getMessage()
+                .contains("unknown importance"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> good.with(PruneOptions.SANDWICH, 4)).getMessage()
+                .contains("sandwich width"));
         for (int i = 0; i < bad.length; i++) {
             node.tell(new NodeSupervisor.Submit(bad[i], replies.getRef()));
             Protocol.Reply r = replies.receiveMessage();

@@ -2,7 +2,9 @@ package fastflux.actors;
 
 import ai.djl.ndarray.NDManager;
 import fastflux.model.FluxParams;
+import fastflux.pruning.JobOptions;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
 import fastflux.shapes.ShapesModel;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -32,8 +34,9 @@ public final class TinyJobs {
 
     /** Two of six blocks, few calibration prompts and steps: seconds on a CPU. */
     static JobSpec spec(Path model, Path out) {
-        return new JobSpec(model.toString(), out.toString(), 0.34, "output-mse", "importance", "linear", true, 3, 6, 2, 3,
-                1e-3, 4, 4, 0);
+        return JobSpec.of(model, out, 0.34).with(PruneOptions.IMPORTANCE, "output-mse").with(PruneOptions.CALIB_PROMPTS, 6)
+                .with(PruneOptions.CALIB_STEPS, 2).with(PruneOptions.ST_STEPS, 3).with(PruneOptions.LORA_RANK, 4)
+                .with(PruneOptions.LORA_ALPHA, 4f).with(JobOptions.EVAL, false);
     }
 
     static String jobFile(Path model, Path out) {

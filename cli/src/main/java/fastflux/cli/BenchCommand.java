@@ -11,94 +11,124 @@ import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
 import fastflux.model.ReferenceForward;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
- * {@code fastflux bench forward}: times the transformer forward and sets it against the analytic FLOP count
- * ({@link FlopCount}) and this JVM's fp32 GEMM rate, so "how fast" reads as "how close to matmul speed".
+ * {@code fastflux bench}: {@code forward} times the transformer forward and sets it against the analytic FLOP count
+ * ({@link FlopCount}) and this JVM's fp32 GEMM rate, so "how fast" reads as "how close to matmul speed";
+ * {@code stream} and {@code calibration} measure calibration's peak memory.
  */
-final class BenchCommand implements Command {
+@Command(name = "bench", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "forward|stream|calibration",
+        description = "bench forward: forward time vs the fp32 GEMM rate; bench stream / calibration: peak RSS vs calibration size",
+        subcommands = {BenchCommand.Forward.class, BenchStream.class, CalibrationBench.class})
+final class BenchCommand implements Callable<Integer> {
     /** The GEMM the forward is compared with: fp32 [N, N] × [N, N]. */
     static final int GEMM_N = 1024;
 
-    @Override
-    public String name() {
-        return "bench";
+    static CommandLine commandLine() {
+        return new CommandLine(new BenchCommand());
     }
 
     @Override
-    public String summary() {
-        return "bench forward: forward time vs the fp32 GEMM rate; bench stream / calibration: peak RSS vs calibration size";
+    public Integer call() {
+        throw new UsageException("expected the subcommand 'forward', 'stream' or 'calibration'");
     }
 
-    @Override
-    public String usage() {
-        return """
-                usage: fastflux bench forward --model DIR [--inputs FILE] [options]
-                       fastflux bench forward --config NAME --random-weights [options]
-                  --model DIR        config.json + model.safetensors
-                  --inputs FILE      safetensors inputs (img, img_ids, txt, txt_ids, timesteps, y[, guidance]);
-                                     without it, seeded inputs are generated
-                  --config NAME      a named config (%s), with --random-weights
-                  --random-weights   PyTorch-default random init (seeded) instead of a checkpoint
-                  --batch B          generated inputs: batch (default 1; 64 for a Shapes --model: 32 images x 2
-                                     guidance halves, one generation batch)
-                  --img-tokens L     generated inputs: image tokens (default 1024 with --config, 64 with --model)
-                  --txt-tokens T     generated inputs: text tokens (default 64 with --config, 8 with --model)
-                  --runs N           timed forwards (default 5)
-                  --warmup N         untimed forwards first (default 1)
-                  --dtype fp32|fp16  compute precision (default fp32)
-                  --seed S           seed of random weights and generated inputs (default 0)
-                  --against DIR      also time this model (e.g. the unpruned base of a pruned --model) on the same
-                                     inputs, interleaved run by run, and print both medians and the latency and
-                                     FLOP ratios (model / against)
-                prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 %d^3 matMul),
-                percent_of_gemm
+    @Command(name = "forward", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"time the transformer forward against the fp32 GEMM rate",
+                "fastflux bench forward --model DIR [--inputs FILE] [options]",
+                "fastflux bench forward --model-config NAME --random-weights [options]"},
+            footer = "prints each run's ms, median_ms, forward_gflop, gflop_per_s, gemm_gflop_per_s (fp32 " + GEMM_N
+                    + "^3 matMul), percent_of_gemm")
+    static final class Forward implements Callable<Integer> {
+        @Option(names = "--model", paramLabel = "DIR", description = "config.json + model.safetensors")
+        Path dir;
 
-                """.formatted(String.join(", ", FluxParams.names()), GEMM_N) + BenchStream.USAGE + CalibrationBench.usage();
-    }
+        @Option(names = "--inputs", paramLabel = "FILE",
+                description = "safetensors inputs (img, img_ids, txt, txt_ids, timesteps, y[, guidance]); without it, seeded "
+                        + "inputs are generated")
+        Path inputs;
 
-    @Override
-    public Set<String> flags() {
-        return Set.of("random-weights", "one-run");
-    }
+        @Option(names = "--model-config", paramLabel = "NAME", completionCandidates = ConfigNames.class,
+                description = "a named config (${COMPLETION-CANDIDATES}), with --random-weights")
+        String config;
 
-    @Override
-    public int run(Args a) throws Exception {
-        if (a.positional().equals(java.util.List.of("stream"))) return BenchStream.run(a);
-        if (a.positional().equals(java.util.List.of("calibration"))) return CalibrationBench.run(a);
-        if (a.positional().size() != 1 || !a.positional().get(0).equals("forward")) {
-            throw new Args.UsageException("bench: expected the subcommand 'forward', 'stream' or 'calibration', got " + a.positional());
+        @Option(names = "--config", hidden = true, paramLabel = "NAME")
+        String oldConfig;
+
+        @Option(names = "--random-weights", description = "PyTorch-default random init (seeded) instead of a checkpoint")
+        boolean randomWeights;
+
+        @Option(names = "--batch", paramLabel = "B",
+                description = "generated inputs: batch (default 1; 64 for a Shapes --model: 32 images x 2 guidance halves, "
+                        + "one generation batch)")
+        Integer batchGiven;
+
+        @Option(names = "--img-tokens", paramLabel = "L",
+                description = "generated inputs: image tokens (default 1024 with --model-config, 64 with --model)")
+        Integer imgTokensGiven;
+
+        @Option(names = "--txt-tokens", paramLabel = "T",
+                description = "generated inputs: text tokens (default 64 with --model-config, 8 with --model)")
+        Integer txtTokensGiven;
+
+        @Option(names = "--runs", paramLabel = "N", defaultValue = "5", description = "timed forwards (default ${DEFAULT-VALUE})")
+        int runs;
+
+        @Option(names = "--warmup", paramLabel = "N", defaultValue = "1", description = "untimed forwards first (default ${DEFAULT-VALUE})")
+        int warmup;
+
+        @Option(names = "--dtype", paramLabel = "fp32|fp16", defaultValue = "fp32", description = "compute precision (default ${DEFAULT-VALUE})")
+        String dtypeName;
+
+        @Option(names = "--seed", paramLabel = "S", defaultValue = "0",
+                description = "seed of random weights and generated inputs (default ${DEFAULT-VALUE})")
+        long seed;
+
+        @Option(names = "--against", paramLabel = "DIR",
+                description = "also time this model (e.g. the unpruned base of a pruned --model) on the same inputs, "
+                        + "interleaved run by run, and print both medians and the latency and FLOP ratios (model / against)")
+        Path against;
+
+        @Override
+        public Integer call() throws Exception {
+            if (oldConfig != null) throw new UsageException("--config NAME is now --model-config NAME");
+            DataType dtype = Dtypes.parse(dtypeName);
+            boolean shapeGiven = batchGiven != null || imgTokensGiven != null || txtTokensGiven != null;
+            // A Shapes model's own work: one generation batch of 32 images, both guidance halves (64 rows).
+            boolean shapes = dir != null && !ModelDir.companionNamespaces(dir).isEmpty();
+            int batch = batchGiven != null ? batchGiven : shapes ? 64 : 1;
+            int imgTokens = imgTokensGiven != null ? imgTokensGiven : config != null ? 1024 : 64;
+            int txtTokens = txtTokensGiven != null ? txtTokensGiven : config != null ? 64 : 8;
+            if ((dir == null) == (config == null)) throw new UsageException("give exactly one of --model and --model-config");
+            if (config != null && !randomWeights) throw new UsageException("--model-config needs --random-weights");
+            if (dir != null && randomWeights) throw new UsageException("--random-weights goes with --model-config, not --model");
+            if (inputs != null && shapeGiven) {
+                throw new UsageException("--batch/--img-tokens/--txt-tokens describe generated inputs; --inputs has its own");
+            }
+            if (config != null && inputs != null) throw new UsageException("--inputs needs --model");
+            if (against != null && dir == null) throw new UsageException("--against needs --model");
+            if (runs < 1 || warmup < 0 || batch < 1 || imgTokens < 1 || txtTokens < 1) {
+                throw new UsageException("--runs, --batch and token counts must be >= 1, --warmup >= 0");
+            }
+            return run(dir, inputs, config, dtype, seed, batch, imgTokens, txtTokens, runs, warmup, against);
         }
-        Path dir = a.path("model", null);
-        Path inputs = a.path("inputs", null);
-        Path against = a.path("against", null);
-        String config = a.string("config", null);
-        boolean randomWeights = a.flag("random-weights");
-        int runs = a.integer("runs", 5);
-        int warmup = a.integer("warmup", 1);
-        DataType dtype = Dtypes.parse(a.string("dtype", "fp32"));
-        long seed = a.integer("seed", 0);
-        boolean shapeGiven = a.has("batch") || a.has("img-tokens") || a.has("txt-tokens");
-        // A Shapes model's own work: one generation batch of 32 images, both guidance halves (64 rows).
-        boolean shapes = dir != null && !ModelDir.companionNamespaces(dir).isEmpty();
-        int batch = a.integer("batch", shapes ? 64 : 1);
-        int imgTokens = a.integer("img-tokens", config != null ? 1024 : 64);
-        int txtTokens = a.integer("txt-tokens", config != null ? 64 : 8);
-        a.rejectUnknown();
-        if ((dir == null) == (config == null)) throw new Args.UsageException("bench: give exactly one of --model and --config");
-        if (config != null && !randomWeights) throw new Args.UsageException("bench: --config needs --random-weights");
-        if (dir != null && randomWeights) throw new Args.UsageException("bench: --random-weights goes with --config, not --model");
-        if (inputs != null && shapeGiven) {
-            throw new Args.UsageException("bench: --batch/--img-tokens/--txt-tokens describe generated inputs; --inputs has its own");
-        }
-        if (config != null && inputs != null) throw new Args.UsageException("bench: --inputs needs --model");
-        if (against != null && dir == null) throw new Args.UsageException("bench: --against needs --model");
-        if (runs < 1 || warmup < 0 || batch < 1 || imgTokens < 1 || txtTokens < 1) {
-            throw new Args.UsageException("bench: --runs, --batch and token counts must be >= 1, --warmup >= 0");
-        }
+    }
 
+    /** The named configs, for help and completion. */
+    static final class ConfigNames implements Iterable<String> {
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return FluxParams.names().iterator();
+        }
+    }
+
+    private static int run(Path dir, Path inputs, String config, DataType dtype, long seed, int batch, int imgTokens,
+                           int txtTokens, int runs, int warmup, Path against) {
         try (NDManager m = NDManager.newBaseManager()) {
             FluxModel model;
             String what;
@@ -152,7 +182,7 @@ final class BenchCommand implements Command {
     /** Both models on the same inputs, interleaved round by round (ForwardTimer), so machine drift hits both. */
     static int compare(FluxModel model, FluxModel base, Path baseDir, FluxInputs in, int warmup, int runs) {
         if (!model.config().withDepth(0, 0).equals(base.config().withDepth(0, 0))) {
-            throw new Args.UsageException("bench: --against " + baseDir + " has another architecture (" + base.config()
+            throw new UsageException("--against " + baseDir + " has another architecture (" + base.config()
                     + ") than --model (" + model.config() + ")");
         }
         fastflux.model.ForwardTimer.Timing t = fastflux.model.ForwardTimer.time(java.util.List.of(model, base), in, warmup, runs);

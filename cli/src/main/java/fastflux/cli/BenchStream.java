@@ -19,47 +19,65 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.Callable;
 import org.apache.pekko.actor.ActorSystem;
 import org.apache.pekko.stream.Materializer;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code fastflux bench stream}: BRLL's calibration through the streams pipeline over N and 10×N prompts, each
  * in a fresh JVM with this JVM's options and the heap limit asked for, printing each run's peak RSS (VmHWM).
  * Bounded stages should make the two peaks nearly equal: memory follows the bounds, not the number of prompts.
  */
-final class BenchStream {
-    private BenchStream() {}
+@Command(name = "stream", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "BRLL's calibration through the streams pipeline over N and 10 x N prompts, each in a fresh JVM: peak RSS",
+        footer = "prints per run: prompts, batches, seconds, max_in_flight (bound), max_batch_mb, rss_after_load_mb, "
+                + "peak_rss_mb (VmHWM of that JVM), heap_committed_mb (the Java heap's share of it at the end)")
+final class BenchStream implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", description = "a Shapes model (default: the embedded models/shapes-tiny)")
+    Path dir;
 
-    static final String USAGE = """
-                   fastflux bench stream [--prompts N] [options]
-                  --model DIR        a Shapes model (default: the embedded models/shapes-tiny)
-                  --prompts N        calibration prompts of the first run; the second runs 10 x N (default 8)
-                  --block NAME       the block whose least-squares sums are accumulated (default single_blocks.2)
-                  --seeds S          noise seeds per prompt (default 2)
-                  --steps N          sampler steps (default 10, as prune)
-                  --batch B          items per batch (default 8)
-                  --shards K         contiguous block ranges the model is split into (default 1)
-                  --parallelism P    trajectories at once (default 2)
-                  --buffer N         denoised batches waiting for the sink (default 2)
-                  --heap SIZE        -Xmx of each run's JVM (default 2g)
-                  --one-run          run N prompts in this JVM only
-                prints per run: prompts, batches, seconds, max_in_flight (bound), max_batch_mb, rss_after_load_mb,
-                peak_rss_mb (VmHWM of that JVM), heap_committed_mb (the Java heap's share of it at the end)""";
+    @Option(names = "--prompts", paramLabel = "N", defaultValue = "8",
+            description = "calibration prompts of the first run; the second runs 10 x N (default ${DEFAULT-VALUE})")
+    int prompts;
 
-    static int run(Args a) {
-        Path dir = a.path("model", ShapesModel.defaultDir());
-        int prompts = a.integer("prompts", 8);
-        String block = a.string("block", "single_blocks.2");
-        int seeds = a.integer("seeds", 2);
-        int steps = a.integer("steps", 10);
-        int batch = a.integer("batch", 8);
-        CalibrationPipeline.Options o = new CalibrationPipeline.Options(a.integer("shards", 1),
-                a.integer("parallelism", 2), a.integer("buffer", 2));
-        String heap = a.string("heap", "2g");
-        boolean oneRun = a.flag("one-run");
-        a.rejectUnknown();
+    @Option(names = "--block", paramLabel = "NAME", defaultValue = "single_blocks.2",
+            description = "the block whose least-squares sums are accumulated (default ${DEFAULT-VALUE})")
+    String block;
+
+    @Option(names = "--seeds", paramLabel = "S", defaultValue = "2", description = "noise seeds per prompt (default ${DEFAULT-VALUE})")
+    int seeds;
+
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "10", description = "sampler steps (default ${DEFAULT-VALUE}, as prune)")
+    int steps;
+
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "8", description = "items per batch (default ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--shards", paramLabel = "K", defaultValue = "1",
+            description = "contiguous block ranges the model is split into (default ${DEFAULT-VALUE})")
+    int shards;
+
+    @Option(names = "--parallelism", paramLabel = "P", defaultValue = "2", description = "trajectories at once (default ${DEFAULT-VALUE})")
+    int parallelism;
+
+    @Option(names = "--buffer", paramLabel = "N", defaultValue = "2",
+            description = "denoised batches waiting for the sink (default ${DEFAULT-VALUE})")
+    int buffer;
+
+    @Option(names = "--heap", paramLabel = "SIZE", defaultValue = "2g", description = "-Xmx of each run's JVM (default ${DEFAULT-VALUE})")
+    String heap;
+
+    @Option(names = "--one-run", description = "run N prompts in this JVM only")
+    boolean oneRun;
+
+    @Override
+    public Integer call() {
+        Path dir = this.dir != null ? this.dir : ShapesModel.defaultDir();
+        CalibrationPipeline.Options o = new CalibrationPipeline.Options(shards, parallelism, buffer);
         if (prompts < 1 || seeds < 1 || steps < 1 || batch < 1) {
-            throw new Args.UsageException("bench stream: --prompts, --seeds, --steps and --batch must be >= 1");
+            throw new UsageException("--prompts, --seeds, --steps and --batch must be >= 1");
         }
         if (oneRun) {
             oneRun(dir, prompts, block, seeds, steps, batch, o);

@@ -15,6 +15,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /**
  * {@code fastflux bench calibration}: peak resident memory of the streamed least-squares collection for one
@@ -22,35 +25,39 @@ import java.util.List;
  * with the prompts (batches are computed, accumulated and freed one at a time), so each count runs in a fresh JVM
  * with this JVM's options, and the peak (VmHWM of /proc/self/status) of each is compared.
  */
-final class CalibrationBench {
-    private CalibrationBench() {}
+@Command(name = "calibration", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "peak RSS of one block's least-squares collection against the number of calibration prompts",
+        footer = "prints per count: prompts, items, seconds, peak_rss_kb (VmHWM), rss_after_load_kb; then the ratio of the "
+                + "last count's peak to the first's")
+final class CalibrationBench implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR", description = "a Shapes model (default: the embedded models/shapes-tiny)")
+    Path dir;
 
-    static String usage() {
-        return """
-                usage: fastflux bench calibration [--model DIR] [--calib-prompts 64,640] [--steps N] [--block NAME]
-                  --calib-prompts N[,M..]  calibration prompts (x 2 noise seeds); with two or more counts each runs in
-                                           a fresh JVM with this JVM's options (default 64,640)
-                  --steps N                sampler steps per trajectory (default 2: shorter runs, the same batches)
-                  --block NAME             the block whose least squares are collected (default single_blocks.2)
-                prints per count: prompts, items, seconds, peak_rss_kb (VmHWM), rss_after_load_kb; then the ratio of the
-                last count's peak to the first's""";
-    }
+    @Option(names = "--calib-prompts", paramLabel = "N[,M..]", defaultValue = "64,640",
+            description = "calibration prompts (x 2 noise seeds); with two or more counts each runs in a fresh JVM with "
+                    + "this JVM's options (default ${DEFAULT-VALUE})")
+    String counts;
 
-    static int run(Args a) throws Exception {
-        Path dir = a.path("model", ShapesModel.defaultDir());
-        String counts = a.string("calib-prompts", "64,640");
-        int steps = a.integer("steps", 2);
-        String block = a.string("block", "single_blocks.2");
-        a.rejectUnknown();
+    @Option(names = "--steps", paramLabel = "N", defaultValue = "2",
+            description = "sampler steps per trajectory (default ${DEFAULT-VALUE}: shorter runs, the same batches)")
+    int steps;
+
+    @Option(names = "--block", paramLabel = "NAME", defaultValue = "single_blocks.2",
+            description = "the block whose least squares are collected (default ${DEFAULT-VALUE})")
+    String block;
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = this.dir != null ? this.dir : ShapesModel.defaultDir();
         List<Integer> n = new ArrayList<>();
         for (String s : counts.split(",")) {
             try {
                 n.add(Integer.parseInt(s.trim()));
             } catch (NumberFormatException e) {
-                throw new Args.UsageException("bench: --calib-prompts must be integers, got '" + counts + "'");
+                throw new UsageException("--calib-prompts must be integers, got '" + counts + "'");
             }
         }
-        if (steps < 1 || n.stream().anyMatch(x -> x < 1)) throw new Args.UsageException("bench: counts and --steps must be >= 1");
+        if (steps < 1 || n.stream().anyMatch(x -> x < 1)) throw new UsageException("counts and --steps must be >= 1");
         if (n.size() == 1) return inProcess(dir, n.get(0), steps, block);
         List<Long> peaks = new ArrayList<>();
         List<Long> heaps = new ArrayList<>();

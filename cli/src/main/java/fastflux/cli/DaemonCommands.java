@@ -1,5 +1,6 @@
 package fastflux.cli;
 
+import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -13,33 +14,42 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
-import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /** {@code fastflux daemon} and its clients: submit, status, pause, resume, cancel, watch. */
 final class DaemonCommands {
     private DaemonCommands() {}
 
-    static final String CONNECT = "  --config FILE  the daemon's configuration (host, port); default: reference.conf (127.0.0.1:25520)\n"
-            + "  --port N       the daemon's port, overriding the configuration\n"
-            + "  --node H:P     the daemon's host and port, overriding both (one daemon of a fleet)\n";
+    /** How a client finds its daemon: every daemon command takes these. */
+    static final class Connect {
+        @Option(names = "--config", paramLabel = "FILE",
+                description = "the daemon's configuration (HOCON: host, port); default: reference.conf (127.0.0.1:25520)")
+        Path file;
 
-    static Config config(Args a) {
-        Path file = a.path("config", null);
-        String port = a.string("port", null);
-        String node = a.string("node", null);
-        Map<String, Object> over = new HashMap<>();
-        if (node != null) { // host and port, overriding --port too
-            int colon = node.lastIndexOf(':');
-            Integer p = colon > 0 ? portNumber(node.substring(colon + 1)) : null;
-            if (p == null) throw new Args.UsageException("--node must be HOST:PORT, got '" + node + "'");
-            over.put("fastflux.daemon.host", node.substring(0, colon));
-            over.put("fastflux.daemon.port", p);
-        } else if (port != null) {
-            Integer p = portNumber(port);
-            if (p == null) throw new Args.UsageException("--port must be a number, got '" + port + "'");
-            over.put("fastflux.daemon.port", p);
+        @Option(names = "--port", paramLabel = "N", description = "the daemon's port, overriding the configuration")
+        Integer port;
+
+        @Option(names = "--node", paramLabel = "HOST:PORT", description = "the daemon's host and port, overriding both (one daemon of a fleet)")
+        String node;
+
+        Config config() {
+            Map<String, Object> over = new HashMap<>();
+            if (node != null) { // host and port, overriding --port too
+                int colon = node.lastIndexOf(':');
+                Integer p = colon > 0 ? portNumber(node.substring(colon + 1)) : null;
+                if (p == null) throw new UsageException("--node must be HOST:PORT, got '" + node + "'");
+                over.put("fastflux.daemon.host", node.substring(0, colon));
+                over.put("fastflux.daemon.port", p);
+            } else if (port != null) {
+                over.put("fastflux.daemon.port", port);
+            }
+            return Daemon.config(file, ConfigFactory.parseMap(over));
         }
-        return Daemon.config(file, ConfigFactory.parseMap(over));
     }
 
     /** The number, or null when {@code s} is not one. */
@@ -55,46 +65,42 @@ final class DaemonCommands {
         return new DaemonClient(c, Duration.ofSeconds(15));
     }
 
-    static String jobArg(Args a, String cmd) {
-        if (a.positional().size() != 1) throw new Args.UsageException(cmd + ": expected one JOB id (see `fastflux status`)");
-        return a.positional().get(0);
-    }
-
     static int print(Protocol.Reply r) {
         if (r.ok()) System.out.println(r.message());
         else System.err.println("fastflux: refused: " + r.message());
         return r.ok() ? 0 : 1;
     }
 
-    static final class DaemonCmd implements Command {
-        public String name() { return "daemon"; }
-        public String summary() { return "run the pruning daemon (job queue, crash-safe resume, remote control)"; }
-        public String usage() {
-            return "usage: fastflux daemon [--config FILE] [--port N | --node H:P]\n"
-                    + "  Runs jobs sent by `fastflux submit`, one at a time, until SIGTERM (which lets the running phase\n"
-                    + "  finish and checkpoint). Jobs and their progress survive kill -9: a restarted daemon resumes them.\n" + CONNECT;
-        }
-        public int run(Args a) {
-            Config c = config(a);
-            a.rejectUnknown();
-            Daemon.runForever(c);
+    @Command(name = "daemon", mixinStandardHelpOptions = true,
+            description = {"run the pruning daemon (job queue, crash-safe resume, remote control)",
+                "Runs jobs sent by `fastflux submit`, one at a time, until SIGTERM (which lets the running phase finish and "
+                        + "checkpoint). Jobs and their progress survive kill -9: a restarted daemon resumes them."})
+    static final class DaemonCmd implements Callable<Integer> {
+        @Mixin
+        Connect connect;
+
+        @Override
+        public Integer call() {
+            Daemon.runForever(connect.config());
             return 0;
         }
     }
 
-    static final class SubmitCmd implements Command {
-        public String name() { return "submit"; }
-        public String summary() { return "queue a pruning job (a job file, see config/example-job.conf) on the daemon, or its fleet's least loaded one"; }
-        public String usage() {
-            return "usage: fastflux submit JOB.conf [--config FILE] [--port N | --node H:P]\n"
-                    + "  Relative paths in JOB.conf are taken from this directory; for a daemon on another machine give them\n"
-                    + "  as that machine sees them (absolute).\n" + CONNECT;
-        }
-        public int run(Args a) {
-            if (a.positional().size() != 1) throw new Args.UsageException("submit: expected one job file");
-            Config c = config(a);
-            a.rejectUnknown();
-            JobSpec spec = JobSpec.read(Path.of(a.positional().get(0)), Path.of("").toAbsolutePath());
+    @Command(name = "submit", mixinStandardHelpOptions = true,
+            description = {"queue a pruning job (a job file, see config/example-job.conf) on the daemon, or its fleet's least loaded one",
+                "The job file's keys are `fastflux prune`'s options. Relative paths in it are taken from this directory; "
+                        + "for a daemon on another machine give them as that machine sees them (absolute)."})
+    static final class SubmitCmd implements Callable<Integer> {
+        @Parameters(paramLabel = "JOB.conf", description = "the job file (HOCON)")
+        Path file;
+
+        @Mixin
+        Connect connect;
+
+        @Override
+        public Integer call() {
+            Config c = connect.config();
+            JobSpec spec = JobSpec.read(file, Path.of("").toAbsolutePath());
             checkBeforeSending(spec, c.getString("fastflux.daemon.host"));
             try (DaemonClient client = client(c)) {
                 return print(client.ask(r -> new NodeSupervisor.Place(spec, r)));
@@ -118,21 +124,30 @@ final class DaemonCommands {
         else spec.validateOptions();
     }
 
-    static final class StatusCmd implements Command {
-        public String name() { return "status"; }
-        public String summary() { return "list the daemon's (or its fleet's) jobs, or one job"; }
-        public String usage() {
-            return "usage: fastflux status [JOB] [--config FILE] [--port N | --node H:P]\n"
-                    + "  Without JOB: every job of the daemon, or of each daemon of its fleet.\n" + CONNECT;
-        }
-        public int run(Args a) {
-            if (a.positional().size() > 1) throw new Args.UsageException("status: expected at most one JOB id, got " + a.positional());
-            String id = a.positional().isEmpty() ? "" : a.positional().get(0);
-            Config c = config(a);
-            a.rejectUnknown();
+    @Command(name = "status", mixinStandardHelpOptions = true,
+            description = {"list the daemon's (or its fleet's) jobs, or one job",
+                "Without JOB: every job of the daemon, or of each daemon of its fleet."})
+    static final class StatusCmd implements Callable<Integer> {
+        @Parameters(arity = "0..1", paramLabel = "JOB", description = "a job id (see `fastflux status`)")
+        String id;
+
+        @Option(names = "--json", description = "one JSON object instead of lines: {\"nodes\": [{\"node\", \"jobs\": [...]}], "
+                + "\"unanswered\": [...]}, or with JOB {\"jobs\": [...]}")
+        boolean json;
+
+        @Mixin
+        Connect connect;
+
+        @Override
+        public Integer call() {
+            Config c = connect.config();
             try (DaemonClient client = client(c)) {
-                if (!id.isEmpty()) { // a job id names a job of the daemon asked
+                if (id != null) { // a job id names a job of the daemon asked
                     Protocol.StatusReply s = client.ask(r -> new NodeSupervisor.GetStatus(id, r));
+                    if (json) {
+                        System.out.println(statusJson(s));
+                        return s.jobs().length == 0 ? 1 : 0;
+                    }
                     if (s.jobs().length == 0) {
                         System.out.println("no job " + id);
                         return 1;
@@ -141,6 +156,10 @@ final class DaemonCommands {
                     return 0;
                 }
                 Protocol.FleetStatusReply f = client.ask(NodeSupervisor.GetFleetStatus::new);
+                if (json) {
+                    System.out.println(statusJson(f));
+                    return 0;
+                }
                 boolean fleet = f.nodes().length + f.unanswered().length > 1;
                 int jobs = 0;
                 for (Protocol.NodeStatus n : f.nodes()) {
@@ -155,6 +174,50 @@ final class DaemonCommands {
         }
     }
 
+    /** A fleet's status as one JSON object: its nodes with their jobs, and the nodes that did not answer. */
+    static JsonObject statusJson(Protocol.FleetStatusReply f) {
+        JsonObject o = new JsonObject();
+        JsonArray nodes = new JsonArray();
+        for (Protocol.NodeStatus n : f.nodes()) {
+            JsonObject node = new JsonObject();
+            node.addProperty("node", n.node());
+            node.add("jobs", jobsJson(n.jobs()));
+            nodes.add(node);
+        }
+        o.add("nodes", nodes);
+        JsonArray unanswered = new JsonArray();
+        for (String n : f.unanswered()) unanswered.add(n);
+        o.add("unanswered", unanswered);
+        return o;
+    }
+
+    /** One daemon's answer about one job id: {@code {"jobs": [...]}}, empty when it has no such job. */
+    static JsonObject statusJson(Protocol.StatusReply s) {
+        JsonObject o = new JsonObject();
+        o.add("jobs", jobsJson(s.jobs()));
+        return o;
+    }
+
+    private static JsonArray jobsJson(Protocol.JobInfo[] jobs) {
+        JsonArray a = new JsonArray();
+        for (Protocol.JobInfo j : jobs) {
+            JsonObject o = new JsonObject();
+            o.addProperty("id", j.id());
+            o.addProperty("state", String.valueOf(j.state()));
+            o.addProperty("model", j.model());
+            o.addProperty("out", j.out());
+            o.addProperty("phase", j.phase());
+            o.addProperty("block", j.block());
+            o.addProperty("done", j.done());
+            o.addProperty("total", j.total());
+            o.addProperty("detail", j.detail());
+            if (Double.isFinite(j.etaSeconds())) o.addProperty("eta_s", Math.round(j.etaSeconds() * 10) / 10.0);
+            o.addProperty("error", j.error());
+            a.add(o);
+        }
+        return a;
+    }
+
     private static void printJob(Protocol.JobInfo j, String indent) {
         String where = j.phase().isEmpty() ? "" : String.format("  %s %s  blocks %d/%d  %s  ETA %s", j.phase(), j.block(),
                 j.done(), j.total(), j.detail(), ProgressBar.duration(j.etaSeconds()));
@@ -163,22 +226,30 @@ final class DaemonCommands {
     }
 
     /** pause, resume and cancel: one job id, one reply. */
-    static final class ControlCmd implements Command {
+    @Command(mixinStandardHelpOptions = true)
+    static final class ControlCmd implements Callable<Integer> {
         private final String name;
-        private final String summary;
 
-        ControlCmd(String name, String summary) {
+        @Parameters(paramLabel = "JOB", description = "the job id (see `fastflux status`)")
+        String id;
+
+        @Mixin
+        Connect connect;
+
+        private ControlCmd(String name) {
             this.name = name;
-            this.summary = summary;
         }
 
-        public String name() { return name; }
-        public String summary() { return summary; }
-        public String usage() { return "usage: fastflux " + name + " JOB [--config FILE] [--port N | --node H:P]\n" + CONNECT; }
-        public int run(Args a) {
-            String id = jobArg(a, name);
-            Config c = config(a);
-            a.rejectUnknown();
+        static CommandLine commandLine(String name, String summary) {
+            CommandLine cl = new CommandLine(new ControlCmd(name));
+            cl.getCommandSpec().name(name);
+            cl.getCommandSpec().usageMessage().description(summary);
+            return cl;
+        }
+
+        @Override
+        public Integer call() {
+            Config c = connect.config();
             try (DaemonClient client = client(c)) {
                 return print(client.ask(r -> switch (name) {
                     case "pause" -> new NodeSupervisor.Pause(id, r);
@@ -189,20 +260,22 @@ final class DaemonCommands {
         }
     }
 
-    static final class WatchCmd implements Command {
-        public String name() { return "watch"; }
-        public String summary() { return "follow a job's progress live (phase, block, loss, ETA) until it ends"; }
-        public Set<String> flags() { return Set.of("json"); }
-        public String usage() {
-            return "usage: fastflux watch JOB [--json] [--config FILE] [--port N | --node H:P]\n"
-                    + "  --json         one JSON object a line instead of the progress bar\n" + CONNECT
-                    + "  Exits 0 when the job is done, 1 when it failed or was cancelled or the daemon went away.";
-        }
-        public int run(Args a) {
-            String id = jobArg(a, "watch");
-            boolean json = a.flag("json");
-            Config c = config(a);
-            a.rejectUnknown();
+    @Command(name = "watch", mixinStandardHelpOptions = true,
+            description = {"follow a job's progress live (phase, block, loss, ETA) until it ends",
+                "Exits 0 when the job is done, 1 when it failed or was cancelled or the daemon went away."})
+    static final class WatchCmd implements Callable<Integer> {
+        @Parameters(paramLabel = "JOB", description = "the job id (see `fastflux status`)")
+        String id;
+
+        @Option(names = "--json", description = "one JSON object a line instead of the progress bar")
+        boolean json;
+
+        @Mixin
+        Connect connect;
+
+        @Override
+        public Integer call() {
+            Config c = connect.config();
             try (DaemonClient client = client(c)) {
                 ProgressBar bar = new ProgressBar(id, System.out);
                 String[] last = {""};

@@ -10,9 +10,9 @@ final class Dtypes {
         return switch (s) {
             case "fp32", "float32" -> DataType.FLOAT32;
             case "fp16", "float16" -> DataType.FLOAT16;
-            case "bf16", "bfloat16" -> throw new Args.UsageException(
+            case "bf16", "bfloat16" -> throw new UsageException(
                     "--dtype bf16 is not available: DJL's PyTorch engine has no bfloat16 (bf16 checkpoints load as fp32 or fp16)");
-            default -> throw new Args.UsageException("--dtype must be fp32 or fp16, got '" + s + "'");
+            default -> throw new UsageException("--dtype must be fp32 or fp16, got '" + s + "'");
         };
     }
 

@@ -13,47 +13,56 @@ import fastflux.shapes.ShapesModel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code fastflux eval}: GenEval-style scores of a Shapes model on a prompt file. */
-final class EvalCommand implements Command {
-    @Override
-    public String name() {
-        return "eval";
-    }
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "score a Shapes model with the GenEval-style judge (per category, overall, fd)")
+final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--model", paramLabel = "DIR",
+            description = "a Shapes model directory, full or pruned (default: the embedded models/shapes-tiny)")
+    Path dir;
+
+    @Option(names = "--prompts", required = true, paramLabel = "FILE.tsv", description = "category<TAB>prompt per line")
+    Path promptsFile;
+
+    @Option(names = "--seeds", paramLabel = "K", description = "images per prompt (default 4)")
+    Integer seeds;
+
+    @Option(names = "--seed-base", paramLabel = "S",
+            description = "noise seeds: image k of prompt i uses S + k + " + Evaluation.PROMPT_SEED_STRIDE + " i (default 0)")
+    Long seedBase;
+
+    @Option(names = "--steps", paramLabel = "N", description = "Euler steps (default " + ShapesModel.DEFAULT_STEPS + ")")
+    Integer steps;
+
+    @Option(names = "--guidance", paramLabel = "G", description = "classifier-free guidance scale (default " + ShapesModel.DEFAULT_GUIDANCE + ")")
+    Double guidance;
+
+    @Option(names = "--batch", paramLabel = "B", description = "images per generation batch (default 16)")
+    Integer batch;
+
+    @Option(names = "--save-images", paramLabel = "DIR", description = "write every judged image as {line:04d}-{seed}.png (32x32)")
+    Path saveImages;
+
+    @Option(names = "--against", paramLabel = "DIR",
+            description = "also generate the same prompts and seeds with model DIR (e.g. the unpruned one) and report the "
+                    + "fidelity to it: pixel MSE per image pair, overall and per category, PSNR, and the share of pairs that "
+                    + "are the same picture (MSE < " + Fidelity.SAME + ")")
+    Path against;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE.json", description = "the report")
+    Path out;
 
     @Override
-    public String summary() {
-        return "score a Shapes model with the GenEval-style judge (per category, overall, fd)";
-    }
-
-    @Override
-    public String usage() {
+    public Integer call() throws Exception {
         Evaluation.Options d = Evaluation.Options.defaults();
-        return "usage: fastflux eval [--model DIR] --prompts FILE.tsv [--seeds K] [--seed-base S] [--steps N]\n"
-                + "                    [--guidance G] [--save-images DIR] [--against DIR] --out report.json\n"
-                + "  --model DIR        a Shapes model directory, full or pruned (default: the embedded models/shapes-tiny)\n"
-                + "  --prompts FILE     category<TAB>prompt per line\n"
-                + "  --seeds K          images per prompt (default " + d.seeds() + ")\n"
-                + "  --seed-base S      noise seeds: image k of prompt i uses S + k + " + Evaluation.PROMPT_SEED_STRIDE + " i (default " + d.seedBase() + ")\n"
-                + "  --steps N          Euler steps (default " + d.steps() + ")\n"
-                + "  --guidance G       classifier-free guidance scale (default " + d.guidance() + ")\n"
-                + "  --save-images DIR  write every judged image as {line:04d}-{seed}.png (32x32)\n"
-                + "  --against DIR      also generate the same prompts and seeds with model DIR (e.g. the unpruned one) and\n"
-                + "                     report the fidelity to it: pixel MSE per image pair, overall and per category,\n"
-                + "                     PSNR, and the share of pairs that are the same picture (MSE < " + Fidelity.SAME + ")";
-    }
-
-    @Override
-    public int run(Args a) throws Exception {
-        Evaluation.Options d = Evaluation.Options.defaults();
-        Path dir = a.path("model", ShapesModel.defaultDir());
-        Path promptsFile = a.path("prompts");
-        Path out = a.path("out");
-        Evaluation.Options o = new Evaluation.Options(a.integer("seeds", d.seeds()), a.integer("seed-base", (int) d.seedBase()),
-                a.integer("steps", d.steps()), (float) a.number("guidance", d.guidance()), a.integer("batch", d.batch()),
-                a.path("save-images", null));
-        Path against = a.path("against", null);
-        a.rejectUnknown();
+        Path dir = this.dir != null ? this.dir : ShapesModel.defaultDir();
+        Evaluation.Options o = new Evaluation.Options(seeds != null ? seeds : d.seeds(), seedBase != null ? seedBase : d.seedBase(),
+                steps != null ? steps : d.steps(), guidance != null ? (float) (double) guidance : d.guidance(),
+                batch != null ? batch : d.batch(), saveImages);
         fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
         if (o.saveImages() != null) fastflux.model.io.OutputPaths.requireWritableDir(o.saveImages(), "--save-images");
         List<Prompt> prompts = PromptFile.read(promptsFile);

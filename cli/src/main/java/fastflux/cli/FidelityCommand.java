@@ -17,51 +17,51 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code fastflux fidelity}: how far one transformer's outputs lie from another's ({@link OutputFidelity}). */
-final class FidelityCommand implements Command {
+@Command(name = "fidelity", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"compare a pruned transformer's outputs with its base's (per sampler step and final latents; no judge)",
+            "Runs BASE's guided sampler trajectories and, at every step, both models' velocities at BASE's latents (relative "
+                    + "MSE per step), then DIR's own trajectories from the same noise (relative MSE of the final latents); "
+                    + "the noise seeds of prune's report."})
+final class FidelityCommand implements Callable<Integer> {
     static final int DEFAULT_PROMPTS = 16;
 
-    @Override
-    public String name() {
-        return "fidelity";
-    }
+    @Option(names = "--model", required = true, paramLabel = "DIR", description = "the model to measure, e.g. a pruned directory")
+    Path dir;
+
+    @Option(names = "--against", required = true, paramLabel = "BASE",
+            description = "the model it is compared with (same config), e.g. the unpruned one")
+    Path against;
+
+    @Option(names = "--calib-file", paramLabel = "FILE",
+            description = "conditioning to sample (txt, y[, neg_txt, neg_y] per row, as prune --calib-file): needed for a "
+                    + "FLUX.1 checkpoint; default for a Shapes model: grammar prompts")
+    Path calibFile;
+
+    @Option(names = "--prompts", paramLabel = "N", defaultValue = "" + DEFAULT_PROMPTS,
+            description = "grammar prompts, or the file's first N rows (default ${DEFAULT-VALUE})")
+    int prompts;
+
+    @Option(names = "--prompt-seed", paramLabel = "S", defaultValue = "" + OutputFidelity.DEFAULT_PROMPT_SEED,
+            description = "the grammar prompts' seed (default ${DEFAULT-VALUE})")
+    long promptSeed;
+
+    @Option(names = "--steps", paramLabel = "N", description = "sampler steps (default: prune's --calib-steps default)")
+    Integer steps;
+
+    @Option(names = "--out", paramLabel = "FILE", description = "also write the figures as JSON")
+    Path out;
 
     @Override
-    public String summary() {
-        return "compare a pruned transformer's outputs with its base's (per sampler step and final latents; no judge)";
-    }
-
-    @Override
-    public String usage() {
-        return "usage: fastflux fidelity --model DIR --against BASE [--calib-file FILE] [--prompts N] [--prompt-seed S]\n"
-                + "                        [--steps N] [--out report.json]\n"
-                + "  Runs BASE's guided sampler trajectories and, at every step, both models' velocities at BASE's latents\n"
-                + "  (relative MSE per step), then DIR's own trajectories from the same noise (relative MSE of the final\n"
-                + "  latents); noise seeds " + java.util.Arrays.toString(PruneJob.heldOutNoiseSeeds()) + ", as prune's report.\n"
-                + "  --model DIR        the model to measure, e.g. a pruned directory\n"
-                + "  --against BASE     the model it is compared with (same config), e.g. the unpruned one\n"
-                + "  --calib-file FILE  conditioning to sample (txt, y[, neg_txt, neg_y] per row, as prune --calib-file):\n"
-                + "                     needed for a FLUX.1 checkpoint; default for a Shapes model: grammar prompts\n"
-                + "  --prompts N        grammar prompts, or the file's first N rows (default " + DEFAULT_PROMPTS + ")\n"
-                + "  --prompt-seed S    the grammar prompts' seed (default " + OutputFidelity.DEFAULT_PROMPT_SEED + ")\n"
-                + "  --steps N          sampler steps (default 10, prune's calibration)\n"
-                + "  --out FILE         also write the figures as JSON";
-    }
-
-    @Override
-    public int run(Args a) throws Exception {
-        Path dir = a.path("model");
-        Path against = a.path("against");
-        Path calibFile = a.path("calib-file", null);
-        int prompts = a.integer("prompts", DEFAULT_PROMPTS);
-        long promptSeed = (long) a.number("prompt-seed", OutputFidelity.DEFAULT_PROMPT_SEED);
-        int steps = a.integer("steps", PruneOptions.defaults(0.2).calibSteps());
-        Path out = a.path("out", null);
-        a.rejectUnknown();
+    public Integer call() throws Exception {
+        int steps = this.steps != null ? this.steps : PruneOptions.CALIB_STEPS.defaultValue();
         if (out != null) fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
-        if (prompts < 1) throw new Args.UsageException("fidelity: --prompts must be at least 1, got " + prompts);
-        if (steps < 1) throw new Args.UsageException("fidelity: --steps must be at least 1, got " + steps);
+        if (prompts < 1) throw new UsageException("--prompts must be at least 1, got " + prompts);
+        if (steps < 1) throw new UsageException("--steps must be at least 1, got " + steps);
         try (NDManager m = NDManager.newBaseManager()) {
             BaseModel base = BaseModel.load(against, m);
             CalibrationSource source;

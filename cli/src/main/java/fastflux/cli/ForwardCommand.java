@@ -14,39 +14,38 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 
 /** {@code fastflux forward}: one forward plus the denoising loop, every intermediate the reference records. */
-final class ForwardCommand implements Command {
-    @Override
-    public String name() {
-        return "forward";
-    }
+@Command(name = "forward", mixinStandardHelpOptions = true, sortOptions = false,
+        description = "run the transformer on an inputs file; write pred, block outputs, pe, schedule, denoise steps")
+final class ForwardCommand implements Callable<Integer> {
+    @Option(names = "--model", required = true, paramLabel = "DIR",
+            description = "config.json + model.safetensors (reference key names; bf16/fp16/fp32)")
+    Path dir;
+
+    @Option(names = "--inputs", required = true, paramLabel = "FILE",
+            description = "safetensors with img, img_ids, txt, txt_ids, timesteps, y[, guidance]")
+    Path inputs;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE",
+            description = "where to write pred, pe, double_blocks.N.img/txt, single_blocks.N, schedule, denoise.stepK")
+    Path out;
+
+    @Option(names = "--dtype", paramLabel = "fp32|fp16", defaultValue = "fp32", description = "compute precision (default fp32)")
+    String dtypeName;
+
+    @Option(names = "--expected", paramLabel = "FILE",
+            description = "reference outputs to compare with (default: DIR/expected.safetensors if present)")
+    Path expectedFile;
 
     @Override
-    public String summary() {
-        return "run the transformer on an inputs file; write pred, block outputs, pe, schedule, denoise steps";
-    }
-
-    @Override
-    public String usage() {
-        return """
-                usage: fastflux forward --model DIR --inputs FILE --out FILE [--dtype fp32|fp16] [--expected FILE]
-                  --model DIR      config.json + model.safetensors (reference key names; bf16/fp16/fp32)
-                  --inputs FILE    safetensors with img, img_ids, txt, txt_ids, timesteps, y[, guidance]
-                  --out FILE       where to write pred, pe, double_blocks.N.img/txt, single_blocks.N, schedule, denoise.stepK
-                  --dtype          compute precision (default fp32)
-                  --expected FILE  reference outputs to compare with (default: DIR/expected.safetensors if present)""";
-    }
-
-    @Override
-    public int run(Args a) {
-        Path dir = a.path("model");
-        Path inputs = a.path("inputs");
-        Path out = a.path("out");
-        DataType dtype = Dtypes.parse(a.string("dtype", "fp32"));
-        Path expected = a.path("expected", dir.resolve("expected.safetensors"));
-        boolean explicitExpected = a.has("expected");
-        a.rejectUnknown();
+    public Integer call() {
+        DataType dtype = Dtypes.parse(dtypeName);
+        Path expected = expectedFile != null ? expectedFile : dir.resolve("expected.safetensors");
+        boolean explicitExpected = expectedFile != null;
         fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
         try (NDManager m = NDManager.newBaseManager()) {
             long t0 = System.nanoTime();

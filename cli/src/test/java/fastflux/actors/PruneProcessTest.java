@@ -14,7 +14,7 @@ class PruneProcessTest {
 
     static List<String> prune(Path base, Path out) {
         return DaemonProcess.java("fastflux.cli.Main", "prune", "--model", base.toString(), "--out", out.toString(), "--ratio", "0.34",
-                "--importance", "output-mse", "--calib-prompts", "6", "--steps", "2", "--st-steps", "3", "--lora-rank", "4",
+                "--importance", "output-mse", "--calib-prompts", "6", "--calib-steps", "2", "--st-steps", "3", "--lora-rank", "4",
                 "--lora-alpha", "4", "--no-eval");
     }
 

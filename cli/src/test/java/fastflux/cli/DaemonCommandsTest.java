@@ -6,6 +6,8 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import fastflux.actors.JobSpec;
+import fastflux.pruning.JobOptions;
+import fastflux.pruning.PruneOptions;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
@@ -14,8 +16,8 @@ import org.junit.jupiter.api.io.TempDir;
 /** What `submit` checks before it sends a job: the paths only when the daemon shares this machine's files. */
 class DaemonCommandsTest {
     static JobSpec spec(String model, double ratio) {
-        return new JobSpec(model, "/srv/runs/out", ratio, "output-mse", "importance", "linear", true, 3, 64, 10, 150,
-                1e-3, 2, 2, 0);
+        return JobSpec.of(Path.of(model), Path.of("/srv/runs/out"), ratio).with(PruneOptions.IMPORTANCE, "output-mse")
+                .with(JobOptions.EVAL, false);
     }
 
     @Test

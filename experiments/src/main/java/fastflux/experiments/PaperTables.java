@@ -15,6 +15,7 @@ import fastflux.model.io.SafetensorsWriter;
 import fastflux.pruning.Calibration;
 import fastflux.pruning.OutputFidelity;
 import fastflux.pruning.PruneJob;
+import fastflux.pruning.Option;
 import fastflux.pruning.PromptCalibrationSource;
 import fastflux.pruning.PruneOptions;
 import fastflux.shapes.Category;
@@ -246,7 +247,7 @@ public final class PaperTables {
         }
         for (int d = 1; d < o.draws(); d++) {
             for (Variant x : drawn) {
-                PruneOptions seeded = x.options().withSeed(x.options().seed() + d);
+                PruneOptions seeded = x.options().with(PruneOptions.SEED, x.options().seed() + d);
                 String n = drawName(x.name(), d);
                 v.put(n, new Variant(n, x.label() + ", draw " + d + " (seed " + seeded.seed() + ")", seeded, null));
             }
@@ -266,7 +267,7 @@ public final class PaperTables {
         PruneOptions m = o.method();
         Path importance = m.order() == PruneOptions.Order.IMPORTANCE && m.importanceFrom() == null
                 ? dir.resolve("importance").resolve("importance.json") : m.importanceFrom();
-        PruneOptions full = m.withImportanceFrom(importance);
+        PruneOptions full = m.with(PruneOptions.IMPORTANCE_FROM, importance);
         Map<String, Variant> v = new LinkedHashMap<>();
         String fullLabel = "FastFLUX (importance, linear, ST width " + m.sandwichWidth() + ")";
         boolean t4 = p.contains(Part.TABLE4);
@@ -274,39 +275,39 @@ public final class PaperTables {
             v.put("full", new Variant("full", fullLabel, full, null));
         }
         if (t4) {
-            PruneOptions atT4 = full.withRatio(o.table4Ratio());
+            PruneOptions atT4 = full.with(PruneOptions.RATIO, o.table4Ratio());
             String ratio = o.table4Apart() ? ", Table 4's ratio " + PruneOptions.plain(o.table4Ratio()) : "";
             if (o.table4Apart()) v.put(o.table4Full(), new Variant(o.table4Full(), fullLabel + ratio, atT4, null));
             v.put(o.table4NoSt(), new Variant(o.table4NoSt(), "w/o ST (least-squares linears)" + ratio,
-                    atT4.withMode(Replacement.Mode.LINEAR).withSandwichTraining(false), null));
+                    atT4.with(PruneOptions.MODE, Replacement.Mode.LINEAR).with(PruneOptions.SANDWICH_TRAINING, false), null));
         }
         if (p.contains(Part.FIG6)) {
-            v.put("delete", new Variant("delete", "delete (shortcut), same ST", full.withMode(Replacement.Mode.DELETE),
+            v.put("delete", new Variant("delete", "delete (shortcut), same ST", full.with(PruneOptions.MODE, Replacement.Mode.DELETE),
                     null));
         }
         if (p.contains(Part.TABLE5)) {
-            v.put("start2end", new Variant("start2end", "Start2End order", full.withImportanceFrom(null)
-                    .withOrder(PruneOptions.Order.START2END), null));
-            v.put("end2start", new Variant("end2start", "End2Start order", full.withImportanceFrom(null)
-                    .withOrder(PruneOptions.Order.END2START), null));
+            v.put("start2end", new Variant("start2end", "Start2End order", full.with(PruneOptions.IMPORTANCE_FROM, null)
+                    .with(PruneOptions.ORDER, PruneOptions.Order.START2END), null));
+            v.put("end2start", new Variant("end2start", "End2Start order", full.with(PruneOptions.IMPORTANCE_FROM, null)
+                    .with(PruneOptions.ORDER, PruneOptions.Order.END2START), null));
         }
         if (p.contains(Part.FIG7)) {
             for (int w : new int[] {1, 5}) {
                 if (w == full.sandwichWidth()) continue;
-                v.put("width" + w, new Variant("width" + w, "sandwich width " + w, full.withSandwichWidth(w), null));
+                v.put("width" + w, new Variant("width" + w, "sandwich width " + w, full.with(PruneOptions.SANDWICH, w), null));
             }
         }
         if (p.contains(Part.TABLE6)) {
             String top = ratioName(RATIOS[RATIOS.length - 1]);
-            v.put(top, new Variant(top, "30% (trained)", full.withRatio(RATIOS[RATIOS.length - 1]), null));
+            v.put(top, new Variant(top, "30% (trained)", full.with(PruneOptions.RATIO, RATIOS[RATIOS.length - 1]), null));
             for (int i = 0; i < RATIOS.length - 1; i++) {
                 String n = ratioName(RATIOS[i]);
-                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", full.withRatio(RATIOS[i]),
+                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (from the 30% run)", full.with(PruneOptions.RATIO, RATIOS[i]),
                         top));
             }
             for (int i = 0; i < RATIOS.length - 1; i++) {
                 String n = ratioName(RATIOS[i]) + STAGE;
-                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (the 30% run at its stage)", full.withRatio(RATIOS[i]), top,
+                v.put(n, new Variant(n, Math.round(RATIOS[i] * 100) + "% (the 30% run at its stage)", full.with(PruneOptions.RATIO, RATIOS[i]), top,
                         true));
             }
         }
@@ -359,28 +360,26 @@ public final class PaperTables {
      * A finished variant counts only when it was pruned with this invocation's options: one run with, say, other
      * sandwich-training steps into the same directory is a clear error instead of a report mixing two settings. The
      * ranking's path is left out (the directory may have moved; the ranking is the one in it), and so are the
-     * training's own settings for a variant that does not train ({@code --no-st}): its model is the same bytes
+     * training's own settings for a variant that does not train ({@code --no-sandwich-training}): its model is the same bytes
      * whatever they are, so one run of it serves every trainer setting.
      */
     static void requireSameOptions(Variant v, JsonObject finishedReport) {
         JsonObject want = v.options().toJson();
         JsonObject had = finishedReport.getAsJsonObject("options");
+        had = had == null ? new JsonObject() : PruneOptions.canonical(had); // a report may use an older spelling
         List<String> differ = new ArrayList<>();
-        for (String k : want.keySet()) {
-            if (k.equals("importance_from")) continue;
-            if (!v.options().sandwichTraining() && TRAINING_ONLY.contains(k)) continue;
-            var a = want.get(k);
-            var b = had == null ? null : had.get(k);
-            if (b == null || !a.equals(b)) differ.add(k + " " + (b == null ? "(absent)" : b) + ", here " + a);
+        for (Option<?> o : PruneOptions.ALL) {
+            if (o == PruneOptions.IMPORTANCE_FROM || !o.affectsResult()) continue;
+            if (!v.options().sandwichTraining() && PruneOptions.TRAINING.contains(o)) continue;
+            var a = want.get(o.name());
+            var b = had.get(o.name());
+            if (b == null || !a.equals(b)) differ.add(o.name() + " " + (b == null ? "(absent)" : b) + ", here " + a);
         }
         if (!differ.isEmpty()) {
             throw new IllegalArgumentException("variant " + v.name() + " was finished with other options (" + String.join("; ", differ)
                     + "): use another --out, or the options it was run with");
         }
     }
-
-    /** The options that only sandwich training reads. */
-    private static final Set<String> TRAINING_ONLY = Set.of("sandwich_width", "st_steps", "lr", "linear_lr", "lora_rank", "lora_alpha");
 
     /** The shared block ranking: computed once into {@code DIR/importance} (a resumable run of its own). */
     private void importance() {
@@ -389,8 +388,8 @@ public final class PaperTables {
         log.println("[importance] " + o.method().importance() + " ranking, shared by every importance-ordered variant");
         PruneOptions m = o.method();
         try (NDManager nd = NDManager.newBaseManager()) {
-            PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), m.withImportanceFrom(null)
-                    .withOrder(PruneOptions.Order.IMPORTANCE), progress("importance"), nd);
+            PruneJob job = new PruneJob(o.model(), dir.resolve("importance"), m.with(PruneOptions.IMPORTANCE_FROM, null)
+                    .with(PruneOptions.ORDER, PruneOptions.Order.IMPORTANCE), progress("importance"), nd);
             job.begin();
             job.order();
         }

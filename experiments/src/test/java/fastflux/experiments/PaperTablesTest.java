@@ -44,8 +44,9 @@ class PaperTablesTest {
     }
 
     static PaperTables.Options options(Path model, Set<PaperTables.Part> parts) {
-        PruneOptions method = new PruneOptions(0.34, ImportanceScorer.OUTPUT_MSE, null, PruneOptions.Order.IMPORTANCE,
-                Replacement.Mode.LINEAR, true, 3, 4, 2, 2, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
+        PruneOptions method = PruneOptions.defaults(0.34).with(PruneOptions.IMPORTANCE, ImportanceScorer.OUTPUT_MSE)
+                .with(PruneOptions.CALIB_PROMPTS, 4).with(PruneOptions.CALIB_STEPS, 2).with(PruneOptions.ST_STEPS, 2)
+                .with(PruneOptions.LORA_RANK, 4).with(PruneOptions.LORA_ALPHA, 4f).with(PruneOptions.BUFFER_BYTES, 1L << 20);
         List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
                 new Prompt(Category.COLORS, "a red square"));
         return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2, 1, 0);
@@ -94,8 +95,8 @@ class PaperTablesTest {
         assertEquals(0.5, v.get("t4-full").options().ratio());
         assertEquals(0.5, v.get("t4-no-st-draw1").options().ratio());
         // the pair differs only in the training, as at the ablations' ratio
-        assertEquals(v.get("t4-full").options().withSandwichTraining(false), v.get("t4-no-st").options());
-        assertEquals(v.get("full").options().withRatio(0.5), v.get("t4-full").options());
+        assertEquals(v.get("t4-full").options().with(PruneOptions.SANDWICH_TRAINING, false), v.get("t4-no-st").options());
+        assertEquals(v.get("full").options().with(PruneOptions.RATIO, 0.5), v.get("t4-full").options());
         assertEquals(1, v.get("t4-full-draw1").options().seed());
         // Table 4 alone: no ablation full method to prune
         PaperTables.Options alone = new PaperTables.Options(base.model(), EnumSet.of(PaperTables.Part.TABLE4), base.method(),
@@ -121,7 +122,7 @@ class PaperTablesTest {
                 PruneOptions drawn = v.get(n + "-draw" + d).options();
                 assertEquals(d, drawn.seed(), n);
                 // nothing but the seed differs from draw 0
-                assertEquals(v.get(n).options(), drawn.withSeed(0), n);
+                assertEquals(v.get(n).options(), drawn.with(PruneOptions.SEED, 0L), n);
             }
         }
         Map<String, PaperTables.Variant> fig7 = new PaperTables(tmp, withDraws(options(tmp, EnumSet.of(PaperTables.Part.FIG7)), 3, 0, 1),
@@ -136,21 +137,28 @@ class PaperTablesTest {
         PaperTables.Variant full = new PaperTables(tmp, options(tmp, EnumSet.of(PaperTables.Part.FIG6)), System.out).variants().get("full");
         com.google.gson.JsonObject report = new com.google.gson.JsonObject();
         report.add("options", full.options().toJson());
-        report.getAsJsonObject("options").addProperty("importance_from", "/elsewhere/importance.json");
+        report.getAsJsonObject("options").addProperty("importance-from", "/elsewhere/importance.json");
         PaperTables.requireSameOptions(full, report); // the same run, its directory moved
-        report.getAsJsonObject("options").addProperty("st_steps", 300);
+        com.google.gson.JsonObject snake = new com.google.gson.JsonObject(); // as reports spelt the options in snake_case
+        full.options().toJson().entrySet().forEach(x -> {
+            if (!x.getKey().equals("buffer-bytes")) snake.add(x.getKey().equals("sandwich") ? "sandwich_width" : x.getKey().replace('-', '_'), x.getValue());
+        });
+        com.google.gson.JsonObject older = new com.google.gson.JsonObject();
+        older.add("options", snake);
+        PaperTables.requireSameOptions(full, older);
+        report.getAsJsonObject("options").addProperty("st-steps", 300);
         var e = assertThrows(IllegalArgumentException.class, () -> PaperTables.requireSameOptions(full, report));
-        assertTrue(e.getMessage().contains("variant full") && e.getMessage().contains("st_steps 300, here 2"), e.getMessage());
+        assertTrue(e.getMessage().contains("variant full") && e.getMessage().contains("st-steps 300, here 2"), e.getMessage());
 
         PaperTables.Variant noSt = new PaperTables(tmp, options(tmp, EnumSet.of(PaperTables.Part.TABLE4)), System.out).variants().get("no-st");
         com.google.gson.JsonObject untrained = new com.google.gson.JsonObject();
         untrained.add("options", noSt.options().toJson());
-        untrained.getAsJsonObject("options").addProperty("st_steps", 300);
-        untrained.getAsJsonObject("options").addProperty("lora_rank", 8);
+        untrained.getAsJsonObject("options").addProperty("st-steps", 300);
+        untrained.getAsJsonObject("options").addProperty("lora-rank", 8);
         PaperTables.requireSameOptions(noSt, untrained); // trains nothing: the trainer's settings do not reach its model
-        untrained.getAsJsonObject("options").addProperty("calib_prompts", 128);
+        untrained.getAsJsonObject("options").addProperty("calib-prompts", 128);
         e = assertThrows(IllegalArgumentException.class, () -> PaperTables.requireSameOptions(noSt, untrained));
-        assertTrue(e.getMessage().contains("variant no-st") && e.getMessage().contains("calib_prompts 128"), e.getMessage());
+        assertTrue(e.getMessage().contains("variant no-st") && e.getMessage().contains("calib-prompts 128"), e.getMessage());
     }
 
     @Test

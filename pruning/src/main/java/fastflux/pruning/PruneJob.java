@@ -162,8 +162,8 @@ public final class PruneJob {
     /** The options as saved in the state: a calibration file is part of them, so a resume must use the same. */
     private JsonObject savedOptions() {
         JsonObject o = options.toJson();
-        if (calibFile != null) o.addProperty("calib_file", calibFile.file().toAbsolutePath().normalize().toString());
-        if (calibFile != null && !baseModel.hasWorld()) o.addProperty("calib_tokens", calibFile.latentTokens());
+        if (calibFile != null) o.add(JobOptions.CALIB_FILE.name(), JobOptions.CALIB_FILE.toJson(calibFile.file().toAbsolutePath().normalize()));
+        if (calibFile != null && !baseModel.hasWorld()) o.addProperty("calib-tokens", calibFile.latentTokens());
         return o;
     }
 
@@ -191,9 +191,13 @@ public final class PruneJob {
         requireRunnable(baseDir, baseModel.hasWorld(), options, calibFile != null);
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState newest = PruneState.read(stateDir(), flux.config());
-        if (newest != null && !newest.options().equals(savedOptions())) {
-            throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n"
-                    + "  saved:   " + newest.options() + "\n  current: " + savedOptions());
+        if (newest != null) {
+            // compared as values, whatever spelling the saved state used
+            List<String> differ = PruneOptions.differences(newest.options(), savedOptions());
+            if (!differ.isEmpty()) {
+                throw new IllegalArgumentException(outDir + " holds a run with other options; use another --out or the same options\n  "
+                        + String.join("\n  ", differ));
+            }
         }
         PruneState saved = PruneState.resume(stateDir(), flux.config(), this::restore);
         state = saved != null ? saved : PruneState.fresh(savedOptions(), blocksFor(options.ratio(), flux.config()));
@@ -334,9 +338,7 @@ public final class PruneJob {
         if (options.sandwichTraining() && options.stSteps() > 0) {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
-            SandwichTrainer.Options so = new SandwichTrainer.Options(options.sandwichWidth(), options.loraRank(),
-                    options.loraAlpha(), options.stSteps(), 16, options.lr(), options.linearLr(), 0.0, 1.0, options.bufferBytes(),
-                    outDir, options.seed() + k);
+            SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
             st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
             listener.progress("sandwich", block.name(), k + 1, state.target(),

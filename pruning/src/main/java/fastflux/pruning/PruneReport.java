@@ -117,7 +117,8 @@ public final class PruneReport {
         md.append(String.format(Locale.ROOT, "Base model `%s`, pruned model `%s`.%n%n", str(r, "base"), str(r, "out")));
         md.append(String.format(Locale.ROOT, "**%d of %d blocks replaced** (ratio %s, mode %s, order %s, importance %s, sandwich %s).%n%n",
                 r.get("replaced_count").getAsInt(), r.get("block_count").getAsInt(), o.get("ratio"), str(o, "mode"),
-                str(o, "order"), str(o, "importance"), o.get("sandwich_training").getAsBoolean() ? "width " + o.get("sandwich_width") : "off (--no-st)"));
+                str(o, "order"), str(o, "importance"), o.get(PruneOptions.SANDWICH_TRAINING.name()).getAsBoolean()
+                        ? "width " + o.get(PruneOptions.SANDWICH.name()) : "off (--no-sandwich-training)"));
         md.append("## Order\n\n");
         JsonArray order = r.getAsJsonArray("order");
         StringBuilder ord = new StringBuilder();

@@ -99,33 +99,110 @@ public final class SandwichTrainer {
                     Path.of(System.getProperty("java.io.tmpdir")), 0);
         }
 
-        public Options withWidth(int w) {
-            return new Options(w, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed);
+        /**
+         * A pruning job's sandwich: the method's width, adapters, steps, rates and buffer ({@link PruneOptions}); 16 pairs
+         * a minibatch, no weight decay, gradients clipped at norm 1; pairs that do not fit spill under {@code spillDir}.
+         */
+        public static Options of(PruneOptions method, Path spillDir, long seed) {
+            return new Builder(defaults()).width(method.sandwichWidth()).lora(method.loraRank(), method.loraAlpha())
+                    .steps(method.stSteps()).batchSize(16).lr(method.lr()).linearLr(method.linearLr()).weightDecay(0.0).clip(1.0)
+                    .buffer(method.bufferBytes(), spillDir).seed(seed).build();
         }
 
-        public Options withSteps(int s) {
-            return new Options(width, loraRank, loraAlpha, s, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed);
+        /** A builder starting from these options. */
+        public Builder toBuilder() {
+            return new Builder(this);
         }
 
-        /** Both learning rates, the adapters' and the linears'. */
-        public Options withLr(double l) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, l, l, weightDecay, clip, bufferBytes, spillDir, seed);
-        }
+        /** Sets fields one by one; {@link #build} checks them together. */
+        public static final class Builder {
+            private int width;
+            private int loraRank;
+            private float loraAlpha;
+            private int steps;
+            private int batchSize;
+            private double lr;
+            private double linearLr;
+            private double weightDecay;
+            private double clip;
+            private long bufferBytes;
+            private Path spillDir;
+            private long seed;
 
-        public Options withLinearLr(double l) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, l, weightDecay, clip, bufferBytes, spillDir, seed);
-        }
+            private Builder(Options o) {
+                width = o.width;
+                loraRank = o.loraRank;
+                loraAlpha = o.loraAlpha;
+                steps = o.steps;
+                batchSize = o.batchSize;
+                lr = o.lr;
+                linearLr = o.linearLr;
+                weightDecay = o.weightDecay;
+                clip = o.clip;
+                bufferBytes = o.bufferBytes;
+                spillDir = o.spillDir;
+                seed = o.seed;
+            }
 
-        public Options withBatchSize(int b) {
-            return new Options(width, loraRank, loraAlpha, steps, b, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed);
-        }
+            public Builder width(int w) {
+                width = w;
+                return this;
+            }
 
-        public Options withBuffer(long bytes, Path dir) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bytes, dir, seed);
-        }
+            public Builder lora(int rank, float alpha) {
+                loraRank = rank;
+                loraAlpha = alpha;
+                return this;
+            }
 
-        public Options withSeed(long s) {
-            return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, s);
+            public Builder steps(int s) {
+                steps = s;
+                return this;
+            }
+
+            public Builder batchSize(int b) {
+                batchSize = b;
+                return this;
+            }
+
+            /** The adapters' learning rate. */
+            public Builder lr(double l) {
+                lr = l;
+                return this;
+            }
+
+            /** The replaced blocks' linears' learning rate. */
+            public Builder linearLr(double l) {
+                linearLr = l;
+                return this;
+            }
+
+            public Builder weightDecay(double d) {
+                weightDecay = d;
+                return this;
+            }
+
+            public Builder clip(double c) {
+                clip = c;
+                return this;
+            }
+
+            /** Bytes of pairs kept in memory, and where the rest spill. */
+            public Builder buffer(long bytes, Path dir) {
+                bufferBytes = bytes;
+                spillDir = dir;
+                return this;
+            }
+
+            public Builder seed(long s) {
+                seed = s;
+                return this;
+            }
+
+            public Options build() {
+                return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes,
+                        spillDir, seed);
+            }
         }
     }
 
@@ -498,7 +575,7 @@ public final class SandwichTrainer {
         }
         if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
             throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
-                    + " leaves nothing to train; use width 3 or 5, or --no-st");
+                    + " leaves nothing to train; use width 3 or 5, or --no-sandwich-training");
         }
         TreeMap<String, Param> byName = new TreeMap<>();
         for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());

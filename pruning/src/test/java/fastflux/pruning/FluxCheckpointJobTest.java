@@ -79,7 +79,7 @@ class FluxCheckpointJobTest {
         assertTrue(fidelity.get("step_rel_mse").getAsDouble() > 0 && Double.isFinite(fidelity.get("latent_rel_mse").getAsDouble()),
                 fidelity.toString());
         assertTrue(Files.readString(out.resolve("report.md")).contains("## Output fidelity"));
-        assertEquals(12, report.getAsJsonObject("options").get("calib_tokens").getAsInt()); // the file's 3 x 4 grid
+        assertEquals(12, report.getAsJsonObject("options").get("calib-tokens").getAsInt()); // the file's 3 x 4 grid
         assertTrue(report.getAsJsonObject("speed").get("work").getAsString().contains("12 img + 6 txt tokens"),
                 report.getAsJsonObject("speed").toString());
         try (SafetensorsReader r = SafetensorsReader.open(out.resolve("model.safetensors"))) {

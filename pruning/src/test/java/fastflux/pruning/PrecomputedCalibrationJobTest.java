@@ -54,7 +54,7 @@ class PrecomputedCalibrationJobTest {
                     .runAll(null, 1, null);
         }
         assertEquals(2, report.get("replaced_count").getAsInt());
-        assertEquals(file.toAbsolutePath().normalize().toString(), report.getAsJsonObject("options").get("calib_file").getAsString());
+        assertEquals(file.toAbsolutePath().normalize().toString(), report.getAsJsonObject("options").get("calib-file").getAsString());
         for (var b : report.getAsJsonArray("blocks")) { // the sandwiches trained on the file's trajectories
             JsonObject t = b.getAsJsonObject().getAsJsonObject("training");
             assertTrue(Double.isFinite(t.get("initial_loss").getAsDouble()) && Double.isFinite(t.get("final_loss").getAsDouble()), t.toString());

@@ -19,8 +19,9 @@ class PruneJobTest {
     static final FluxParams PARAMS = TinyShapes.PARAMS.withDepth(2, 4); // 6 blocks
 
     static PruneOptions options(double ratio) {
-        return new PruneOptions(ratio, ImportanceScorer.OUTPUT_MSE, null, PruneOptions.Order.IMPORTANCE,
-                Replacement.Mode.LINEAR, true, 3, 6, 2, 3, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
+        return PruneOptions.defaults(ratio).with(PruneOptions.IMPORTANCE, ImportanceScorer.OUTPUT_MSE)
+                .with(PruneOptions.CALIB_PROMPTS, 6).with(PruneOptions.CALIB_STEPS, 2).with(PruneOptions.ST_STEPS, 3)
+                .with(PruneOptions.LORA_RANK, 4).with(PruneOptions.LORA_ALPHA, 4f).with(PruneOptions.BUFFER_BYTES, 1L << 20);
     }
 
     static Path baseModel(Path dir) {

@@ -28,8 +28,8 @@ class PruneReportTest {
         o.addProperty("mode", "linear");
         o.addProperty("order", "importance");
         o.addProperty("importance", "output-mse");
-        o.addProperty("sandwich_training", true);
-        o.addProperty("sandwich_width", 3);
+        o.addProperty("sandwich-training", true);
+        o.addProperty("sandwich", 3);
         r.add("options", o);
         JsonArray order = new JsonArray();
         order.add("single_blocks.1");

@@ -69,8 +69,8 @@ class SandwichTrainerTest {
     }
 
     static SandwichTrainer.Options options(Path spill) {
-        return SandwichTrainer.Options.defaults().withSteps(3).withBatchSize(2).withLr(1e-3)
-                .withBuffer(1L << 20, spill).withSeed(7);
+        return SandwichTrainer.Options.defaults().toBuilder().steps(3).batchSize(2).lr(1e-3).linearLr(1e-3)
+                .buffer(1L << 20, spill).seed(7).build();
     }
 
     // ------------------------------------------------------------------ plan
@@ -199,7 +199,7 @@ class SandwichTrainerTest {
             Map<String, fastflux.model.Linear> lin = LoraInjector.linears(model, d(1));
             List<LoRA> before = lin.values().stream().map(fastflux.model.Linear::lora).toList();
             SandwichTrainer.Result r2 = SandwichTrainer.train(model, s(0), original0, calibration(sm),
-                    options(spill).withSteps(1), m);
+                    options(spill).toBuilder().steps(1).build(), m);
             assertEquals(d(1), r2.up());
             assertEquals(s(2), r2.down());
             List<LoRA> after = lin.values().stream().map(fastflux.model.Linear::lora).toList();
@@ -216,7 +216,7 @@ class SandwichTrainerTest {
             ReplacedSingleBlock linear = (ReplacedSingleBlock) model.singleBlocks().get(0);
             float[] fitted = linear.linear().weight().value().toFloatArray();
             SandwichTrainer.Result frozen = SandwichTrainer.train(model, s(0), original, calibration(sm),
-                    options(spill).withSteps(4).withLinearLr(0), m);
+                    options(spill).toBuilder().steps(4).linearLr(0).build(), m);
             assertArrayEquals(fitted, linear.linear().weight().value().toFloatArray(), 0f);
             // the adapters did learn: B started at zero
             float[] b = LoraInjector.linears(model, d(0)).values().iterator().next().lora().b().value().toFloatArray();
@@ -225,7 +225,7 @@ class SandwichTrainerTest {
 
             // at its own rate: one step moves each weight by about that rate (Adam's first update is ~ the rate)
             SandwichTrainer.train(model, s(0), original, calibration(sm),
-                    options(spill).withSteps(1).withLr(1e-3).withLinearLr(1e-5), m);
+                    options(spill).toBuilder().steps(1).lr(1e-3).linearLr(1e-5).build(), m);
             float[] moved = linear.linear().weight().value().toFloatArray();
             float step = 0;
             for (int i = 0; i < moved.length; i++) step = Math.max(step, Math.abs(moved[i] - fitted[i]));
@@ -245,7 +245,7 @@ class SandwichTrainerTest {
             ShapesModel sm = TinyShapes.model(m, 5); // d0, s0, s1
             FluxModel model = sm.flux();
             Module original = replace(model, s(0), m, 30);
-            SandwichTrainer.Options o = options(spill).withSteps(25).withBatchSize(4).withLr(3e-3);
+            SandwichTrainer.Options o = options(spill).toBuilder().steps(25).batchSize(4).lr(3e-3).linearLr(3e-3).build();
             SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
             try (SandwichPairs pairs = SandwichTrainer.record(model, plan, original, calibration(sm), o,
                     SandwichTrainer.FreeSpace.SYSTEM)) {
@@ -263,7 +263,7 @@ class SandwichTrainerTest {
     @Test
     void heldOutPairsAreMeasuredBeforeAndAfterButNeverTrainedOn(@TempDir Path spill) {
         try (NDManager m = NDManager.newBaseManager()) {
-            SandwichTrainer.Options o = options(spill).withSteps(6).withBatchSize(2).withLr(3e-3);
+            SandwichTrainer.Options o = options(spill).toBuilder().steps(6).batchSize(2).lr(3e-3).linearLr(3e-3).build();
             // the same run three times on the same random model: no held-out set, the training calibration itself
             // held out, and other prompts held out
             SandwichTrainer.Result plain = trainS0(m, o, null);
@@ -318,7 +318,7 @@ class SandwichTrainerTest {
     @Test
     void measuringTheHeldOutLossDuringTrainingLeavesEveryWeightBitForBitTheSame(@TempDir Path spill) {
         try (NDManager m = NDManager.newBaseManager()) {
-            SandwichTrainer.Options o = options(spill).withSteps(8).withBatchSize(3).withLr(3e-3);
+            SandwichTrainer.Options o = options(spill).toBuilder().steps(8).batchSize(3).lr(3e-3).build();
             Trained none = trainMeasuringEvery(m, o, 0);
             Trained everyStep = trainMeasuringEvery(m, o, 1);
             Trained everyThird = trainMeasuringEvery(m, o, 3);
@@ -368,7 +368,7 @@ class SandwichTrainerTest {
             FluxModel model = sm.flux();
             Module original = replace(model, d(0), m, 40);
             SandwichTrainer.Result r = SandwichTrainer.train(model, d(0), original, calibration(sm),
-                    options(spill).withWidth(1), m);
+                    options(spill).toBuilder().width(1).build(), m);
             assertEquals(List.of("double_blocks.0.img_linear.bias", "double_blocks.0.img_linear.weight",
                     "double_blocks.0.txt_linear.bias", "double_blocks.0.txt_linear.weight"), r.trainedParams());
             assertNull(r.up());
@@ -384,13 +384,13 @@ class SandwichTrainerTest {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel sm = TinyShapes.model(m, 8);
             Module original = replace(sm.flux(), s(0), m, 50);
-            inMemory = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm), options(spill).withSteps(4), m);
+            inMemory = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm), options(spill).toBuilder().steps(4).build(), m);
         }
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel sm = TinyShapes.model(m, 8);
             Module original = replace(sm.flux(), s(0), m, 50);
             spilled = SandwichTrainer.train(sm.flux(), s(0), original, calibration(sm),
-                    options(spill).withSteps(4).withBuffer(1, spill), m); // nothing fits in memory
+                    options(spill).toBuilder().steps(4).buffer(1, spill).build(), m); // nothing fits in memory
         }
         assertEquals(0, inMemory.spilledBytes());
         assertTrue(spilled.spilledBytes() > 0);
@@ -410,7 +410,7 @@ class SandwichTrainerTest {
             FluxModel model = sm.flux();
             Module original = replace(model, s(0), m, 60);
             Module replacement = model.singleBlocks().get(0);
-            SandwichTrainer.Options o = options(spill).withBuffer(0, spill);
+            SandwichTrainer.Options o = options(spill).toBuilder().buffer(0, spill).build();
             SandwichTrainer.Sandwich plan = SandwichTrainer.plan(model, s(0), 3);
             IllegalStateException e = assertThrows(IllegalStateException.class, () -> SandwichTrainer.record(model, plan,
                     original, calibration(sm), o, dir -> 1024));

@@ -24,8 +24,10 @@ import org.junit.jupiter.api.io.TempDir;
 class PruneJobPipelineTest {
     /** Two of five blocks, least squares only: the second fit runs through a model that already has a replaced block. */
     static PruneOptions options() {
-        return new PruneOptions(0.4, ImportanceScorer.OUTPUT_MSE, null, PruneOptions.Order.IMPORTANCE,
-                Replacement.Mode.LINEAR, false, 3, 6, 2, 0, 1e-3, 1e-4, 4, 4f, 1L << 20, 0);
+        return PruneOptions.defaults(0.4).with(PruneOptions.IMPORTANCE, ImportanceScorer.OUTPUT_MSE)
+                .with(PruneOptions.SANDWICH_TRAINING, false).with(PruneOptions.CALIB_PROMPTS, 6).with(PruneOptions.CALIB_STEPS, 2)
+                .with(PruneOptions.ST_STEPS, 0).with(PruneOptions.LORA_RANK, 4).with(PruneOptions.LORA_ALPHA, 4f)
+                .with(PruneOptions.BUFFER_BYTES, 1L << 20);
     }
 
     @Test

@@ -42,11 +42,11 @@ class SandwichPairsPipelineTest extends StreamsTestSystem {
             SandwichTrainer.Options o = SandwichTrainer.Options.defaults();
             SandwichTrainer.FreeSpace plenty = dir -> Long.MAX_VALUE;
             long recordBytes;
-            try (SandwichPairs probe = SandwichTrainer.record(flux, s, original, cal, o.withBuffer(1L << 30, spill),
+            try (SandwichPairs probe = SandwichTrainer.record(flux, s, original, cal, o.toBuilder().buffer(1L << 30, spill).build(),
                     plenty)) {
                 recordBytes = probe.layout().bytes();
             }
-            SandwichTrainer.Options small = o.withBuffer(12 * recordBytes, spill); // 12 pairs in memory, 18 spilled
+            SandwichTrainer.Options small = o.toBuilder().buffer(12 * recordBytes, spill).build(); // 12 pairs in memory, 18 spilled
             try (SandwichPairs want = SandwichTrainer.record(flux, s, original, cal, small, plenty,
                     CalibrationRunner.IN_PROCESS);
                  SandwichPairs got = SandwichTrainer.record(flux, s, original, cal, small, plenty,
