@@ -588,7 +588,7 @@ public final class PruneJob {
      * it was and the error thrown, so that the previous checkpoint can be tried on it.
      */
     private void restore(PruneState saved) {
-        if (!saved.options().equals(savedOptions())) throw new IllegalArgumentException("saved with other options");
+        if (!PruneOptions.differences(saved.options(), savedOptions()).isEmpty()) throw new IllegalArgumentException("saved with other options");
         List<Module> takenOut = new ArrayList<>();
         List<BlockId> adapted = new ArrayList<>();
         Module pendingBefore = pendingOriginal;
