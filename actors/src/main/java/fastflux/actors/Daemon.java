@@ -89,7 +89,6 @@ public final class Daemon {
         new JobRegistry(settings.stateDir()).load(); // a damaged registry: one clear error before anything starts
         checkPortFree(c.getString("fastflux.daemon.host"), c.getInt("fastflux.daemon.port"));
         ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings), SYSTEM, c);
-        system.systemActorOf(RefusedConnections.listener(), "refused-connections", org.apache.pekko.actor.typed.Props.empty());
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "checkpoint-running-job",
                 () -> stopAfterRunningPhase(system, timeout).exceptionally(e -> Done.getInstance()));

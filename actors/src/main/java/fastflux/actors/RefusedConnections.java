@@ -12,10 +12,8 @@ import javax.net.ssl.SSLEngineResult;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
 import javax.net.ssl.SSLSession;
+import org.apache.pekko.actor.AbstractActor;
 import org.apache.pekko.actor.ActorSystem;
-import org.apache.pekko.actor.typed.Behavior;
-import org.apache.pekko.actor.typed.eventstream.EventStream;
-import org.apache.pekko.actor.typed.javadsl.Behaviors;
 import org.apache.pekko.event.LogMarker;
 import org.apache.pekko.event.Logging;
 import org.apache.pekko.event.slf4j.Slf4jLoggingFilter;
@@ -42,7 +40,7 @@ public final class RefusedConnections {
 
     /**
      * Slf4j's filter, except that the TCP stage's debug events always reach the event stream, whatever
-     * {@code pekko.loglevel} and logback say: {@link #listener} reads them there. Slf4jLogger only takes the
+     * {@code pekko.loglevel} and logback say: {@link Listener} reads them there. Slf4jLogger only takes the
      * levels that pekko.loglevel asks for, so they are not printed twice.
      */
     public static final class Filter extends Slf4jLoggingFilter {
@@ -61,18 +59,28 @@ public final class RefusedConnections {
         }
     }
 
-    /** Turns the TCP stage's "aborting connection" events into {@link #describe}'s warnings. */
-    public static Behavior<Logging.Debug> listener() {
-        return Behaviors.setup(ctx -> {
-            ctx.getSystem().eventStream().tell(new EventStream.Subscribe<>(Logging.Debug.class, ctx.getSelf()));
-            return Behaviors.receiveMessage(d -> {
-                if (TCP_STAGE.equals(d.logClass().getName())) {
-                    String line = describe(String.valueOf(d.message()));
-                    if (line != null) LOG.warn(line);
-                }
-                return Behaviors.same();
-            });
-        });
+    /**
+     * A logger ({@code pekko.loggers}) that turns the TCP stage's "aborting connection" debug events into
+     * {@link #describe}'s warnings. Loggers start before the remoting port is bound, so no connection is missed;
+     * it takes the debug events itself, whatever {@code pekko.loglevel} subscribed it to.
+     */
+    public static final class Listener extends AbstractActor {
+        @Override
+        public Receive createReceive() {
+            return receiveBuilder()
+                    .match(Logging.InitializeLogger.class, init -> {
+                        init.bus().subscribe(getSelf(), Logging.Debug.class);
+                        getSender().tell(Logging.loggerInitialized(), getSelf());
+                    })
+                    .match(Logging.Debug.class, d -> {
+                        if (TCP_STAGE.equals(d.logClass().getName())) {
+                            String line = describe(String.valueOf(d.message()));
+                            if (line != null) LOG.warn(line);
+                        }
+                    })
+                    .matchAny(other -> {})
+                    .build();
+        }
     }
 
     /** The warning for Pekko's "Aborting connection from H:P because of downstream failure: ..."; null if not a framing error. */
