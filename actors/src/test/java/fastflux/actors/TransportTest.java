@@ -41,6 +41,17 @@ class TransportTest {
                 + "\"\nstate-dir = \"" + state + "\" }\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off");
     }
 
+    /** A daemon of a fleet on {@code seeds}, on TLS with the fleet's node certificate. */
+    static Config fleetNode(int port, int[] seeds, Path state) {
+        StringBuilder list = new StringBuilder();
+        for (int s : seeds) list.append(list.length() == 0 ? "" : ", ").append("\"127.0.0.1:").append(s).append('"');
+        return Daemon.config(null, ConfigFactory.parseString("fastflux.daemon.seed-nodes = [" + list + "]\npekko.cluster.jmx.enabled = off\n"
+                + "pekko.loglevel = WARNING").withFallback(ConfigFactory.parseString("fastflux.daemon { port = " + port + "\ntls = on\n"
+                + "key-store = \"" + fleet.nodes().get("127.0.0.1") + "\"\ntrust-store = \"" + fleet.trustStore() + "\"\n"
+                + "key-store-password = \"" + PASSWORD + "\"\ntrust-store-password = \"" + PASSWORD + "\"\nstate-dir = \"" + state
+                + "\" }\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off")));
+    }
+
     static int freePort() throws Exception {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
@@ -163,5 +174,46 @@ class TransportTest {
             daemon.terminate();
             daemon.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         }
+    }
+
+    @Test
+    void aFleetOfTwoFormsOverMutualTlsAndAnswersItsClient(@TempDir Path tmp) throws Exception {
+        int a = freePort();
+        int b = freePort();
+        int[] seeds = {a, b};
+        Config ca = fleetNode(a, seeds, tmp.resolve("state-a"));
+        assertEquals("cluster", ca.getString("pekko.actor.provider"));
+        assertEquals("tls-tcp", ca.getString("pekko.remote.artery.transport"));
+        ActorSystem<NodeSupervisor.Command> na = Daemon.start(ca);
+        ActorSystem<NodeSupervisor.Command> nb = Daemon.start(fleetNode(b, seeds, tmp.resolve("state-b")));
+        try {
+            FleetTest.awaitFleetOfTwo(na, nb);
+            Config alice = tls(b, fleet.clients().get("alice"), fleet.trustStore(), PASSWORD, tmp);
+            try (DaemonClient c = new DaemonClient(alice, Duration.ofSeconds(20))) {
+                Protocol.FleetStatusReply f = c.ask(NodeSupervisor.GetFleetStatus::new);
+                assertEquals(java.util.Set.of("127.0.0.1:" + a, "127.0.0.1:" + b), java.util.Arrays.stream(f.nodes())
+                        .map(Protocol.NodeStatus::node).collect(java.util.stream.Collectors.toSet()));
+            }
+        } finally {
+            na.terminate();
+            nb.terminate();
+            na.getWhenTerminated().toCompletableFuture().get(60, java.util.concurrent.TimeUnit.SECONDS);
+            nb.getWhenTerminated().toCompletableFuture().get(60, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
+    void pekkosAbortedConnectionEventBecomesOneLine() {
+        assertEquals("dropped a connection from 127.0.0.1:36058 to the remoting port: its first bytes (01 02 03) are not Pekko"
+                + " Artery's protocol header", RefusedConnections.describe("Aborting connection from 127.0.0.1:36058 because of"
+                + " downstream failure: org.apache.pekko.stream.scaladsl.Framing$FramingException: Stream didn't start with"
+                + " expected magic bytes, got [01 02 03] Connection is rejected. Probably invalid accidental access."));
+        assertEquals("dropped a connection from 10.0.0.5:4000 to the remoting port: bad Artery framing (Stream finished but"
+                + " there was a truncated final frame in the buffer)", RefusedConnections.describe("Aborting connection from"
+                + " 10.0.0.5:4000 because of downstream failure: org.apache.pekko.stream.scaladsl.Framing$FramingException:"
+                + " Stream finished but there was a truncated final frame in the buffer"));
+        assertNull(RefusedConnections.describe("Aborting connection from 127.0.0.1:1 because of downstream failure:"
+                + " org.apache.pekko.remote.artery.ArteryTransport$ShutdownSignal$: ShutdownSignal"), "shutdown is not a refusal");
+        assertNull(RefusedConnections.describe("Closing connection from 127.0.0.1:1 because downstream cancelled stream without failure"));
     }
 }
