@@ -49,7 +49,8 @@ public final class DaemonClient implements AutoCloseable {
             throw new IllegalStateException("no fastflux daemon answers at " + host + ":" + port + (tls != null ? " (" + tls
                     + "; check fastflux.daemon.key-store and trust-store: this client's certificate and the fleet CA)"
                     : Transport.tlsRequired(daemonConfig) ? " over mutual TLS (start one with `fastflux daemon`, with the same fleet CA)"
-                    : " (start one with `fastflux daemon`)"));
+                    : " (start one with `fastflux daemon`; a daemon on mutual TLS answers only a client with fastflux.daemon.tls = on"
+                            + " and a certificate of its fleet)"));
         }
     }
 
