@@ -59,6 +59,18 @@ class DaemonTlsProcessTest {
                 Protocol.Reply submitted = alice.ask(r -> new NodeSupervisor.Submit(TinyJobs.spec(base, tmp.resolve("out2")), r));
                 assertTrue(submitted.ok(), submitted.message());
                 assertEquals("job-0002", submitted.jobId());
+                // A watcher over TLS: the daemon's relay answers on its own connection back to the client.
+                java.util.concurrent.CompletableFuture<Protocol.Progress> first = new java.util.concurrent.CompletableFuture<>();
+                Thread watcher = new Thread(() -> {
+                    try (DaemonClient w = d.client()) {
+                        w.watch("job-0002", first::complete);
+                    } catch (RuntimeException e) {
+                        first.completeExceptionally(e);
+                    }
+                });
+                watcher.setDaemon(true);
+                watcher.start();
+                assertEquals("job-0002", first.get(60, TimeUnit.SECONDS).jobId());
                 Protocol.Reply paused = alice.ask(r -> new NodeSupervisor.Pause("job-0002", r));
                 assertTrue(paused.ok(), paused.message());
                 Protocol.Reply cancelled = alice.ask(r -> new NodeSupervisor.Cancel("job-0001", r));
