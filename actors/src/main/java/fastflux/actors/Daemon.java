@@ -25,7 +25,10 @@ public final class Daemon {
 
     /**
      * The effective configuration: system properties, then {@code file} (application.conf style), then the Pekko
-     * settings of fastflux-pekko.conf, then every reference.conf.
+     * settings of fastflux-pekko.conf, then every reference.conf; with the fleet's cluster settings and the
+     * transport's ({@link Transport}: mutual TLS unless on loopback) derived from {@code fastflux.daemon}.
+     *
+     * @throws IllegalArgumentException when the daemon would listen on a network address without TLS settings
      */
     public static Config config(Path file, Config overrides) {
         Config app = file == null ? ConfigFactory.empty() : ConfigFactory.parseFile(file.toFile());
@@ -35,7 +38,11 @@ public final class Daemon {
                 .withFallback(ConfigFactory.defaultReference()).resolve();
         // A caller that sets the provider itself (the in-process node of `prune`: local) is never made a member.
         if (overrides.hasPath("pekko.actor.provider")) return c;
-        return ConfigFactory.defaultOverrides().withFallback(cluster(c)).withFallback(c);
+        // Mutual TLS whenever the port is reachable from another machine (Transport); refused here, before
+        // anything binds, when its key and trust stores are not configured.
+        Config full = ConfigFactory.defaultOverrides().withFallback(cluster(c)).withFallback(Transport.pekko(c)).withFallback(c);
+        Transport.check(full);
+        return full;
     }
 
     /**
@@ -109,8 +116,8 @@ public final class Daemon {
      */
     public static void runForever(Config c) {
         ActorSystem<NodeSupervisor.Command> system = start(c);
-        system.log().info("fastflux daemon listening on {}; registry in {}", system.address(),
-                c.getString("fastflux.daemon.state-dir"));
+        system.log().info("fastflux daemon listening on {} ({}); registry in {}", system.address(),
+                Transport.tlsRequired(c) ? "mutual TLS" : "plain TCP, loopback only", c.getString("fastflux.daemon.state-dir"));
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         onSignals(system, timeout, sig -> system.terminate());
         system.getWhenTerminated().toCompletableFuture().join();

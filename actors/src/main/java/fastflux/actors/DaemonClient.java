@@ -27,21 +27,43 @@ public final class DaemonClient implements AutoCloseable {
         if (org.slf4j.LoggerFactory.getLogger("org.apache.pekko") instanceof ch.qos.logback.classic.Logger l) {
             l.setLevel(ch.qos.logback.classic.Level.ERROR);
         }
-        // A client is never a cluster member, whatever the daemon's configuration says.
-        Config c = ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.artery.canonical.port = 0\npekko.loglevel = WARNING\n"
-                + "pekko.log-dead-letters = off\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
-                + "pekko.remote.warn-about-direct-use = off").withFallback(daemonConfig);
-        this.system = ActorSystem.create(Behaviors.empty(), "fastflux-client", c);
         String host = daemonConfig.getString("fastflux.daemon.host");
         int port = daemonConfig.getInt("fastflux.daemon.port");
+        // A client is never a cluster member, whatever the daemon's configuration says. The daemon answers on a
+        // connection of its own to the client's address: the one this machine reaches the daemon from.
+        Config c = ConfigFactory.parseString("pekko.actor.provider = remote\npekko.remote.artery.canonical.port = 0\npekko.loglevel = WARNING\n"
+                + "pekko.log-dead-letters = off\npekko.coordinated-shutdown.run-by-jvm-shutdown-hook = off\n"
+                + "pekko.remote.warn-about-direct-use = off\npekko.remote.artery.bind.hostname = \"\"")
+                .withValue("pekko.remote.artery.canonical.hostname", com.typesafe.config.ConfigValueFactory.fromAnyRef(localAddressTowards(host, port)))
+                .withFallback(daemonConfig);
+        this.system = ActorSystem.create(Behaviors.empty(), "fastflux-client", c);
         String path = "pekko://" + Daemon.SYSTEM + "@" + host + ":" + port + "/user";
+        RefusedConnections.LAST_CLIENT_FAILURE.set(null);
         try {
             org.apache.pekko.actor.ActorRef classic = system.classicSystem().actorSelection(path).resolveOne(timeout)
                     .toCompletableFuture().join();
             this.node = Adapter.toTyped(classic);
         } catch (CompletionException e) {
             system.terminate();
-            throw new IllegalStateException("no fastflux daemon answers at " + host + ":" + port + " (start one with `fastflux daemon`)");
+            String tls = RefusedConnections.LAST_CLIENT_FAILURE.get();
+            throw new IllegalStateException("no fastflux daemon answers at " + host + ":" + port + (tls != null ? " (" + tls
+                    + "; check fastflux.daemon.key-store and trust-store: this client's certificate and the fleet CA)"
+                    : Transport.tlsRequired(daemonConfig) ? " over mutual TLS (start one with `fastflux daemon`, with the same fleet CA)"
+                    : " (start one with `fastflux daemon`; a daemon on mutual TLS answers only a client with fastflux.daemon.tls = on"
+                            + " and a certificate of its fleet)"));
+        }
+    }
+
+    /** This machine's address on the route to {@code host} (loopback for a local daemon); no packet is sent. */
+    static String localAddressTowards(String host, int port) {
+        if (Transport.loopback(host)) return "127.0.0.1";
+        try (java.net.DatagramSocket s = new java.net.DatagramSocket()) {
+            s.connect(new java.net.InetSocketAddress(host, port));
+            java.net.InetAddress local = s.getLocalAddress();
+            if (local == null || local.isAnyLocalAddress()) throw new IllegalStateException("no route");
+            return local.getHostAddress();
+        } catch (java.io.IOException | RuntimeException e) {
+            throw new IllegalStateException("cannot reach " + host + ":" + port + " from this machine: " + e.getMessage());
         }
     }
 

@@ -20,6 +20,10 @@ final class DaemonProcess implements AutoCloseable {
     final Path log;
     private Process process;
     private int starts;
+    /** JVM options (-D...) and environment of the daemon's process, and what its clients add to their configuration. */
+    private final List<String> options = new ArrayList<>();
+    private final java.util.Map<String, String> env = new java.util.HashMap<>();
+    private String clientSettings = "";
 
     DaemonProcess(Path stateDir) throws IOException {
         this.stateDir = stateDir;
@@ -36,16 +40,31 @@ final class DaemonProcess implements AutoCloseable {
         return cmd;
     }
 
+    /**
+     * This daemon on mutual TLS with {@code keyStore} (its password from the environment, as documented); its
+     * clients use {@code clientKeyStore}.
+     */
+    DaemonProcess tls(Path keyStore, Path trustStore, String password, Path clientKeyStore) {
+        options.addAll(List.of("-Dfastflux.daemon.tls=on", "-Dfastflux.daemon.key-store=" + keyStore,
+                "-Dfastflux.daemon.trust-store=" + trustStore));
+        env.put("FASTFLUX_TLS_PASSWORD", password);
+        clientSettings = "fastflux.daemon { tls = on\nkey-store = \"" + clientKeyStore + "\"\ntrust-store = \"" + trustStore
+                + "\"\nkey-store-password = \"" + password + "\"\ntrust-store-password = \"" + password + "\" }\n";
+        return this;
+    }
+
     Config clientConfig() {
-        return Daemon.config(null, ConfigFactory.parseString("fastflux.daemon.port = " + port));
+        return Daemon.config(null, ConfigFactory.parseString(clientSettings + "fastflux.daemon.port = " + port));
     }
 
     /** Starts the daemon and waits until its port accepts connections. */
     void start() throws Exception {
         List<String> cmd = java("fastflux.cli.Main", "daemon", "--port", Integer.toString(port));
         cmd.add(1, "-Dfastflux.daemon.state-dir=" + stateDir);
+        cmd.addAll(1, options);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+        pb.environment().putAll(env);
         Files.writeString(log, "==== start " + (++starts) + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
         process = pb.start();
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

@@ -54,6 +54,11 @@ class DaemonProcessTest {
             }
             String log = d.logText();
             assertTrue(log.contains("malformed fastflux message"), "the bad payloads were logged:\n" + log);
+            // One line for each of the two raw connections that do not start with Artery's header (the third starts
+            // with AKKA, the header's magic).
+            long dropped = log.lines().filter(l -> l.contains("dropped a connection from 127.0.0.1:")
+                    && l.contains(" to the remoting port: its first bytes (") && l.endsWith(") are not Pekko Artery's protocol header")).count();
+            assertEquals(2, dropped, "one line per connection without the header:\n" + log);
         }
     }
 
