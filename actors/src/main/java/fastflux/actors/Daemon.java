@@ -74,10 +74,18 @@ public final class Daemon {
                 .withValue("pekko.cluster.seed-nodes", ConfigValueFactory.fromIterable(addresses));
     }
 
+    private static java.util.List<String> allowedRoots(Config d) {
+        java.util.List<String> roots = new java.util.ArrayList<>(d.getStringList("allowed-roots"));
+        String home = System.getProperty("fastflux.home");
+        if (home != null) roots.add(Path.of(home, "models").toString()); // the embedded models, read by default jobs
+        return roots;
+    }
+
     public static NodeSupervisor.Settings settings(Config c, DeviceShard.FailureInjector failures) {
         Config d = c.getConfig("fastflux.daemon");
         return new NodeSupervisor.Settings(Path.of(d.getString("state-dir")), d.getInt("watcher-buffer"), d.getInt("max-restarts"),
-                d.getDuration("restart-window"), "fastflux.daemon.shard-dispatcher", failures);
+                d.getDuration("restart-window"), "fastflux.daemon.shard-dispatcher", failures,
+                AllowedRoots.of(allowedRoots(d)));
     }
 
     /**

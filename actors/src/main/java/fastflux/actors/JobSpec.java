@@ -273,7 +273,23 @@ public final class JobSpec implements WireMessage {
 
     /** Everything that can be checked before the job takes the device; the message says what is wrong. */
     public void validate() {
+        validate(null);
+    }
+
+    /**
+     * As {@link #validate()}, first checking every path of the job against {@code roots} (null: unconfined, as a
+     * command run by its user is), before any file is touched.
+     */
+    public void validate(AllowedRoots roots) {
         validateOptions();
+        if (roots != null) {
+            roots.require("model", model());
+            roots.require("out", out());
+            roots.require("calib-file", calibFile());
+            roots.require("reuse-from", reuseFrom());
+            roots.require("eval-prompts", evalPrompts());
+            roots.require("importance-from", options().importanceFrom() == null ? null : options().importanceFrom().toString());
+        }
         String model = model();
         String importanceFrom = options().importanceFrom() == null ? null : options().importanceFrom().toString();
         Path m = Path.of(model);
@@ -281,6 +297,7 @@ public final class JobSpec implements WireMessage {
         if (!Files.isRegularFile(m.resolve("model.safetensors")) || !Files.isRegularFile(m.resolve("config.json"))) {
             throw new IllegalArgumentException("model directory " + model + " has no model.safetensors and config.json");
         }
+        fastflux.model.ModelDir.readParams(m); // a malformed config.json is named at submit, not when the job starts
         if (importanceFrom != null) {
             if (!Files.isRegularFile(Path.of(importanceFrom))) {
                 throw new IllegalArgumentException("importance file " + importanceFrom + " does not exist");

@@ -68,7 +68,13 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
      * watchers are buffered, how shards are made and restarted.
      */
     public record Settings(Path stateDir, int watcherBuffer, int maxRestarts, Duration restartWindow,
-                           String shardDispatcher, DeviceShard.FailureInjector failures) {
+                           String shardDispatcher, DeviceShard.FailureInjector failures, AllowedRoots allowedRoots) {
+        /** A node whose jobs may use any path (tests, and the in-process node of a command run by its user). */
+        public Settings(Path stateDir, int watcherBuffer, int maxRestarts, Duration restartWindow, String shardDispatcher,
+                        DeviceShard.FailureInjector failures) {
+            this(stateDir, watcherBuffer, maxRestarts, restartWindow, shardDispatcher, failures, null);
+        }
+
         /**
          * The production shard: supervised by restart (each restart reloads the checkpoint), limited; stopped on the
          * job's own faults ({@link DeviceShard#JOB_FAULTS}), which a restart would only meet again.
@@ -87,7 +93,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
 
         /** The same node with its job queue in memory only: nothing written, nothing resumed from a registry. */
         public Settings inMemory() {
-            return new Settings(null, watcherBuffer, maxRestarts, restartWindow, shardDispatcher, failures);
+            return new Settings(null, watcherBuffer, maxRestarts, restartWindow, shardDispatcher, failures, null);
         }
 
         Props shardProps() {
@@ -150,7 +156,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private Behavior<Command> onSubmit(Submit s) {
         try {
             if (s.spec() == null) throw new IllegalArgumentException("no job spec");
-            s.spec().validate();
+            s.spec().validate(settings.allowedRoots());
             for (JobRegistry.Job j : jobs) {
                 if (j.active() && RealPaths.same(j.spec.out(), s.spec().out())) {
                     throw new IllegalArgumentException("job " + j.id + " (" + j.state() + ") already writes to " + j.spec.out()

@@ -72,6 +72,7 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new DaemonCommands.WatchCmd());
         cl.addSubcommand(new HelpCommand());
         cl.addSubcommand(new CompletionCommand());
+        cl.addSubcommand(new CertsCommand());
         cl.setExpandAtFiles(false); // an argument is what it says: "@x" is not the contents of file x
         cl.setUsageHelpWidth(110);
         cl.setUsageHelpLongOptionsMaxWidth(32);

@@ -53,6 +53,12 @@ final class DaemonProcess implements AutoCloseable {
         return this;
     }
 
+    /** A JVM option of the daemon's process, e.g. {@code -Dfastflux.daemon.allowed-roots.0=DIR}. */
+    DaemonProcess option(String jvmOption) {
+        options.add(jvmOption);
+        return this;
+    }
+
     Config clientConfig() {
         return Daemon.config(null, ConfigFactory.parseString(clientSettings + "fastflux.daemon.port = " + port));
     }
@@ -61,6 +67,10 @@ final class DaemonProcess implements AutoCloseable {
     void start() throws Exception {
         List<String> cmd = java("fastflux.cli.Main", "daemon", "--port", Integer.toString(port));
         cmd.add(1, "-Dfastflux.daemon.state-dir=" + stateDir);
+        // jobs of these tests live wherever the build runs; confinement itself is DaemonConfinementProcessTest's
+        if (options.stream().noneMatch(o -> o.startsWith("-Dfastflux.daemon.allowed-roots"))) {
+            cmd.add(1, "-Dfastflux.daemon.allowed-roots.0=/");
+        }
         cmd.addAll(1, options);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));

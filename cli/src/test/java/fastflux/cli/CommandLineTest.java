@@ -144,4 +144,28 @@ class CommandLineTest {
             system.getWhenTerminated().toCompletableFuture().get(30, java.util.concurrent.TimeUnit.SECONDS);
         }
     }
+
+    @Test
+    void certsMakesAFleetWhoseStoresOpenWithThePassword(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        java.nio.file.Path password = java.nio.file.Files.writeString(tmp.resolve("password"), "fleet-secret\n");
+        MainTest.Outcome r = run("certs", "--out", tmp.resolve("fleet").toString(), "--node", "127.0.0.1,10.0.0.2",
+                "--client", "alice", "--password-file", password.toString());
+        assertEquals(0, r.status(), r.err());
+        for (String f : new String[] {"ca.p12", "truststore.p12", "node-127.0.0.1.p12", "node-10.0.0.2.p12", "client-alice.p12"}) {
+            java.nio.file.Path p = tmp.resolve("fleet").resolve(f);
+            assertTrue(r.out().contains(p.toString()) || f.equals("ca.p12"), r.out());
+            java.security.KeyStore ks = java.security.KeyStore.getInstance("PKCS12");
+            try (var in = java.nio.file.Files.newInputStream(p)) {
+                ks.load(in, "fleet-secret".toCharArray());
+            }
+            assertTrue(ks.size() > 0, f);
+        }
+        MainTest.Outcome again = run("certs", "--out", tmp.resolve("fleet").toString(), "--node", "127.0.0.1",
+                "--password-file", password.toString());
+        assertEquals(1, again.status(), "an existing CA is never replaced");
+        MainTest.Outcome weak = run("certs", "--out", tmp.resolve("other").toString(), "--node", "127.0.0.1",
+                "--password-file", java.nio.file.Files.writeString(tmp.resolve("short"), "abc").toString());
+        assertEquals(1, weak.status());
+        assertTrue(weak.err().contains("6 characters"), weak.err());
+    }
 }
