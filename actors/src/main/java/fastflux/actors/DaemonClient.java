@@ -20,9 +20,11 @@ public final class DaemonClient implements AutoCloseable {
     private final ActorSystem<Void> system;
     private final ActorRef<NodeSupervisor.Command> node;
     private final Duration timeout;
+    private final Config daemonConfig;
 
     public DaemonClient(Config daemonConfig, Duration timeout) {
         this.timeout = timeout;
+        this.daemonConfig = daemonConfig;
         // A command-line client: Pekko's own chatter (connection set-up and tear-down) is noise here.
         if (org.slf4j.LoggerFactory.getLogger("org.apache.pekko") instanceof ch.qos.logback.classic.Logger l) {
             l.setLevel(ch.qos.logback.classic.Level.ERROR);
@@ -84,7 +86,36 @@ public final class DaemonClient implements AutoCloseable {
     static final long LATE_TERMINAL_MS = 2000;
     private static final java.util.concurrent.atomic.AtomicLong WATCHERS = new java.util.concurrent.atomic.AtomicLong();
 
+    /** How long a watch whose relay is gone waits for the daemon to answer again before saying it went away. */
+    static final Duration RECONNECT = Duration.ofSeconds(5);
+
     public Protocol.Progress watch(String jobId, Consumer<Protocol.Progress> onEvent) {
+        try {
+            return watchOnce(jobId, onEvent);
+        } catch (RelayLost lost) {
+            // The relay's death notice also comes to a client that was stopped (SIGSTOP, a suspended machine) for longer
+            // than the failure detector allows, and the daemon has dropped it in turn: ask again on a fresh connection
+            // before saying the daemon went away, and watch on from there.
+            DaemonClient fresh;
+            try {
+                fresh = new DaemonClient(daemonConfig, RECONNECT.compareTo(timeout) < 0 ? RECONNECT : timeout);
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("lost the daemon (it stopped or was killed)");
+            }
+            try (fresh) {
+                return fresh.watch(jobId, onEvent);
+            }
+        }
+    }
+
+    /** The daemon side's relay went away without a final event. */
+    private static final class RelayLost extends RuntimeException {
+        RelayLost() {
+            super("the watch's relay is gone", null, false, false);
+        }
+    }
+
+    private Protocol.Progress watchOnce(String jobId, Consumer<Protocol.Progress> onEvent) {
         CompletableFuture<Protocol.Progress> end = new CompletableFuture<>();
         Behavior<Protocol.WatchEvent> watcher = Behaviors.setup(ctx -> {
             boolean[] watching = {false};
@@ -106,8 +137,7 @@ public final class DaemonClient implements AutoCloseable {
                         // The relay stops right after sending the terminal event, and over the wire Pekko does not
                         // order that message before the death notice: give a late terminal event a moment to win.
                         CompletableFuture.delayedExecutor(LATE_TERMINAL_MS, java.util.concurrent.TimeUnit.MILLISECONDS)
-                                .execute(() -> end.completeExceptionally(
-                                        new IllegalStateException("lost the daemon (it stopped or was killed)")));
+                                .execute(() -> end.completeExceptionally(new RelayLost()));
                         return Behaviors.same();
                     })
                     .build();
