@@ -22,19 +22,14 @@ import picocli.CommandLine.Spec;
         description = "experiment paper-tables: the paper's Tables 4-6 and Figures 6-7 at Shapes scale (hours; resumable)")
 final class ExperimentCommand implements Callable<Integer> {
     /**
-     * The ablations' default ratio: on the 12-block Shapes model, 4 blocks. The paper's ablations replace 5 of FLUX.1's
-     * 57. Here the blocks the importance ranking replaces first are so cheap that at 0.2 (2 blocks) and, since the
-     * 192-image probe, at 0.25 (3 blocks) the full method keeps nearly everything, and deletion with the same training
-     * lands within the evaluation's noise of it (dev 0.013 ± 0.039 at 0.25); at 0.33 deletion falls 0.10-0.13 behind
-     * (README, "The paper's tables").
+     * The ablations' default ratio: on the 12-block Shapes model, 4 blocks; below it the blocks replaced first are so
+     * cheap that the ablations' gaps are the evaluation's noise (docs/method.md, "Ratios on 12 blocks").
      */
     static final double ABLATION_RATIO = 0.33;
 
     /**
-     * Table 4's default ratio: 5 of 12 blocks, the paper's ablation count. At 4 the least-squares linears alone keep
-     * so much that the gap sandwich training adds (0.03-0.06 overall) is the size of the judge's noise between seed
-     * bases. The fifth block ({@code single_blocks.5}) costs the untrained linears 0.18 more on dev (0.585 → 0.407)
-     * and the full method 0.16, so training now wins back 0.07 ± 0.04 (README, "Table 4 at 42 %").
+     * Table 4's default ratio: 5 of 12 blocks, the paper's ablation count; at 4 the untrained linears keep so much that
+     * what sandwich training adds is the judge's noise (docs/results.md, "Table 4 at 42 %").
      */
     static final double TABLE4_RATIO = 0.42;
 

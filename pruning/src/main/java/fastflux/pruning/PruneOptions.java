@@ -22,8 +22,7 @@ public final class PruneOptions {
 
     /**
      * The neighbours' LoRA rank (alpha the same, so the adapters' scale is 1). Rank 2 of the Shapes model's width 128
-     * is 1.6 %, the share a rank of 32–64 is of FLUX.1's 3072. At rank 8 (6 %) the 20 % model scored 0.027 ± 0.012
-     * lower (paired over three seed bases; README: "The paper's tables"); for FLUX.1 pass
+     * is 1.6 %, the share a rank of 32–64 is of FLUX.1's 3072 (docs/method.md, "Sandwich training"); for FLUX.1 pass
      * {@code --lora-rank 32 --lora-alpha 32} or so.
      */
     public static final int DEFAULT_LORA_RANK = 2;
@@ -31,8 +30,8 @@ public final class PruneOptions {
     /**
      * The sandwich trainer's learning rate for the replaced blocks' linears, a tenth of the adapters' (1e-3). Adam's
      * first updates move every weight by about the rate whatever its gradient, and a linear starts at its
-     * least-squares optimum with inputs of large norm: at the adapters' rate, the 33 % run's overlap sandwich around
-     * {@code double_blocks.2} jumped from loss 0.21 to 11.2 in one step (README: "Sandwich training's learning rates").
+     * least-squares optimum with inputs of large norm, so at the adapters' rate one step can throw it far from there
+     * (docs/method.md, "Sandwich training").
      */
     public static final double DEFAULT_LINEAR_LR = 1e-4;
 
