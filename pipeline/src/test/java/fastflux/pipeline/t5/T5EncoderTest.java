@@ -155,6 +155,12 @@ class T5EncoderTest {
     }
 
     @Test
+    void aFolderWithoutWeightsIsNamed(@TempDir Path tmp) {
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> T5Checkpoint.open(tmp));
+        assertTrue(e.getMessage().contains(tmp.toString()) && e.getMessage().contains(T5Checkpoint.INDEX), e.getMessage());
+    }
+
+    @Test
     void shardedCheckpointLoadsAsOneFile(@TempDir Path tmp) throws IOException {
         Path dir = tmp.resolve("text_encoder_2");
         Files.createDirectories(dir);
