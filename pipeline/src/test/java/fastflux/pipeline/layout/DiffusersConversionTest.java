@@ -3,6 +3,7 @@ package fastflux.pipeline.layout;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.types.Shape;
+import com.google.gson.JsonParser;
 import fastflux.model.FluxModel;
 import fastflux.model.ModelDir;
 import fastflux.model.io.DType;
@@ -10,6 +11,7 @@ import fastflux.model.io.SafetensorsReader;
 import fastflux.model.io.SafetensorsWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.Map;
 import java.util.Set;
@@ -74,7 +76,7 @@ class DiffusersConversionTest {
                     float[] v = r.readFloats(key);
                     long[] shape = r.info(key).shape();
                     if (key.equals("single_transformer_blocks.0.proj_mlp.bias")) {
-                        w.add(key, DType.BF16, new long[] {v.length - 1}, java.util.Arrays.copyOf(v, v.length - 1));
+                        w.add(key, DType.BF16, new long[] {v.length - 1}, Arrays.copyOf(v, v.length - 1));
                     } else {
                         w.add(key, DType.BF16, shape, v);
                     }
@@ -95,7 +97,7 @@ class DiffusersConversionTest {
     }
 
     private static String shardOf(String key) throws Exception {
-        var index = com.google.gson.JsonParser.parseString(
+        var index = JsonParser.parseString(
                 Files.readString(LayoutFixture.TRANSFORMER.resolve(DiffusersTransformer.INDEX_FILE))).getAsJsonObject();
         return index.getAsJsonObject("weight_map").get(key).getAsString();
     }
