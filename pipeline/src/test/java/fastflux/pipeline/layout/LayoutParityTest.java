@@ -134,4 +134,23 @@ class LayoutParityTest {
             assertArrayEquals(bfl[1], run(other)[1], other + " latents");
         }
     }
+
+    @Test
+    void diffusersLoadsInFp16() {
+        try (NDManager m = NDManager.newBaseManager();
+             SafetensorsReader ex = SafetensorsReader.open(LayoutFixture.EXPECTED)) {
+            FluxModel model = FluxCheckpoint.open(LayoutFixture.DIFFUSERS).load(m, DataType.FLOAT16);
+            assertEquals(DataType.FLOAT16, model.dtype());
+            assertEquals(DataType.FLOAT16, model.params().get("double_blocks.0.img_attn.qkv.weight").value().getDataType());
+            long b = 2;
+            FluxInputs in = new FluxInputs(ex.load("img_packed", m, DataType.FLOAT16),
+                    ex.load("img_ids", m, DataType.FLOAT32), ex.load("t5_hidden", m, DataType.FLOAT16),
+                    ex.load("txt_ids", m, DataType.FLOAT32), m.full(new Shape(b), ex.readFloats("timesteps")[0]),
+                    ex.load("clip_pooled", m, DataType.FLOAT16), m.full(new Shape(b), GUIDANCE));
+            float[] got = model.forward(in).toType(DataType.FLOAT32, false).toFloatArray();
+            double err = maxAbsDiff(expected("velocity_step0"), got);
+            System.out.printf("diffusers fp16 velocity_step0 max abs error %.3g%n", err);
+            assertTrue(err <= 2e-2, "fp16 velocity_step0 max abs error " + err);
+        }
+    }
 }
