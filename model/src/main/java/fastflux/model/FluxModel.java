@@ -50,7 +50,8 @@ public final class FluxModel extends Module {
         return dtype;
     }
 
-    void setDtype(DataType dtype) {
+    /** Records the dtype the weights were loaded in, for loaders outside this package (other checkpoint layouts). */
+    public void setDtype(DataType dtype) {
         this.dtype = dtype;
     }
 
