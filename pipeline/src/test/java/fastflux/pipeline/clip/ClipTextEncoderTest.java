@@ -113,6 +113,35 @@ class ClipTextEncoderTest {
     }
 
     @Test
+    void saveAndLoadRoundTrip(@TempDir Path tmp) {
+        long[][] ids = ClipFixture.expectedIds();
+        Path file = tmp.resolve("model.safetensors");
+        try (NDManager m = NDManager.newBaseManager("PyTorch");
+             ClipTextEncoder encoder = ClipTextEncoder.load(ClipFixture.TEXT_ENCODER, m)) {
+            SafetensorsWriter w = new SafetensorsWriter();
+            encoder.params().forEach((name, p) -> w.add(name, p.value(), DType.F32));
+            w.write(file);
+            try (ClipTextEncoder reloaded = ClipTextEncoder.load(encoder.config(), file, m);
+                 ClipTextEncoder.Output a = encoder.forward(ids, m);
+                 ClipTextEncoder.Output b = reloaded.forward(ids, m)) {
+                assertArrayEquals(a.hidden().toFloatArray(), b.hidden().toFloatArray());
+                assertArrayEquals(a.pooled().toFloatArray(), b.pooled().toFloatArray());
+            }
+        }
+    }
+
+    @Test
+    void quickGeluIsXTimesSigmoidOf1702X() {
+        float[] x = {-2f, 0f, 1f, 3f};
+        try (NDManager m = NDManager.newBaseManager("PyTorch")) {
+            float[] y = ClipEncoderLayer.quickGelu(fastflux.model.Tensors.create(m, x, new Shape(x.length))).toFloatArray();
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(x[i] / (1 + Math.exp(-1.702 * x[i])), y[i], 1e-6, "x = " + x[i]);
+            }
+        }
+    }
+
+    @Test
     void causalMaskIsZeroOnAndBelowTheDiagonal() {
         try (NDManager m = NDManager.newBaseManager("PyTorch")) {
             float[] mask = ClipEncoderLayer.causalMask(m, 3).toFloatArray();
