@@ -148,7 +148,8 @@ public final class ClipTextEncoder extends Module implements AutoCloseable {
         }
         NDManager outer = ids.getManager();
         try (NDManager scope = outer.newSubManager()) {
-            NDArray idx = scope.create(flat, new Shape(b, l));
+            NDArray idx = ids.duplicate(); // a copy in the scope, so the embedding lookup's result lands there too
+            idx.attach(scope);
             NDArray positions = scope.arange(0L, (long) l, 1L, DataType.INT64);
             NDArray x = Embedding.embedding(idx, tokenEmbedding.value(), SparseFormat.DENSE).singletonOrThrow()
                     .add(Embedding.embedding(positions, positionEmbedding.value(), SparseFormat.DENSE).singletonOrThrow());
