@@ -60,9 +60,9 @@ public final class AutoEncoder extends Module {
     }
 
     /**
-     * The latent: the encoder's Gaussian's mean, then {@code (z - shift_factor) * scale_factor}. (The BFL
-     * reference's {@code DiagonalGaussian} samples by default; FLUX's image-to-image uses the latent as given here
-     * and the fixtures record the mean.)
+     * The latent: the encoder's Gaussian's mean, then {@code (z - shift_factor) * scale_factor}. The BFL
+     * reference's {@code DiagonalGaussian} samples by default ({@code sample=True}); its deterministic mode takes the
+     * mean, which is what the reference fixtures record. {@link #encode(NDArray, NDArray)} samples with given noise.
      */
     // image [B, in_channels, H, W] -> [B, z_channels, H/8, W/8] fp32
     public NDArray encode(NDArray image) {

@@ -3,6 +3,7 @@ package fastflux.pipeline.vae;
 import static org.junit.jupiter.api.Assertions.*;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.BaseNDManager;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonObject;
@@ -14,6 +15,7 @@ import fastflux.model.io.SafetensorsReader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -107,7 +109,7 @@ class AutoEncoderTest {
             NDArray latents = read(PIPELINE.resolve("expected.safetensors"), "latents_final", m);
             NDArray full = AutoEncoder.loadBfl(BFL_AE, pipelineParams(), m, DataType.FLOAT32).decode(latents);
             AutoEncoder half = AutoEncoder.loadBfl(BFL_AE, pipelineParams(), m, DataType.FLOAT16);
-            assertEquals(DataType.FLOAT16, half.decoder().midAttention().params().values().iterator().next().value().getDataType());
+            assertEquals(DataType.FLOAT16, half.dtype());
             NDArray image = half.decode(latents);
             assertEquals(DataType.FLOAT32, image.getDataType());
             double err = maxAbsDiff(full, image);
@@ -129,6 +131,22 @@ class AutoEncoderTest {
             assertTrue(maxAbsDiff(whole, tiled) <= 1e-6, "tiled attention max abs difference " + maxAbsDiff(whole, tiled));
         } finally {
             Attention.maxScoreElements = saved;
+        }
+    }
+
+    @Test
+    void aForwardLeavesOnlyItsResult() throws IOException {
+        try (NDManager weights = NDManager.newBaseManager(); NDManager calls = weights.newSubManager()) {
+            AutoEncoder ae = AutoEncoder.loadBfl(BFL_AE, pipelineParams(), weights, DataType.FLOAT32);
+            int held = ((BaseNDManager) weights).getManagedArrays().size();
+            NDArray latents = read(PIPELINE.resolve("expected.safetensors"), "latents_final", calls);
+            NDArray image = ae.decode(latents);
+            NDArray latent = ae.encode(image);
+            List<NDArray> left = ((BaseNDManager) calls).getManagedArrays();
+            assertEquals(3, left.size(), "arrays left in the caller's manager");
+            assertTrue(left.containsAll(List.of(latents, image, latent)), "the input and the results");
+            // getManagedArrays counts sub-managers' arrays too: the weights' manager holds the weights and those three.
+            assertEquals(held + 3, ((BaseNDManager) weights).getManagedArrays().size(), "arrays left beside the weights");
         }
     }
 
