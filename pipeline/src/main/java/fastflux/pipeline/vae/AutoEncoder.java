@@ -4,6 +4,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
+import ai.djl.ndarray.types.Shape;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import fastflux.model.Module;
@@ -92,6 +93,7 @@ public final class AutoEncoder extends Module {
     /** The encoder's raw output: the Gaussian's mean and log-variance stacked on the channels, in fp32. */
     // image [B, in_channels, H, W] -> [B, 2 z_channels, H/8, W/8] fp32
     public NDArray moments(NDArray image) {
+        requireChannels("image", image, params.inChannels());
         try (NDArray x = image.toType(dtype, true)) {
             NDArray out = encoder.forward(x);
             if (out.getDataType() == DataType.FLOAT32) return out;
@@ -111,6 +113,7 @@ public final class AutoEncoder extends Module {
     /** The image: {@code latent / scale_factor + shift_factor}, then the decoder (not clamped). */
     // latent [B, z_channels, h, w] -> [B, out_ch, 8h, 8w] fp32
     public NDArray decode(NDArray latent) {
+        requireChannels("latent", latent, params.zChannels());
         NDArray z;
         try (NDArray l32 = latent.toType(DataType.FLOAT32, true); NDArray unscaled = Tensors.div(l32, (float) params.scaleFactor());
              NDArray shifted = Tensors.add(unscaled, (float) params.shiftFactor())) {
@@ -122,6 +125,13 @@ public final class AutoEncoder extends Module {
             try (out) {
                 return out.toType(DataType.FLOAT32, true);
             }
+        }
+    }
+
+    private static void requireChannels(String what, NDArray x, int channels) {
+        Shape s = x.getShape();
+        if (s.dimension() != 4 || s.get(1) != channels) {
+            throw new IllegalArgumentException("the autoencoder takes a " + what + " [B, " + channels + ", H, W], got " + s);
         }
     }
 

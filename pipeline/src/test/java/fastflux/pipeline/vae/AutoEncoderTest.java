@@ -75,6 +75,17 @@ class AutoEncoderTest {
     }
 
     @Test
+    void inputsOfTheWrongShapeAreRefused() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            AutoEncoder ae = new AutoEncoder(AutoEncoderParams.named("tiny"));
+            var e = assertThrows(IllegalArgumentException.class, () -> ae.decode(m.zeros(new ai.djl.ndarray.types.Shape(1, 4, 8, 8))));
+            assertTrue(e.getMessage().contains("latent [B, 16, H, W], got (1, 4, 8, 8)"), e.getMessage());
+            e = assertThrows(IllegalArgumentException.class, () -> ae.encode(m.zeros(new ai.djl.ndarray.types.Shape(3, 32, 32))));
+            assertTrue(e.getMessage().contains("image [B, 3, H, W]"), e.getMessage());
+        }
+    }
+
+    @Test
     void sampledEncodeWithZeroNoiseIsTheMean() throws IOException {
         try (NDManager m = NDManager.newBaseManager()) {
             AutoEncoder ae = AutoEncoder.loadBfl(TINY.resolve("model.safetensors"), tinyParams(), m, DataType.FLOAT32);
