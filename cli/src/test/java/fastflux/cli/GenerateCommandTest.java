@@ -40,6 +40,7 @@ class GenerateCommandTest {
             Path fromDiffusers = tmp.resolve("d/image-" + k + ".png"), fromBfl = tmp.resolve("b/image-" + k + ".png");
             assertArrayEquals(Files.readAllBytes(fromDiffusers), Files.readAllBytes(fromBfl), "image-" + k);
             int levels = maxLevelDiff(ImageIO.read(FIXTURE.resolve("image-" + k + ".png").toFile()), ImageIO.read(fromDiffusers.toFile()));
+            System.out.printf("generate image-%d: %d levels from the reference PNG%n", k, levels);
             assertTrue(levels <= 1, "image-" + k + " differs from the reference by " + levels + " levels");
         }
         assertFalse(Files.exists(tmp.resolve("d/image.png")), "several prompts are written as image-K.png");

@@ -189,4 +189,15 @@ class FluxPipelineTest {
             assertArrayEquals(one.toFloatArray(), two.get(1).toFloatArray());
         }
     }
+
+    @Test
+    void noPipelineClassPassesAJavaNumberToATensorOp() throws Exception {
+        Path classes = fastflux.model.NumberOpsTest.classesDir(FluxPipeline.class).resolve("fastflux/pipeline");
+        try (var files = Files.list(classes)) {
+            for (Path c : files.filter(f -> f.toString().endsWith(".class")).toList()) {
+                String bytes = new String(Files.readAllBytes(c), java.nio.charset.StandardCharsets.ISO_8859_1);
+                assertFalse(bytes.contains("(Ljava/lang/Number;)Lai/djl/ndarray/NDArray;"), c + ": use Tensors.add/mul/div/addi/muli instead");
+            }
+        }
+    }
 }
