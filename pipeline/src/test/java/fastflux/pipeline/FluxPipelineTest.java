@@ -106,6 +106,20 @@ class FluxPipelineTest {
     }
 
     @Test
+    void inFp16TheDecodedImageStaysWithin2eMinus2OfFp32() {
+        FluxPipeline p = FluxPipeline.open(DIFFUSERS, new FluxPipeline.Options(null, null, DataType.FLOAT16));
+        try (NDManager m = NDManager.newBaseManager();
+             NDArray noise = FluxPipeline.readNoise(FIXTURE.resolve("inputs.safetensors"), m);
+             NDArray image = p.images(PROMPTS, noise, SETTINGS, (k, x) -> {})) {
+            float[] half = image.toType(DataType.FLOAT32, false).toFloatArray();
+            for (float v : half) assertTrue(Float.isFinite(v), "finite in fp16");
+            double err = maxAbsDiff(run(Layout.DIFFUSERS).image(), half);
+            System.out.printf("fp16 image max abs error against fp32 %.3g%n", err);
+            assertTrue(err <= 2e-2, "fp16 image max abs error " + err);
+        }
+    }
+
+    @Test
     void bothLayoutsGiveTheSameBytes() {
         Run d = run(Layout.DIFFUSERS), b = run(Layout.BFL);
         assertArrayEquals(d.image(), b.image());
