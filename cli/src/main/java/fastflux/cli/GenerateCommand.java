@@ -161,6 +161,11 @@ final class GenerateCommand implements Callable<Integer> {
                 guidance != null ? (float) (double) guidance : d.guidance(),
                 maxSequenceLength != null ? maxSequenceLength : d.maxSequenceLength());
         List<RgbImage> images;
+        // one bar for the batch: every image of the call advances through the sampler steps together
+        ProgressBar bar = new ProgressBar("generate", System.err);
+        int totalSteps = settings.steps();
+        FluxPipeline.StepListener progress = (k, x) -> bar.update(k + 1, totalSteps,
+                prompts.size() + " image(s), step " + (k + 1) + "/" + totalSteps);
         if (noise != null) {
             try (NDManager m = NDManager.newBaseManager(); NDArray x = FluxPipeline.readNoise(noise, m)) {
                 long[] s = x.getShape().getShape();
@@ -173,12 +178,13 @@ final class GenerateCommand implements Callable<Integer> {
                 if (s[0] != prompts.size()) {
                     throw new IllegalArgumentException("--noise " + noise + " holds " + s[0] + " rows for " + prompts.size() + " prompt(s)");
                 }
-                images = pipeline.generate(prompts, x, settings.withSize(w, h));
+                images = pipeline.generate(prompts, x, settings.withSize(w, h), progress);
             }
         } else {
             pipeline.requireValidSize(settings.width(), settings.height());
-            images = pipeline.generate(prompts, seed != null ? seed : 0, settings);
+            images = pipeline.generate(prompts, seed != null ? seed : 0, settings, progress);
         }
+        bar.done();
         List<Path> files = outputs(prompts.size());
         for (int k = 0; k < images.size(); k++) images.get(k).writePng(files.get(k));
         System.out.println("wrote " + images.size() + " image(s) of " + images.get(0).width() + "x" + images.get(0).height()

@@ -371,17 +371,27 @@ public final class FluxPipeline {
 
     /** Images for the prompts, image k from seed {@code seed + k}, as the reference CLI saves them. */
     public List<RgbImage> generate(List<String> prompts, long seed, Settings settings) {
+        return generate(prompts, seed, settings, null);
+    }
+
+    /** As above, {@code listener} (may be null) told after each sampler step. */
+    public List<RgbImage> generate(List<String> prompts, long seed, Settings settings, StepListener listener) {
         requireValidSize(settings.width(), settings.height());
         long[] seeds = new long[prompts.size()];
         for (int k = 0; k < seeds.length; k++) seeds[k] = seed + k;
         try (NDManager m = NDManager.newBaseManager(); NDArray noise = noise(seeds, settings.width(), settings.height(), m)) {
-            return generate(prompts, noise, settings);
+            return generate(prompts, noise, settings, listener);
         }
     }
 
     /** Images for the prompts from given noise [B, C, h, w], one row per prompt; the noise sets the size. */
     public List<RgbImage> generate(List<String> prompts, NDArray noise, Settings settings) {
-        try (NDArray images = images(prompts, noise, settings, null)) {
+        return generate(prompts, noise, settings, null);
+    }
+
+    /** As above, {@code listener} (may be null) told after each sampler step. */
+    public List<RgbImage> generate(List<String> prompts, NDArray noise, Settings settings, StepListener listener) {
+        try (NDArray images = images(prompts, noise, settings, listener)) {
             return RgbImage.fromDecoded(images);
         }
     }
