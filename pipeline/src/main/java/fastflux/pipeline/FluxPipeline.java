@@ -233,6 +233,40 @@ public final class FluxPipeline {
     public void requireValidSize(int width, int height) {
         requireMultiple("width", width);
         requireMultiple("height", height);
+        requireFits(width, height, availableBytes());
+    }
+
+    /**
+     * The decoder's activations at full resolution, the largest of a generation: about six live maps of
+     * {@code channels(0)} channels at W x H (a ResNet block's input, norm, convolution and residual, the upsampling's
+     * output), per image, in the compute dtype.
+     */
+    public long decodeBytes(int width, int height) {
+        long bytes = dtype == DataType.FLOAT16 ? 2 : 4;
+        return 6L * aeParams.channels(0) * width * height * bytes;
+    }
+
+    /** Refuses a size whose decode alone would not fit in {@code available} bytes (negative: not known, no check). */
+    void requireFits(int width, int height, long available) {
+        long need = decodeBytes(width, height);
+        if (available < 0 || need <= available) return;
+        throw new IllegalArgumentException(String.format(java.util.Locale.ROOT, "a %dx%d image needs about %.1f GB to "
+                + "decode, more than the %.1f GB this machine has available: ask for a smaller --width/--height",
+                width, height, need / 1e9, available / 1e9));
+    }
+
+    /** MemAvailable of /proc/meminfo, or -1 where it cannot be read. */
+    static long availableBytes() {
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/meminfo"))) {
+                if (line.startsWith("MemAvailable:")) {
+                    return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+                }
+            }
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux: no check
+        }
+        return -1;
     }
 
     private void requireMultiple(String what, int v) {

@@ -120,6 +120,18 @@ class FluxPipelineTest {
     }
 
     @Test
+    void aSizeWhoseDecodeCannotFitIsRefusedBeforeAnyWork() {
+        FluxPipeline p = FluxPipeline.open(DIFFUSERS);
+        long need = p.decodeBytes(1024, 1024);
+        assertEquals(6L * p.autoEncoderParams().channels(0) * 1024 * 1024 * 4, need);
+        p.requireFits(1024, 1024, need);
+        p.requireFits(1024, 1024, -1);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> p.requireFits(1024, 1024, need - 1));
+        assertTrue(e.getMessage().startsWith("a 1024x1024 image needs about") && e.getMessage().contains("--width/--height"),
+                e.getMessage());
+    }
+
+    @Test
     void bothLayoutsGiveTheSameBytes() {
         Run d = run(Layout.DIFFUSERS), b = run(Layout.BFL);
         assertArrayEquals(d.image(), b.image());
