@@ -32,6 +32,7 @@ public final class RandomFluxDirectory {
         try {
             Files.createDirectories(dir);
             for (String part : new String[] {"tokenizer", "tokenizer_2"}) copyTree(tokenizers.resolve(part), dir.resolve(part));
+            allowT5Length(dir.resolve("tokenizer_2/tokenizer_config.json"));
             writeJson(dir.resolve("model_index.json"), MODEL_INDEX);
             writeJson(dir.resolve("scheduler/scheduler_config.json"), SCHEDULER);
             writeJson(dir.resolve("transformer/config.json"), transformerConfig(a.flux()));
@@ -146,6 +147,14 @@ public final class RandomFluxDirectory {
              "base_shift": 0.5, "max_image_seq_len": 4096, "max_shift": 1.15, "num_train_timesteps": 1000, "shift": 3.0,
              "use_dynamic_shifting": true}
             """;
+
+    /** T5-XXL's tokenizer takes 512 tokens; a copied test tokenizer may cap fewer. */
+    private static void allowT5Length(Path config) throws IOException {
+        if (!Files.isRegularFile(config)) return;
+        com.google.gson.JsonObject o = com.google.gson.JsonParser.parseString(Files.readString(config)).getAsJsonObject();
+        o.addProperty("model_max_length", 512);
+        Files.writeString(config, o.toString());
+    }
 
     private static void writeJson(Path file, String json) throws IOException {
         Files.createDirectories(file.getParent());

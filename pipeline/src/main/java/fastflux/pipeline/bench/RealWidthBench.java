@@ -90,7 +90,7 @@ public record RealWidthBench(Path dir, Path tokenizers, int width, int height, i
                 txt = hidden.toType(DataType.FLOAT32, true);
                 txt.getFloat(0, 0, 0);
                 txt.attach(m);
-                rows.add(new Row("T5", secs(t), load, a.t5Flops(t5Length)));
+                rows.add(new Row("T5", secs(t), load, a.t5Flops(t5Ids[0].length)));
             }
             rss.stage("CLIP");
             try (NDManager scope = m.newSubManager()) {
@@ -110,6 +110,7 @@ public record RealWidthBench(Path dir, Path tokenizers, int width, int height, i
             NDArray noise = pipeline.noise(new long[] {seed}, width, height, m);
             int lh = pipeline.latentSide(height), lw = pipeline.latentSide(width);
             int imgTokens = (lh / 2) * (lw / 2);
+            long txtTokens = txt.getShape().get(1);
             NDArray packed;
             double[] stepSecs = new double[steps];
             try (FluxPipeline.Conditioning c = new FluxPipeline.Conditioning(txt, y); NDManager weights = m.newSubManager()) {
@@ -125,7 +126,7 @@ public record RealWidthBench(Path dir, Path tokenizers, int width, int height, i
                 });
                 double sum = 0;
                 for (double s : stepSecs) sum += s;
-                rows.add(new Row("transformer/step", sum / steps, load / steps, a.transformerFlops(imgTokens, t5Length)));
+                rows.add(new Row("transformer/step", sum / steps, load / steps, a.transformerFlops(imgTokens, (int) txtTokens)));
             }
 
             rss.stage("decode");
