@@ -22,9 +22,10 @@ import picocli.CommandLine.Option;
  * ({@link FlopCount}) and this JVM's fp32 GEMM rate, so "how fast" reads as "how close to matmul speed";
  * {@code stream} and {@code calibration} measure calibration's peak memory.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "forward|stream|calibration",
-        description = "bench forward: forward time vs the fp32 GEMM rate; bench stream / calibration: peak RSS vs calibration size",
-        subcommands = {BenchCommand.Forward.class, BenchStream.class, CalibrationBench.class})
+@Command(name = "bench", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "forward|pipeline|stream|calibration",
+        description = "bench forward: forward time vs the fp32 GEMM rate; bench pipeline: FLUX.1 at its real width, stage by "
+                + "stage; bench stream / calibration: peak RSS vs calibration size",
+        subcommands = {BenchCommand.Forward.class, BenchCommand.Pipeline.class, BenchStream.class, CalibrationBench.class})
 final class BenchCommand implements Callable<Integer> {
     /** The GEMM the forward is compared with: fp32 [N, N] × [N, N]. */
     static final int GEMM_N = 1024;
@@ -35,8 +36,53 @@ final class BenchCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        throw new UsageException("expected the subcommand 'forward', 'stream' or 'calibration'");
+        throw new UsageException("expected the subcommand 'forward', 'pipeline', 'stream' or 'calibration'");
     }
+
+    @Command(name = "pipeline", mixinStandardHelpOptions = true, sortOptions = false,
+            description = {"generate with FLUX.1-dev's widths (2 double + 4 single blocks, 2 T5 layers, CLIP-L, the real "
+                    + "autoencoder) from random bf16 weights; time each stage against the fp32 GEMM rate and set the peak "
+                    + "RSS against the memory accounting", "fastflux bench pipeline [--out DIR] [--keep]"},
+            footer = "writes about 4 GB of weights; needs about 7 GiB of memory and a few minutes on 2 cores")
+    static final class Pipeline implements Callable<Integer> {
+        @Option(names = "--out", paramLabel = "DIR", defaultValue = "out/bench-pipeline",
+                description = "where the diffusers folder is written (default ${DEFAULT-VALUE})")
+        Path out;
+
+        @Option(names = "--keep", description = "keep the folder afterwards (it is deleted otherwise)")
+        boolean keep;
+
+        @Option(names = "--tokenizers", paramLabel = "DIR",
+                description = "a folder with tokenizer/ and tokenizer_2/ to copy (default: the pipeline's test fixture "
+                        + "under the fastflux home)")
+        Path tokenizers;
+
+        @Option(names = "--size", paramLabel = "PX", defaultValue = "256", description = "image side (default ${DEFAULT-VALUE})")
+        int size;
+
+        @Option(names = "--steps", paramLabel = "N", defaultValue = "4", description = "Euler steps (default ${DEFAULT-VALUE})")
+        int steps;
+
+        @Option(names = "--max-sequence-length", paramLabel = "T", defaultValue = "128",
+                description = "T5 tokens (default ${DEFAULT-VALUE}; FLUX.1-dev uses 512)")
+        int t5Length;
+
+        @Option(names = "--seed", paramLabel = "S", defaultValue = "0", description = "weights and noise (default ${DEFAULT-VALUE})")
+        long seed;
+
+        @Override
+        public Integer call() {
+            if (size < 16 || size % 16 != 0) throw new UsageException("--size must be a positive multiple of 16");
+            if (steps < 1 || t5Length < 1) throw new UsageException("--steps and --max-sequence-length must be >= 1");
+            Path tok = tokenizers != null ? tokenizers
+                    : Path.of(System.getProperty("fastflux.home", ".")).resolve(FIXTURE_TOKENIZERS);
+            new fastflux.pipeline.bench.RealWidthBench(out, tok, size, size, steps, t5Length, seed).run(System.out, keep);
+            return 0;
+        }
+    }
+
+    /** A diffusers folder whose tokenizers the pipeline bench copies. */
+    static final String FIXTURE_TOKENIZERS = "pipeline/src/test/resources/fixtures/flux-pipeline-a/diffusers";
 
     @Command(name = "forward", mixinStandardHelpOptions = true, sortOptions = false,
             description = {"time the transformer forward against the fp32 GEMM rate",
