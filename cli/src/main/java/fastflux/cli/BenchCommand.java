@@ -205,7 +205,7 @@ final class BenchCommand implements Callable<Integer> {
             double median = median(ms);
             long flops = flops(model, in);
             double gflops = flops / median / 1e6;
-            double gemm = gemmGflops(m);
+            double gemm = fastflux.model.ForwardTimer.gemmGflops(m, GEMM_N);
             System.out.printf("median_ms %.1f%n", median);
             System.out.printf("forward_gflop %.3f%n", flops / 1e9);
             System.out.printf("gflop_per_s %.1f%n", gflops);
@@ -253,26 +253,6 @@ final class BenchCommand implements Callable<Integer> {
             NDArray out = model.forward(in);
             out.toFloatArray(); // forces the result (and so the whole graph) to be materialised
             return (System.nanoTime() - t0) / 1e6;
-        }
-    }
-
-    /** fp32 GEMM rate of this JVM's engine: 3 warm-ups, median of 7 timed [N,N]×[N,N] matMuls. */
-    static double gemmGflops(NDManager m) {
-        try (NDManager scope = m.newSubManager()) {
-            NDArray x = scope.randomUniform(-1, 1, new Shape(GEMM_N, GEMM_N));
-            NDArray y = scope.randomUniform(-1, 1, new Shape(GEMM_N, GEMM_N));
-            double[] ms = new double[7];
-            for (int i = -3; i < ms.length; i++) {
-                try (NDManager run = scope.newSubManager()) {
-                    x.tempAttach(run);
-                    long t0 = System.nanoTime();
-                    NDArray z = x.matMul(y);
-                    z.getFloat(0, 0);
-                    double t = (System.nanoTime() - t0) / 1e6;
-                    if (i >= 0) ms[i] = t;
-                }
-            }
-            return 2.0 * GEMM_N * GEMM_N * GEMM_N / median(ms) / 1e6;
         }
     }
 

@@ -1,6 +1,8 @@
 package fastflux.model;
 
+import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
 import java.util.Arrays;
 import java.util.List;
 
@@ -57,6 +59,29 @@ public final class ForwardTimer {
             }
         }
         return new Timing(ms);
+    }
+
+    /**
+     * This JVM's fp32 GEMM rate in GFLOP/s, the reference of the benchmarks' shares: 3 warm-ups, then the median of 7
+     * timed [n, n] x [n, n] matMuls.
+     */
+    public static double gemmGflops(NDManager m, int n) {
+        try (NDManager scope = m.newSubManager()) {
+            NDArray x = scope.randomUniform(-1, 1, new Shape(n, n));
+            NDArray y = scope.randomUniform(-1, 1, new Shape(n, n));
+            double[] ms = new double[7];
+            for (int i = -3; i < ms.length; i++) {
+                try (NDManager run = scope.newSubManager()) {
+                    x.tempAttach(run);
+                    long t0 = System.nanoTime();
+                    NDArray z = x.matMul(y);
+                    z.getFloat(0, 0);
+                    double t = (System.nanoTime() - t0) / 1e6;
+                    if (i >= 0) ms[i] = t;
+                }
+            }
+            return 2.0 * n * n * n / median(ms) / 1e6;
+        }
     }
 
     /** One forward, its output read back to the host (so lazy engines finish), in milliseconds. */

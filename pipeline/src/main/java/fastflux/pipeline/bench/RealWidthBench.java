@@ -3,7 +3,6 @@ package fastflux.pipeline.bench;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
-import ai.djl.ndarray.types.Shape;
 import fastflux.model.FluxModel;
 import fastflux.pipeline.FluxPipeline;
 import fastflux.pipeline.PackedLatents;
@@ -62,7 +61,7 @@ public record RealWidthBench(Path dir, Path tokenizers, int width, int height, i
         double gemm;
         long baseAnonKb;
         try (RssSampler rss = new RssSampler(5); NDManager m = NDManager.newBaseManager()) {
-            gemm = gemmGflops(m);
+            gemm = fastflux.model.ForwardTimer.gemmGflops(m, GEMM_N);
             System.gc();
             baseAnonKb = RssSampler.read()[0];
             long total = System.nanoTime();
@@ -231,26 +230,6 @@ public record RealWidthBench(Path dir, Path tokenizers, int width, int height, i
 
     private static double secs(long t0) {
         return (System.nanoTime() - t0) / 1e9;
-    }
-
-    /** fp32 GEMM rate of this JVM's engine: 3 warm-ups, median of 7 timed [N,N]×[N,N] matMuls (as bench forward). */
-    static double gemmGflops(NDManager m) {
-        try (NDManager scope = m.newSubManager()) {
-            NDArray x = scope.randomUniform(-1, 1, new Shape(GEMM_N, GEMM_N));
-            NDArray y = scope.randomUniform(-1, 1, new Shape(GEMM_N, GEMM_N));
-            double[] ms = new double[7];
-            for (int i = -3; i < ms.length; i++) {
-                try (NDManager run = scope.newSubManager()) {
-                    x.tempAttach(run);
-                    long t0 = System.nanoTime();
-                    NDArray z = x.matMul(y);
-                    z.getFloat(0, 0);
-                    double t = (System.nanoTime() - t0) / 1e6;
-                    if (i >= 0) ms[i] = t;
-                }
-            }
-            return 2.0 * GEMM_N * GEMM_N * GEMM_N / fastflux.model.ForwardTimer.median(ms) / 1e6;
-        }
     }
 
     private static void delete(Path dir) {
