@@ -2,7 +2,6 @@ package fastflux.experiments;
 
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneOptions;
 import fastflux.experiments.PaperTables.Part;
 import fastflux.experiments.PaperTables.Variant;
