@@ -60,9 +60,10 @@ final class EvalCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Evaluation.Options d = Evaluation.Options.defaults();
         Path dir = this.dir != null ? this.dir : ShapesModel.defaultDir();
-        Evaluation.Options o = new Evaluation.Options(seeds != null ? seeds : d.seeds(), seedBase != null ? seedBase : d.seedBase(),
-                steps != null ? steps : d.steps(), guidance != null ? (float) (double) guidance : d.guidance(),
-                batch != null ? batch : d.batch(), saveImages);
+        Evaluation.Options o = d.toBuilder().seeds(seeds != null ? seeds : d.seeds())
+                .seedBase(seedBase != null ? seedBase : d.seedBase()).steps(steps != null ? steps : d.steps())
+                .guidance(guidance != null ? (float) (double) guidance : d.guidance()).batch(batch != null ? batch : d.batch())
+                .saveImages(saveImages).build();
         fastflux.model.io.OutputPaths.requireWritableFile(out, "--out");
         if (o.saveImages() != null) fastflux.model.io.OutputPaths.requireWritableDir(o.saveImages(), "--save-images");
         List<Prompt> prompts = PromptFile.read(promptsFile);
@@ -78,7 +79,7 @@ final class EvalCommand implements Callable<Integer> {
             JsonObject json = report.toJsonObject();
             if (reference != null) {
                 ProgressBar refBar = new ProgressBar("reference", System.err);
-                Evaluation.Options ro = new Evaluation.Options(o.seeds(), o.seedBase(), o.steps(), o.guidance(), o.batch(), null);
+                Evaluation.Options ro = o.toBuilder().saveImages(null).build();
                 List<Image> refImages = Evaluation.run(reference, prompts, ro, (done, total) -> refBar.update(done, total, "images")).images();
                 refBar.done();
                 json.add("fidelity", Fidelity.of(prompts, o.seeds(), refImages, r.images()).toJson(against.toString()));

@@ -3,7 +3,6 @@ package fastflux.cli;
 import fastflux.pruning.Option;
 import fastflux.pruning.PruneOptions;
 import fastflux.experiments.PaperTables;
-import fastflux.shapes.Prompt;
 import fastflux.shapes.PromptFile;
 import fastflux.shapes.ShapesModel;
 import java.nio.file.Path;
@@ -130,10 +129,11 @@ final class ExperimentCommand implements Callable<Integer> {
                 // checked here as well as in PaperTables.Options: a bad flag is a usage error before the prompt file is read
                 if (draws < 1) throw new IllegalArgumentException("--draws must be at least 1, got " + draws);
                 if (firstBase < 0) throw new IllegalArgumentException("--first-seed-base must be 0 or more, got " + firstBase);
-                List<Prompt> prompts = promptsFile == null ? PromptFile.dev() : PromptFile.read(promptsFile);
-                String promptsName = promptsFile == null ? PromptFile.DEV_NAME : promptsFile.getFileName().toString();
-                o = new PaperTables.Options(model, parts, method, prompts, promptsName, seeds, bases, evalSteps, 4,
-                        draws, firstBase, table4Ratio);
+                PaperTables.Options.Builder b = PaperTables.Options.defaults(model, method).toBuilder().parts(parts)
+                        .seeds(seeds).seedBases(bases).evalSteps(evalSteps).gridSeeds(4).draws(draws).firstSeedBase(firstBase)
+                        .table4Ratio(table4Ratio);
+                if (promptsFile != null) b.evalPrompts(PromptFile.read(promptsFile), promptsFile.getFileName().toString());
+                o = b.build();
             } catch (IllegalArgumentException e) {
                 throw new UsageException(e.getMessage());
             }

@@ -123,8 +123,9 @@ final class TrainTinyCommand implements Callable<Integer> {
         }
         TinyTrainer.Options o;
         try {
-            o = new TinyTrainer.Options(batch, lr, d.warmup(), d.weightDecay(), d.clip(), d.emaDecay(), d.promptDropout(), seed,
-                    checkpointEvery, steps, decay, validateEvery, validationPrompts, timeShift, !noTextContext);
+            o = d.toBuilder().batch(batch).lr(lr).seed(seed).checkpointEvery(checkpointEvery).totalSteps(steps)
+                    .decayFraction(decay).validation(validateEvery, validationPrompts).timeShift(timeShift)
+                    .textContext(!noTextContext).build();
             ShapesModel.requireShapesParams(FluxParams.named(config), "--model-config " + config);
         } catch (IllegalArgumentException e) {
             throw new UsageException(e.getMessage());
@@ -136,7 +137,7 @@ final class TrainTinyCommand implements Callable<Integer> {
                 TinyTrainer.Options s = t.options();
                 if (stepsGiven && steps != s.totalSteps()) {
                     // Another budget changes no step already taken while both schedules are still before their decay.
-                    long before = Math.min(s.decayStart(), s.withTotalSteps(steps).decayStart());
+                    long before = Math.min(s.decayStart(), s.toBuilder().totalSteps(steps).build().decayStart());
                     if (t.step() >= before) {
                         throw new UsageException(resume + " is at step " + t.step()
                                 + ", inside the learning-rate decay of a " + s.totalSteps() + "-step schedule; --steps "

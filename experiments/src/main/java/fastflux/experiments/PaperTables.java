@@ -24,6 +24,7 @@ import fastflux.shapes.Fidelity;
 import fastflux.shapes.Image;
 import fastflux.shapes.Png;
 import fastflux.shapes.Prompt;
+import fastflux.shapes.PromptFile;
 import fastflux.shapes.ShapesModel;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -113,11 +114,123 @@ public final class PaperTables {
             evalPrompts = List.copyOf(evalPrompts);
         }
 
-        /** Table 4 at the ablations' ratio. */
-        public Options(Path model, Set<Part> parts, PruneOptions method, List<Prompt> evalPrompts, String evalLabel,
-                       int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase) {
-            this(model, parts, method, evalPrompts, evalLabel, seeds, seedBases, evalSteps, gridSeeds, draws, firstSeedBase,
-                    method.ratio());
+        /**
+         * What {@code experiment paper-tables} runs without flags but {@code --model} and the method: all five parts on
+         * the dev prompts, 4 images per prompt, 3 seed bases from 0, the default sampler steps, 4 images a grid row,
+         * one draw, Table 4 at the ablations' ratio.
+         */
+        public static Options defaults(Path model, PruneOptions method) {
+            return new Builder(model, EnumSet.allOf(Part.class), method, PromptFile.dev(), PromptFile.DEV_NAME, 4, 3,
+                    ShapesModel.DEFAULT_STEPS, 4, 1, 0, null).build();
+        }
+
+        /** A builder starting from these options. */
+        public Builder toBuilder() {
+            return new Builder(model, parts, method, evalPrompts, evalLabel, seeds, seedBases, evalSteps, gridSeeds, draws,
+                    firstSeedBase, table4Ratio);
+        }
+
+        /** Sets fields one by one; {@link #build} checks them together. */
+        public static final class Builder {
+            private Path model;
+            private Set<Part> parts;
+            private PruneOptions method;
+            private List<Prompt> evalPrompts;
+            private String evalLabel;
+            private int seeds;
+            private int seedBases;
+            private int evalSteps;
+            private int gridSeeds;
+            private int draws;
+            private long firstSeedBase;
+            private Double table4Ratio;
+
+            private Builder(Path model, Set<Part> parts, PruneOptions method, List<Prompt> evalPrompts, String evalLabel, int seeds, int seedBases, int evalSteps, int gridSeeds, int draws, long firstSeedBase, Double table4Ratio) {
+                this.model = model;
+                this.parts = parts;
+                this.method = method;
+                this.evalPrompts = evalPrompts;
+                this.evalLabel = evalLabel;
+                this.seeds = seeds;
+                this.seedBases = seedBases;
+                this.evalSteps = evalSteps;
+                this.gridSeeds = gridSeeds;
+                this.draws = draws;
+                this.firstSeedBase = firstSeedBase;
+                this.table4Ratio = table4Ratio;
+            }
+
+            /** The full model's directory. */
+            public Builder model(Path v) {
+                model = v;
+                return this;
+            }
+
+            /** What to run. */
+            public Builder parts(Set<Part> v) {
+                parts = v;
+                return this;
+            }
+
+            /** The full method's pruning options. */
+            public Builder method(PruneOptions v) {
+                method = v;
+                return this;
+            }
+
+            /** The evaluation prompts and how the report names them. */
+            public Builder evalPrompts(List<Prompt> prompts, String label) {
+                evalPrompts = prompts;
+                evalLabel = label;
+                return this;
+            }
+
+            /** Images per prompt and seed base. */
+            public Builder seeds(int v) {
+                seeds = v;
+                return this;
+            }
+
+            /** How many evaluation seed bases. */
+            public Builder seedBases(int v) {
+                seedBases = v;
+                return this;
+            }
+
+            /** Sampler steps of evaluation and grids. */
+            public Builder evalSteps(int v) {
+                evalSteps = v;
+                return this;
+            }
+
+            /** Images per grid row. */
+            public Builder gridSeeds(int v) {
+                gridSeeds = v;
+                return this;
+            }
+
+            /** Training draws of the ordering variants. */
+            public Builder draws(int v) {
+                draws = v;
+                return this;
+            }
+
+            /** The first evaluation seed base. */
+            public Builder firstSeedBase(long v) {
+                firstSeedBase = v;
+                return this;
+            }
+
+            /** Table 4's ratio; unset, it is the method's. */
+            public Builder table4Ratio(double r) {
+                table4Ratio = r;
+                return this;
+            }
+
+            public Options build() {
+                return new Options(model, parts, method, evalPrompts, evalLabel, seeds, seedBases, evalSteps, gridSeeds,
+                        draws, firstSeedBase, table4Ratio != null ? table4Ratio : method.ratio());
+            }
         }
 
         /** Whether Table 4 runs at a ratio of its own, with its own full method. */
@@ -192,8 +305,7 @@ public final class PaperTables {
         Set<Part> reported = addFinishedParts(variants, reports, evals);
         Map<String, JsonObject> outputs = new LinkedHashMap<>();
         for (String name : reports.keySet()) if (isOrderingVariant(name)) outputs.put(name, outputFidelity(name));
-        Options shown = new Options(o.model(), reported, o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), o.seedBases(),
-                o.evalSteps(), o.gridSeeds(), o.draws(), o.firstSeedBase(), o.table4Ratio());
+        Options shown = o.toBuilder().parts(reported).build();
         Path report = dir.resolve("report.md");
         PaperTablesReport.writeCharts(dir, shown, reports, evals);
         write(report, PaperTablesReport.markdown(shown, variants, reports, evals, outputs));
@@ -319,6 +431,11 @@ public final class PaperTables {
 
     static String ratioName(double r) {
         return String.format(Locale.ROOT, "ratio-%02d", Math.round(r * 100));
+    }
+
+    /** Seed base {@code base}'s evaluation: the tables' seeds and steps, the default guidance and batch. */
+    private Evaluation.Options evaluationOptions(long base) {
+        return Evaluation.Options.defaults().toBuilder().seeds(o.seeds()).seedBase(base).steps(o.evalSteps()).build();
     }
 
     Path variantDir(String name) {
@@ -450,11 +567,9 @@ public final class PaperTables {
                 continue;
             }
             log.printf("[eval] %s: seed base %d (%d images)%n", name, base, o.evalPrompts().size() * o.seeds());
-            Evaluation.Options d = Evaluation.Options.defaults();
             try (NDManager m = NDManager.newBaseManager()) {
                 ShapesModel sm = ShapesModel.load(model, m);
-                Evaluation.Result r = Evaluation.run(sm, o.evalPrompts(), new Evaluation.Options(o.seeds(), base,
-                        o.evalSteps(), d.guidance(), d.batch(), null), null);
+                Evaluation.Result r = Evaluation.run(sm, o.evalPrompts(), evaluationOptions(base), null);
                 JsonObject report = r.report().toJsonObject();
                 if (pruned) {
                     report.add("fidelity", Fidelity.of(o.evalPrompts(), o.seeds(), unprunedImages(base), r.images()).toJson(UNPRUNED));
@@ -564,9 +679,8 @@ public final class PaperTables {
             if (saved != null) return saved;
             log.printf("[eval] %s: images of seed base %d again, for fidelity%n", UNPRUNED, b);
             try (NDManager m = NDManager.newBaseManager()) {
-                Evaluation.Options d = Evaluation.Options.defaults();
-                List<Image> images = Evaluation.run(ShapesModel.load(o.model(), m), o.evalPrompts(), new Evaluation.Options(
-                        o.seeds(), b, o.evalSteps(), d.guidance(), d.batch(), null), null).images();
+                List<Image> images = Evaluation.run(ShapesModel.load(o.model(), m), o.evalPrompts(), evaluationOptions(b),
+                        null).images();
                 saveUnprunedImages(b, images);
                 return images;
             }

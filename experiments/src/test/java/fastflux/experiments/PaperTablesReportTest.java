@@ -54,8 +54,7 @@ class PaperTablesReportTest {
     @Test
     void drawsArePooledForTheOrderingsAndShownOneByOne() {
         var method = fastflux.pruning.PruneOptions.defaults(0.25);
-        var o = new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.of(PaperTables.Part.FIG6), method,
-                List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4, 2, 5000);
+        var o = options(2, 0.25).toBuilder().parts(java.util.EnumSet.of(PaperTables.Part.FIG6)).method(method).build();
         Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
         evals.put(PaperTables.UNPRUNED, overall(0.7, 0.7));
         evals.put("full", overall(0.50, 0.60));
@@ -104,10 +103,10 @@ class PaperTablesReportTest {
 
     /** Options at the ablation ratio 0.25 with Table 4 at {@code table4Ratio}, 2 seed bases from 5000. */
     static PaperTables.Options options(int draws, double table4Ratio) {
-        return new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.of(PaperTables.Part.TABLE4,
-                PaperTables.Part.FIG6), fastflux.pruning.PruneOptions.defaults(0.25),
-                List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4,
-                draws, 5000, table4Ratio);
+        return PaperTables.Options.defaults(java.nio.file.Path.of("base"), fastflux.pruning.PruneOptions.defaults(0.25))
+                .toBuilder().parts(java.util.EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6))
+                .evalPrompts(List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt")
+                .seeds(4).seedBases(2).evalSteps(20).gridSeeds(4).draws(draws).firstSeedBase(5000).table4Ratio(table4Ratio).build();
     }
 
     @Test
@@ -146,9 +145,7 @@ class PaperTablesReportTest {
 
     @Test
     void everyPartIsChartedBesideThePaperAndWrittenWhereTheMarkdownLinksIt(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
-        var o = new PaperTables.Options(java.nio.file.Path.of("base"), java.util.EnumSet.allOf(PaperTables.Part.class),
-                fastflux.pruning.PruneOptions.defaults(0.25),
-                List.of(new fastflux.shapes.Prompt(fastflux.shapes.Category.SINGLE_OBJECT, "a circle")), "one prompt", 4, 2, 20, 4, 1, 0);
+        var o = options(1, 0.25).toBuilder().parts(java.util.EnumSet.allOf(PaperTables.Part.class)).firstSeedBase(0).build();
         Map<String, List<JsonObject>> evals = new java.util.LinkedHashMap<>();
         Map<String, JsonObject> reports = new java.util.LinkedHashMap<>();
         evals.put(PaperTables.UNPRUNED, overall(0.7, 0.72));

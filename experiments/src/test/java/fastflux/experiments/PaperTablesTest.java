@@ -49,7 +49,8 @@ class PaperTablesTest {
                 .with(PruneOptions.LORA_RANK, 4).with(PruneOptions.LORA_ALPHA, 4f).with(PruneOptions.BUFFER_BYTES, 1L << 20);
         List<Prompt> prompts = List.of(new Prompt(Category.SINGLE_OBJECT, "a circle"),
                 new Prompt(Category.COLORS, "a red square"));
-        return new PaperTables.Options(model, parts, method, prompts, "two test prompts", 1, 1, 2, 2, 1, 0);
+        return PaperTables.Options.defaults(model, method).toBuilder().parts(parts).evalPrompts(prompts, "two test prompts")
+                .seeds(1).seedBases(1).evalSteps(2).gridSeeds(2).draws(1).firstSeedBase(0).build();
     }
 
     @Test
@@ -78,15 +79,13 @@ class PaperTablesTest {
     }
 
     static PaperTables.Options withDraws(PaperTables.Options o, int draws, long firstSeedBase, int seedBases) {
-        return new PaperTables.Options(o.model(), o.parts(), o.method(), o.evalPrompts(), o.evalLabel(), o.seeds(), seedBases,
-                o.evalSteps(), o.gridSeeds(), draws, firstSeedBase, o.table4Ratio());
+        return o.toBuilder().draws(draws).firstSeedBase(firstSeedBase).seedBases(seedBases).build();
     }
 
     @Test
     void table4AtARatioOfItsOwnPrunesItsOwnPairAndLeavesTheAblationsFullMethodAlone(@TempDir Path tmp) {
         PaperTables.Options base = options(tmp, EnumSet.of(PaperTables.Part.TABLE4, PaperTables.Part.FIG6));
-        PaperTables.Options apart = new PaperTables.Options(base.model(), base.parts(), base.method(), base.evalPrompts(),
-                base.evalLabel(), 1, 1, 2, 2, 2, 0, 0.5);
+        PaperTables.Options apart = base.toBuilder().draws(2).table4Ratio(0.5).build();
         Map<String, PaperTables.Variant> v = new PaperTables(tmp, apart, System.out).variants();
         assertEquals(List.of("full", "t4-full", "t4-no-st", "delete", "full-draw1", "t4-full-draw1", "t4-no-st-draw1", "delete-draw1"),
                 List.copyOf(v.keySet()));
@@ -99,15 +98,12 @@ class PaperTablesTest {
         assertEquals(v.get("full").options().with(PruneOptions.RATIO, 0.5), v.get("t4-full").options());
         assertEquals(1, v.get("t4-full-draw1").options().seed());
         // Table 4 alone: no ablation full method to prune
-        PaperTables.Options alone = new PaperTables.Options(base.model(), EnumSet.of(PaperTables.Part.TABLE4), base.method(),
-                base.evalPrompts(), base.evalLabel(), 1, 1, 2, 2, 1, 0, 0.5);
+        PaperTables.Options alone = base.toBuilder().parts(EnumSet.of(PaperTables.Part.TABLE4)).table4Ratio(0.5).build();
         assertEquals(List.of("t4-full", "t4-no-st"), List.copyOf(new PaperTables(tmp, alone, System.out).variants().keySet()));
         // at the ablations' own ratio Table 4 shares their full method, under the names of old
-        PaperTables.Options same = new PaperTables.Options(base.model(), EnumSet.of(PaperTables.Part.TABLE4), base.method(),
-                base.evalPrompts(), base.evalLabel(), 1, 1, 2, 2, 1, 0, 0.34);
+        PaperTables.Options same = base.toBuilder().parts(EnumSet.of(PaperTables.Part.TABLE4)).table4Ratio(0.34).build();
         assertEquals(List.of("full", "no-st"), List.copyOf(new PaperTables(tmp, same, System.out).variants().keySet()));
-        var e = assertThrows(IllegalArgumentException.class, () -> new PaperTables.Options(base.model(), base.parts(),
-                base.method(), base.evalPrompts(), base.evalLabel(), 1, 1, 2, 2, 1, 0, 1.0));
+        var e = assertThrows(IllegalArgumentException.class, () -> base.toBuilder().table4Ratio(1.0).build());
         assertTrue(e.getMessage().contains("Table 4's ratio") && e.getMessage().contains("1.0"), e.getMessage());
     }
 

@@ -61,8 +61,89 @@ public final class ImportanceScorer {
          * (docs/method.md, "How many images the importance probe needs").
          */
         public static GenerationOptions defaults(World<?> world) {
-            return new GenerationOptions(DEFAULT_PROMPTS, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, world.defaultSteps(),
-                    world.defaultGuidance(), 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA);
+            return new Builder(DEFAULT_PROMPTS, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, world.defaultSteps(),
+                    world.defaultGuidance(), 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA).build();
+        }
+
+        /** A builder starting from these options. */
+        public Builder toBuilder() {
+            return new Builder(prompts, promptSeed, seedBase, steps, guidance, batch, referenceImages, referenceSeed, alpha,
+                    beta);
+        }
+
+        /** Sets fields one by one; {@link #build} checks them together. */
+        public static final class Builder {
+            private int prompts;
+            private long promptSeed;
+            private long seedBase;
+            private int steps;
+            private float guidance;
+            private int batch;
+            private int referenceImages;
+            private long referenceSeed;
+            private double alpha;
+            private double beta;
+
+            private Builder(int prompts, long promptSeed, long seedBase, int steps, float guidance, int batch,
+                            int referenceImages, long referenceSeed, double alpha, double beta) {
+                this.prompts = prompts;
+                this.promptSeed = promptSeed;
+                this.seedBase = seedBase;
+                this.steps = steps;
+                this.guidance = guidance;
+                this.batch = batch;
+                this.referenceImages = referenceImages;
+                this.referenceSeed = referenceSeed;
+                this.alpha = alpha;
+                this.beta = beta;
+            }
+
+            /** How many of the world's prompts are drawn, and from which seed. */
+            public Builder prompts(int n, long seed) {
+                prompts = n;
+                promptSeed = seed;
+                return this;
+            }
+
+            /** Image i is drawn from seed {@code base + i}. */
+            public Builder seedBase(long base) {
+                seedBase = base;
+                return this;
+            }
+
+            public Builder steps(int s) {
+                steps = s;
+                return this;
+            }
+
+            public Builder guidance(float g) {
+                guidance = g;
+                return this;
+            }
+
+            public Builder batch(int b) {
+                batch = b;
+                return this;
+            }
+
+            /** How many reference images FD is measured against, and from which seed. */
+            public Builder reference(int images, long seed) {
+                referenceImages = images;
+                referenceSeed = seed;
+                return this;
+            }
+
+            /** Eq. 2's weights of FD and alignment. */
+            public Builder weights(double a, double b) {
+                alpha = a;
+                beta = b;
+                return this;
+            }
+
+            public GenerationOptions build() {
+                return new GenerationOptions(prompts, promptSeed, seedBase, steps, guidance, batch, referenceImages,
+                        referenceSeed, alpha, beta);
+            }
         }
 
         /** Checks that {@code world}'s features can be fitted from this many images. */

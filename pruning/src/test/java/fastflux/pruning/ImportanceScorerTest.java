@@ -2,6 +2,7 @@ package fastflux.pruning;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
@@ -81,6 +82,32 @@ class ImportanceScorerTest {
         return out;
     };
 
+    /** A small probe: 64 images in one step against 64 reference images. */
+    private static ImportanceScorer.GenerationOptions probe(ShapesModel model) {
+        return ImportanceScorer.GenerationOptions.defaults(model).toBuilder().prompts(64, 4).seedBase(100).steps(1)
+                .guidance(4f).batch(32).reference(64, 99).weights(0.5, 0.5).build();
+    }
+
+    @Test
+    void generationDefaultsAndBuilderRoundTrip() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 7);
+            var d = ImportanceScorer.GenerationOptions.defaults(model);
+            assertEquals(ImportanceScorer.DEFAULT_PROMPTS, d.prompts());
+            assertEquals(Calibration.Options.DEFAULT_PROMPT_SEED + 1, d.promptSeed());
+            assertEquals(0, d.seedBase());
+            assertEquals(model.defaultSteps(), d.steps());
+            assertEquals(model.defaultGuidance(), d.guidance());
+            assertEquals(16, d.batch());
+            assertEquals(256, d.referenceImages());
+            assertEquals(99, d.referenceSeed());
+            assertEquals(ImportanceScorer.DEFAULT_ALPHA, d.alpha());
+            assertEquals(ImportanceScorer.DEFAULT_BETA, d.beta());
+            assertEquals(d, d.toBuilder().build());
+            assertThrows(IllegalArgumentException.class, () -> d.toBuilder().weights(0, 0).build());
+        }
+    }
+
     @Test
     void blocksMeasuredInPartsGiveTheSameImportance() {
         try (NDManager m = NDManager.newBaseManager()) {
@@ -90,7 +117,7 @@ class ImportanceScorerTest {
             ImportanceReport whole = ImportanceScorer.byOutputMse(cal);
             ImportanceReport parts = ImportanceScorer.byOutputMse(cal, SPLIT, (done, block) -> {});
             assertEquals(whole.toJson(), parts.toJson());
-            var o = new ImportanceScorer.GenerationOptions(64, 4, 100, 1, 4f, 32, 64, 99, 0.5, 0.5);
+            var o = probe(model);
             assertEquals(ImportanceScorer.byGeneration(model, o).toJson(),
                     ImportanceScorer.byGeneration(model, o, (done, block) -> {}, SPLIT).toJson());
         }
@@ -100,7 +127,7 @@ class ImportanceScorerTest {
     void importanceJsonAndChart(@TempDir Path dir) throws Exception {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = TinyShapes.model(m, 8);
-            var o = new ImportanceScorer.GenerationOptions(64, 4, 100, 1, 4f, 32, 64, 99, 0.5, 0.5);
+            var o = probe(model);
             ImportanceReport r = ImportanceScorer.byGeneration(model, o);
             r.write(dir);
             JsonObject j = JsonParser.parseString(Files.readString(dir.resolve("importance.json"))).getAsJsonObject();

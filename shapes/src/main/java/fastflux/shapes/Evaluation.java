@@ -45,11 +45,69 @@ public final class Evaluation {
          * image does not depend on its batch).
          */
         public static Options defaults() {
-            return new Options(4, 0, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE, 16, null);
+            return new Builder(4, 0, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE, 16, null).build();
         }
 
-        public Options withSeedBase(long base) {
-            return new Options(seeds, base, steps, guidance, batch, saveImages);
+        /** A builder starting from these options. */
+        public Builder toBuilder() {
+            return new Builder(seeds, seedBase, steps, guidance, batch, saveImages);
+        }
+
+        /** Sets fields one by one; {@link #build} checks them together. */
+        public static final class Builder {
+            private int seeds;
+            private long seedBase;
+            private int steps;
+            private float guidance;
+            private int batch;
+            private Path saveImages;
+
+            private Builder(int seeds, long seedBase, int steps, float guidance, int batch, Path saveImages) {
+                this.seeds = seeds;
+                this.seedBase = seedBase;
+                this.steps = steps;
+                this.guidance = guidance;
+                this.batch = batch;
+                this.saveImages = saveImages;
+            }
+
+            /** Images per prompt. */
+            public Builder seeds(int n) {
+                seeds = n;
+                return this;
+            }
+
+            /** The first noise seed ({@link Evaluation#imageSeed}). */
+            public Builder seedBase(long base) {
+                seedBase = base;
+                return this;
+            }
+
+            public Builder steps(int s) {
+                steps = s;
+                return this;
+            }
+
+            public Builder guidance(float g) {
+                guidance = g;
+                return this;
+            }
+
+            /** Images per generated batch. */
+            public Builder batch(int b) {
+                batch = b;
+                return this;
+            }
+
+            /** Where the images are written (null: nowhere). */
+            public Builder saveImages(Path dir) {
+                saveImages = dir;
+                return this;
+            }
+
+            public Options build() {
+                return new Options(seeds, seedBase, steps, guidance, batch, saveImages);
+            }
         }
     }
 

@@ -381,8 +381,8 @@ public final class ShapesModel implements World<Image> {
 
     @Override
     public World.Evaluation<Image> evaluate(List<String> prompts, int seeds, World.Progress progress) {
-        fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults();
-        eo = new fastflux.shapes.Evaluation.Options(seeds, 0, eo.steps(), eo.guidance(), eo.batch(), null);
+        fastflux.shapes.Evaluation.Options eo = fastflux.shapes.Evaluation.Options.defaults().toBuilder().seeds(seeds)
+                .seedBase(0).saveImages(null).build();
         fastflux.shapes.Evaluation.Result r = fastflux.shapes.Evaluation.run(this, prompts.stream().map(Prompt::of).toList(), eo,
                 progress == null ? null : progress::done);
         return new World.Evaluation<>(r.report().toJsonObject(), r.images());

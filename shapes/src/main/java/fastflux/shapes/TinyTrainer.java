@@ -70,43 +70,134 @@ public final class TinyTrainer {
             }
         }
 
-        /** No context window in a fresh text encoder (the options of state files from before it). */
-        public Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
-                       double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
-                       int validateEvery, int validationPrompts, double timeShift) {
-            this(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, totalSteps,
-                    decayFraction, validateEvery, validationPrompts, timeShift, false);
-        }
-
-        /** t centred on 0.5 (the options of state files from before the time shift). */
-        public Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
-                       double promptDropout, long seed, int checkpointEvery, long totalSteps, double decayFraction,
-                       int validateEvery, int validationPrompts) {
-            this(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, totalSteps,
-                    decayFraction, validateEvery, validationPrompts, 0);
-        }
-
-        /** Constant learning rate after warm-up, no validation (the options of state files from before both). */
-        public Options(int batch, double lr, int warmup, double weightDecay, double clip, double emaDecay,
-                       double promptDropout, long seed, int checkpointEvery) {
-            this(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, 0, 0, 0, 0);
-        }
-
         public static Options defaults() {
             return new Options(32, 7e-4, 200, 0.01, 1.0, 0.999, 0.1, 1234, 100, 2000, 0.4, 400, 60,
                     Schedule.mu(Latents.TOKENS), true);
         }
 
-        /** The same options with another step budget (the schedule's end). */
-        public Options withTotalSteps(long n) {
-            return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery, n,
-                    decayFraction, validateEvery, validationPrompts, timeShift, textContext);
+        /** A builder starting from these options. */
+        public Builder toBuilder() {
+            return new Builder(this);
         }
 
-        /** The same options with another logit-normal location of t. */
-        public Options withTimeShift(double shift) {
-            return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery,
-                    totalSteps, decayFraction, validateEvery, validationPrompts, shift, textContext);
+        /** Sets fields one by one; {@link #build} checks them together. */
+        public static final class Builder {
+            private int batch;
+            private double lr;
+            private int warmup;
+            private double weightDecay;
+            private double clip;
+            private double emaDecay;
+            private double promptDropout;
+            private long seed;
+            private int checkpointEvery;
+            private long totalSteps;
+            private double decayFraction;
+            private int validateEvery;
+            private int validationPrompts;
+            private double timeShift;
+            private boolean textContext;
+
+            private Builder(Options o) {
+                batch = o.batch;
+                lr = o.lr;
+                warmup = o.warmup;
+                weightDecay = o.weightDecay;
+                clip = o.clip;
+                emaDecay = o.emaDecay;
+                promptDropout = o.promptDropout;
+                seed = o.seed;
+                checkpointEvery = o.checkpointEvery;
+                totalSteps = o.totalSteps;
+                decayFraction = o.decayFraction;
+                validateEvery = o.validateEvery;
+                validationPrompts = o.validationPrompts;
+                timeShift = o.timeShift;
+                textContext = o.textContext;
+            }
+
+            public Builder batch(int v) {
+                batch = v;
+                return this;
+            }
+
+            public Builder lr(double v) {
+                lr = v;
+                return this;
+            }
+
+            public Builder warmup(int v) {
+                warmup = v;
+                return this;
+            }
+
+            public Builder weightDecay(double v) {
+                weightDecay = v;
+                return this;
+            }
+
+            public Builder clip(double v) {
+                clip = v;
+                return this;
+            }
+
+            public Builder emaDecay(double v) {
+                emaDecay = v;
+                return this;
+            }
+
+            /** The share of prompts dropped, for classifier-free guidance. */
+            public Builder promptDropout(double v) {
+                promptDropout = v;
+                return this;
+            }
+
+            public Builder seed(long v) {
+                seed = v;
+                return this;
+            }
+
+            /** Steps between checkpoints. */
+            public Builder checkpointEvery(int v) {
+                checkpointEvery = v;
+                return this;
+            }
+
+            /** The step budget, the schedule's end (0: fixed later from the time budget). */
+            public Builder totalSteps(long v) {
+                totalSteps = v;
+                return this;
+            }
+
+            /** The share of the step budget over which the learning rate decays. */
+            public Builder decayFraction(double v) {
+                decayFraction = v;
+                return this;
+            }
+
+            /** Validation every {@code every} steps (0: never) on {@code prompts} prompts. */
+            public Builder validation(int every, int prompts) {
+                validateEvery = every;
+                validationPrompts = prompts;
+                return this;
+            }
+
+            /** The logit-normal location of t. */
+            public Builder timeShift(double v) {
+                timeShift = v;
+                return this;
+            }
+
+            /** Whether a fresh model's text encoder has the context window. */
+            public Builder textContext(boolean v) {
+                textContext = v;
+                return this;
+            }
+
+            public Options build() {
+                return new Options(batch, lr, warmup, weightDecay, clip, emaDecay, promptDropout, seed, checkpointEvery,
+                        totalSteps, decayFraction, validateEvery, validationPrompts, timeShift, textContext);
+            }
         }
 
         /** The first step of the decay (Long.MAX_VALUE when there is none or the budget is not fixed yet). */
@@ -276,7 +367,7 @@ public final class TinyTrainer {
 
     /** Sets another step budget (0 = fixed later from the time budget); the caller checks no taken step changes. */
     public void changeTotalSteps(long n) {
-        options = options.withTotalSteps(n);
+        options = options.toBuilder().totalSteps(n).build();
     }
 
     /** The best validation so far, or null before the first. */
@@ -302,7 +393,7 @@ public final class TinyTrainer {
                 // A time-budgeted run: the step budget is fixed when the constant phase has used its share of the
                 // time, from the rate measured so far; from here on the schedule is a function of the step again.
                 totalSteps = Math.max(step + 1, (long) Math.ceil(step / (1 - options.decayFraction())));
-                options = options.withTotalSteps(totalSteps);
+                options = options.toBuilder().totalSteps(totalSteps).build();
             }
             float loss = trainStep();
             losses.add(loss);
@@ -370,8 +461,8 @@ public final class TinyTrainer {
         Map<String, NDArray> raw = new HashMap<>();
         for (Param p : params) raw.put(p.name(), p.exchange(ema.weights().get(p.name())));
         try {
-            Evaluation.Options o = new Evaluation.Options(1, VALIDATION_IMAGE_SEED, ShapesModel.DEFAULT_STEPS,
-                    ShapesModel.DEFAULT_GUIDANCE, 32, null);
+            Evaluation.Options o = Evaluation.Options.defaults().toBuilder().seeds(1).seedBase(VALIDATION_IMAGE_SEED)
+                    .steps(ShapesModel.DEFAULT_STEPS).guidance(ShapesModel.DEFAULT_GUIDANCE).batch(32).saveImages(null).build();
             EvalReport report = Evaluation.run(model, validationPrompts(options.validationPrompts()), o, null).report();
             return new Validation(step, seconds / 60, report.overall());
         } finally {

@@ -1,6 +1,8 @@
 package fastflux.shapes;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.ndarray.NDManager;
@@ -28,10 +30,26 @@ class EvaluationTest {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel model = ShapesModel.random(TinyTrainerTest.MICRO, m, 5, true);
             Prompt p = new Prompt(Category.SINGLE_OBJECT, "a circle");
-            List<Image> images = Evaluation.run(model, List.of(p, p), new Evaluation.Options(1, 0, 2, 4f, 2, null), null).images();
+            Evaluation.Options o = Evaluation.Options.defaults().toBuilder().seeds(1).seedBase(0).steps(2).guidance(4f)
+                    .batch(2).build();
+            List<Image> images = Evaluation.run(model, List.of(p, p), o, null).images();
             assertTrue(Fidelity.mse(images.get(0), images.get(1)) > 1e-6, "one noise per image, not per seed index");
-            List<Image> again = Evaluation.run(model, List.of(p, p), new Evaluation.Options(1, 0, 2, 4f, 2, null), null).images();
+            List<Image> again = Evaluation.run(model, List.of(p, p), o, null).images();
             assertEquals(0.0, Fidelity.mse(images.get(1), again.get(1)), "deterministic");
         }
+    }
+
+    @Test
+    void defaultsAndTheBuilderKeepEveryField() {
+        Evaluation.Options d = Evaluation.Options.defaults();
+        assertEquals(4, d.seeds());
+        assertEquals(0, d.seedBase());
+        assertEquals(ShapesModel.DEFAULT_STEPS, d.steps());
+        assertEquals(ShapesModel.DEFAULT_GUIDANCE, d.guidance());
+        assertEquals(16, d.batch());
+        assertNull(d.saveImages());
+        assertEquals(d, d.toBuilder().build());
+        assertEquals(1000, d.toBuilder().seedBase(1000).build().seedBase());
+        assertThrows(IllegalArgumentException.class, () -> d.toBuilder().batch(0).build(), "build() validates");
     }
 }

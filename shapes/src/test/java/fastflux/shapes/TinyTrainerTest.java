@@ -17,21 +17,24 @@ class TinyTrainerTest {
     /** A micro Shapes config: 48-channel patches, 1 double + 2 single blocks. */
     static final FluxParams MICRO = new FluxParams(48, 48, 32, 32, 32, 2.0, 2, 1, 2, new int[] {4, 6, 6}, 10_000, true, false);
 
+    /** Small batches, constant learning rate after warm-up, no validation, t centred on 0.5, no context window. */
     static TinyTrainer.Options options() {
-        return new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3);
+        return TinyTrainer.Options.defaults().toBuilder().batch(4).lr(1e-3).warmup(2).weightDecay(0.01).clip(1.0)
+                .emaDecay(0.9).promptDropout(0.2).seed(7).checkpointEvery(3).totalSteps(0).decayFraction(0).validation(0, 0)
+                .timeShift(0).textContext(false).build();
     }
 
     @Test
     void resumeContinuesBitIdentically(@TempDir Path tmp) {
         List<Float> straight;
         try (NDManager m = NDManager.newBaseManager()) {
-            TinyTrainer t = TinyTrainer.fresh(MICRO, options().withTimeShift(0.5), m);
+            TinyTrainer t = TinyTrainer.fresh(MICRO, options().toBuilder().timeShift(0.5).build(), m);
             t.train(6, 0, null, null);
             straight = new ArrayList<>(t.losses());
         }
         Path ckpt = tmp.resolve("ckpt");
         try (NDManager m = NDManager.newBaseManager()) {
-            TinyTrainer t = TinyTrainer.fresh(MICRO, options().withTimeShift(0.5), m);
+            TinyTrainer t = TinyTrainer.fresh(MICRO, options().toBuilder().timeShift(0.5).build(), m);
             t.train(3, 0, ckpt, null); // checkpoints at step 3
         }
         try (NDManager m = NDManager.newBaseManager()) {
@@ -58,7 +61,7 @@ class TinyTrainerTest {
             TinyTrainer a = TinyTrainer.fresh(MICRO, options(), m);
             a.train(2, 0, null, null);
             centred = new ArrayList<>(a.losses());
-            TinyTrainer b = TinyTrainer.fresh(MICRO, options().withTimeShift(1.5), m);
+            TinyTrainer b = TinyTrainer.fresh(MICRO, options().toBuilder().timeShift(1.5).build(), m);
             b.train(2, 0, tmp, null);
             shifted = new ArrayList<>(b.losses());
         }
@@ -78,7 +81,7 @@ class TinyTrainerTest {
     @Test
     void theTextContextWindowIsTrainedCheckpointedAndResumedExactly(@TempDir Path tmp) throws Exception {
         assertTrue(TinyTrainer.Options.defaults().textContext(), "new runs have the window");
-        TinyTrainer.Options o = new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3, 0, 0, 0, 0, 0.5, true);
+        TinyTrainer.Options o = options().toBuilder().timeShift(0.5).textContext(true).build();
         List<Float> straight;
         try (NDManager m = NDManager.newBaseManager()) {
             TinyTrainer t = TinyTrainer.fresh(MICRO, o, m);
@@ -141,12 +144,12 @@ class TinyTrainerTest {
     }
 
     static TinyTrainer.Options validated() {
-        return new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3, 6, 0.5, 2, 6);
+        return options().toBuilder().totalSteps(6).decayFraction(0.5).validation(2, 6).build();
     }
 
     @Test
     void learningRateWarmsUpHoldsThenDecaysToZero() {
-        TinyTrainer.Options o = new TinyTrainer.Options(4, 1e-3, 10, 0.01, 1.0, 0.9, 0.2, 7, 3, 100, 0.4, 0, 0);
+        TinyTrainer.Options o = options().toBuilder().warmup(10).totalSteps(100).decayFraction(0.4).build();
         assertEquals(1e-4, o.lrAt(0), 1e-12);
         assertEquals(1e-3, o.lrAt(9), 1e-12);
         assertEquals(1e-3, o.lrAt(59), 1e-12);
@@ -185,8 +188,9 @@ class TinyTrainerTest {
             assertEquals(List.of(2L, 4L), t.validations().stream().map(TinyTrainer.Validation::step).toList());
             // The model files are the best validated EMA model: re-validating it gives the best score.
             ShapesModel saved = ShapesModel.load(ckpt, m);
-            EvalReport r = Evaluation.run(saved, TinyTrainer.validationPrompts(6), new Evaluation.Options(1,
-                    TinyTrainer.VALIDATION_IMAGE_SEED, ShapesModel.DEFAULT_STEPS, ShapesModel.DEFAULT_GUIDANCE, 32, null), null).report();
+            EvalReport r = Evaluation.run(saved, TinyTrainer.validationPrompts(6), Evaluation.Options.defaults()
+                    .toBuilder().seeds(1).seedBase(TinyTrainer.VALIDATION_IMAGE_SEED).steps(ShapesModel.DEFAULT_STEPS)
+                    .guidance(ShapesModel.DEFAULT_GUIDANCE).batch(32).build(), null).report();
             assertEquals(t.best().overall(), r.overall(), 1e-9);
         }
         try (NDManager m = NDManager.newBaseManager()) {
@@ -201,7 +205,7 @@ class TinyTrainerTest {
     @Test
     void timeBudgetedRunFixesItsStepBudgetAndEndsInTheDecay() {
         try (NDManager m = NDManager.newBaseManager()) {
-            TinyTrainer.Options auto = new TinyTrainer.Options(4, 1e-3, 2, 0.01, 1.0, 0.9, 0.2, 7, 3, 0, 0.5, 0, 0);
+            TinyTrainer.Options auto = options().toBuilder().decayFraction(0.5).build();
             TinyTrainer t = TinyTrainer.fresh(MICRO, auto, m);
             assertEquals(Long.MAX_VALUE, t.options().decayStart(), "no budget yet: no decay");
             t.train(0, 0.02, null, null); // 1.2 s of training
@@ -210,5 +214,17 @@ class TinyTrainerTest {
             assertTrue(t.step() <= total, t.step() + " steps taken, budget " + total);
             assertTrue(t.options().decayStart() <= total);
         }
+    }
+
+    @Test
+    void theBuilderKeepsEveryFieldAndValidates() {
+        TinyTrainer.Options d = TinyTrainer.Options.defaults();
+        assertEquals(d, d.toBuilder().build());
+        assertEquals(d.toJson(), TinyTrainer.Options.fromJson(d.toJson()).toJson());
+        TinyTrainer.Options o = d.toBuilder().totalSteps(50).timeShift(0.25).build();
+        assertEquals(50, o.totalSteps());
+        assertEquals(0.25, o.timeShift());
+        assertEquals(d, o.toBuilder().totalSteps(d.totalSteps()).timeShift(d.timeShift()).build());
+        assertThrows(IllegalArgumentException.class, () -> d.toBuilder().validation(1, 2).build(), "build() validates");
     }
 }
