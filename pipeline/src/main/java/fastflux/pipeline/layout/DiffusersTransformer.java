@@ -104,7 +104,8 @@ public final class DiffusersTransformer implements AutoCloseable {
         return t;
     }
 
-    private static JsonObject readJson(Path file) {
+    /** A JSON object file of the layout (a config or an index), its faults named with the file. */
+    static JsonObject readJson(Path file) {
         try {
             JsonElement e = JsonParser.parseString(Files.readString(file));
             if (!e.isJsonObject()) throw new IllegalArgumentException(file + ": expected a JSON object");

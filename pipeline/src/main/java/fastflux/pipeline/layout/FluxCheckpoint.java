@@ -4,8 +4,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
@@ -104,7 +102,7 @@ public final class FluxCheckpoint {
 
     private static FluxCheckpoint openDiffusers(Path dir) {
         Path index = dir.resolve(MODEL_INDEX);
-        JsonObject root = readJson(index);
+        JsonObject root = DiffusersTransformer.readJson(index);
         JsonElement t = root.get("transformer");
         if (t == null || !t.isJsonArray() || t.getAsJsonArray().size() != 2
                 || !t.getAsJsonArray().get(1).getAsString().equals("FluxTransformer2DModel")) {
@@ -134,7 +132,7 @@ public final class FluxCheckpoint {
     }
 
     private static boolean hasParams(Path config) {
-        JsonObject o = readJson(config);
+        JsonObject o = DiffusersTransformer.readJson(config);
         return o.has("params") && o.get("params").isJsonObject();
     }
 
@@ -161,18 +159,6 @@ public final class FluxCheckpoint {
                     : String.join(", ", names.subList(0, 12)) + " and " + (names.size() - 12) + " more";
         } catch (IOException e) {
             throw new UncheckedIOException("cannot list " + dir, e);
-        }
-    }
-
-    private static JsonObject readJson(Path file) {
-        try {
-            JsonElement e = JsonParser.parseString(Files.readString(file));
-            if (!e.isJsonObject()) throw new IllegalArgumentException(file + ": expected a JSON object");
-            return e.getAsJsonObject();
-        } catch (IOException ex) {
-            throw new UncheckedIOException("cannot read " + file, ex);
-        } catch (JsonParseException ex) {
-            throw new IllegalArgumentException(file + ": invalid JSON: " + ex.getMessage(), ex);
         }
     }
 
