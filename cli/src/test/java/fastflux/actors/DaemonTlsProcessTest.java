@@ -40,8 +40,10 @@ class DaemonTlsProcessTest {
                     fleet.trustStore().toString(), fleet.clients().get("alice").toString(), PASSWORD,
                     other.clients().get("mallory").toString(), "other-secret", base.toString(), intruderOut.toString()))
                     .redirectErrorStream(true).redirectOutput(tmp.resolve("intruder.log").toFile()).start();
-            assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the intruders finished");
+            boolean finished = p.waitFor(120, TimeUnit.SECONDS);
+            if (!finished) p.destroyForcibly().waitFor();
             String intruders = Files.readString(tmp.resolve("intruder.log"));
+            assertTrue(finished, "the intruders finished:\n" + intruders);
             assertEquals(0, p.exitValue(), intruders);
             for (String who : new String[] {"plain", "no-certificate", "other-ca"}) {
                 assertTrue(intruders.contains(who + ": 0 replies"), who + " got nothing back:\n" + intruders);
