@@ -1,6 +1,7 @@
 package fastflux.pipeline.export;
 
 import fastflux.pipeline.layout.FluxCheckpoint.Layout;
+import fastflux.world.World;
 
 /**
  * How {@link FluxExport#write} writes an export.
@@ -17,7 +18,7 @@ import fastflux.pipeline.layout.FluxCheckpoint.Layout;
  */
 public record ExportOptions(Layout layout, boolean copy, long maxShardBytes, String baseModel) {
     /** diffusers' {@code max_shard_size} default, "10GB". */
-    public static final long DEFAULT_MAX_SHARD_BYTES = 10_000_000_000L;
+    public static final long DEFAULT_MAX_SHARD_BYTES = World.ExportChoices.DEFAULT.maxShardBytes();
 
     public ExportOptions {
         if (maxShardBytes < 1) throw new IllegalArgumentException("the largest shard must be at least 1 byte, got " + maxShardBytes);
@@ -26,6 +27,11 @@ public record ExportOptions(Layout layout, boolean copy, long maxShardBytes, Str
     /** The source's layout recognised, components linked, 10 GB shards, the card naming the source directory. */
     public static ExportOptions defaults() {
         return new ExportOptions(null, false, DEFAULT_MAX_SHARD_BYTES, null);
+    }
+
+    /** A job's choices ({@link World#exportPruned(java.nio.file.Path, java.nio.file.Path, World.ExportChoices)}). */
+    public static ExportOptions of(World.ExportChoices c) {
+        return defaults().withCopy(c.copy()).withMaxShardBytes(c.maxShardBytes());
     }
 
     public ExportOptions withLayout(Layout l) {
