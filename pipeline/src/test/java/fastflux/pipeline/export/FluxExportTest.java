@@ -418,6 +418,20 @@ class FluxExportTest {
     }
 
     @Test
+    void aReplacedListInBflNamesInADiffusersConfigIsNamedWithItsFile() throws IOException {
+        Path out = tmp.resolve("out");
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxExport.write(pruned(DIFFUSERS, List.of(Replacement.linear(BlockId.ofDouble(1))), m), DIFFUSERS, out,
+                    ExportOptions.defaults());
+        }
+        Path config = out.resolve("transformer/config.json");
+        Files.writeString(config, Files.readString(config).replace("\"transformer_blocks.1\"", "\"double_blocks.1\""));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> FluxCheckpoint.open(out));
+        assertTrue(e.getMessage().contains(config.toString()) && e.getMessage().contains("replaced[0]")
+                && e.getMessage().contains("\"double_blocks.1\" is not a diffusers block name"), e.getMessage());
+    }
+
+    @Test
     void theCardIsRewrittenWithTheReportsFigures() throws IOException {
         Path out = tmp.resolve("out");
         try (NDManager m = NDManager.newBaseManager()) {
