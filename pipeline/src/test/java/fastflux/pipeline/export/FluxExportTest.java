@@ -293,6 +293,10 @@ class FluxExportTest {
     @Test
     void bflLinearExportKeepsBf16AndGenerates() throws IOException {
         Path source = withLicence(BFL, "base-bfl");
+        // a BFL release folder holds the text encoders too: the export takes them along
+        for (String part : List.of("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2")) {
+            Files.createSymbolicLink(source.resolve(part), DIFFUSERS.resolve(part).toAbsolutePath());
+        }
         Path out = tmp.resolve("out");
         try (NDManager m = NDManager.newBaseManager()) {
             FluxModel model = pruned(source, List.of(Replacement.linear(BlockId.ofDouble(1))), m);
@@ -309,9 +313,34 @@ class FluxExportTest {
             FluxInputs in = inputs(model.config(), m);
             assertArrayEquals(forward(reference(model, true, m), in), forward(loaded, in));
 
-            FluxPipeline p = FluxPipeline.open(out, new FluxPipeline.Options(null, DIFFUSERS, DataType.FLOAT32));
+            for (String part : List.of("text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2")) {
+                assertTrue(Files.isDirectory(out.resolve(part)) && !Files.isSymbolicLink(out.resolve(part)), part + " copied");
+            }
+            FluxPipeline p = FluxPipeline.open(out);
             assertEquals(1, p.checkpoint().replaced().size());
             assertEquals(1, p.generate(List.of("a red circle"), 1, new FluxPipeline.Settings(32, 32, 2, 3.5f, 32)).size());
+        }
+    }
+
+    @Test
+    void fastfluxLayoutExportIsAPrunedModelDirectory() throws IOException {
+        Path source = tmp.resolve("base-fastflux");
+        Files.createDirectories(source);
+        Files.copy(BFL.resolve("config.json"), source.resolve("config.json"));
+        Files.copy(BFL.resolve("flux.safetensors"), source.resolve("model.safetensors"));
+        Path out = tmp.resolve("out");
+        List<Replacement> replaced = List.of(Replacement.linear(BlockId.ofDouble(1)), Replacement.delete(BlockId.ofSingle(0)));
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxModel model = pruned(source, replaced, m);
+            FluxExport.Result r = FluxExport.write(model, source, out, ExportOptions.defaults());
+            assertEquals(Layout.FASTFLUX, r.layout());
+            FluxCheckpoint ck = FluxCheckpoint.open(out);
+            assertEquals(Layout.FASTFLUX, ck.layout());
+            assertEquals(replaced, ck.replaced(), "the fastflux layout lists deleted blocks rather than renumbering");
+            FluxModel loaded = ck.load(m, DataType.FLOAT32);
+            FluxInputs in = inputs(model.config(), m);
+            assertArrayEquals(forward(reference(model, true, m), in), forward(loaded, in));
+            assertTrue(Files.readString(out.resolve("README.md")).contains("double_blocks.1 (linear), single_blocks.0 (delete)"));
         }
     }
 
