@@ -59,6 +59,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.spec = spec;
         this.coordinator = coordinator;
         this.failures = failures;
+        org.slf4j.MDC.put(fastflux.pruning.LogContext.PHASE, "start"); // loading the checkpoint; the job id is the coordinator's MDC
         gradModeOffOnThisThread();
         NDManager m = NDManager.newBaseManager();
         try {

@@ -121,12 +121,14 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private boolean shuttingDown;
     private long seq;
     private int coordinators;
+    private final DaemonMetrics.Node metrics = DaemonMetrics.node();
 
     private NodeSupervisor(ActorContext<Command> ctx, Settings settings) {
         super(ctx);
         this.settings = settings;
         this.registry = new JobRegistry(settings.stateDir());
         this.jobs = new ArrayList<>(registry.load());
+        metrics.jobs(jobs);
         this.events = ctx.messageAdapter(PruningCoordinator.Event.class, FromCoordinator::new);
         long resumed = jobs.stream().filter(j -> j.state() == JobState.RUNNING).count();
         ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(),
@@ -150,6 +152,10 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(FromCoordinator.class, this::onEvent)
                 .onMessage(RelayStopped.class, this::onRelayStopped)
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> {
+                    metrics.close();
+                    return this;
+                })
                 .build();
     }
 
@@ -171,6 +177,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         String id = String.format("job-%04d", jobs.stream().mapToInt(j -> Integer.parseInt(j.id.substring(4))).max().orElse(0) + 1);
         jobs.add(new JobRegistry.Job(id, s.spec(), JobState.QUEUED, null));
         registry.save(jobs);
+        metrics.jobs(jobs);
         getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
         startNext();
@@ -319,6 +326,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         if (e instanceof PruningCoordinator.Progressed p) {
             progress.put(j.id, new Protocol.Progress(j.id, j.state(), p.phase(), p.block(), p.done(), p.total(), p.detail(),
                     p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), ++seq));
+            metrics.progress(progress.get(j.id));
             publish(j);
             return this;
         } else if (e instanceof PruningCoordinator.Finished) {
@@ -361,6 +369,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private void setState(JobRegistry.Job j, JobState.Event e, String error) {
         j.apply(e, error);
         registry.save(jobs);
+        metrics.jobs(jobs);
         publish(j);
     }
 

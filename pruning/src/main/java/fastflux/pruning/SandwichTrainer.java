@@ -626,6 +626,7 @@ public final class SandwichTrainer {
                         NDArray l = mse(model, s, batch);
                         gc.backward(l);
                         losses[step] = l.getFloat();
+                        PruneMetrics.sandwichStep(losses[step]);
                     }
                     adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
                 }
@@ -641,6 +642,7 @@ public final class SandwichTrainer {
         } finally {
             for (Param q : params) q.value().setRequiresGradient(false);
         }
+        PruneMetrics.sandwichTrained(fin, heldFinal);
         return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
                 pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0,
                 curveSteps.stream().mapToInt(Integer::intValue).toArray(), curve.stream().mapToDouble(Double::doubleValue).toArray());
