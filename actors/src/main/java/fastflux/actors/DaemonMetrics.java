@@ -170,7 +170,10 @@ public final class DaemonMetrics {
         }
     }
 
-    /** The gauges of one running job, tagged with its id; removed when it stops running. */
+    /**
+     * The gauges of one running job, tagged {@code job_id} (Prometheus gives every scraped series a {@code job} label
+     * of its own); removed when the job stops running, so a scrape shows only running jobs.
+     */
     private static final class Running {
         private final String jobId;
         private final List<Meter> meters = new ArrayList<>();
@@ -194,7 +197,7 @@ public final class DaemonMetrics {
         }
 
         private Meter gauge(String name, java.util.function.ToDoubleFunction<Running> f, String unit, String description) {
-            return Gauge.builder(name, this, f).tag("job", jobId).baseUnit(unit).description(description).strongReference(true)
+            return Gauge.builder(name, this, f).tag("job_id", jobId).baseUnit(unit).description(description).strongReference(true)
                     .register(REGISTRY);
         }
 
@@ -207,7 +210,7 @@ public final class DaemonMetrics {
             if (p.phase().isEmpty() || p.phase().equals(phase)) return;
             if (phaseMeter != null) REGISTRY.remove(phaseMeter);
             phase = p.phase();
-            phaseMeter = Gauge.builder("fastflux.job.phase", () -> 1).tag("job", jobId).tag("phase", phase)
+            phaseMeter = Gauge.builder("fastflux.job.phase", () -> 1).tag("job_id", jobId).tag("phase", phase)
                     .description("the running job's phase, as status shows it (value 1; the phase is the label)").register(REGISTRY);
         }
 

@@ -150,12 +150,15 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
 
     private Behavior<Command> onRunPhase(RunPhase r) {
         failures.check(r.phase().word(), completed());
+        long t0 = System.nanoTime();
         try {
             job.run(r.phase(), quality);
         } catch (RuntimeException e) {
             coordinator.tell(error(e, r.phase().word() + ": " + e));
             throw e;
         }
+        getContext().getLog().info("{} done in {} s ({}/{} blocks)", r.phase().word(),
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e9), completed(), job.state().target());
         r.replyTo().tell(new PruningCoordinator.PhaseDone(ready(r.phase())));
         return this;
     }

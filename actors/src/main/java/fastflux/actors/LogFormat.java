@@ -69,6 +69,7 @@ public final class LogFormat {
         e.setWithArguments(false);
         e.setWithContext(false);
         e.setWithNanoseconds(false);
+        e.setWithSequenceNumber(false);
         e.start();
         return e;
     }

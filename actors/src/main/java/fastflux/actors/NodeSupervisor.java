@@ -178,10 +178,16 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         jobs.add(new JobRegistry.Job(id, s.spec(), JobState.QUEUED, null));
         registry.save(jobs);
         metrics.jobs(jobs);
-        getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
+        log(id).info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
         startNext();
         return this;
+    }
+
+    /** The node's log for a line about job {@code id}: the line carries it as its jobId (cleared after the message). */
+    private org.slf4j.Logger log(String id) {
+        org.slf4j.MDC.put(fastflux.pruning.LogContext.JOB_ID, id);
+        return getContext().getLog();
     }
 
     private Behavior<Command> onProbe(ProbeBlocks p) {
@@ -330,10 +336,10 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
             publish(j);
             return this;
         } else if (e instanceof PruningCoordinator.Finished) {
-            getContext().getLog().info("{} done: {}", j.id, j.spec.out());
+            log(j.id).info("{} done: {}", j.id, j.spec.out());
             setState(j, JobState.Event.FINISH, null);
         } else if (e instanceof PruningCoordinator.Stopped st) {
-            getContext().getLog().info("{} stopped between phases: {}", j.id, st.reason());
+            log(j.id).info("{} stopped between phases: {}", j.id, st.reason());
             switch (st.reason()) {
                 case PAUSED -> setState(j, JobState.Event.PAUSE, null);
                 case CANCELLED -> setState(j, JobState.Event.CANCEL, null);
@@ -341,7 +347,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 case SHUTDOWN -> { }
             }
         } else if (e instanceof PruningCoordinator.Failed fail) {
-            getContext().getLog().error("{} failed: {}", j.id, fail.error());
+            log(j.id).error("{} failed: {}", j.id, fail.error());
             setState(j, JobState.Event.FAIL, fail.error());
         }
         runningId = null;
@@ -380,7 +386,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .orElseGet(() -> jobs.stream().filter(j -> j.state() == JobState.QUEUED).findFirst().orElse(null));
         if (next == null) return;
         if (next.state() == JobState.QUEUED) setState(next, JobState.Event.START, null);
-        getContext().getLog().info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
+        log(next.id).info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
         progress.remove(next.id); // what it showed before a stop is not where it resumes
         runningId = next.id;
         running = getContext().spawn(PruningCoordinator.create(next.id, next.spec, events, settings.shardFactory(),
