@@ -642,7 +642,6 @@ public final class SandwichTrainer {
         } finally {
             for (Param q : params) q.value().setRequiresGradient(false);
         }
-        PruneMetrics.sandwichTrained(fin, heldFinal);
         return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
                 pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0,
                 curveSteps.stream().mapToInt(Integer::intValue).toArray(), curve.stream().mapToDouble(Double::doubleValue).toArray());
