@@ -55,7 +55,7 @@ public final class Main implements Callable<Integer> {
             try {
                 return fastflux.actors.LogFormat.parse(value);
             } catch (IllegalArgumentException e) {
-                throw new CommandLine.TypeConversionException(e.getMessage());
+                throw new CommandLine.TypeConversionException(e.getMessage() + " (from --log-format, or $FASTFLUX_LOG_FORMAT)");
             }
         }
 
