@@ -60,6 +60,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.spec = spec;
         this.coordinator = coordinator;
         this.failures = failures;
+        org.slf4j.MDC.put(fastflux.pruning.LogContext.PHASE, "start"); // loading the checkpoint; the job id is the coordinator's MDC
         gradModeOffOnThisThread();
         NDManager m = NDManager.newBaseManager();
         try {
@@ -151,12 +152,15 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
 
     private Behavior<Command> onRunPhase(RunPhase r) {
         failures.check(r.phase().word(), completed());
+        long t0 = System.nanoTime();
         try {
             job.run(r.phase(), quality);
         } catch (RuntimeException e) {
             coordinator.tell(error(e, r.phase().word() + ": " + e));
             throw e;
         }
+        getContext().getLog().info("{} done in {} s ({}/{} blocks)", r.phase().word(),
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e9), completed(), job.state().target());
         r.replyTo().tell(new PruningCoordinator.PhaseDone(ready(r.phase())));
         return this;
     }

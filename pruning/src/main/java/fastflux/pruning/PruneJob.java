@@ -345,6 +345,7 @@ public final class PruneJob {
                             + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,
                                     " (held out %.5f -> %.5f)", st.heldOutInitialLoss(), st.heldOutFinalLoss())));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
+            PruneMetrics.sandwichTrained(st.finalLoss(), st.heldOutFinalLoss());
         }
         closeTree(pendingOriginal);
         pendingOriginal = null;

@@ -626,6 +626,7 @@ public final class SandwichTrainer {
                         NDArray l = mse(model, s, batch);
                         gc.backward(l);
                         losses[step] = l.getFloat();
+                        PruneMetrics.sandwichStep(losses[step]);
                     }
                     adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
                 }
