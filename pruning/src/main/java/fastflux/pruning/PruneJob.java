@@ -300,7 +300,7 @@ public final class PruneJob {
         if (options.mode() == Replacement.Mode.LINEAR) {
             listener.progress("collect", block.name(), k, state.target(), "least squares over calibration trajectories");
             BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration(), List.of(block), BlockFitter.Options.defaults(), manager,
-                    calibrationRunner).get(0);
+                    calibrationRunner, fitCheckpoints(block, k)).get(0);
             residuals = fitted.residuals();
             steps = fitted.steps();
             pendingOriginal = fitted.install(flux);
@@ -313,7 +313,23 @@ public final class PruneJob {
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
         state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, steps, null));
         checkpoint(block, k);
+        FitCheckpoints.clear(fitCheckpointDir()); // the fit is in the state now
         return true;
+    }
+
+    private Path fitCheckpointDir() {
+        return stateDir().resolve("lsq");
+    }
+
+    /**
+     * The in-phase checkpoints of block {@code block}'s least-squares collection, the {@code k}-th replacement: a
+     * checkpoint names the block, the blocks replaced before it and the calibration, so one of another collection
+     * (or of this block over another model state) is never taken up.
+     */
+    private FitCheckpoints fitCheckpoints(BlockId block, int k) {
+        List<String> before = state.order().subList(0, k).stream().map(BlockId::name).toList();
+        return new FitCheckpoints(fitCheckpointDir(), options.lsqCheckpointEvery(),
+                block.name() + " after " + before + " on " + calibration());
     }
 
     /**

@@ -105,12 +105,19 @@ public final class PruneOptions {
             .help("bytes of sandwich pairs held in memory; the rest spill to a file under the output directory "
                     + "(the values are the same either way)").build();
 
+    public static final Option<Integer> LSQ_CHECKPOINT_EVERY = Option.integer("lsq-checkpoint-every").label("N")
+            .defaultValue(200).resourceOnly()
+            .check(n -> n >= 0, n -> "lsq-checkpoint-every must be 0 or more, got " + n)
+            .help("save the least-squares sums every N calibration batches (state/lsq), so a killed collection resumes "
+                    + "there with the same sums; 0: only after the fit").build();
+
     public static final Option<Long> SEED = Option.whole("seed").label("S").defaultValue(0L)
             .help("seed of the calibration prompts, adapter initialisation and training batches").build();
 
     /** The method's options in the saved state's order. */
     public static final List<Option<?>> ALL = List.of(RATIO, IMPORTANCE, IMPORTANCE_FROM, ORDER, MODE, SANDWICH_TRAINING,
-            SANDWICH, CALIB_PROMPTS, CALIB_STEPS, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES, SEED);
+            SANDWICH, CALIB_PROMPTS, CALIB_STEPS, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
+            LSQ_CHECKPOINT_EVERY, SEED);
 
     /** The options only sandwich training reads: a run without it gives the same model whatever they are. */
     public static final List<Option<?>> TRAINING = List.of(SANDWICH, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES);
@@ -199,6 +206,10 @@ public final class PruneOptions {
 
     public long bufferBytes() {
         return get(BUFFER_BYTES);
+    }
+
+    public int lsqCheckpointEvery() {
+        return get(LSQ_CHECKPOINT_EVERY);
     }
 
     public long seed() {
