@@ -101,6 +101,13 @@ public final class PruneJob {
     private CalibrationRunner calibrationRunner = CalibrationRunner.IN_PROCESS;
 
     private ImportanceScorer.ProbeRunner probeRunner = ImportanceScorer.ProbeRunner.IN_PROCESS;
+    private SandwichTrainer.Feed sandwichFeed = SandwichTrainer.Feed.IN_PROCESS;
+
+    /** Feeds the sandwich trainer through {@code feed} (the daemon's trainer actor) instead of in the recording thread. */
+    public PruneJob sandwichFeed(SandwichTrainer.Feed feed) {
+        this.sandwichFeed = feed;
+        return this;
+    }
 
     /** Runs the importance probe's per-block measurements through {@code runner} (the daemon's fleet) instead of here. */
     public PruneJob probeRunner(ImportanceScorer.ProbeRunner runner) {
@@ -347,7 +354,7 @@ public final class PruneJob {
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
             st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
-                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
+                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner, sandwichFeed);
             listener.progress("sandwich", block.name(), k + 1, state.target(),
                     String.format(Locale.ROOT, "loss %.5f -> %.5f", st.initialLoss(), st.finalLoss())
                             + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,
