@@ -90,6 +90,30 @@ class FitCheckpointsTest {
     }
 
     @Test
+    void aJobKilledInsideItsLeastSquaresResumesThereAndExportsTheSameBytes(@TempDir Path tmp) throws Exception {
+        Path base = PruneJobTest.baseModel(tmp.resolve("base"));
+        // 16 prompts x 2 seeds in batches of 8: 4 batches, the last held out, so the fit folds batches 0, 1 and 2
+        PruneOptions o = PruneJobTest.options(0.17).with(PruneOptions.CALIB_PROMPTS, 16).with(PruneOptions.LSQ_CHECKPOINT_EVERY, 1);
+        Path straight = tmp.resolve("straight");
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, straight, o.with(PruneOptions.LSQ_CHECKPOINT_EVERY, 0), PruneJob.Listener.NONE, m).runAll(null, 1, null);
+        }
+        Path out = tmp.resolve("killed");
+        try (NDManager m = NDManager.newBaseManager()) {
+            PruneJob job = new PruneJob(base, out, o, PruneJob.Listener.NONE, m).calibrationRunner(new KillingRunner(2));
+            assertThrows(IllegalStateException.class, () -> job.runAll(null, 1, null));
+        }
+        assertEquals(List.of(2, 1), new FitCheckpoints(out.resolve("state/lsq"), 1, "").store().numbers(), "sums after batches 0 and 1");
+        KillingRunner resumed = new KillingRunner(-1);
+        try (NDManager m = NDManager.newBaseManager()) {
+            new PruneJob(base, out, o, PruneJob.Listener.NONE, m).calibrationRunner(resumed).runAll(null, 1, null);
+        }
+        assertEquals(List.of(2, 3), resumed.folded.subList(0, 2), "the collection resumes at batch 2, then the held-out batch");
+        assertEquals(List.of(), new FitCheckpoints(out.resolve("state/lsq"), 1, "").store().numbers(), "cleared once fitted");
+        assertArrayEquals(Files.readAllBytes(straight.resolve("model.safetensors")), Files.readAllBytes(out.resolve("model.safetensors")));
+    }
+
+    @Test
     void aSnapshotLoadsIntoAFreshFitExactly() {
         try (NDManager m = NDManager.newBaseManager();
              LeastSquaresFit a = new LeastSquaresFit("b/joint", 3, 2);
