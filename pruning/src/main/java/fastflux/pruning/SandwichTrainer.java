@@ -61,6 +61,12 @@ import java.util.TreeMap;
  * unreplaced blocks on each side and the pair spans them (generally: (width − 1) / 2 per side). A deleted block
  * (shortcut only) counts as replaced and has nothing to train. The state crosses the double→single boundary as
  * in {@link FluxModel#forward} ({@link FluxModel#runBlocks}).
+ *
+ * <p>A job records and trains at once: {@link #train(FluxModel, BlockId, Module, Calibration, Calibration, Options,
+ * NDManager, FreeSpace, CalibrationRunner, Feed)} feeds the pairs to {@link StreamingSandwich} as the calibration stream
+ * records them (in the daemon through the trainer actor of the {@code streams} module), training step by step on a
+ * twin of the sandwich, in the order {@link PairOrder} draws; {@link Session} is one training run, step by step,
+ * whoever drives it. With the same pairs in the same order it trains what recording first does, bit for bit.
  */
 public final class SandwichTrainer {
     private SandwichTrainer() {}
