@@ -10,6 +10,7 @@ import fastflux.pruning.JobOptions;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneState;
 import fastflux.streams.CalibrationPipeline;
+import fastflux.streams.SandwichTrainerActor;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -27,7 +28,8 @@ import org.apache.pekko.stream.Materializer;
  * on a pinned dispatcher (one thread, because DJL's grad mode is per thread), executes one phase per message
  * and answers with plain numbers. On every start, first or after a restart by its supervisor, it rebuilds the
  * job from the newest good checkpoint ({@link PruneJob#begin()}) and says where that left it. BRLL's calibration
- * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off.
+ * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off, and with it
+ * the sandwich trainer runs as an actor fed by that stream ({@link SandwichTrainerActor}).
  */
 public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     public sealed interface Command {}
@@ -71,7 +73,10 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
             this.quality = spec.quality();
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
             CalibrationPipeline pipeline = calibrationPipeline(ctx);
-            if (pipeline != null) job.calibrationRunner(pipeline);
+            if (pipeline != null) {
+                job.calibrationRunner(pipeline);
+                job.sandwichFeed(SandwichTrainerActor.feed(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(ctx.getSystem())));
+            }
             if (ctx.getSystem().settings().config().getBoolean("fastflux.daemon.share-importance")) {
                 job.probeRunner(new FleetProbes(ctx.getSystem(), spec, NodeSupervisor.FLEET_TIMEOUT, java.time.Duration.ZERO));
             }

@@ -101,6 +101,13 @@ public final class PruneJob {
     private CalibrationRunner calibrationRunner = CalibrationRunner.IN_PROCESS;
 
     private ImportanceScorer.ProbeRunner probeRunner = ImportanceScorer.ProbeRunner.IN_PROCESS;
+    private SandwichTrainer.Feed sandwichFeed = SandwichTrainer.Feed.IN_PROCESS;
+
+    /** Feeds the sandwich trainer through {@code feed} (the daemon's trainer actor) instead of in the recording thread. */
+    public PruneJob sandwichFeed(SandwichTrainer.Feed feed) {
+        this.sandwichFeed = feed;
+        return this;
+    }
 
     /** Runs the importance probe's per-block measurements through {@code runner} (the daemon's fleet) instead of here. */
     public PruneJob probeRunner(ImportanceScorer.ProbeRunner runner) {
@@ -308,7 +315,7 @@ public final class PruneJob {
         if (options.mode() == Replacement.Mode.LINEAR) {
             listener.progress("collect", block.name(), k, state.target(), "least squares over calibration trajectories");
             BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration(), List.of(block), BlockFitter.Options.defaults(), manager,
-                    calibrationRunner).get(0);
+                    calibrationRunner, fitCheckpoints(block, k)).get(0);
             residuals = fitted.residuals();
             steps = fitted.steps();
             pendingOriginal = fitted.install(flux);
@@ -321,7 +328,23 @@ public final class PruneJob {
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
         state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, steps, null));
         checkpoint(block, k);
+        FitCheckpoints.clear(fitCheckpointDir()); // the fit is in the state now
         return true;
+    }
+
+    private Path fitCheckpointDir() {
+        return stateDir().resolve("lsq");
+    }
+
+    /**
+     * The in-phase checkpoints of block {@code block}'s least-squares collection, the {@code k}-th replacement: a
+     * checkpoint names the block, the blocks replaced before it and the calibration, so one of another collection
+     * (or of this block over another model state) is never taken up.
+     */
+    private FitCheckpoints fitCheckpoints(BlockId block, int k) {
+        List<String> before = state.order().subList(0, k).stream().map(BlockId::name).toList();
+        return new FitCheckpoints(fitCheckpointDir(), options.lsqCheckpointEvery(),
+                block.name() + " after " + before + " on " + calibration());
     }
 
     /**
@@ -339,7 +362,7 @@ public final class PruneJob {
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
             st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
-                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
+                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner, sandwichFeed);
             listener.progress("sandwich", block.name(), k + 1, state.target(),
                     String.format(Locale.ROOT, "loss %.5f -> %.5f", st.initialLoss(), st.finalLoss())
                             + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,
