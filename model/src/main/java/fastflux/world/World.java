@@ -112,6 +112,11 @@ public interface World<I> {
         return null;
     }
 
+    /** Images per block of the importance probe the job asked this world for, or 0: the method's default. */
+    default int probeImages() {
+        return 0;
+    }
+
     /**
      * Why this world cannot judge images (alignment, features, evaluation), naming what to give; null when it can.
      * Checked before a job that judges images starts.

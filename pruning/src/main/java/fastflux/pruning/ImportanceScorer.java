@@ -66,10 +66,11 @@ public final class ImportanceScorer {
         }
 
         /**
-         * {@value #DEFAULT_PROMPTS} images, or one more than the world's feature dimension where that is larger: the
+         * The count the world was asked for ({@link World#probeImages}), else {@value #DEFAULT_PROMPTS} images, or one more than the world's feature dimension where that is larger: the
          * Fréchet distance's covariance needs more images than dimensions (768 for CLIP ViT-L/14's embeddings).
          */
         static int probeImages(World<?> world) {
+            if (world.probeImages() > 0) return world.probeImages();
             return Math.max(DEFAULT_PROMPTS, world.featureDim() + 1);
         }
 

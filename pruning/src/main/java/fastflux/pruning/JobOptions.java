@@ -100,9 +100,15 @@ public final class JobOptions {
             .check(n -> n >= 1, n -> "train-prompts must be at least 1, got " + n)
             .help("FLUX.1: prompts of the sandwich training, none of them a fit prompt").build();
 
+    public static final Option<Integer> PROBE_IMAGES = Option.integer("probe-images").label("N")
+            .defaultText("192, or CLIP's dimension + 1 where larger")
+            .check(n -> n >= 2, n -> "probe-images must be at least 2, got " + n)
+            .help("FLUX.1: images per block of the fd-align probe (the Frechet distance needs more than the CLIP "
+                    + "embedding's dimension: 769 for ViT-L/14)").build();
+
     /** The options a FLUX.1 world reads ({@link fastflux.world.WorldProvider#open(Path, ai.djl.ndarray.NDManager, java.util.Map)}). */
     public static final List<Option<?>> WORLD = List.of(PROMPTS, CLIP, WIDTH, HEIGHT, SAMPLER_STEPS, GUIDANCE,
-            MAX_SEQUENCE_LENGTH, FIT_PROMPTS, TRAIN_PROMPTS);
+            MAX_SEQUENCE_LENGTH, FIT_PROMPTS, TRAIN_PROMPTS, PROBE_IMAGES);
 
     /** The world settings among {@code values}: each given one by name, its value as text. */
     public static java.util.Map<String, String> worldSettings(OptionValues values) {

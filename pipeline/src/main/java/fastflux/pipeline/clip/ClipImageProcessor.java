@@ -69,7 +69,12 @@ public record ClipImageProcessor(boolean doResize, int shortestEdge, int resizeH
             if (std == null || std.length != 3) {
                 problems.add("\"image_std\" needs 3 values (RGB)");
             } else {
-                for (float s : std) if (!(s > 0) || !Float.isFinite(s)) problems.add("\"image_std\" values must be positive, got " + s);
+                for (float v : std) {
+                    if (!(v > 0) || !Float.isFinite(v)) {
+                        problems.add("\"image_std\" values must be positive, got " + java.util.Arrays.toString(std));
+                        break;
+                    }
+                }
             }
         }
         if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
@@ -141,6 +146,12 @@ public record ClipImageProcessor(boolean doResize, int shortestEdge, int resizeH
         boolean doNormalize = ClipJson.bool(o, "do_normalize", true, problems);
         float[] mean = triple(o, "image_mean", CLIP_MEAN, problems);
         float[] std = triple(o, "image_std", CLIP_STD, problems);
+        for (float v : std) {
+            if (!(v > 0) || !Float.isFinite(v)) {
+                problems.add("\"image_std\" values must be positive, got " + o.get("image_std"));
+                break;
+            }
+        }
         if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
         return new ClipImageProcessor(doResize, shortest, height, width, filter, doCrop, cropH, cropW, doRescale,
                 factor, doNormalize, mean, std);

@@ -348,6 +348,11 @@ public final class ClipModel implements AutoCloseable {
         return dir;
     }
 
+    /** The manager holding the weights (tests check that a forward leaves nothing in it). */
+    NDManager weightsManager() {
+        return weights;
+    }
+
     /** Frees the weights and the tokenizer. */
     @Override
     public void close() {

@@ -2,6 +2,7 @@ package fastflux.pipeline.clip;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDArrays;
+import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
@@ -77,21 +78,11 @@ public final class ClipVisionEncoder extends Module {
         if (pixels.getDataType() != DataType.FLOAT32) {
             throw new IllegalArgumentException("pixel values must be FLOAT32, got " + pixels.getDataType());
         }
-        long b = s[0];
-        int h = config.hiddenSize(), p = config.patchSize(), g = config.gridSize();
         NDManager outer = pixels.getManager();
         try (NDManager scope = outer.newSubManager()) {
             NDArray x = pixels.duplicate();
             x.attach(scope);
-            if (g * p != size) x = x.get(new NDIndex(":, :, :{}, :{}", g * p, g * p)); // the conv drops the rest
-            // A stride-p convolution without bias is a matrix product over flattened patches, row-major in the
-            // grid (token 1 + r·g + c), each patch flattened as the kernel is (channel, row, column).
-            NDArray patches = x.reshape(b, c, g, p, g, p).transpose(0, 2, 4, 1, 3, 5).reshape(b, (long) g * g, (long) c * p * p);
-            NDArray kernel = patchEmbedding.value().reshape(h, (long) c * p * p);
-            NDArray tokens = ai.djl.nn.core.Linear.linear(patches, kernel, null).singletonOrThrow(); // [B, g², H]
-            NDArray cls = classEmbedding.value().reshape(1, 1, h).broadcast(new Shape(b, 1, h));
-            x = NDArrays.concat(new ai.djl.ndarray.NDList(cls, tokens), 1).add(positionEmbedding.value());
-            x = preLayerNorm.forward(x);
+            x = preLayerNorm.forward(embeddings(x));
             for (ClipEncoderLayer layer : layers) {
                 // One layer's intermediates (scores, the MLP's activations) are freed as it ends.
                 try (NDManager step = scope.newSubManager()) {
@@ -106,6 +97,28 @@ public final class ClipVisionEncoder extends Module {
             pooled.attach(outer);
             return new Output(x, pooled);
         }
+    }
+
+    /**
+     * The patch tokens after the class token, plus the position embeddings: [B, 1 + g², H] in {@code pixels}'
+     * manager, for {@code pixels} [B, C, S, S] as {@link #forward} checks them.
+     */
+    NDArray embeddings(NDArray pixels) {
+        long b = pixels.getShape().get(0);
+        int c = config.numChannels(), h = config.hiddenSize(), p = config.patchSize(), g = config.gridSize();
+        NDArray x = pixels;
+        if (g * p != config.imageSize()) x = x.get(new NDIndex(":, :, :{}, :{}", g * p, g * p)); // the conv drops the rest
+        // A stride-p convolution without bias is a matrix product over flattened patches, row-major in the grid
+        // (token 1 + r·g + c), each patch flattened as the kernel is (channel, row, column).
+        NDArray patches = x.reshape(b, c, g, p, g, p).transpose(0, 2, 4, 1, 3, 5).reshape(b, (long) g * g, (long) c * p * p);
+        NDManager m = pixels.getManager();
+        // Views of the weights are made in the caller's manager, so a forward leaves nothing in the weights'.
+        NDArray kernel = patchEmbedding.value().reshape(h, (long) c * p * p);
+        kernel.attach(m);
+        NDArray tokens = ai.djl.nn.core.Linear.linear(patches, kernel, null).singletonOrThrow(); // [B, g², H]
+        NDArray cls = classEmbedding.value().reshape(1, 1, h);
+        cls.attach(m);
+        return NDArrays.concat(new NDList(cls.broadcast(new Shape(b, 1, h)), tokens), 1).add(positionEmbedding.value());
     }
 
     @Override

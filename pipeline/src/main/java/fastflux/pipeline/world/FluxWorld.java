@@ -299,6 +299,11 @@ public final class FluxWorld implements World<RgbImage> {
     }
 
     @Override
+    public int probeImages() {
+        return settings.probeImages() == null ? 0 : settings.probeImages();
+    }
+
+    @Override
     public String judgeMissing() {
         return settings.clip() == null ? "give --clip DIR (a Hugging Face CLIPModel folder, e.g. openai/clip-vit-large-patch14)" : null;
     }

@@ -13,11 +13,12 @@ import fastflux.world.WorldProvider;
  * is "as the model is used": 1024 x 1024, 28 steps and guidance 3.5 for a model with guidance embedding (dev), 4 steps
  * for one without (schnell), T5's 512 or 256 tokens; 512 fit and 512 train prompts.
  *
+ * @param probeImages images per block of the importance probe, null for the method's default
  * @param cacheDir where the embedding cache is kept (the job's {@code out}, else a folder under the temp directory)
  * @param evaluationPrompts prompts beyond the pool that the job will condition on (the report's), encoded at open
  */
 public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer height, Integer steps, Float guidance,
-                                Integer maxSequenceLength, Integer fitPrompts, Integer trainPrompts, Path cacheDir,
+                                Integer maxSequenceLength, Integer fitPrompts, Integer trainPrompts, Integer probeImages, Path cacheDir,
                                 List<String> evaluationPrompts) {
     /** FLUX.1-dev's sampler steps as diffusers' pipeline runs it. */
     public static final int DEV_STEPS = 28;
@@ -27,7 +28,7 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
     public static final int REPORT_PROMPTS = 48;
     public static final long REPORT_SEED = 777;
     static final Set<String> KEYS = Set.of("prompts", "clip", "width", "height", "sampler-steps", "guidance",
-            "max-sequence-length", "fit-prompts", "train-prompts", WorldProvider.OUT, WorldProvider.EVAL_PROMPTS);
+            "max-sequence-length", "fit-prompts", "train-prompts", "probe-images", WorldProvider.OUT, WorldProvider.EVAL_PROMPTS);
 
     public FluxWorldSettings {
         evaluationPrompts = evaluationPrompts == null ? List.of() : List.copyOf(evaluationPrompts);
@@ -35,7 +36,7 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
 
     /** The defaults, nothing given. */
     public static FluxWorldSettings defaults() {
-        return new FluxWorldSettings(null, null, null, null, null, null, null, null, null, null, List.of());
+        return new FluxWorldSettings(null, null, null, null, null, null, null, null, null, null, null, List.of());
     }
 
     /** Settings from a job's world options by name, values as text; an unknown key is named. */
@@ -55,7 +56,7 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
         return new FluxWorldSettings(path(s, "prompts"), path(s, "clip"), integer(s, "width"), integer(s, "height"),
                 integer(s, "sampler-steps"), s.containsKey("guidance") ? Float.parseFloat(s.get("guidance")) : null,
                 integer(s, "max-sequence-length"), integer(s, "fit-prompts"), integer(s, "train-prompts"),
-                out == null ? null : out.resolve("embeddings"), eval);
+                integer(s, "probe-images"), out == null ? null : out.resolve("embeddings"), eval);
     }
 
     private static Path path(Map<String, String> s, String k) {
@@ -69,7 +70,7 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
     /** These settings with the report's evaluation prompts (encoded with the pool when the world opens). */
     public FluxWorldSettings withEvaluationPrompts(List<String> p) {
         return new FluxWorldSettings(prompts, clip, width, height, steps, guidance, maxSequenceLength, fitPrompts,
-                trainPrompts, cacheDir, p);
+                trainPrompts, probeImages, cacheDir, p);
     }
 
     /** Every null filled as {@code pipeline}'s model is used. */
@@ -81,7 +82,7 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
         return new FluxWorldSettings(prompts, clip, width != null ? width : d.width(), height != null ? height : d.height(),
                 steps != null ? steps : dev ? DEV_STEPS : d.steps(), guidance != null ? guidance : d.guidance(),
                 maxSequenceLength != null ? maxSequenceLength : d.maxSequenceLength(),
-                fitPrompts != null ? fitPrompts : DEFAULT_FIT, trainPrompts != null ? trainPrompts : DEFAULT_TRAIN, cache,
+                fitPrompts != null ? fitPrompts : DEFAULT_FIT, trainPrompts != null ? trainPrompts : DEFAULT_TRAIN, probeImages, cache,
                 evaluationPrompts);
     }
 

@@ -54,6 +54,7 @@ class FluxWorldTest {
         s.put("max-sequence-length", "32");
         s.put("fit-prompts", "3");
         s.put("train-prompts", "3");
+        s.put("probe-images", "32");
         if (cache != null) s.put("out", cache.toString());
         return s;
     }
