@@ -61,7 +61,8 @@ final class JobCalibration {
     private static final long TRAIN_SEED_OFFSET = 104_729;
 
     /**
-     * The sandwich's held-out calibration: a quarter as many prompts as {@link #fit()}, 4 to 16 (bounded, so the
+     * The sandwich's held-out calibration: a quarter as many prompts as {@link #fit()}, 4 to 16 (1 to 16 with a world's
+     * own split) (bounded, so the
      * held-out pairs' memory does not grow with the calibration), none of its prompt texts, other noise seeds; never
      * trained on, it measures whether sandwich training carries over to prompts it did not see. Null with a
      * calibration file (all its prompts are trained on).
@@ -78,8 +79,8 @@ final class JobCalibration {
         if (split == null) {
             return PromptCalibrationSource.heldOut(prompts(), Math.max(4, Math.min(16, options.calibPrompts() / 4)), seed);
         }
-        // neither a fit nor a training prompt
-        return PromptCalibrationSource.heldOut(prompts(), trainPrompts(split), Math.max(4, Math.min(16, split[0] / 4)), seed);
+        // neither a fit nor a training prompt; at least one (the world checks at open that its pool has fit + train + 1)
+        return PromptCalibrationSource.heldOut(prompts(), trainPrompts(split), Math.max(1, Math.min(16, split[0] / 4)), seed);
     }
 
     /**

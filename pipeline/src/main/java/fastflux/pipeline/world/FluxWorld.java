@@ -399,16 +399,37 @@ public final class FluxWorld implements World<RgbImage> {
         double[] align = alignment(each, images);
         JsonObject r = new JsonObject();
         r.addProperty("images", images.size());
-        r.addProperty("clip_score", 100 * meanAlignment(each, align));
+        // the report's columns: overall = the mean CLIP score; fd = none against a reference set (see fidelity)
+        r.addProperty("overall", 100 * meanAlignment(each, align));
+        r.addProperty("metric", "overall: mean CLIP score, 100 * max(cos, 0)");
+        r.add("fd", com.google.gson.JsonNull.INSTANCE);
+        r.add("categories", new JsonObject());
         r.addProperty("settings", settings.describe());
         r.addProperty("not_measured", "HPSv2 and GenEval's object detector are out of scope");
         return new Evaluation<>(r, images);
     }
 
     /** Fréchet distance on CLIP image embeddings between the two sets, where there are more images than dimensions. */
+    /** Pixel MSE (in [0, 1] units) below which two images count as the same picture, as the Shapes world counts it. */
+    static final double SAME = 0.002;
+
     @Override
     public JsonObject fidelity(List<String> prompts, int seeds, List<RgbImage> reference, List<RgbImage> images) {
+        if (reference.size() != images.size()) throw new IllegalArgumentException(reference.size() + " reference images for " + images.size());
         JsonObject r = new JsonObject();
+        double sum = 0;
+        int same = 0;
+        for (int i = 0; i < images.size(); i++) {
+            double e = mse(reference.get(i), images.get(i));
+            sum += e;
+            if (e < SAME) same++;
+        }
+        double mse = images.isEmpty() ? 0 : sum / images.size();
+        r.addProperty("mse", mse);
+        r.addProperty("psnr_db", mse == 0 ? null : 10 * Math.log10(1 / mse));
+        r.addProperty("same", images.isEmpty() ? 0 : (double) same / images.size());
+        r.addProperty("same_threshold", SAME);
+        r.add("categories", new JsonObject());
         r.addProperty("images", images.size());
         int dim = featureDim();
         if (images.size() <= dim) {
@@ -422,6 +443,18 @@ public final class FluxWorld implements World<RgbImage> {
         for (int i = 0; i < b.length; i++) b[i] = features(images.get(i));
         r.addProperty("clip_fd", Frechet.distance(Frechet.fit(a), Frechet.fit(b)));
         return r;
+    }
+
+    /** Mean squared difference of two images' pixels in [0, 1]. */
+    static double mse(RgbImage a, RgbImage b) {
+        if (a.width() != b.width() || a.height() != b.height()) throw new IllegalArgumentException("images differ in size");
+        double s = 0;
+        byte[] x = a.rgb(), y = b.rgb();
+        for (int i = 0; i < x.length; i++) {
+            double d = ((x[i] & 0xff) - (y[i] & 0xff)) / 255.0;
+            s += d * d;
+        }
+        return s / x.length;
     }
 
     /**
