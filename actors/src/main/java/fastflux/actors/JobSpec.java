@@ -236,6 +236,7 @@ public final class JobSpec implements WireMessage {
         java.util.Map<String, String> s = JobOptions.worldSettings(values);
         // the report's prompts, which a FLUX.1 world encodes with the calibration prompts before loading the transformer
         if (eval() && evalPrompts() != null) s.put(fastflux.world.WorldProvider.EVAL_PROMPTS, evalPrompts());
+        if (!eval()) s.put(fastflux.world.WorldProvider.EVAL_PROMPTS, ""); // none: the report compares no images
         return s;
     }
 

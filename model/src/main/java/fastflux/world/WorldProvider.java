@@ -15,7 +15,10 @@ public interface WorldProvider {
     /** The settings key of the job's output directory, where a world may keep caches; every world accepts it. */
     String OUT = "out";
 
-    /** The settings key of the report's evaluation prompt file, which a world may prepare for; every world accepts it. */
+    /**
+     * The settings key of the report's evaluation prompt file, which a world may prepare for (empty: the report
+     * evaluates nothing; absent: the world's default set); every world accepts it.
+     */
     String EVAL_PROMPTS = "eval-prompts";
 
     /**

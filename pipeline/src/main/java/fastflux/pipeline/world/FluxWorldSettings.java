@@ -47,9 +47,9 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
         Path out = path(s, WorldProvider.OUT);
         List<String> eval;
         try {
-            eval = s.containsKey(WorldProvider.EVAL_PROMPTS)
-                    ? PromptFiles.distinctTexts(PromptFiles.read(Path.of(s.get(WorldProvider.EVAL_PROMPTS))))
-                    : DefaultPrompts.get().evaluation(REPORT_PROMPTS, REPORT_SEED);
+            String file = s.get(WorldProvider.EVAL_PROMPTS);
+            eval = file == null ? DefaultPrompts.get().evaluation(REPORT_PROMPTS, REPORT_SEED)
+                    : file.isEmpty() ? List.of() : PromptFiles.distinctTexts(PromptFiles.read(Path.of(file)));
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException(e);
         }
