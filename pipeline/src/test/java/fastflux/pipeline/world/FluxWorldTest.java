@@ -143,6 +143,7 @@ class FluxWorldTest {
                 PruneJob job = new PruneJob(base, out, options, settings(prompts, null), PruneJob.Listener.NONE, m);
                 job.runAll(null, 1, null);
                 assertEquals(1, job.state().completed().size());
+                assertEquals(32, job.state().options().get("width").getAsInt(), "world settings are saved with the options");
                 if (ranking == null) {
                     assertTrue(Files.isRegularFile(out.resolve("importance.json")), "fd-align ranked the blocks");
                     ranking = out.resolve("importance.json");
@@ -150,6 +151,16 @@ class FluxWorldTest {
                 assertTrue(Files.isRegularFile(out.resolve("embeddings").resolve(
                         Files.list(out.resolve("embeddings")).filter(f -> f.toString().endsWith(".safetensors"))
                                 .findFirst().orElseThrow().getFileName())));
+            }
+            if (ranking != null && base.equals(DIFFUSERS.toAbsolutePath())) {
+                // a resumed run must take the same world settings
+                Map<String, String> other = settings(prompts, null);
+                other.put("train-prompts", "4");
+                try (NDManager m = NDManager.newBaseManager()) {
+                    PruneJob again = new PruneJob(base, out, options, other, PruneJob.Listener.NONE, m);
+                    IllegalArgumentException e = assertThrows(IllegalArgumentException.class, again::begin);
+                    assertTrue(e.getMessage().contains("train-prompts 3, now 4"), e.getMessage());
+                }
             }
             FluxPipeline p = FluxPipeline.open(out, new FluxPipeline.Options(null, DIFFUSERS, ai.djl.ndarray.types.DataType.FLOAT32));
             assertFalse(fastflux.model.PrunedModels.readReplaced(fastflux.model.ModelDir.readConfig(out), p.params()).isEmpty());
