@@ -526,7 +526,7 @@ public final class PruneJob {
                 // A resumed run: measure the base model on a fresh copy.
                 requireJudge("the report's quality comparison");
                 try (NDManager m = manager.newSubManager()) {
-                    baseQuality = new QualityComparison(Worlds.open(baseDir, m, worldSettings).evaluate(quality.prompts(), quality.seeds(), null));
+                    baseQuality = new QualityComparison(Worlds.open(baseDir, m, withOut(worldSettings, outDir)).evaluate(quality.prompts(), quality.seeds(), null));
                 }
             }
             World.Evaluation<?> pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
