@@ -71,7 +71,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
                 coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
             };
             this.quality = spec.quality();
-            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
+            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), spec.worldSettings(), listener, m);
             CalibrationPipeline pipeline = calibrationPipeline(ctx);
             if (pipeline != null) {
                 job.calibrationRunner(pipeline);

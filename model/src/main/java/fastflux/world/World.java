@@ -106,6 +106,28 @@ public interface World<I> {
     /** Fidelity of {@code images} to {@code reference} (the same prompts and seeds, in the same order), as JSON. */
     JsonObject fidelity(List<String> prompts, int seeds, List<I> reference, List<I> images);
 
+    /**
+     * The world's own calibration split, {@code {fit, train}}: the least squares fit on {@code fit} prompts and the
+     * sandwiches train on {@code train} others (disjoint sets, as in the paper); null where the job's
+     * {@code calib-prompts} prompts serve both.
+     */
+    default int[] calibrationSplit() {
+        return null;
+    }
+
+    /** Images per block of the importance probe the job asked this world for, or 0: the method's default. */
+    default int probeImages() {
+        return 0;
+    }
+
+    /**
+     * Why this world cannot judge images (alignment, features, evaluation), naming what to give; null when it can.
+     * Checked before a job that judges images starts.
+     */
+    default String judgeMissing() {
+        return null;
+    }
+
     /** Writes the pruned model directory: the transformer as it is now, with the world's own parts of {@code baseDir}. */
     void exportPruned(Path baseDir, Path outDir);
 

@@ -58,20 +58,37 @@ public final class PruneJob {
     private final FluxModel flux;
     private final LoraInjector lora;
     private final Map<String, Double> phaseSeconds = new LinkedHashMap<>();
+    private final Map<String, String> worldSettings;
     private PruneState state;
 
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager) {
+        this(baseDir, outDir, options, Map.of(), listener, manager);
+    }
+
+    /**
+     * A job whose base is opened with {@code worldSettings}: the given options of {@link JobOptions#WORLD} by name,
+     * values as text (a FLUX.1 pipeline directory's prompts, CLIP, sizes, sampler settings); saved with the options.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
+                    NDManager manager) {
         this.baseDir = baseDir;
         this.outDir = outDir;
         this.options = options;
         this.listener = listener;
         this.manager = manager;
-        this.baseModel = BaseModel.load(baseDir, manager);
+        this.worldSettings = Map.copyOf(worldSettings);
+        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir));
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
         }
         this.lora = new LoraInjector(options.loraRank(), options.loraAlpha(), options.seed());
+    }
+
+    private static Map<String, String> withOut(Map<String, String> settings, Path outDir) {
+        Map<String, String> s = new LinkedHashMap<>(settings);
+        s.put(fastflux.world.WorldProvider.OUT, outDir.toAbsolutePath().normalize().toString());
+        return s;
     }
 
     /** The transformer being pruned. */
@@ -170,7 +187,16 @@ public final class PruneJob {
         JsonObject o = options.toJson();
         if (calibFile != null) o.add(JobOptions.CALIB_FILE.name(), JobOptions.CALIB_FILE.toJson(calibFile.file().toAbsolutePath().normalize()));
         if (calibFile != null && !baseModel.hasWorld()) o.addProperty("calib-tokens", calibFile.latentTokens());
+        for (Option<?> w : JobOptions.WORLD) {
+            String text = worldSettings.get(w.name());
+            if (text != null) o.add(w.name(), settingJson(w, text));
+        }
         return o;
+    }
+
+    private static <T> com.google.gson.JsonElement settingJson(Option<T> o, String text) {
+        T v = o.parse(text);
+        return o.toJson(v instanceof Path p ? o.cast(p.toAbsolutePath().normalize()) : v);
     }
 
     /**
@@ -195,6 +221,10 @@ public final class PruneJob {
     public PruneState begin() {
         startNanos = System.nanoTime();
         requireRunnable(baseDir, baseModel.hasWorld(), options, calibFile != null);
+        if (baseModel.hasWorld() && options.order() == PruneOptions.Order.IMPORTANCE && options.importanceFrom() == null
+                && options.importance().equals(ImportanceScorer.FD_ALIGN)) {
+            requireJudge("importance fd-align");
+        }
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState newest = PruneState.read(stateDir(), flux.config());
         if (newest != null) {
@@ -208,6 +238,15 @@ public final class PruneJob {
         PruneState saved = PruneState.resume(stateDir(), flux.config(), this::restore);
         state = saved != null ? saved : PruneState.fresh(savedOptions(), blocksFor(options.ratio(), flux.config()));
         return state;
+    }
+
+    /** Refuses work that judges images when the world cannot (a FLUX.1 pipeline without --clip), naming what to give. */
+    private void requireJudge(String what) {
+        String missing = baseModel.world(what).judgeMissing();
+        if (missing != null) {
+            throw new IllegalArgumentException(what + " judges generated images: " + missing
+                    + (what.startsWith("importance") ? ", or use --importance output-mse or --importance-from FILE" : ", or --no-eval"));
+        }
     }
 
     /** Phase 1: the replacement order (importance ranking, or positional). */
@@ -264,6 +303,11 @@ public final class PruneJob {
     /** The calibration stream the least squares and the sandwiches are fitted on ({@link JobCalibration#fit}). */
     public Calibration calibration() {
         return calibrations().fit();
+    }
+
+    /** The stream the sandwiches train on: the fit stream, or the world's own disjoint training set ({@link JobCalibration#train}). */
+    Calibration trainCalibration() {
+        return calibrations().train();
     }
 
     /** The sandwich's held-out calibration, or null with a calibration file ({@link JobCalibration#heldOut}). */
@@ -361,7 +405,7 @@ public final class PruneJob {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
-            st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
+            st = SandwichTrainer.train(flux, block, pendingOriginal, trainCalibration(), heldOutCalibration(), so, manager,
                     SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner, sandwichFeed);
             listener.progress("sandwich", block.name(), k + 1, state.target(),
                     String.format(Locale.ROOT, "loss %.5f -> %.5f", st.initialLoss(), st.finalLoss())
@@ -442,6 +486,7 @@ public final class PruneJob {
 
     /** The base model's quality, measured on the model in memory before any block is replaced. */
     public void measureBaseQuality(Quality quality) {
+        requireJudge("the report's quality comparison");
         if (!state.completed().isEmpty() || state.fitted() != null) {
             throw new IllegalStateException("the model in memory is no longer the base model");
         }
@@ -511,8 +556,9 @@ public final class PruneJob {
         } else if (quality != null) {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
+                requireJudge("the report's quality comparison");
                 try (NDManager m = manager.newSubManager()) {
-                    baseQuality = new QualityComparison(Worlds.open(baseDir, m).evaluate(quality.prompts(), quality.seeds(), null));
+                    baseQuality = new QualityComparison(Worlds.open(baseDir, m, withOut(worldSettings, outDir)).evaluate(quality.prompts(), quality.seeds(), null));
                 }
             }
             World.Evaluation<?> pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
