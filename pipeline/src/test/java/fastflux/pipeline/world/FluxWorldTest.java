@@ -162,8 +162,11 @@ class FluxWorldTest {
                     assertTrue(e.getMessage().contains("train-prompts 3, now 4"), e.getMessage());
                 }
             }
+            // the export keeps the base's layout, with the other components taken along
+            fastflux.pipeline.layout.FluxCheckpoint exported = fastflux.pipeline.layout.FluxCheckpoint.open(out);
+            assertEquals(fastflux.pipeline.layout.FluxCheckpoint.open(base).layout(), exported.layout());
+            assertEquals(1, exported.replaced().size(), "the replaced block is named in the export's config");
             FluxPipeline p = FluxPipeline.open(out, new FluxPipeline.Options(null, DIFFUSERS, ai.djl.ndarray.types.DataType.FLOAT32));
-            assertFalse(fastflux.model.PrunedModels.readReplaced(fastflux.model.ModelDir.readConfig(out), p.params()).isEmpty());
             List<RgbImage> images = p.generate(List.of(PROMPTS.get(0)), 42, new FluxPipeline.Settings(32, 32, 2, 3.5f, 32));
             assertEquals(32, images.get(0).width());
         }
