@@ -42,7 +42,8 @@ public final class LoraInjector {
      */
     public Map<String, LoRA> inject(FluxModel model, BlockId block, NDManager manager) {
         Map<String, Linear> linears = linears(model, block);
-        DataType dtype = model.dtype();
+        // Adapters are trained, so they are fp32 whatever the model's compute dtype (LoRA.delta casts around them).
+        DataType dtype = DataType.FLOAT32;
         Map<String, LoRA> out = new LinkedHashMap<>();
         int i = 0;
         for (Map.Entry<String, Linear> e : linears.entrySet()) {

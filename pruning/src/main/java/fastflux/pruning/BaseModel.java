@@ -29,9 +29,23 @@ public final class BaseModel {
 
     /** Loads {@code dir} in fp32, as a world's model where one recognises it. */
     public static BaseModel load(Path dir, NDManager manager) {
+        return load(dir, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * Loads {@code dir} with its transformer's weights held once in {@code dtype} (FLOAT32 or FLOAT16; a bf16 file is
+     * converted tensor by tensor). A world's model loads as its world loads it, in fp32.
+     *
+     * @throws IllegalArgumentException for fp16 with a world's model
+     */
+    public static BaseModel load(Path dir, NDManager manager, DataType dtype) {
+        if (dtype != DataType.FLOAT32 && hasWorld(dir)) {
+            throw new IllegalArgumentException(dir + " is a world's model, which runs in fp32; --dtype " + dtype
+                    + " applies to FLUX.1 transformer checkpoints");
+        }
         World<?> w = Worlds.open(dir, manager);
         if (w != null) return new BaseModel(dir, w.flux(), w);
-        return new BaseModel(dir, ModelDir.load(dir, manager, DataType.FLOAT32, Set.of()), null);
+        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of()), null);
     }
 
     /** Whether {@code dir} holds a world's model (it can generate and be judged) rather than a bare transformer. */

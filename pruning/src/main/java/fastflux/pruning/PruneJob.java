@@ -61,12 +61,20 @@ public final class PruneJob {
     private PruneState state;
 
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager) {
+        this(baseDir, outDir, options, listener, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * A job whose transformer is held in {@code dtype} (FLOAT32, or FLOAT16 on GPUs): the weights once, in that dtype;
+     * the adapters in fp32. The report loads the export and the base in the same dtype.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager, DataType dtype) {
         this.baseDir = baseDir;
         this.outDir = outDir;
         this.options = options;
         this.listener = listener;
         this.manager = manager;
-        this.baseModel = BaseModel.load(baseDir, manager);
+        this.baseModel = BaseModel.load(baseDir, manager, dtype);
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
@@ -155,6 +163,8 @@ public final class PruneJob {
         JsonObject o = options.toJson();
         if (calibFile != null) o.add(JobOptions.CALIB_FILE.name(), JobOptions.CALIB_FILE.toJson(calibFile.file().toAbsolutePath().normalize()));
         if (calibFile != null && !baseModel.hasWorld()) o.addProperty("calib-tokens", calibFile.latentTokens());
+        // fp16 gives other bytes than fp32, so a resume must use the same; fp32 runs' states stay as they were
+        if (flux.dtype() != DataType.FLOAT32) o.addProperty(JobOptions.DTYPE.name(), fastflux.pruning.plan.ComputeDtype.name(flux.dtype()));
         return o;
     }
 
@@ -493,8 +503,9 @@ public final class PruneJob {
         OutputFidelity.Result fidelity;
         try (NDManager m = manager.newSubManager()) {
             // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
-            FluxModel exported = ModelDir.load(outDir, m, DataType.FLOAT32, java.util.Set.of());
-            FluxModel base = ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
+            // in the job's compute dtype: at 12B two fp32 copies beside the job's model would not fit (docs/plan.md)
+            FluxModel exported = ModelDir.load(outDir, m, flux.dtype(), java.util.Set.of());
+            FluxModel base = ModelDir.load(baseDir, m, flux.dtype(), java.util.Set.of());
             timing = speed.latency(exported, base, 21, manager);
             long t0 = System.nanoTime();
             listener.progress("fidelity", "", 0, 1, "the exported model's outputs against the base model's");
@@ -626,7 +637,8 @@ public final class PruneJob {
             for (String name : reader.names()) {
                 Param p = components.get(name);
                 if (p == null) throw new IllegalStateException(stateDir() + ": saved component " + name + " has no place in the model");
-                NDArray value = reader.load(name, manager, DataType.FLOAT32);
+                // the component as the model holds it: a replaced block's linear in the compute dtype, adapters in fp32
+                NDArray value = reader.load(name, manager, p.hasValue() ? p.value().getDataType() : DataType.FLOAT32);
                 try {
                     p.set(value);
                 } catch (RuntimeException e) {
