@@ -35,9 +35,10 @@ final class JobPlans {
 
     /**
      * The plan of a job of {@code values} ({@link JobOptions#ALL}); {@code imageTokens}, {@code textTokens} override
-     * what the model and the calibration file say (null: theirs, else FLUX.1's 1024² and 512).
+     * what the model and the calibration file say (null: theirs, else FLUX.1's 1024² and 512); {@code hostMemory}
+     * replaces the host's measured capacity when the devices are GPUs (null: measured).
      */
-    static JobPlan plan(OptionValues values, Integer imageTokens, Integer textTokens, DeviceMemory memory) {
+    static JobPlan plan(OptionValues values, Integer imageTokens, Integer textTokens, Long hostMemory, DeviceMemory memory) {
         Path model = values.get(JobOptions.MODEL);
         FluxCheckpoint ckpt = FluxCheckpoint.open(model);
         FluxParams p = ckpt.params();
@@ -68,7 +69,9 @@ final class JobPlans {
         Long limit = values.get(JobOptions.MEMORY_LIMIT);
         List<DeviceMemory.Capacity> caps = new ArrayList<>();
         for (ai.djl.Device d : devices.list()) caps.add(memory.capacity(d, limit));
-        if (devices.gpu()) caps.add(memory.capacity(ai.djl.Device.cpu(), null));
+        if (devices.gpu()) {
+            caps.add(hostMemory != null ? new DeviceMemory.Capacity(hostMemory, "--host-memory") : memory.cpu());
+        }
         return JobPlan.of(in, caps, Runtime.getRuntime().maxMemory());
     }
 

@@ -38,6 +38,21 @@ final class PlanCommand implements Callable<Integer> {
             description = "text tokens per prompt (default: the calibration file's, the world's, else 512)")
     Integer textTokens;
 
+    @CommandLine.Option(names = "--host-memory", paramLabel = "SIZE", converter = SizeConverter.class,
+            description = "with GPU devices, the host's memory when planning for another machine (default: this one's)")
+    Long hostMemory;
+
+    static final class SizeConverter implements CommandLine.ITypeConverter<Long> {
+        @Override
+        public Long convert(String text) {
+            try {
+                return fastflux.pruning.plan.Bytes.parse(text);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
     @CommandLine.Option(names = "--measure", negatable = true, defaultValue = "true", fallbackValue = "true",
             description = "time one block at the model's width on the first device for the time estimate (default on)")
     boolean measure;
@@ -63,7 +78,7 @@ final class PlanCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw new ParameterException(spec.commandLine(), e.getMessage());
         }
-        JobPlan plan = JobPlans.plan(values, imageTokens, textTokens, DeviceMemory.system());
+        JobPlan plan = JobPlans.plan(values, imageTokens, textTokens, hostMemory, DeviceMemory.system());
         double rate = Double.NaN;
         String source = "";
         if (measure) {

@@ -440,16 +440,17 @@ public final class JobPlan {
         s.append(String.format(Locale.ROOT, "job: ratio %s (%d of %d blocks), %d + %d tokens, %d calibration prompts x %d seeds x %d steps%n",
                 PruneOptions.plain(in.options().ratio()), PruneJob.blocksFor(in.options().ratio(), p), p.blockCount(),
                 in.imageTokens(), in.textTokens(), in.calibrationPrompts(), CALIBRATION_SEEDS, in.options().calibSteps()));
-        String device = null;
-        for (Use u : uses) {
-            if (!u.device().equals(device)) {
-                device = u.device();
-                s.append(String.format(Locale.ROOT, "%nmemory of %s (capacity %s, %s)%n", device, Bytes.format(u.capacity()), u.capacitySource()));
-            }
-            s.append(String.format(Locale.ROOT, "  %-10s %12s  %s%n", u.phase().label(), Bytes.format(u.total()),
-                    u.fits() ? "" : "DOES NOT FIT"));
-            for (Item it : u.items()) {
-                if (it.bytes() > 0) s.append(String.format(Locale.ROOT, "      %-58s %12s%n", it.what(), Bytes.format(it.bytes())));
+        for (String device : peaks().keySet()) {
+            Use first = use(device, Phase.IMPORTANCE);
+            s.append(String.format(Locale.ROOT, "%nmemory of %s (capacity %s, %s)%n", device, Bytes.format(first.capacity()),
+                    first.capacitySource()));
+            for (Phase ph : Phase.values()) {
+                Use u = use(device, ph);
+                s.append(String.format(Locale.ROOT, "  %-10s %12s%s%n", ph.label(), Bytes.format(u.total()),
+                        u.fits() ? "" : "  DOES NOT FIT"));
+                for (Item it : u.items()) {
+                    if (it.bytes() > 0) s.append(String.format(Locale.ROOT, "      %-56s %12s%n", it.what(), Bytes.format(it.bytes())));
+                }
             }
         }
         if (taps > 0) {
