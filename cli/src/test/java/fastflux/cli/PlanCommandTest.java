@@ -41,17 +41,18 @@ class PlanCommandTest {
         assertEquals(2, r.status(), r.err());
         assertTrue(r.err().contains("phase importance needs") && r.err().contains("on cpu, which has 1.00 GiB"), r.err());
         assertTrue(r.out().contains("11,901,408,320 parameters; fp32 on cpu"), r.out());
-        assertTrue(r.out().contains("weights (fp32, blocks 0..56)") && r.out().contains("44.34 GiB"), r.out());
+        assertTrue(r.out().contains("weights (fp32, the job's model, blocks 0..56)") && r.out().contains("44.34 GiB"), r.out());
         assertTrue(r.out().contains("refused: phase importance does not fit on cpu"), r.out());
     }
 
     @Test
-    void twoGpusEachHoldTheirBlockRangeOnceInFp16(@TempDir Path tmp) throws Exception {
+    void twoGpusHoldTheModelOnTheFirstAndARangeCopyOnTheSecond(@TempDir Path tmp) throws Exception {
         Path model = fluxDevConfigOnly(tmp.resolve("flux-dev"));
         MainTest.Outcome r = MainTest.run("plan", "--model", model.toString(), "--ratio", "0.2", "--importance", "output-mse",
                 "--devices", "cuda:0,cuda:1", "--memory-limit", "80G", "--host-memory", "1T", "--no-measure");
         assertTrue(r.out().contains("memory of cuda:0 (capacity 80.00 GiB, --memory-limit)"), r.out());
-        assertTrue(r.out().contains("weights (fp16, blocks 0..27)") && r.out().contains("weights (fp16, blocks 28..56)"), r.out());
+        assertTrue(r.out().contains("weights (fp16, the job's model, blocks 0..56)")
+                && r.out().contains("weights (fp16, the calibration shard's copy of blocks 28..56)"), r.out());
         assertTrue(r.out().contains("memory of cpu (host) (capacity 1.00 TiB, --host-memory)"), r.out());
         assertTrue(r.out().contains("disk written") && r.out().contains("export") && r.out().contains("TFLOP"), r.out());
     }

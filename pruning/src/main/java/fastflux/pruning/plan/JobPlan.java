@@ -25,9 +25,11 @@ import java.util.Map;
  * that cannot fit is refused naming the phase and the device ({@link #requireFits}). The formulas and how they
  * compare with measured runs: docs/plan.md.
  *
- * <p>Placement as {@link Devices} splits it: each device holds its block range's weights once, in the compute
- * dtype; with CUDA devices the host (the CPU) holds what lives in Java and ND4J: the float64 least-squares sums, the
- * sandwich pairs' direct buffers and the calibration taps on the Java heap.
+ * <p>Placement as the job does it: the weights once, in the compute dtype, on the first device, where every phase
+ * runs; the fit phase's calibration passes split the blocks into one contiguous range per device ({@link Devices}),
+ * each further device holding a copy of its range while the pass runs. With CUDA devices the host (the CPU) holds
+ * what lives in Java and ND4J: the float64 least-squares sums, the sandwich pairs' direct buffers and the
+ * calibration taps on the Java heap.
  */
 public final class JobPlan {
     /** Items per calibration batch ({@code Calibration.Options.defaults()}). */
@@ -156,27 +158,33 @@ public final class JobPlan {
         for (Phase ph : Phase.values()) {
             for (int i = 0; i < devs.size(); i++) {
                 List<Item> items = new ArrayList<>();
-                items.add(new Item("weights (" + ComputeDtype.name(in.dtype()) + ", blocks " + rangeText(devs.range(i, n)) + ")", weights[i]));
-                boolean hasBlocks = devs.range(i, n)[0] <= devs.range(i, n)[1];
+                // The job's model lives whole on the first device; in the fit phase's calibration passes each other
+                // device's shard holds a copy of its block range (BlockShard.Placement), freed when the pass ends.
+                boolean first = i == 0;
+                boolean shard = ph == Phase.FIT && devs.range(i, n)[0] <= devs.range(i, n)[1];
+                String dt = ComputeDtype.name(in.dtype());
+                if (first) items.add(new Item("weights (" + dt + ", the job's model, blocks 0.." + (n - 1) + ")", allWeights));
+                else items.add(new Item("weights (" + dt + ", the calibration shard's copy of blocks " + rangeText(devs.range(i, n)) + ")",
+                        shard ? weights[i] : 0));
                 switch (ph) {
-                    case IMPORTANCE -> items.add(new Item("activations (batch " + calibRows + " rows)", hasBlocks ? act : 0));
+                    case IMPORTANCE -> items.add(new Item("activations (batch " + calibRows + " rows)", first ? act : 0));
                     case FIT -> {
-                        items.add(new Item("activations (batch " + calibRows + " rows)", hasBlocks ? act : 0));
-                        items.add(new Item("least-squares partial sums", hasBlocks ? lsDevice : 0));
+                        items.add(new Item("activations (batch " + calibRows + " rows)", first || shard ? act : 0));
+                        items.add(new Item("least-squares partial sums", first ? lsDevice : 0));
                     }
                     case SANDWICH -> {
-                        items.add(new Item("activations (recording, batch " + calibRows + " rows)", hasBlocks ? act : 0));
-                        items.add(new Item("training activations (" + SANDWICH_BATCH + " pairs)", hasBlocks ? trainAct : 0));
-                        items.add(new Item("training state (fp32 values, gradients, AdamW)", hasBlocks ? trainState : 0));
+                        items.add(new Item("activations (recording, batch " + calibRows + " rows)", first ? act : 0));
+                        items.add(new Item("training activations (" + SANDWICH_BATCH + " pairs)", first ? trainAct : 0));
+                        items.add(new Item("training state (fp32 values, gradients, AdamW)", first ? trainState : 0));
                     }
-                    case EXPORT -> items.add(new Item("largest tensor, merged", hasBlocks ? largestTensor(shapes) * 4 : 0));
+                    case EXPORT -> items.add(new Item("largest tensor, merged", first ? largestTensor(shapes) * 4 : 0));
                     case REPORT -> {
-                        if (i == 0) {
+                        if (first) {
                             // the report loads the export and the base beside the job's model (PruneJob.report)
                             items.add(new Item("export, loaded", exportWeights));
                             items.add(new Item("base, loaded", allWeights));
+                            items.add(new Item("activations (batch " + calibRows + " rows)", act));
                         }
-                        items.add(new Item("activations (batch " + calibRows + " rows)", hasBlocks ? act : 0));
                     }
                 }
                 if (!gpu) addHost(items, ph, lsHost, pairsInMemory);
