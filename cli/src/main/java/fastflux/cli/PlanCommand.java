@@ -83,10 +83,12 @@ final class PlanCommand implements Callable<Integer> {
         String source = "";
         if (measure) {
             var in = plan.inputs();
+            // a few hundred token rows: enough for the matmuls to run at speed, short at FLUX.1's width
             int tokens = Math.min(256, in.imageTokens() + in.textTokens());
-            rate = ForwardProbe.flopsPerSecond(in.params(), in.devices().list().get(0), in.dtype(), tokens, 3);
-            source = String.format(Locale.ROOT, "one single block, width %d, %d tokens, %s on %s",
-                    in.params().hiddenSize(), tokens, fastflux.pruning.plan.ComputeDtype.name(in.dtype()), in.devices().name(0));
+            int rows = Math.max(1, Math.min(JobPlan.CALIBRATION_BATCH, 512 / tokens));
+            rate = ForwardProbe.flopsPerSecond(in.params(), in.devices().list().get(0), in.dtype(), rows, tokens, 3);
+            source = String.format(Locale.ROOT, "one single block, width %d, %d x %d tokens, %s on %s",
+                    in.params().hiddenSize(), rows, tokens, fastflux.pruning.plan.ComputeDtype.name(in.dtype()), in.devices().name(0));
         }
         System.out.print(plan.format(rate, source));
         System.out.flush();

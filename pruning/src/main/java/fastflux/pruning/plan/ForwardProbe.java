@@ -13,15 +13,20 @@ import fastflux.model.SingleStreamBlock;
 
 /**
  * The plan's time estimate: one single-stream block at the model's real width, random weights, on the first device
- * in the compute dtype, over {@code tokens} tokens at batch 1; its FLOPs ({@link FlopCount}) over the median time
+ * in the compute dtype, over {@code rows} x {@code tokens} tokens; its FLOPs ({@link FlopCount}) over the median time
  * is the rate the job's FLOPs are divided by. Fewer tokens than the job's keep the probe short; the rate at the
  * job's token count is higher still (larger matmuls), so the estimate errs long.
  */
 public final class ForwardProbe {
     private ForwardProbe() {}
 
-    /** FLOP/s of one block forward, median of {@code runs} after one warm-up. */
+    /** FLOP/s of one block forward at batch 1, median of {@code runs} after one warm-up. */
     public static double flopsPerSecond(FluxParams p, Device device, DataType dtype, int tokens, int runs) {
+        return flopsPerSecond(p, device, dtype, 1, tokens, runs);
+    }
+
+    /** FLOP/s of one block forward over {@code rows} x {@code tokens}, median of {@code runs} after one warm-up. */
+    public static double flopsPerSecond(FluxParams p, Device device, DataType dtype, int rows, int tokens, int runs) {
         try (NDManager m = NDManager.newBaseManager(device)) {
             SingleStreamBlock block = new SingleStreamBlock("probe.", p);
             m.getEngine().setRandomSeed(0);
@@ -31,9 +36,9 @@ public final class ForwardProbe {
                 NDArray v = q.name().endsWith(".scale") ? m.ones(q.shape(), dtype) : m.randomUniform(-bound, bound, q.shape(), dtype);
                 q.set(v);
             }
-            NDArray x = m.randomNormal(new Shape(1, tokens, p.hiddenSize()), dtype);
-            NDArray vec = m.randomNormal(new Shape(1, p.hiddenSize()), dtype);
-            Rope pe = Rope.embed(m.zeros(new Shape(1, tokens, p.axesDim().length)), p.axesDim(), p.theta(), DataType.FLOAT32);
+            NDArray x = m.randomNormal(new Shape(rows, tokens, p.hiddenSize()), dtype);
+            NDArray vec = m.randomNormal(new Shape(rows, p.hiddenSize()), dtype);
+            Rope pe = Rope.embed(m.zeros(new Shape(rows, tokens, p.axesDim().length)), p.axesDim(), p.theta(), DataType.FLOAT32);
             double[] t = new double[runs];
             for (int r = -1; r < runs; r++) {
                 try (NDManager scope = m.newSubManager()) {
@@ -45,7 +50,7 @@ public final class ForwardProbe {
                 }
             }
             java.util.Arrays.sort(t);
-            return FlopCount.singleBlock(p, 1, tokens) * 2.0 / t[runs / 2];
+            return FlopCount.singleBlock(p, rows, tokens) * 2.0 / t[runs / 2];
         }
     }
 }

@@ -457,7 +457,7 @@ public final class JobPlan {
                 s.append(String.format(Locale.ROOT, "  %-10s %12s%s%n", ph.label(), Bytes.format(u.total()),
                         u.fits() ? "" : "  DOES NOT FIT"));
                 for (Item it : u.items()) {
-                    if (it.bytes() > 0) s.append(String.format(Locale.ROOT, "      %-56s %12s%n", it.what(), Bytes.format(it.bytes())));
+                    if (it.bytes() > 0) s.append(String.format(Locale.ROOT, "      %-64s %12s%n", it.what(), Bytes.format(it.bytes())));
                 }
             }
         }
@@ -468,10 +468,10 @@ public final class JobPlan {
         s.append(String.format(Locale.ROOT, "%ndisk written%n"));
         long total = 0;
         for (Map.Entry<String, Long> e : disk.entrySet()) {
-            s.append(String.format(Locale.ROOT, "  %-58s %12s%n", e.getKey(), Bytes.format(e.getValue())));
+            s.append(String.format(Locale.ROOT, "  %-66s %12s%n", e.getKey(), Bytes.format(e.getValue())));
             total += e.getValue();
         }
-        s.append(String.format(Locale.ROOT, "  %-58s %12s%n", "total", Bytes.format(total)));
+        s.append(String.format(Locale.ROOT, "  %-66s %12s%n", "total", Bytes.format(total)));
         s.append(String.format(Locale.ROOT, "%ntime%n"));
         for (Map.Entry<Phase, Long> e : flops.entrySet()) {
             s.append(String.format(Locale.ROOT, "  %-10s %10.3g TFLOP%s%n", e.getKey().label(), e.getValue() / 1e12,
