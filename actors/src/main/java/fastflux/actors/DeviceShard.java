@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDManager;
 import fastflux.checkpoints.DiskFullException;
 import fastflux.model.io.SafetensorsException;
 import fastflux.pruning.NotPositiveDefiniteException;
+import fastflux.pruning.JobOptions;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneState;
 import fastflux.streams.CalibrationPipeline;
@@ -76,6 +77,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
             }
             if (spec.reuseFrom() != null) job.reuseFrom(Path.of(spec.reuseFrom()), spec.reuseAtRatio());
             if (spec.calibFile() != null) job.calibrationFrom(Path.of(spec.calibFile()));
+            job.exportChoices(new fastflux.world.World.ExportChoices(spec.get(JobOptions.COPY), spec.get(JobOptions.SHARD_SIZE)));
             job.begin();
         } catch (RuntimeException e) {
             m.close();

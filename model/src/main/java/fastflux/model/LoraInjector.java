@@ -117,7 +117,7 @@ public final class LoraInjector {
     }
 
     /** {@code W + scale·B·A} as a new FLOAT32 array (in W's manager); the layer is not changed. */
-    static NDArray mergedWeight(Linear l) {
+    public static NDArray mergedWeight(Linear l) {
         LoRA lora = l.lora();
         try (NDArray w = l.weight().value().toType(DataType.FLOAT32, true);
              NDArray a = lora.a().value().toType(DataType.FLOAT32, true);

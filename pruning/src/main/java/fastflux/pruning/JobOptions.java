@@ -1,5 +1,6 @@
 package fastflux.pruning;
 
+import fastflux.world.World;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -81,13 +82,23 @@ public final class JobOptions {
         return m;
     }
 
+    public static final Option<Boolean> COPY = Option.flag("copy").defaultValue(false).resourceOnly()
+            .help("a FLUX.1 export copies the parts pruning does not change (text encoders, tokenizers, autoencoder, "
+                    + "scheduler) instead of linking them (docs/export-format.md)").build();
+
+    public static final Option<Long> SHARD_SIZE = Option.whole("shard-size").label("BYTES")
+            .defaultValue(World.ExportChoices.DEFAULT.maxShardBytes()).resourceOnly()
+            .check(b -> b >= 1, b -> "shard-size must be at least 1 byte, got " + b)
+            .help("the largest weight file of a diffusers export, as diffusers' max_shard_size (a larger tensor gets a "
+                    + "file of its own)").build();
+
     /** Every option of a job: the model, the ratio and output, the method's options, then the job's inputs. */
     public static final List<Option<?>> ALL = all();
 
     private static List<Option<?>> all() {
         List<Option<?>> all = new ArrayList<>(List.of(MODEL, PruneOptions.RATIO, OUT));
         for (Option<?> o : PruneOptions.ALL) if (o != PruneOptions.RATIO) all.add(o);
-        all.addAll(List.of(CALIB_FILE, REUSE_FROM, REUSE_AT_RATIO, EVAL, EVAL_PROMPTS, EVAL_SEEDS));
+        all.addAll(List.of(CALIB_FILE, REUSE_FROM, REUSE_AT_RATIO, EVAL, EVAL_PROMPTS, EVAL_SEEDS, COPY, SHARD_SIZE));
         all.addAll(List.of(DEVICES, DTYPE, MEMORY_LIMIT));
         return List.copyOf(all);
     }

@@ -147,6 +147,14 @@ public final class PruneJob {
 
     private PrecomputedCalibrationSource calibFile;
 
+    private World.ExportChoices exportChoices = World.ExportChoices.DEFAULT;
+
+    /** How the export is written where the world's layout has the choice ({@link JobOptions#COPY}, {@link JobOptions#SHARD_SIZE}). */
+    public PruneJob exportChoices(World.ExportChoices choices) {
+        this.exportChoices = choices;
+        return this;
+    }
+
     /**
      * Calibrates on a file of precomputed conditioning ({@link PrecomputedCalibrationSource}: {@code txt},
      * {@code y}, and {@code neg_txt}/{@code neg_y} for classifier-free guidance) instead of grammar prompts: how a
@@ -370,7 +378,7 @@ public final class PruneJob {
         long t0 = System.nanoTime();
         listener.progress("export", "", 0, 1, outDir.toString());
         if (baseModel.hasWorld()) {
-            baseModel.world("export").exportPruned(baseDir, outDir);
+            baseModel.world("export").exportPruned(baseDir, outDir, exportChoices);
         } else {
             PrunedModels.export(flux, baseDir, outDir);
         }
@@ -504,8 +512,8 @@ public final class PruneJob {
         try (NDManager m = manager.newSubManager()) {
             // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
             // in the job's compute dtype: at 12B two fp32 copies beside the job's model would not fit (docs/plan.md)
-            FluxModel exported = ModelDir.load(outDir, m, flux.dtype(), java.util.Set.of());
-            FluxModel base = ModelDir.load(baseDir, m, flux.dtype(), java.util.Set.of());
+            FluxModel exported = loadTransformer(outDir, m);
+            FluxModel base = loadTransformer(baseDir, m);
             timing = speed.latency(exported, base, 21, manager);
             long t0 = System.nanoTime();
             listener.progress("fidelity", "", 0, 1, "the exported model's outputs against the base model's");
@@ -523,7 +531,14 @@ public final class PruneJob {
         phaseSeconds.forEach(secs::addProperty);
         report.add("seconds", secs);
         PruneReport.write(outDir, report);
+        if (baseModel.hasWorld()) baseModel.world("model card").describeExport(outDir, report);
         return report;
+    }
+
+    /** A model directory's transformer in fp32, as its world loads it (the base's layout, or the export's). */
+    private FluxModel loadTransformer(Path dir, NDManager m) {
+        return baseModel.hasWorld() ? baseModel.world("report").loadTransformer(dir, m, flux.dtype())
+                : ModelDir.load(dir, m, flux.dtype(), java.util.Set.of());
     }
 
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
