@@ -35,8 +35,8 @@ public final class LoraInjector {
 
     /**
      * Puts an adapter on every linear layer of a kept block ({@link DoubleStreamBlock#linears()},
-     * {@link SingleStreamBlock#linears()}), created in {@code manager} in fp32 (trained parts keep fp32 in an fp16 model). Returns the block's
-     * adapters by linear prefix, the ones it already had included.
+     * {@link SingleStreamBlock#linears()}), created in {@code manager} in fp32 whatever the model's dtype (what is
+     * trained keeps fp32). Returns the block's adapters by linear prefix, the ones it already had included.
      *
      * @throws IllegalArgumentException if the block is replaced or deleted (its linear is trained in full)
      */
