@@ -64,15 +64,17 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.failures = failures;
         org.slf4j.MDC.put(fastflux.pruning.LogContext.PHASE, "start"); // loading the checkpoint; the job id is the coordinator's MDC
         gradModeOffOnThisThread();
-        NDManager m = NDManager.newBaseManager();
+        // the job's model on its first device (cpu unless --devices names GPUs), in its compute dtype
+        NDManager m = NDManager.newBaseManager(spec.devices().list().get(0));
         try {
             PruneJob.Listener listener = (phase, block, done, total, detail) -> {
                 failures.check(phase, completed());
                 coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
             };
             this.quality = spec.quality();
-            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), spec.worldSettings(), listener, m);
-            CalibrationPipeline pipeline = calibrationPipeline(ctx);
+            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), spec.worldSettings(), listener, m,
+                    spec.computeDtype());
+            CalibrationPipeline pipeline = calibrationPipeline(ctx, spec.devices());
             if (pipeline != null) {
                 job.calibrationRunner(pipeline);
                 job.sandwichFeed(SandwichTrainerActor.feed(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(ctx.getSystem())));
@@ -99,9 +101,13 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
      * The streams pipeline BRLL's calibration runs through ({@code fastflux.daemon.calibration}), or null for the
      * in-process loop. The shard's thread waits for it while the chain's shards and the sink run on theirs.
      */
-    private static CalibrationPipeline calibrationPipeline(ActorContext<Command> ctx) {
+    private static CalibrationPipeline calibrationPipeline(ActorContext<Command> ctx, fastflux.pruning.plan.Devices jobDevices) {
         com.typesafe.config.Config c = ctx.getSystem().settings().config().getConfig("fastflux.daemon.calibration");
         if (!c.getBoolean("pipeline")) return null;
+        if (jobDevices.gpu()) { // the job's GPUs, one contiguous block range each
+            return new CalibrationPipeline(Materializer.matFromSystem(ctx.getSystem()),
+                    new CalibrationPipeline.Options(jobDevices.size(), c.getInt("parallelism"), c.getInt("buffer")), jobDevices.list());
+        }
         java.util.List<String> names = c.getStringList("devices");
         int shards = names.isEmpty() ? c.getInt("shards") : names.size();
         java.util.List<ai.djl.Device> devices = names.isEmpty()

@@ -69,6 +69,11 @@ public final class JobSpec implements WireMessage {
         return values.get(o);
     }
 
+    /** Every option's value ({@link JobOptions#ALL}). */
+    public OptionValues values() {
+        return values;
+    }
+
     /** The same job with {@code o} set to {@code value} (a path made absolute); throws IllegalArgumentException when out of range. */
     public <T> JobSpec with(Option<T> o, T value) {
         @SuppressWarnings("unchecked")
@@ -114,6 +119,16 @@ public final class JobSpec implements WireMessage {
 
     public int evalSeeds() {
         return get(JobOptions.EVAL_SEEDS);
+    }
+
+    /** Where the job's transformer runs ({@link JobOptions#DEVICES}). */
+    public fastflux.pruning.plan.Devices devices() {
+        return get(JobOptions.DEVICES);
+    }
+
+    /** The compute dtype on {@link #devices()} ({@link JobOptions#DTYPE}, auto resolved). */
+    public ai.djl.ndarray.types.DataType computeDtype() {
+        return get(JobOptions.DTYPE).resolve(devices());
     }
 
     private String string(Option<Path> o) {

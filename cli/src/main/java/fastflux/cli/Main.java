@@ -89,6 +89,8 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new FidelityCommand());
         cl.addSubcommand(BenchCommand.commandLine());
         cl.addSubcommand(PruneCommand.commandLine());
+        cl.addSubcommand(PlanCommand.commandLine());
+        cl.addSubcommand(new GpuCheckCommand());
         cl.addSubcommand(ExperimentCommand.commandLine());
         cl.addSubcommand(new DaemonCommands.DaemonCmd());
         cl.addSubcommand(new DaemonCommands.SubmitCmd());

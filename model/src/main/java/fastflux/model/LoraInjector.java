@@ -35,14 +35,15 @@ public final class LoraInjector {
 
     /**
      * Puts an adapter on every linear layer of a kept block ({@link DoubleStreamBlock#linears()},
-     * {@link SingleStreamBlock#linears()}), created in {@code manager} in the model's dtype. Returns the block's
-     * adapters by linear prefix, the ones it already had included.
+     * {@link SingleStreamBlock#linears()}), created in {@code manager} in fp32 whatever the model's dtype (what is
+     * trained keeps fp32). Returns the block's adapters by linear prefix, the ones it already had included.
      *
      * @throws IllegalArgumentException if the block is replaced or deleted (its linear is trained in full)
      */
     public Map<String, LoRA> inject(FluxModel model, BlockId block, NDManager manager) {
         Map<String, Linear> linears = linears(model, block);
-        DataType dtype = model.dtype();
+        // Adapters are trained, so they are fp32 whatever the model's compute dtype (LoRA.delta casts around them).
+        DataType dtype = DataType.FLOAT32;
         Map<String, LoRA> out = new LinkedHashMap<>();
         int i = 0;
         for (Map.Entry<String, Linear> e : linears.entrySet()) {

@@ -32,7 +32,7 @@ public final class BaseModel {
 
     /** Loads {@code dir} in fp32, as a world's model where one recognises it. */
     public static BaseModel load(Path dir, NDManager manager) {
-        return load(dir, manager, Map.of());
+        return load(dir, manager, Map.of(), DataType.FLOAT32);
     }
 
     /**
@@ -40,6 +40,25 @@ public final class BaseModel {
      * name); a bare transformer checkpoint takes none.
      */
     public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings) {
+        return load(dir, manager, settings, DataType.FLOAT32);
+    }
+
+    /** As {@link #load(Path, NDManager)}, the transformer held once in {@code dtype}. */
+    public static BaseModel load(Path dir, NDManager manager, DataType dtype) {
+        return load(dir, manager, Map.of(), dtype);
+    }
+
+    /**
+     * Loads {@code dir} with its world's settings and its transformer's weights held once in {@code dtype} (FLOAT32 or
+     * FLOAT16; a bf16 file is converted tensor by tensor). A world's model loads as its world loads it, in fp32.
+     *
+     * @throws IllegalArgumentException for fp16 with a world's model, or world settings for a bare transformer
+     */
+    public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings, DataType dtype) {
+        if (dtype != DataType.FLOAT32 && hasWorld(dir)) {
+            throw new IllegalArgumentException(dir + " is a world's model, which runs in fp32; --dtype " + dtype
+                    + " applies to FLUX.1 transformer checkpoints");
+        }
         World<?> w = Worlds.open(dir, manager, settings);
         if (w != null) return new BaseModel(dir, w.flux(), w, Map.copyOf(settings));
         if (settings.keySet().stream().anyMatch(k -> !k.equals(fastflux.world.WorldProvider.OUT) && !k.equals(fastflux.world.WorldProvider.EVAL_PROMPTS))) {
@@ -47,7 +66,7 @@ public final class BaseModel {
                     + "options " + String.join(", ", settings.keySet().stream().map(k -> "--" + k).toList())
                     + " are for a FLUX.1 pipeline directory");
         }
-        return new BaseModel(dir, ModelDir.load(dir, manager, DataType.FLOAT32, Set.of()), null, Map.of());
+        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of()), null, Map.of());
     }
 
     /**

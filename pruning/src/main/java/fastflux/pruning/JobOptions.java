@@ -59,6 +59,30 @@ public final class JobOptions {
             .check(k -> k >= 1, k -> "eval-seeds must be positive, got " + k)
             .help("images per quality prompt").build();
 
+    public static final Option<fastflux.pruning.plan.Devices> DEVICES = Option.text("devices", fastflux.pruning.plan.Devices.class,
+                    fastflux.pruning.plan.Devices::parse, fastflux.pruning.plan.Devices::toString).label("SPEC")
+            .defaultValue(fastflux.pruning.plan.Devices.CPU)
+            .help("where the transformer runs: cpu, or cuda:0,cuda:1,... (contiguous block ranges, one per device; "
+                    + "`fastflux plan` shows each device's memory)").build();
+
+    public static final Option<fastflux.pruning.plan.ComputeDtype> DTYPE = Option.choice("dtype",
+                    fastflux.pruning.plan.ComputeDtype.class, "dtype", dtypes())
+            .defaultValue(fastflux.pruning.plan.ComputeDtype.AUTO)
+            .help("the dtype the weights are held and run in: auto is fp16 on GPUs and fp32 on the CPU; bf16 checkpoints "
+                    + "are converted tensor by tensor; what is trained keeps fp32 copies (docs/gpu.md)").build();
+
+    public static final Option<Long> MEMORY_LIMIT = Option.text("memory-limit", Long.class, fastflux.pruning.plan.Bytes::parse,
+                    fastflux.pruning.plan.Bytes::text).label("SIZE")
+            .defaultText("each device's free memory (cpu: MemAvailable and the cgroup limit)")
+            .help("memory the plan may use on each device, such as 64G; the job is refused before any work when a "
+                    + "phase needs more").build();
+
+    private static java.util.Map<String, fastflux.pruning.plan.ComputeDtype> dtypes() {
+        java.util.Map<String, fastflux.pruning.plan.ComputeDtype> m = new java.util.LinkedHashMap<>();
+        for (fastflux.pruning.plan.ComputeDtype d : fastflux.pruning.plan.ComputeDtype.values()) m.put(d.cliName(), d);
+        return m;
+    }
+
     public static final Option<Boolean> COPY = Option.flag("copy").defaultValue(false).resourceOnly()
             .help("a FLUX.1 export copies the parts pruning does not change (text encoders, tokenizers, autoencoder, "
                     + "scheduler) instead of linking them (docs/export-format.md)").build();
@@ -141,6 +165,7 @@ public final class JobOptions {
         for (Option<?> o : PruneOptions.ALL) if (o != PruneOptions.RATIO) all.add(o);
         all.addAll(List.of(CALIB_FILE, REUSE_FROM, REUSE_AT_RATIO, EVAL, EVAL_PROMPTS, EVAL_SEEDS, COPY, SHARD_SIZE));
         all.addAll(WORLD);
+        all.addAll(List.of(DEVICES, DTYPE, MEMORY_LIMIT));
         return List.copyOf(all);
     }
 

@@ -62,7 +62,7 @@ public final class PruneJob {
     private PruneState state;
 
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager) {
-        this(baseDir, outDir, options, Map.of(), listener, manager);
+        this(baseDir, outDir, options, Map.of(), listener, manager, DataType.FLOAT32);
     }
 
     /**
@@ -71,13 +71,27 @@ public final class PruneJob {
      */
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
                     NDManager manager) {
+        this(baseDir, outDir, options, worldSettings, listener, manager, DataType.FLOAT32);
+    }
+
+    /** A job whose transformer is held in {@code dtype}, without world settings. */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager, DataType dtype) {
+        this(baseDir, outDir, options, Map.of(), listener, manager, dtype);
+    }
+
+    /**
+     * A job with world settings whose transformer is held in {@code dtype} (FLOAT32, or FLOAT16 on GPUs): the weights
+     * once, in that dtype; the adapters in fp32. The report loads the export and the base in the same dtype.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
+                    NDManager manager, DataType dtype) {
         this.baseDir = baseDir;
         this.outDir = outDir;
         this.options = options;
         this.listener = listener;
         this.manager = manager;
         this.worldSettings = Map.copyOf(worldSettings);
-        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir));
+        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir), dtype);
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
@@ -191,6 +205,8 @@ public final class PruneJob {
             String text = worldSettings.get(w.name());
             if (text != null) o.add(w.name(), settingJson(w, text));
         }
+        // fp16 gives other bytes than fp32, so a resume must use the same; fp32 runs' states stay as they were
+        if (flux.dtype() != DataType.FLOAT32) o.addProperty(JobOptions.DTYPE.name(), fastflux.pruning.plan.ComputeDtype.name(flux.dtype()));
         return o;
     }
 
@@ -571,6 +587,7 @@ public final class PruneJob {
         OutputFidelity.Result fidelity;
         try (NDManager m = manager.newSubManager()) {
             // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
+            // in the job's compute dtype: at 12B two fp32 copies beside the job's model would not fit (docs/plan.md)
             FluxModel exported = loadTransformer(outDir, m);
             FluxModel base = loadTransformer(baseDir, m);
             timing = speed.latency(exported, base, 21, manager);
@@ -596,8 +613,8 @@ public final class PruneJob {
 
     /** A model directory's transformer in fp32, as its world loads it (the base's layout, or the export's). */
     private FluxModel loadTransformer(Path dir, NDManager m) {
-        return baseModel.hasWorld() ? baseModel.world("report").loadTransformer(dir, m, DataType.FLOAT32)
-                : ModelDir.load(dir, m, DataType.FLOAT32, java.util.Set.of());
+        return baseModel.hasWorld() ? baseModel.world("report").loadTransformer(dir, m, flux.dtype())
+                : ModelDir.load(dir, m, flux.dtype(), java.util.Set.of());
     }
 
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
@@ -711,7 +728,8 @@ public final class PruneJob {
             for (String name : reader.names()) {
                 Param p = components.get(name);
                 if (p == null) throw new IllegalStateException(stateDir() + ": saved component " + name + " has no place in the model");
-                NDArray value = reader.load(name, manager, DataType.FLOAT32);
+                // the component as the model holds it: a replaced block's linear in the compute dtype, adapters in fp32
+                NDArray value = reader.load(name, manager, p.hasValue() ? p.value().getDataType() : DataType.FLOAT32);
                 try {
                     p.set(value);
                 } catch (RuntimeException e) {
