@@ -96,6 +96,7 @@ public final class Daemon {
         NodeSupervisor.Settings settings = settings(c, DeviceShard.FailureInjector.NONE);
         new JobRegistry(settings.stateDir()).load(); // a damaged registry: one clear error before anything starts
         checkPortFree(c.getString("fastflux.daemon.host"), c.getInt("fastflux.daemon.port"));
+        DaemonMetrics.bind(settings.stateDir()); // into Micrometer's global registry, which /metrics serves
         ActorSystem<NodeSupervisor.Command> system = ActorSystem.create(NodeSupervisor.create(settings), SYSTEM, c);
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         CoordinatedShutdown.get(system).addTask(CoordinatedShutdown.PhaseBeforeServiceUnbind(), "checkpoint-running-job",

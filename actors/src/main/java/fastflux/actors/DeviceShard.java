@@ -6,9 +6,11 @@ import ai.djl.ndarray.NDManager;
 import fastflux.checkpoints.DiskFullException;
 import fastflux.model.io.SafetensorsException;
 import fastflux.pruning.NotPositiveDefiniteException;
+import fastflux.pruning.JobOptions;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneState;
 import fastflux.streams.CalibrationPipeline;
+import fastflux.streams.SandwichTrainerActor;
 import java.nio.file.Path;
 import java.util.List;
 import org.apache.pekko.actor.typed.ActorRef;
@@ -26,7 +28,8 @@ import org.apache.pekko.stream.Materializer;
  * on a pinned dispatcher (one thread, because DJL's grad mode is per thread), executes one phase per message
  * and answers with plain numbers. On every start, first or after a restart by its supervisor, it rebuilds the
  * job from the newest good checkpoint ({@link PruneJob#begin()}) and says where that left it. BRLL's calibration
- * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off.
+ * runs through the backpressured streams pipeline ({@link CalibrationPipeline}) unless configured off, and with it
+ * the sandwich trainer runs as an actor fed by that stream ({@link SandwichTrainerActor}).
  */
 public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
     public sealed interface Command {}
@@ -59,22 +62,29 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.spec = spec;
         this.coordinator = coordinator;
         this.failures = failures;
+        org.slf4j.MDC.put(fastflux.pruning.LogContext.PHASE, "start"); // loading the checkpoint; the job id is the coordinator's MDC
         gradModeOffOnThisThread();
-        NDManager m = NDManager.newBaseManager();
+        // the job's model on its first device (cpu unless --devices names GPUs), in its compute dtype
+        NDManager m = NDManager.newBaseManager(spec.devices().list().get(0));
         try {
             PruneJob.Listener listener = (phase, block, done, total, detail) -> {
                 failures.check(phase, completed());
                 coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
             };
             this.quality = spec.quality();
-            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), listener, m);
-            CalibrationPipeline pipeline = calibrationPipeline(ctx);
-            if (pipeline != null) job.calibrationRunner(pipeline);
+            this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), spec.worldSettings(), listener, m,
+                    spec.computeDtype());
+            CalibrationPipeline pipeline = calibrationPipeline(ctx, spec.devices());
+            if (pipeline != null) {
+                job.calibrationRunner(pipeline);
+                job.sandwichFeed(SandwichTrainerActor.feed(org.apache.pekko.actor.typed.javadsl.Adapter.toClassic(ctx.getSystem())));
+            }
             if (ctx.getSystem().settings().config().getBoolean("fastflux.daemon.share-importance")) {
                 job.probeRunner(new FleetProbes(ctx.getSystem(), spec, NodeSupervisor.FLEET_TIMEOUT, java.time.Duration.ZERO));
             }
             if (spec.reuseFrom() != null) job.reuseFrom(Path.of(spec.reuseFrom()), spec.reuseAtRatio());
             if (spec.calibFile() != null) job.calibrationFrom(Path.of(spec.calibFile()));
+            job.exportChoices(new fastflux.world.World.ExportChoices(spec.get(JobOptions.COPY), spec.get(JobOptions.SHARD_SIZE)));
             job.begin();
         } catch (RuntimeException e) {
             m.close();
@@ -91,9 +101,13 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
      * The streams pipeline BRLL's calibration runs through ({@code fastflux.daemon.calibration}), or null for the
      * in-process loop. The shard's thread waits for it while the chain's shards and the sink run on theirs.
      */
-    private static CalibrationPipeline calibrationPipeline(ActorContext<Command> ctx) {
+    private static CalibrationPipeline calibrationPipeline(ActorContext<Command> ctx, fastflux.pruning.plan.Devices jobDevices) {
         com.typesafe.config.Config c = ctx.getSystem().settings().config().getConfig("fastflux.daemon.calibration");
         if (!c.getBoolean("pipeline")) return null;
+        if (jobDevices.gpu()) { // the job's GPUs, one contiguous block range each
+            return new CalibrationPipeline(Materializer.matFromSystem(ctx.getSystem()),
+                    new CalibrationPipeline.Options(jobDevices.size(), c.getInt("parallelism"), c.getInt("buffer")), jobDevices.list());
+        }
         java.util.List<String> names = c.getStringList("devices");
         int shards = names.isEmpty() ? c.getInt("shards") : names.size();
         java.util.List<ai.djl.Device> devices = names.isEmpty()
@@ -149,12 +163,15 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
 
     private Behavior<Command> onRunPhase(RunPhase r) {
         failures.check(r.phase().word(), completed());
+        long t0 = System.nanoTime();
         try {
             job.run(r.phase(), quality);
         } catch (RuntimeException e) {
             coordinator.tell(error(e, r.phase().word() + ": " + e));
             throw e;
         }
+        getContext().getLog().info("{} done in {} s ({}/{} blocks)", r.phase().word(),
+                String.format(java.util.Locale.ROOT, "%.1f", (System.nanoTime() - t0) / 1e9), completed(), job.state().target());
         r.replyTo().tell(new PruningCoordinator.PhaseDone(ready(r.phase())));
         return this;
     }

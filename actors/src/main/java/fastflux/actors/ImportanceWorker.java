@@ -73,7 +73,7 @@ final class ImportanceWorker extends AbstractBehavior<NodeSupervisor.ProbeBlocks
         Path scratch = null;
         try (NDManager m = NDManager.newBaseManager()) {
             scratch = Files.createTempDirectory("fastflux-probe");
-            PruneJob job = new PruneJob(model, scratch, spec.options(), PruneJob.Listener.NONE, m);
+            PruneJob job = new PruneJob(model, scratch, spec.options(), spec.worldSettings(), PruneJob.Listener.NONE, m);
             if (spec.calibFile() != null) job.calibrationFrom(Path.of(spec.calibFile()));
             return job.measureBlocks(blocks);
         } catch (IOException e) {

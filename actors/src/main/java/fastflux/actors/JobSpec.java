@@ -95,6 +95,11 @@ public final class JobSpec implements WireMessage {
         return values.get(o);
     }
 
+    /** Every option's value ({@link JobOptions#ALL}). */
+    public OptionValues values() {
+        return values;
+    }
+
     /** The same job with {@code o} set to {@code value} (a path made absolute); throws IllegalArgumentException when out of range. */
     public <T> JobSpec with(Option<T> o, T value) {
         @SuppressWarnings("unchecked")
@@ -140,6 +145,16 @@ public final class JobSpec implements WireMessage {
 
     public int evalSeeds() {
         return get(JobOptions.EVAL_SEEDS);
+    }
+
+    /** Where the job's transformer runs ({@link JobOptions#DEVICES}). */
+    public fastflux.pruning.plan.Devices devices() {
+        return get(JobOptions.DEVICES);
+    }
+
+    /** The compute dtype on {@link #devices()} ({@link JobOptions#DTYPE}, auto resolved). */
+    public ai.djl.ndarray.types.DataType computeDtype() {
+        return get(JobOptions.DTYPE).resolve(devices());
     }
 
     private String string(Option<Path> o) {
@@ -257,6 +272,15 @@ public final class JobSpec implements WireMessage {
         return p == null ? null : p.toAbsolutePath().normalize();
     }
 
+    /** The given world settings (a FLUX.1 pipeline's prompts, CLIP, sizes; {@link JobOptions#WORLD}) by name, as text. */
+    public java.util.Map<String, String> worldSettings() {
+        java.util.Map<String, String> s = JobOptions.worldSettings(values);
+        // the report's prompts, which a FLUX.1 world encodes with the calibration prompts before loading the transformer
+        if (eval() && evalPrompts() != null) s.put(fastflux.world.WorldProvider.EVAL_PROMPTS, evalPrompts());
+        if (!eval()) s.put(fastflux.world.WorldProvider.EVAL_PROMPTS, ""); // none: the report compares no images
+        return s;
+    }
+
     /** The PruneJob options: the method's share of the job's. */
     public PruneOptions options() {
         return PruneOptions.of(values);
@@ -270,15 +294,23 @@ public final class JobSpec implements WireMessage {
     public PruneJob.Quality quality() {
         if (!eval()) return null;
         String evalPrompts = evalPrompts();
+        // a world with its own prompt format and evaluation set (a FLUX.1 pipeline) reads them; else the Shapes grammar's
+        fastflux.world.WorldProvider world = fastflux.world.Worlds.providerOf(Path.of(model()));
+        fastflux.world.PromptSets sets = world == null ? null : world.promptSets();
         if (evalPrompts != null) {
             try {
                 Path f = Path.of(evalPrompts);
                 Path cwd = Path.of("").toAbsolutePath();
                 // The report names the file as the user would: relative to the working directory when it is under it.
-                return new PruneJob.Quality(texts(PromptFile.read(f)), evalSeeds(), f.startsWith(cwd) ? cwd.relativize(f).toString() : evalPrompts);
+                java.util.List<String> prompts = sets != null ? sets.read(f) : texts(PromptFile.read(f));
+                return new PruneJob.Quality(prompts, evalSeeds(), f.startsWith(cwd) ? cwd.relativize(f).toString() : evalPrompts);
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException("cannot read evaluation prompts " + evalPrompts, e);
             }
+        }
+        if (sets != null) {
+            return new PruneJob.Quality(sets.evaluation(QUALITY_PROMPTS, QUALITY_PROMPT_SEED), evalSeeds(),
+                    sets.describeEvaluation(QUALITY_PROMPTS, QUALITY_PROMPT_SEED));
         }
         return new PruneJob.Quality(texts(PromptSets.sample(QUALITY_PROMPTS, QUALITY_PROMPT_SEED)), evalSeeds(),
                 QUALITY_PROMPTS + " grammar prompts (seed " + QUALITY_PROMPT_SEED + ")");
@@ -315,21 +347,38 @@ public final class JobSpec implements WireMessage {
             roots.require("reuse-from", reuseFrom());
             roots.require("eval-prompts", evalPrompts());
             roots.require("importance-from", options().importanceFrom() == null ? null : options().importanceFrom().toString());
+            roots.require("prompts", string(JobOptions.PROMPTS));
+            roots.require("clip", string(JobOptions.CLIP));
         }
         String model = model();
         String importanceFrom = options().importanceFrom() == null ? null : options().importanceFrom().toString();
         Path m = Path.of(model);
         if (!Files.isDirectory(m)) throw new IllegalArgumentException("model directory " + model + " does not exist");
-        if (!Files.isRegularFile(m.resolve("model.safetensors")) || !Files.isRegularFile(m.resolve("config.json"))) {
-            throw new IllegalArgumentException("model directory " + model + " has no model.safetensors and config.json");
+        fastflux.world.WorldProvider world = fastflux.world.Worlds.providerOf(m);
+        boolean modelDir = Files.isRegularFile(m.resolve("model.safetensors")) && Files.isRegularFile(m.resolve("config.json"));
+        if (!modelDir && world == null) {
+            throw new IllegalArgumentException("model directory " + model + " has no model.safetensors and config.json"
+                    + " (nor is it a FLUX.1 pipeline directory with its text encoders)");
         }
-        fastflux.model.ModelDir.readParams(m); // a malformed config.json is named at submit, not when the job starts
+        if (modelDir) fastflux.model.ModelDir.readParams(m); // a malformed config.json is named at submit, not when the job starts
+        for (Option<Path> p : java.util.List.of(JobOptions.PROMPTS, JobOptions.CLIP)) {
+            Path f = get(p);
+            if (f != null && !Files.exists(f)) throw new IllegalArgumentException(p.name() + " " + f + " does not exist");
+        }
+        if (get(JobOptions.PROMPTS) != null && world != null && world.promptSets() != null) {
+            try {
+                world.promptSets().read(get(JobOptions.PROMPTS)); // a bad line is named at submit
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot read prompts " + get(JobOptions.PROMPTS), e);
+            }
+        }
         if (importanceFrom != null) {
             if (!Files.isRegularFile(Path.of(importanceFrom))) {
                 throw new IllegalArgumentException("importance file " + importanceFrom + " does not exist");
             }
             // read now, against the model's blocks: a wrong file is named before minutes of base-quality work
-            fastflux.pruning.ImportanceReport.read(Path.of(importanceFrom), fastflux.model.ModelDir.readParams(m));
+            // (a pipeline directory's blocks are known once the job loads it)
+            if (modelDir) fastflux.pruning.ImportanceReport.read(Path.of(importanceFrom), fastflux.model.ModelDir.readParams(m));
         }
         if (calibFile() != null && !Files.isRegularFile(Path.of(calibFile()))) {
             throw new IllegalArgumentException("calibration file " + calibFile() + " does not exist");

@@ -129,12 +129,14 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private boolean shuttingDown;
     private long seq;
     private int coordinators;
+    private final DaemonMetrics.Node metrics = DaemonMetrics.node();
 
     private NodeSupervisor(ActorContext<Command> ctx, Settings settings) {
         super(ctx);
         this.settings = settings;
         this.registry = new JobRegistry(settings.stateDir());
         this.jobs = new ArrayList<>(registry.load());
+        metrics.jobs(jobs);
         this.events = ctx.messageAdapter(PruningCoordinator.Event.class, FromCoordinator::new);
         long resumed = jobs.stream().filter(j -> j.state() == JobState.RUNNING).count();
         ctx.getLog().info("node up: {} jobs in {} ({} to resume)", jobs.size(),
@@ -159,6 +161,10 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(FromCoordinator.class, this::onEvent)
                 .onMessage(RelayStopped.class, this::onRelayStopped)
+                .onSignal(org.apache.pekko.actor.typed.PostStop.class, s -> {
+                    metrics.close();
+                    return this;
+                })
                 .build();
     }
 
@@ -180,10 +186,17 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         String id = String.format("job-%04d", jobs.stream().mapToInt(j -> Integer.parseInt(j.id.substring(4))).max().orElse(0) + 1);
         jobs.add(new JobRegistry.Job(id, s.spec(), JobState.QUEUED, null));
         registry.save(jobs);
-        getContext().getLog().info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
+        metrics.jobs(jobs);
+        log(id).info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
         startNext();
         return this;
+    }
+
+    /** The node's log for a line about job {@code id}: the line carries it as its jobId (cleared after the message). */
+    private org.slf4j.Logger log(String id) {
+        org.slf4j.MDC.put(fastflux.pruning.LogContext.JOB_ID, id);
+        return getContext().getLog();
     }
 
     private Behavior<Command> onProbe(ProbeBlocks p) {
@@ -334,13 +347,14 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         if (e instanceof PruningCoordinator.Progressed p) {
             progress.put(j.id, new Protocol.Progress(j.id, j.state(), p.phase(), p.block(), p.done(), p.total(), p.detail(),
                     p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), ++seq));
+            metrics.progress(progress.get(j.id));
             publish(j);
             return this;
         } else if (e instanceof PruningCoordinator.Finished) {
-            getContext().getLog().info("{} done: {}", j.id, j.spec.out());
+            log(j.id).info("{} done: {}", j.id, j.spec.out());
             setState(j, JobState.Event.FINISH, null);
         } else if (e instanceof PruningCoordinator.Stopped st) {
-            getContext().getLog().info("{} stopped between phases: {}", j.id, st.reason());
+            log(j.id).info("{} stopped between phases: {}", j.id, st.reason());
             switch (st.reason()) {
                 case PAUSED -> setState(j, JobState.Event.PAUSE, null);
                 case CANCELLED -> setState(j, JobState.Event.CANCEL, null);
@@ -348,7 +362,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 case SHUTDOWN -> { }
             }
         } else if (e instanceof PruningCoordinator.Failed fail) {
-            getContext().getLog().error("{} failed: {}", j.id, fail.error());
+            log(j.id).error("{} failed: {}", j.id, fail.error());
             setState(j, JobState.Event.FAIL, fail.error());
         }
         runningId = null;
@@ -376,6 +390,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private void setState(JobRegistry.Job j, JobState.Event e, String error) {
         j.apply(e, error);
         registry.save(jobs);
+        metrics.jobs(jobs);
         publish(j);
     }
 
@@ -386,7 +401,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .orElseGet(() -> jobs.stream().filter(j -> j.state() == JobState.QUEUED).findFirst().orElse(null));
         if (next == null) return;
         if (next.state() == JobState.QUEUED) setState(next, JobState.Event.START, null);
-        getContext().getLog().info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
+        log(next.id).info("{} starting: {} -> {}", next.id, next.spec.model(), next.spec.out());
         progress.remove(next.id); // what it showed before a stop is not where it resumes
         runningId = next.id;
         running = getContext().spawn(PruningCoordinator.create(next.id, next.spec, events, settings.shardFactory(),

@@ -1,6 +1,7 @@
 package fastflux.actors;
 
 import fastflux.pruning.JobPhase;
+import fastflux.pruning.LogContext;
 
 import org.apache.pekko.actor.typed.ActorRef;
 import org.apache.pekko.actor.typed.Behavior;
@@ -89,7 +90,9 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
 
     public static Behavior<Command> create(String jobId, JobSpec spec, ActorRef<Event> node, ShardFactory shards,
                                            org.apache.pekko.actor.typed.Props shardProps) {
-        return Behaviors.setup(ctx -> new PruningCoordinator(ctx, jobId, spec, node, shards, shardProps));
+        // every line of the job's work carries its id and phase (LogContext): here, and on the shard's thread
+        return Behaviors.withMdc(Command.class, java.util.Map.of(LogContext.JOB_ID, jobId),
+                Behaviors.setup(ctx -> new PruningCoordinator(ctx, jobId, spec, node, shards, shardProps)));
     }
 
     private final String jobId;
@@ -107,7 +110,9 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
         super(ctx);
         this.jobId = jobId;
         this.node = node;
-        this.shard = ctx.spawn(shards.create(spec, ctx.getSelf()), "shard", shardProps);
+        this.shard = ctx.spawn(Behaviors.withMdc(DeviceShard.Command.class, java.util.Map.of(LogContext.JOB_ID, jobId),
+                m -> m instanceof DeviceShard.RunPhase r ? java.util.Map.of(LogContext.PHASE, r.phase().word()) : java.util.Map.of(),
+                shards.create(spec, ctx.getSelf())), "shard", shardProps);
         ctx.watchWith(shard, new ShardStopped());
     }
 
@@ -145,6 +150,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     private Behavior<Command> next() {
         if (stopReason != null) return end(new Stopped(jobId, stopReason));
         JobPhase p = state.nextPhase();
+        org.slf4j.MDC.put(LogContext.PHASE, p.word()); // cleared after this message (Behaviors.withMdc)
         getContext().getLog().info("{}: phase {} (blocks done {}/{})", jobId, p.word(), state.blocksDone(), state.blocksTotal());
         // the phase run now, from what the checkpoint holds: a job resumed after a restart never shows a later one
         onProgress(new JobProgress(p.word(), "", state.blocksDone(), state.blocksTotal(),

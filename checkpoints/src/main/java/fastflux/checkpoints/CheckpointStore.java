@@ -140,6 +140,7 @@ public final class CheckpointStore {
      */
     public void write(int number, JsonObject manifest, PayloadWriter payload) {
         String what = String.format("cannot write checkpoint %s-%04d to %s", prefix, number, dir);
+        long t0 = System.nanoTime();
         try {
             Files.createDirectories(dir);
             Path file = payloadFile(number);
@@ -152,6 +153,7 @@ public final class CheckpointStore {
             m.addProperty("payload_sha256", AtomicFiles.sha256(file));
             AtomicFiles.write(manifestFile(number), out -> AtomicFiles.writeFully(out, ByteBuffer.wrap(seal(GSON.toJson(m)))));
             deleteOlderThan(number - keep + 1);
+            CheckpointMetrics.written(prefix, t0);
         } catch (DiskFullException e) {
             throw e.during(what);
         } catch (IOException e) {

@@ -22,10 +22,11 @@ import picocli.CommandLine.Option;
  * ({@link FlopCount}) and this JVM's fp32 GEMM rate, so "how fast" reads as "how close to matmul speed";
  * {@code stream} and {@code calibration} measure calibration's peak memory.
  */
-@Command(name = "bench", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "forward|pipeline|stream|calibration",
+@Command(name = "bench", mixinStandardHelpOptions = true, synopsisSubcommandLabel = "forward|pipeline|stream|sandwich|calibration",
         description = "bench forward: forward time vs the fp32 GEMM rate; bench pipeline: FLUX.1 at its real width, stage by "
-                + "stage; bench stream / calibration: peak RSS vs calibration size",
-        subcommands = {BenchCommand.Forward.class, BenchCommand.Pipeline.class, BenchStream.class, CalibrationBench.class})
+                + "stage; bench stream / sandwich / calibration: peak RSS vs calibration size",
+        subcommands = {BenchCommand.Forward.class, BenchCommand.Pipeline.class, BenchStream.class, BenchSandwich.class,
+                CalibrationBench.class})
 final class BenchCommand implements Callable<Integer> {
     /** The GEMM the forward is compared with: fp32 [N, N] × [N, N]. */
     static final int GEMM_N = 1024;

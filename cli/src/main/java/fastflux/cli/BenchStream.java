@@ -145,7 +145,7 @@ final class BenchStream implements Callable<Integer> {
         }
     }
 
-    private static Map<String, String> child(List<String> cmd, int prompts) {
+    static Map<String, String> child(List<String> cmd, int prompts) {
         try {
             Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT).start();
             Map<String, String> out = new TreeMap<>();
@@ -157,7 +157,7 @@ final class BenchStream implements Callable<Integer> {
             }
             int rc = p.waitFor();
             if (rc != 0 || !out.containsKey("peak_rss_mb")) {
-                throw new IllegalStateException("bench stream: the run over " + prompts + " prompts failed with status " + rc);
+                throw new IllegalStateException("bench: the run over " + prompts + " prompts failed with status " + rc);
             }
             return out;
         } catch (IOException e) {

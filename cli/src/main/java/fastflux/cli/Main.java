@@ -38,6 +38,33 @@ public final class Main implements Callable<Integer> {
     @Spec
     CommandSpec spec;
 
+    /** On every command (inherited): the log lines' format, applied as soon as it is parsed (docs/daemon.md, "Logs"). */
+    @CommandLine.Option(names = "--log-format", paramLabel = "FORMAT", scope = CommandLine.ScopeType.INHERIT,
+            defaultValue = "${env:FASTFLUX_LOG_FORMAT:-text}", converter = LogFormatName.class,
+            completionCandidates = LogFormatName.class,
+            description = "log lines as text (default) or json: one JSON object a line, a job's id and phase in its mdc; "
+                    + "default from $FASTFLUX_LOG_FORMAT")
+    void logFormat(String format) {
+        fastflux.actors.LogFormat.use(format);
+    }
+
+    /** A log format's name, checked while parsing: an unknown one is a usage error. */
+    static final class LogFormatName implements CommandLine.ITypeConverter<String>, Iterable<String> {
+        @Override
+        public String convert(String value) {
+            try {
+                return fastflux.actors.LogFormat.parse(value);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage() + " (from --log-format, or $FASTFLUX_LOG_FORMAT)");
+            }
+        }
+
+        @Override
+        public java.util.Iterator<String> iterator() {
+            return List.of(fastflux.actors.LogFormat.TEXT, fastflux.actors.LogFormat.JSON).iterator();
+        }
+    }
+
     private Main() {}
 
     public static void main(String[] argv) {
@@ -62,6 +89,8 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new FidelityCommand());
         cl.addSubcommand(BenchCommand.commandLine());
         cl.addSubcommand(PruneCommand.commandLine());
+        cl.addSubcommand(PlanCommand.commandLine());
+        cl.addSubcommand(new GpuCheckCommand());
         cl.addSubcommand(ExperimentCommand.commandLine());
         cl.addSubcommand(new DaemonCommands.DaemonCmd());
         cl.addSubcommand(new DaemonCommands.SubmitCmd());

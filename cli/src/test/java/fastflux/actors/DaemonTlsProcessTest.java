@@ -36,7 +36,7 @@ class DaemonTlsProcessTest {
                 // the daemon may reset the connection: that is the point
             }
             Path intruderOut = tmp.resolve("intruder-out");
-            Process p = new ProcessBuilder(DaemonProcess.java("fastflux.actors.Intruder", Integer.toString(d.port), "8",
+            Process p = new ProcessBuilder(DaemonProcess.java("fastflux.actors.Intruder", Integer.toString(d.port), "20",
                     fleet.trustStore().toString(), fleet.clients().get("alice").toString(), PASSWORD,
                     other.clients().get("mallory").toString(), "other-secret", base.toString(), intruderOut.toString()))
                     .redirectErrorStream(true).redirectOutput(tmp.resolve("intruder.log").toFile()).start();

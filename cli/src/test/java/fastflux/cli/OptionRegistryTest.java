@@ -39,7 +39,10 @@ class OptionRegistryTest {
                 double x = d == null ? 0.37 : ((Number) d).doubleValue();
                 for (double c : new double[] {x * 2, x / 2, 0.37}) candidates.add(PruneOptions.plain(c));
             }
-            case TEXT -> candidates.add("inputs/" + o.name() + ".x"); // a path, relative: each reader resolves it
+            case TEXT -> { // a path, relative: each reader resolves it; then a device list, a size
+                candidates.add("inputs/" + o.name() + ".x");
+                candidates.addAll(List.of("cuda:0,cuda:1", "3G"));
+            }
         }
         for (String c : candidates) {
             try {

@@ -46,8 +46,12 @@ public final class LoRA {
 
     // x [..., in] -> [..., out]
     NDArray delta(NDArray x) {
-        NDArray h = ai.djl.nn.core.Linear.linear(x, a.value()).singletonOrThrow();
-        return Tensors.mul(ai.djl.nn.core.Linear.linear(h, b.value()).singletonOrThrow(), scale);
+        // fp32 adapters in an fp16 model: computed in the adapter's dtype, handed back in the input's
+        DataType own = a.value().getDataType();
+        NDArray in = x.getDataType() == own ? x : x.toType(own, false);
+        NDArray h = ai.djl.nn.core.Linear.linear(in, a.value()).singletonOrThrow();
+        NDArray d = Tensors.mul(ai.djl.nn.core.Linear.linear(h, b.value()).singletonOrThrow(), scale);
+        return d.getDataType() == x.getDataType() ? d : d.toType(x.getDataType(), false);
     }
 
     /** The dense update {@code scale * B A} [out, in], for merging into the base weight at export. */

@@ -35,14 +35,15 @@ public final class LoraInjector {
 
     /**
      * Puts an adapter on every linear layer of a kept block ({@link DoubleStreamBlock#linears()},
-     * {@link SingleStreamBlock#linears()}), created in {@code manager} in the model's dtype. Returns the block's
-     * adapters by linear prefix, the ones it already had included.
+     * {@link SingleStreamBlock#linears()}), created in {@code manager} in fp32 whatever the model's dtype (what is
+     * trained keeps fp32). Returns the block's adapters by linear prefix, the ones it already had included.
      *
      * @throws IllegalArgumentException if the block is replaced or deleted (its linear is trained in full)
      */
     public Map<String, LoRA> inject(FluxModel model, BlockId block, NDManager manager) {
         Map<String, Linear> linears = linears(model, block);
-        DataType dtype = model.dtype();
+        // Adapters are trained, so they are fp32 whatever the model's compute dtype (LoRA.delta casts around them).
+        DataType dtype = DataType.FLOAT32;
         Map<String, LoRA> out = new LinkedHashMap<>();
         int i = 0;
         for (Map.Entry<String, Linear> e : linears.entrySet()) {
@@ -116,7 +117,7 @@ public final class LoraInjector {
     }
 
     /** {@code W + scale·B·A} as a new FLOAT32 array (in W's manager); the layer is not changed. */
-    static NDArray mergedWeight(Linear l) {
+    public static NDArray mergedWeight(Linear l) {
         LoRA lora = l.lora();
         try (NDArray w = l.weight().value().toType(DataType.FLOAT32, true);
              NDArray a = lora.a().value().toType(DataType.FLOAT32, true);

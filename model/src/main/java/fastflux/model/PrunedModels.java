@@ -122,8 +122,8 @@ public final class PrunedModels {
         return m;
     }
 
-    /** Every linear layer of the model, by prefix, in forward order. */
-    static Map<String, Linear> allLinears(FluxModel model) {
+    /** Every linear layer of the model, by prefix, in forward order (exporters merge their adapters). */
+    public static Map<String, Linear> allLinears(FluxModel model) {
         Map<String, Linear> m = new LinkedHashMap<>();
         List<Linear> head = new ArrayList<>(List.of(model.imgIn, model.timeIn.inLayer, model.timeIn.outLayer,
                 model.vectorIn.inLayer, model.vectorIn.outLayer));

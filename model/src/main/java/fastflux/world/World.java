@@ -3,11 +3,14 @@ package fastflux.world;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import com.google.gson.JsonObject;
+import ai.djl.ndarray.types.DataType;
 import fastflux.model.FluxModel;
+import fastflux.model.ModelDir;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.List;
+import java.util.Set;
 
 /**
  * What the pruning method sees of the images a model makes: its prompt sets, the transformer's conditioning for a
@@ -103,6 +106,60 @@ public interface World<I> {
     /** Fidelity of {@code images} to {@code reference} (the same prompts and seeds, in the same order), as JSON. */
     JsonObject fidelity(List<String> prompts, int seeds, List<I> reference, List<I> images);
 
+    /**
+     * The world's own calibration split, {@code {fit, train}}: the least squares fit on {@code fit} prompts and the
+     * sandwiches train on {@code train} others (disjoint sets, as in the paper); null where the job's
+     * {@code calib-prompts} prompts serve both.
+     */
+    default int[] calibrationSplit() {
+        return null;
+    }
+
+    /** Images per block of the importance probe the job asked this world for, or 0: the method's default. */
+    default int probeImages() {
+        return 0;
+    }
+
+    /**
+     * Why this world cannot judge images (alignment, features, evaluation), naming what to give; null when it can.
+     * Checked before a job that judges images starts.
+     */
+    default String judgeMissing() {
+        return null;
+    }
+
     /** Writes the pruned model directory: the transformer as it is now, with the world's own parts of {@code baseDir}. */
     void exportPruned(Path baseDir, Path outDir);
+
+    /**
+     * How a job wants its export written, where the world's layout has the choice: copies rather than links of the
+     * parts pruning does not change, and the largest weight file in bytes (diffusers' shards).
+     */
+    record ExportChoices(boolean copy, long maxShardBytes) {
+        /** Links, and diffusers' default shard size of 10 GB. */
+        public static final ExportChoices DEFAULT = new ExportChoices(false, 10_000_000_000L);
+
+        public ExportChoices {
+            if (maxShardBytes < 1) throw new IllegalArgumentException("the largest shard must be at least 1 byte, got " + maxShardBytes);
+        }
+    }
+
+    /** {@link #exportPruned(Path, Path)} with the job's choices; a world whose layout has no such choices ignores them. */
+    default void exportPruned(Path baseDir, Path outDir, ExportChoices choices) {
+        exportPruned(baseDir, outDir);
+    }
+
+    /**
+     * The transformer of a model directory of this world's kind, the base or its export, loaded in {@code dtype} into
+     * {@code m}: how the report loads both as a user would.
+     */
+    default FluxModel loadTransformer(Path dir, NDManager m, DataType dtype) {
+        return ModelDir.load(dir, m, dtype, Set.of());
+    }
+
+    /**
+     * Called once the job's report exists ({@code report.json}'s object): a world whose export carries a model card
+     * rewrites it with the report's quality and latency figures. Nothing by default.
+     */
+    default void describeExport(Path outDir, JsonObject report) {}
 }

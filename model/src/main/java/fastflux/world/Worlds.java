@@ -2,6 +2,7 @@ package fastflux.world;
 
 import ai.djl.ndarray.NDManager;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.ServiceLoader;
 
 /** The worlds on the classpath: which one, if any, a model directory belongs to. */
@@ -20,5 +21,11 @@ public final class Worlds {
     public static World<?> open(Path dir, NDManager m) {
         WorldProvider p = providerOf(dir);
         return p == null ? null : p.open(dir, m);
+    }
+
+    /** As {@link #open(Path, NDManager)} with the job's world settings ({@link WorldProvider#open(Path, NDManager, Map)}). */
+    public static World<?> open(Path dir, NDManager m, Map<String, String> settings) {
+        WorldProvider p = providerOf(dir);
+        return p == null ? null : p.open(dir, m, settings);
     }
 }

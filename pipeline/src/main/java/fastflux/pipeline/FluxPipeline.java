@@ -200,6 +200,17 @@ public final class FluxPipeline {
         return checkpoint.params();
     }
 
+    /** The folder the text encoders and tokenizers are read from. */
+    public Path textEncoders() {
+        return textEncoders;
+    }
+
+    /** The autoencoder's weights in {@code weights}, in the pipeline's dtype. */
+    public AutoEncoder loadAutoEncoder(NDManager weights) {
+        return Files.isDirectory(autoEncoder) ? AutoEncoder.loadDiffusers(autoEncoder, weights, dtype)
+                : AutoEncoder.load(autoEncoder, AutoEncoderLayout.BFL, aeParams, weights, dtype);
+    }
+
     public FlowSchedule schedule() {
         return schedule;
     }

@@ -8,6 +8,7 @@ import fastflux.model.ModelDir;
 import fastflux.world.World;
 import fastflux.world.Worlds;
 import java.nio.file.Path;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -20,18 +21,63 @@ public final class BaseModel {
     private final Path dir;
     private final FluxModel flux;
     private final World<?> world;
+    private final Map<String, String> settings;
 
-    private BaseModel(Path dir, FluxModel flux, World<?> world) {
+    private BaseModel(Path dir, FluxModel flux, World<?> world, Map<String, String> settings) {
         this.dir = dir;
         this.flux = flux;
         this.world = world;
+        this.settings = settings;
     }
 
     /** Loads {@code dir} in fp32, as a world's model where one recognises it. */
     public static BaseModel load(Path dir, NDManager manager) {
-        World<?> w = Worlds.open(dir, manager);
-        if (w != null) return new BaseModel(dir, w.flux(), w);
-        return new BaseModel(dir, ModelDir.load(dir, manager, DataType.FLOAT32, Set.of()), null);
+        return load(dir, manager, Map.of(), DataType.FLOAT32);
+    }
+
+    /**
+     * As {@link #load(Path, NDManager)}, the world opened with the job's world settings ({@link JobOptions#WORLD}, by
+     * name); a bare transformer checkpoint takes none.
+     */
+    public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings) {
+        return load(dir, manager, settings, DataType.FLOAT32);
+    }
+
+    /** As {@link #load(Path, NDManager)}, the transformer held once in {@code dtype}. */
+    public static BaseModel load(Path dir, NDManager manager, DataType dtype) {
+        return load(dir, manager, Map.of(), dtype);
+    }
+
+    /**
+     * Loads {@code dir} with its world's settings and its transformer's weights held once in {@code dtype} (FLOAT32 or
+     * FLOAT16; a bf16 file is converted tensor by tensor). A world's model loads as its world loads it, in fp32.
+     *
+     * @throws IllegalArgumentException for fp16 with a world's model, or world settings for a bare transformer
+     */
+    public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings, DataType dtype) {
+        if (dtype != DataType.FLOAT32 && hasWorld(dir)) {
+            throw new IllegalArgumentException(dir + " is a world's model, which runs in fp32; --dtype " + dtype
+                    + " applies to FLUX.1 transformer checkpoints");
+        }
+        World<?> w = Worlds.open(dir, manager, settings);
+        if (w != null) return new BaseModel(dir, w.flux(), w, Map.copyOf(settings));
+        if (settings.keySet().stream().anyMatch(k -> !k.equals(fastflux.world.WorldProvider.OUT) && !k.equals(fastflux.world.WorldProvider.EVAL_PROMPTS))) {
+            throw new IllegalArgumentException(dir + " is a FLUX.1 transformer checkpoint without text encoders: the "
+                    + "options " + String.join(", ", settings.keySet().stream().map(k -> "--" + k).toList())
+                    + " are for a FLUX.1 pipeline directory");
+        }
+        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of()), null, Map.of());
+    }
+
+    /**
+     * A fresh copy of the base transformer in fp32 (the report's latency and fidelity baseline): read by
+     * {@link ModelDir} where the directory holds a fastflux model, else through its world.
+     */
+    public FluxModel loadTransformer(NDManager manager) {
+        if (world == null || java.nio.file.Files.isRegularFile(dir.resolve("model.safetensors"))) {
+            return ModelDir.load(dir, manager, DataType.FLOAT32, Set.of());
+        }
+        return Worlds.open(dir, manager, settings).flux();
     }
 
     /** Whether {@code dir} holds a world's model (it can generate and be judged) rather than a bare transformer. */

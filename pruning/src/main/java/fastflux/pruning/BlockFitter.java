@@ -88,6 +88,13 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
     private final FluxParams params;
     private final Options options;
     private final Map<BlockId, Map<String, LeastSquaresFit>> fits = new LinkedHashMap<>();
+    private FitCheckpoints checkpoints = FitCheckpoints.NONE;
+    /** Batches folded (those of a resumed checkpoint included), and the index of the last one. */
+    private int folded;
+    private int lastBatch = -1;
+    /** The last batch a resumed checkpoint holds (-1: none); {@link #wants} skips it and every batch before. */
+    private int resumedThrough = -1;
+    private int checkpointNumber;
 
     public BlockFitter(FluxParams params, Collection<BlockId> blocks, Options options) {
         this.params = params;
@@ -125,7 +132,52 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
 
     @Override
     public boolean wants(int batchIndex) {
-        return !heldOut(batchIndex);
+        return !heldOut(batchIndex) && batchIndex > resumedThrough;
+    }
+
+    /**
+     * Saves the accumulators every {@code c.every()} folded batches from now on, after taking up the newest checkpoint
+     * of the same collection in {@code c.dir()} if there is one: its sums, and the batches it folded, which
+     * {@link #wants} then skips. Returns the number of batches taken up (0: none).
+     */
+    public int checkpointTo(FitCheckpoints c) {
+        checkpoints = c;
+        FitCheckpoints.Saved saved = c.readNewest();
+        if (saved == null) {
+            if (c.enabled()) FitCheckpoints.clear(c.dir()); // another collection's, left by a kill before its solve
+            return 0;
+        }
+        List<LeastSquaresFit> all = allFits();
+        if (!saved.fits().keySet().equals(new java.util.LinkedHashSet<>(all.stream().map(LeastSquaresFit::blockName).toList()))) {
+            throw new IllegalStateException(c.dir() + ": checkpoint " + saved.number() + " holds fits " + saved.fits().keySet()
+                    + ", this collection " + all.stream().map(LeastSquaresFit::blockName).toList());
+        }
+        for (LeastSquaresFit f : all) f.load(saved.fits().get(f.blockName()));
+        folded = saved.batches();
+        lastBatch = saved.lastBatch();
+        resumedThrough = lastBatch;
+        checkpointNumber = saved.number();
+        return folded;
+    }
+
+    /** Batches folded so far (a resumed checkpoint's included). */
+    public int batchesFolded() {
+        return folded;
+    }
+
+    @Override
+    public void endBatch(Calibration.Batch batch) {
+        folded++;
+        lastBatch = batch.index();
+        if (checkpoints.enabled() && folded % checkpoints.every() == 0) {
+            checkpoints.write(++checkpointNumber, folded, lastBatch, allFits());
+        }
+    }
+
+    private List<LeastSquaresFit> allFits() {
+        List<LeastSquaresFit> out = new ArrayList<>();
+        fits.values().forEach(m -> out.addAll(m.values()));
+        return out;
     }
 
     @Override
@@ -226,10 +278,20 @@ public final class BlockFitter implements CalibrationConsumer, AutoCloseable {
     /** {@link #fit(Calibration, Collection, Options, NDManager)} with both passes run by {@code runner}. */
     public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
                                                                             NDManager paramManager, CalibrationRunner runner) {
+        return fit(calibration, blocks, options, paramManager, runner, FitCheckpoints.NONE);
+    }
+
+    /**
+     * As above, the accumulation pass checkpointed to {@code checkpoints} ({@link #checkpointTo}): a collection killed
+     * midway resumes from its last checkpoint and fits the same maps, bit for bit.
+     */
+    public static List<FittedBlock> fit(Calibration calibration, Collection<BlockId> blocks, Options options,
+                                        NDManager paramManager, CalibrationRunner runner, FitCheckpoints checkpoints) {
         FluxModel model = calibration.model();
         options = options.forBatches(calibration.batches(0, calibration.source().size()));
         List<FittedBlock> fitted;
         try (BlockFitter fitter = new BlockFitter(model.config(), blocks, options)) {
+            fitter.checkpointTo(checkpoints);
             runner.run(calibration, fitter, fitter.blocks());
             fitted = fitter.solve(paramManager, model.dtype());
         }

@@ -236,6 +236,7 @@ public final class Calibration {
                     consumer.beginBatch(batch);
                     runBatch(batch, bm, consumer);
                     consumer.endBatch(batch);
+                    PruneMetrics.calibrationItems(batch.size());
                 } finally {
                     open--;
                 }

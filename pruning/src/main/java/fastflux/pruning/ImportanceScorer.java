@@ -57,12 +57,21 @@ public final class ImportanceScorer {
         }
 
         /**
-         * 192 probe images at the world's sampler settings: fewer leave the middle of the ranking to the probe's noise
+         * 192 probe images (more where the world's features need them, {@link #probeImages}) at the world's sampler settings: fewer leave the middle of the ranking to the probe's noise
          * (docs/method.md, "How many images the importance probe needs").
          */
         public static GenerationOptions defaults(World<?> world) {
-            return new Builder(DEFAULT_PROMPTS, Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, world.defaultSteps(),
-                    world.defaultGuidance(), 16, 256, 99, DEFAULT_ALPHA, DEFAULT_BETA).build();
+            return new Builder(probeImages(world), Calibration.Options.DEFAULT_PROMPT_SEED + 1, 0, world.defaultSteps(),
+                    world.defaultGuidance(), 16, Math.max(256, probeImages(world)), 99, DEFAULT_ALPHA, DEFAULT_BETA).build();
+        }
+
+        /**
+         * The count the world was asked for ({@link World#probeImages}), else {@value #DEFAULT_PROMPTS} images, or one more than the world's feature dimension where that is larger: the
+         * Fréchet distance's covariance needs more images than dimensions (768 for CLIP ViT-L/14's embeddings).
+         */
+        static int probeImages(World<?> world) {
+            if (world.probeImages() > 0) return world.probeImages();
+            return Math.max(DEFAULT_PROMPTS, world.featureDim() + 1);
         }
 
         /** A builder starting from these options. */

@@ -27,19 +27,42 @@ final class JobCalibration {
         this.options = options;
     }
 
-    /** The calibration stream the least squares and the sandwiches are fitted on. */
+    /** The calibration stream the least squares are fitted on (and the sandwiches, where the world has no split). */
     Calibration fit() {
         CalibrationSource source = file != null ? file : prompts();
         return new Calibration(flux, source, Calibration.Options.defaults().withSteps(options.calibSteps()));
     }
 
+    /**
+     * The stream the sandwiches train on: with a world's own split ({@link fastflux.world.World#calibrationSplit}) its
+     * training prompts, none of them a fit prompt, as in the paper; otherwise the fit stream itself.
+     */
+    Calibration train() {
+        int[] split = split();
+        if (split == null) return fit();
+        return new Calibration(flux, trainPrompts(split), Calibration.Options.defaults().withSteps(options.calibSteps()));
+    }
+
+    /** The world's {fit, train} split, or null (a calibration file, or a world without one). */
+    private int[] split() {
+        return file != null || !base.hasWorld() ? null : base.world("prompt calibration").calibrationSplit();
+    }
+
     private PromptCalibrationSource prompts() {
-        return PromptCalibrationSource.sample(base.world("prompt calibration"), options.calibPrompts(),
+        int[] split = split();
+        return PromptCalibrationSource.sample(base.world("prompt calibration"), split != null ? split[0] : options.calibPrompts(),
                 Calibration.Options.DEFAULT_PROMPT_SEED + options.seed());
     }
 
+    private PromptCalibrationSource trainPrompts(int[] split) {
+        return PromptCalibrationSource.heldOut(prompts(), split[1], Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + TRAIN_SEED_OFFSET);
+    }
+
+    private static final long TRAIN_SEED_OFFSET = 104_729;
+
     /**
-     * The sandwich's held-out calibration: a quarter as many prompts as {@link #fit()}, 4 to 16 (bounded, so the
+     * The sandwich's held-out calibration: a quarter as many prompts as {@link #fit()}, 4 to 16 (1 to 16 with a world's
+     * own split) (bounded, so the
      * held-out pairs' memory does not grow with the calibration), none of its prompt texts, other noise seeds; never
      * trained on, it measures whether sandwich training carries over to prompts it did not see. Null with a
      * calibration file (all its prompts are trained on).
@@ -51,9 +74,13 @@ final class JobCalibration {
     }
 
     private PromptCalibrationSource heldOutPrompts() {
-        int n = Math.max(4, Math.min(16, options.calibPrompts() / 4));
-        return PromptCalibrationSource.heldOut(prompts(), n,
-                Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET);
+        int[] split = split();
+        long seed = Calibration.Options.DEFAULT_PROMPT_SEED + options.seed() + HELD_OUT_SEED_OFFSET;
+        if (split == null) {
+            return PromptCalibrationSource.heldOut(prompts(), Math.max(4, Math.min(16, options.calibPrompts() / 4)), seed);
+        }
+        // neither a fit nor a training prompt; at least one (the world checks at open that its pool has fit + train + 1)
+        return PromptCalibrationSource.heldOut(prompts(), trainPrompts(split), Math.max(1, Math.min(16, split[0] / 4)), seed);
     }
 
     /**

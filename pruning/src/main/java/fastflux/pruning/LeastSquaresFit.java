@@ -230,6 +230,40 @@ public final class LeastSquaresFit implements AutoCloseable {
         return new AffineMap(inDim, outDim, weight, bias);
     }
 
+    /**
+     * The accumulators exactly as held: at the shift μ, with μ and the token count. Loading it into a fresh fit
+     * ({@link #load}) and folding the same later batches gives the same sums bit for bit, which the shift-0 form of
+     * {@link #gramData()} (re-shifted in float64) does not: an in-phase checkpoint saves this.
+     *
+     * @param shift μ, or null before the first token
+     * @param gram A at μ, [inDim+1, inDim+1] row-major
+     * @param cross B at μ, [inDim+1, outDim] row-major
+     */
+    public record Snapshot(long tokens, float[] shift, double[] gram, double[] cross) {}
+
+    public synchronized Snapshot snapshot() {
+        checkOpen();
+        return new Snapshot(tokens, shift == null ? null : shift.clone(), gram.dup('c').data().asDouble(),
+                cross.dup('c').data().asDouble());
+    }
+
+    /** Replaces this fit's accumulators by {@code s} (a {@link #snapshot} of a fit of the same dimensions). */
+    public synchronized void load(Snapshot s) {
+        checkOpen();
+        int dim = inDim + 1;
+        if (s.gram().length != (long) dim * dim || s.cross().length != (long) dim * outDim
+                || (s.shift() != null && s.shift().length != inDim) || (s.shift() == null) != (s.tokens() == 0)) {
+            throw new IllegalArgumentException("block '" + blockName + "': a snapshot of " + s.gram().length + " gram, "
+                    + s.cross().length + " cross values, " + s.tokens() + " tokens and a shift of "
+                    + (s.shift() == null ? "none" : s.shift().length + " values") + " does not fit " + inDim + " -> " + outDim);
+        }
+        var dt = org.nd4j.linalg.api.buffer.DataType.DOUBLE;
+        gram.assign(Nd4j.create(s.gram(), new long[] {dim, dim}, dt));
+        cross.assign(Nd4j.create(s.cross(), new long[] {dim, outDim}, dt));
+        shift = s.shift() == null ? null : s.shift().clone();
+        tokens = s.tokens();
+    }
+
     /** Σ [x,1]ᵀ[x,1] at shift 0, [inDim+1, inDim+1] row-major, for checkpoints. */
     public synchronized double[] gramData() {
         checkOpen();

@@ -301,6 +301,11 @@ public final class Option<T> {
         return new Builder<>(name, Kind.TEXT, Path.class, "FILE", Path::of, Path::toString);
     }
 
+    /** A value written as text and parsed by {@code parse} (a device list, a size); {@code format} is its inverse. */
+    public static <T> Builder<T> text(String name, Class<T> type, Function<String, T> parse, Function<T, String> format) {
+        return new Builder<>(name, Kind.TEXT, type, "TEXT", parse, format);
+    }
+
     /**
      * One of {@code values} by their text (an enum's own spelling, a metric's name); anything else is
      * "unknown {@code noun} 'x' (a, b, c)".

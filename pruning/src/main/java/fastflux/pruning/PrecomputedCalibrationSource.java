@@ -31,11 +31,18 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
     private final int gridW;
     private final int channels;
     private final boolean shift;
+    /** The file's key of each of txt, y, neg_txt, neg_y: the name itself or diffusers' ({@link #DIFFUSERS_NAMES}). */
+    private final java.util.Map<String, String> keys;
+
+    /** diffusers' names of the same tensors, as its pipelines' {@code encode_prompt} returns them. */
+    public static final java.util.Map<String, String> DIFFUSERS_NAMES = java.util.Map.of("txt", "prompt_embeds",
+            "y", "pooled_prompt_embeds", "neg_txt", "negative_prompt_embeds", "neg_y", "negative_pooled_prompt_embeds");
 
     private PrecomputedCalibrationSource(SafetensorsReader reader, FluxParams p, int gridH, int gridW, boolean shift) {
         this.reader = reader;
-        TensorInfo txt = require(reader, "txt", 3);
-        TensorInfo y = require(reader, "y", 2);
+        this.keys = keys(reader);
+        TensorInfo txt = require(reader, key("txt"), 3);
+        TensorInfo y = require(reader, key("y"), 2);
         this.n = (int) txt.shape()[0];
         this.txtLen = (int) txt.shape()[1];
         this.ctx = (int) txt.shape()[2];
@@ -48,13 +55,13 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
                     + "] do not match the config's context_in_dim " + p.contextInDim() + " and vec_in_dim " + p.vecInDim());
         }
         for (String neg : new String[] {"neg_txt", "neg_y"}) {
-            if (reader.contains(neg) != reader.contains(neg.equals("neg_txt") ? "neg_y" : "neg_txt")) {
-                throw new IllegalArgumentException(reader.file() + ": '" + neg + "' needs its companion (neg_txt and neg_y come together)");
+            if (has(neg) != has(neg.equals("neg_txt") ? "neg_y" : "neg_txt")) {
+                throw new IllegalArgumentException(reader.file() + ": '" + key(neg) + "' needs its companion (neg_txt and neg_y come together)");
             }
         }
-        if (reader.contains("neg_txt")) {
-            TensorInfo nt = require(reader, "neg_txt", 3);
-            TensorInfo ny = require(reader, "neg_y", 2);
+        if (has("neg_txt")) {
+            TensorInfo nt = require(reader, key("neg_txt"), 3);
+            TensorInfo ny = require(reader, key("neg_y"), 2);
             if (nt.shape()[0] != 1 || nt.shape()[1] != txtLen || nt.shape()[2] != ctx || ny.shape()[0] != 1 || ny.shape()[1] != vec) {
                 throw new IllegalArgumentException(reader.file() + ": neg_txt " + java.util.Arrays.toString(nt.shape()) + " and neg_y "
                         + java.util.Arrays.toString(ny.shape()) + " must be [1, " + txtLen + ", " + ctx + "] and [1, " + vec + "]");
@@ -112,10 +119,32 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
         }
     }
 
+    /** Each tensor's key in the file; a file naming one tensor in both spellings is refused. */
+    private static java.util.Map<String, String> keys(SafetensorsReader r) {
+        java.util.Map<String, String> keys = new java.util.HashMap<>();
+        for (var e : DIFFUSERS_NAMES.entrySet()) {
+            boolean own = r.contains(e.getKey()), diffusers = r.contains(e.getValue());
+            if (own && diffusers) {
+                throw new IllegalArgumentException(r.file() + ": holds both '" + e.getKey() + "' and '" + e.getValue()
+                        + "', two names of the same tensor: keep one");
+            }
+            keys.put(e.getKey(), diffusers ? e.getValue() : e.getKey());
+        }
+        return keys;
+    }
+
+    private String key(String name) {
+        return keys.get(name);
+    }
+
+    private boolean has(String name) {
+        return reader.contains(key(name));
+    }
+
     private static TensorInfo require(SafetensorsReader r, String name, int rank) {
         if (!r.contains(name)) {
             throw new IllegalArgumentException(r.file() + ": no tensor '" + name + "' (expected txt [N, L, context_in_dim] and y [N, vec_in_dim], "
-                    + "F32/F16/BF16; it holds " + r.names() + ")");
+                    + "or diffusers' prompt_embeds and pooled_prompt_embeds, F32/F16/BF16; it holds " + r.names() + ")");
         }
         TensorInfo info = r.info(name);
         if (info.shape().length != rank || !info.dtype().isFloating()) {
@@ -137,7 +166,7 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
     }
 
     public boolean hasUnconditional() {
-        return reader.contains("neg_txt") && reader.contains("neg_y");
+        return has("neg_txt") && has("neg_y");
     }
 
     @Override
@@ -183,7 +212,7 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
 
     @Override
     public Conditioning unconditional(int count, NDManager m) {
-        if (!reader.contains("neg_txt") || !reader.contains("neg_y")) {
+        if (!has("neg_txt") || !has("neg_y")) {
             return null;
         }
         float[] txt = new float[count * txtLen * ctx];
@@ -214,7 +243,8 @@ public final class PrecomputedCalibrationSource implements CalibrationSource, Au
     }
 
     /** Copies row {@code row} ({@code len} values) of tensor {@code name}, converting to float. */
-    private void readRow(String name, int row, int len, float[] out, int at) {
+    private void readRow(String canonical, int row, int len, float[] out, int at) {
+        String name = key(canonical);
         TensorInfo info = reader.info(name);
         if (info.numel() / info.shape()[0] != len) {
             throw new IllegalArgumentException(reader.file() + ": tensor '" + name + "' rows hold "

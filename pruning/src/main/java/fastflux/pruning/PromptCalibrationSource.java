@@ -39,6 +39,13 @@ public final class PromptCalibrationSource implements CalibrationSource {
         return new PromptCalibrationSource(training.world, prompts, training.world.describeSample(n, seed));
     }
 
+    /** {@code n} prompts, deterministic in {@code seed}, none of whose texts is one of {@code a}'s or {@code b}'s. */
+    public static PromptCalibrationSource heldOut(PromptCalibrationSource a, PromptCalibrationSource b, int n, long seed) {
+        java.util.Set<String> exclude = new java.util.LinkedHashSet<>(a.prompts);
+        exclude.addAll(b.prompts);
+        return new PromptCalibrationSource(a.world, a.world.heldOutPrompts(exclude, n, seed), a.world.describeSample(n, seed));
+    }
+
     public List<String> prompts() {
         return Collections.unmodifiableList(prompts);
     }

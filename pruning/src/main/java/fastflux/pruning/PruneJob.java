@@ -58,20 +58,51 @@ public final class PruneJob {
     private final FluxModel flux;
     private final LoraInjector lora;
     private final Map<String, Double> phaseSeconds = new LinkedHashMap<>();
+    private final Map<String, String> worldSettings;
     private PruneState state;
 
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager) {
+        this(baseDir, outDir, options, Map.of(), listener, manager, DataType.FLOAT32);
+    }
+
+    /**
+     * A job whose base is opened with {@code worldSettings}: the given options of {@link JobOptions#WORLD} by name,
+     * values as text (a FLUX.1 pipeline directory's prompts, CLIP, sizes, sampler settings); saved with the options.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
+                    NDManager manager) {
+        this(baseDir, outDir, options, worldSettings, listener, manager, DataType.FLOAT32);
+    }
+
+    /** A job whose transformer is held in {@code dtype}, without world settings. */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Listener listener, NDManager manager, DataType dtype) {
+        this(baseDir, outDir, options, Map.of(), listener, manager, dtype);
+    }
+
+    /**
+     * A job with world settings whose transformer is held in {@code dtype} (FLOAT32, or FLOAT16 on GPUs): the weights
+     * once, in that dtype; the adapters in fp32. The report loads the export and the base in the same dtype.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
+                    NDManager manager, DataType dtype) {
         this.baseDir = baseDir;
         this.outDir = outDir;
         this.options = options;
         this.listener = listener;
         this.manager = manager;
-        this.baseModel = BaseModel.load(baseDir, manager);
+        this.worldSettings = Map.copyOf(worldSettings);
+        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir), dtype);
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
         }
         this.lora = new LoraInjector(options.loraRank(), options.loraAlpha(), options.seed());
+    }
+
+    private static Map<String, String> withOut(Map<String, String> settings, Path outDir) {
+        Map<String, String> s = new LinkedHashMap<>(settings);
+        s.put(fastflux.world.WorldProvider.OUT, outDir.toAbsolutePath().normalize().toString());
+        return s;
     }
 
     /** The transformer being pruned. */
@@ -101,6 +132,13 @@ public final class PruneJob {
     private CalibrationRunner calibrationRunner = CalibrationRunner.IN_PROCESS;
 
     private ImportanceScorer.ProbeRunner probeRunner = ImportanceScorer.ProbeRunner.IN_PROCESS;
+    private SandwichTrainer.Feed sandwichFeed = SandwichTrainer.Feed.IN_PROCESS;
+
+    /** Feeds the sandwich trainer through {@code feed} (the daemon's trainer actor) instead of in the recording thread. */
+    public PruneJob sandwichFeed(SandwichTrainer.Feed feed) {
+        this.sandwichFeed = feed;
+        return this;
+    }
 
     /** Runs the importance probe's per-block measurements through {@code runner} (the daemon's fleet) instead of here. */
     public PruneJob probeRunner(ImportanceScorer.ProbeRunner runner) {
@@ -139,6 +177,14 @@ public final class PruneJob {
 
     private PrecomputedCalibrationSource calibFile;
 
+    private World.ExportChoices exportChoices = World.ExportChoices.DEFAULT;
+
+    /** How the export is written where the world's layout has the choice ({@link JobOptions#COPY}, {@link JobOptions#SHARD_SIZE}). */
+    public PruneJob exportChoices(World.ExportChoices choices) {
+        this.exportChoices = choices;
+        return this;
+    }
+
     /**
      * Calibrates on a file of precomputed conditioning ({@link PrecomputedCalibrationSource}: {@code txt},
      * {@code y}, and {@code neg_txt}/{@code neg_y} for classifier-free guidance) instead of grammar prompts: how a
@@ -155,7 +201,18 @@ public final class PruneJob {
         JsonObject o = options.toJson();
         if (calibFile != null) o.add(JobOptions.CALIB_FILE.name(), JobOptions.CALIB_FILE.toJson(calibFile.file().toAbsolutePath().normalize()));
         if (calibFile != null && !baseModel.hasWorld()) o.addProperty("calib-tokens", calibFile.latentTokens());
+        for (Option<?> w : JobOptions.WORLD) {
+            String text = worldSettings.get(w.name());
+            if (text != null) o.add(w.name(), settingJson(w, text));
+        }
+        // fp16 gives other bytes than fp32, so a resume must use the same; fp32 runs' states stay as they were
+        if (flux.dtype() != DataType.FLOAT32) o.addProperty(JobOptions.DTYPE.name(), fastflux.pruning.plan.ComputeDtype.name(flux.dtype()));
         return o;
+    }
+
+    private static <T> com.google.gson.JsonElement settingJson(Option<T> o, String text) {
+        T v = o.parse(text);
+        return o.toJson(v instanceof Path p ? o.cast(p.toAbsolutePath().normalize()) : v);
     }
 
     /**
@@ -180,6 +237,10 @@ public final class PruneJob {
     public PruneState begin() {
         startNanos = System.nanoTime();
         requireRunnable(baseDir, baseModel.hasWorld(), options, calibFile != null);
+        if (baseModel.hasWorld() && options.order() == PruneOptions.Order.IMPORTANCE && options.importanceFrom() == null
+                && options.importance().equals(ImportanceScorer.FD_ALIGN)) {
+            requireJudge("importance fd-align");
+        }
         if (reuseFrom != null) return beginFromRun(reuseFrom);
         PruneState newest = PruneState.read(stateDir(), flux.config());
         if (newest != null) {
@@ -193,6 +254,15 @@ public final class PruneJob {
         PruneState saved = PruneState.resume(stateDir(), flux.config(), this::restore);
         state = saved != null ? saved : PruneState.fresh(savedOptions(), blocksFor(options.ratio(), flux.config()));
         return state;
+    }
+
+    /** Refuses work that judges images when the world cannot (a FLUX.1 pipeline without --clip), naming what to give. */
+    private void requireJudge(String what) {
+        String missing = baseModel.world(what).judgeMissing();
+        if (missing != null) {
+            throw new IllegalArgumentException(what + " judges generated images: " + missing
+                    + (what.startsWith("importance") ? ", or use --importance output-mse or --importance-from FILE" : ", or --no-eval"));
+        }
     }
 
     /** Phase 1: the replacement order (importance ranking, or positional). */
@@ -251,6 +321,11 @@ public final class PruneJob {
         return calibrations().fit();
     }
 
+    /** The stream the sandwiches train on: the fit stream, or the world's own disjoint training set ({@link JobCalibration#train}). */
+    Calibration trainCalibration() {
+        return calibrations().train();
+    }
+
     /** The sandwich's held-out calibration, or null with a calibration file ({@link JobCalibration#heldOut}). */
     Calibration heldOutCalibration() {
         return calibrations().heldOut();
@@ -300,7 +375,7 @@ public final class PruneJob {
         if (options.mode() == Replacement.Mode.LINEAR) {
             listener.progress("collect", block.name(), k, state.target(), "least squares over calibration trajectories");
             BlockFitter.FittedBlock fitted = BlockFitter.fit(calibration(), List.of(block), BlockFitter.Options.defaults(), manager,
-                    calibrationRunner).get(0);
+                    calibrationRunner, fitCheckpoints(block, k)).get(0);
             residuals = fitted.residuals();
             steps = fitted.steps();
             pendingOriginal = fitted.install(flux);
@@ -313,7 +388,23 @@ public final class PruneJob {
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
         state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, steps, null));
         checkpoint(block, k);
+        FitCheckpoints.clear(fitCheckpointDir()); // the fit is in the state now
         return true;
+    }
+
+    private Path fitCheckpointDir() {
+        return stateDir().resolve("lsq");
+    }
+
+    /**
+     * The in-phase checkpoints of block {@code block}'s least-squares collection, the {@code k}-th replacement: a
+     * checkpoint names the block, the blocks replaced before it and the calibration, so one of another collection
+     * (or of this block over another model state) is never taken up.
+     */
+    private FitCheckpoints fitCheckpoints(BlockId block, int k) {
+        List<String> before = state.order().subList(0, k).stream().map(BlockId::name).toList();
+        return new FitCheckpoints(fitCheckpointDir(), options.lsqCheckpointEvery(),
+                block.name() + " after " + before + " on " + calibration());
     }
 
     /**
@@ -330,13 +421,14 @@ public final class PruneJob {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
-            st = SandwichTrainer.train(flux, block, pendingOriginal, calibration(), heldOutCalibration(), so, manager,
-                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner);
+            st = SandwichTrainer.train(flux, block, pendingOriginal, trainCalibration(), heldOutCalibration(), so, manager,
+                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner, sandwichFeed);
             listener.progress("sandwich", block.name(), k + 1, state.target(),
                     String.format(Locale.ROOT, "loss %.5f -> %.5f", st.initialLoss(), st.finalLoss())
                             + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,
                                     " (held out %.5f -> %.5f)", st.heldOutInitialLoss(), st.heldOutFinalLoss())));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
+            PruneMetrics.sandwichTrained(st.finalLoss(), st.heldOutFinalLoss());
         }
         closeTree(pendingOriginal);
         pendingOriginal = null;
@@ -360,7 +452,7 @@ public final class PruneJob {
         long t0 = System.nanoTime();
         listener.progress("export", "", 0, 1, outDir.toString());
         if (baseModel.hasWorld()) {
-            baseModel.world("export").exportPruned(baseDir, outDir);
+            baseModel.world("export").exportPruned(baseDir, outDir, exportChoices);
         } else {
             PrunedModels.export(flux, baseDir, outDir);
         }
@@ -410,6 +502,7 @@ public final class PruneJob {
 
     /** The base model's quality, measured on the model in memory before any block is replaced. */
     public void measureBaseQuality(Quality quality) {
+        requireJudge("the report's quality comparison");
         if (!state.completed().isEmpty() || state.fitted() != null) {
             throw new IllegalStateException("the model in memory is no longer the base model");
         }
@@ -479,8 +572,9 @@ public final class PruneJob {
         } else if (quality != null) {
             if (baseQuality == null) {
                 // A resumed run: measure the base model on a fresh copy.
+                requireJudge("the report's quality comparison");
                 try (NDManager m = manager.newSubManager()) {
-                    baseQuality = new QualityComparison(Worlds.open(baseDir, m).evaluate(quality.prompts(), quality.seeds(), null));
+                    baseQuality = new QualityComparison(Worlds.open(baseDir, m, withOut(worldSettings, outDir)).evaluate(quality.prompts(), quality.seeds(), null));
                 }
             }
             World.Evaluation<?> pruned = evaluate(quality.prompts(), quality.seeds(), "pruned");
@@ -493,8 +587,9 @@ public final class PruneJob {
         OutputFidelity.Result fidelity;
         try (NDManager m = manager.newSubManager()) {
             // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
-            FluxModel exported = ModelDir.load(outDir, m, DataType.FLOAT32, java.util.Set.of());
-            FluxModel base = ModelDir.load(baseDir, m, DataType.FLOAT32, java.util.Set.of());
+            // in the job's compute dtype: at 12B two fp32 copies beside the job's model would not fit (docs/plan.md)
+            FluxModel exported = loadTransformer(outDir, m);
+            FluxModel base = loadTransformer(baseDir, m);
             timing = speed.latency(exported, base, 21, manager);
             long t0 = System.nanoTime();
             listener.progress("fidelity", "", 0, 1, "the exported model's outputs against the base model's");
@@ -512,7 +607,14 @@ public final class PruneJob {
         phaseSeconds.forEach(secs::addProperty);
         report.add("seconds", secs);
         PruneReport.write(outDir, report);
+        if (baseModel.hasWorld()) baseModel.world("model card").describeExport(outDir, report);
         return report;
+    }
+
+    /** A model directory's transformer in fp32, as its world loads it (the base's layout, or the export's). */
+    private FluxModel loadTransformer(Path dir, NDManager m) {
+        return baseModel.hasWorld() ? baseModel.world("report").loadTransformer(dir, m, flux.dtype())
+                : ModelDir.load(dir, m, flux.dtype(), java.util.Set.of());
     }
 
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
@@ -626,7 +728,8 @@ public final class PruneJob {
             for (String name : reader.names()) {
                 Param p = components.get(name);
                 if (p == null) throw new IllegalStateException(stateDir() + ": saved component " + name + " has no place in the model");
-                NDArray value = reader.load(name, manager, DataType.FLOAT32);
+                // the component as the model holds it: a replaced block's linear in the compute dtype, adapters in fp32
+                NDArray value = reader.load(name, manager, p.hasValue() ? p.value().getDataType() : DataType.FLOAT32);
                 try {
                     p.set(value);
                 } catch (RuntimeException e) {

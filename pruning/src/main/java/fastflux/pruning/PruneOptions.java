@@ -105,15 +105,35 @@ public final class PruneOptions {
             .help("bytes of sandwich pairs held in memory; the rest spill to a file under the output directory "
                     + "(the values are the same either way)").build();
 
+    public static final Option<Long> WINDOW_BYTES = Option.whole("window-bytes").label("BYTES").defaultValue(256L << 20)
+            .check(b -> b >= 0, b -> "window-bytes must be 0 or more, got " + b)
+            .help("bytes of sandwich pairs the trainer may hold back to shuffle its first pass over the calibration "
+                    + "stream, which runs at most that far ahead of training; at the default every pair of the Shapes "
+                    + "job, so its first pass is a full shuffle (docs/streams.md, \"The sandwich trainer\")").build();
+
+    public static final Option<Integer> LSQ_CHECKPOINT_EVERY = Option.integer("lsq-checkpoint-every").label("N")
+            .defaultValue(200).resourceOnly()
+            .check(n -> n >= 0, n -> "lsq-checkpoint-every must be 0 or more, got " + n)
+            .help("save the least-squares sums every N calibration batches (state/lsq), so a killed collection resumes "
+                    + "there with the same sums; 0: only after the fit").build();
+
     public static final Option<Long> SEED = Option.whole("seed").label("S").defaultValue(0L)
             .help("seed of the calibration prompts, adapter initialisation and training batches").build();
 
     /** The method's options in the saved state's order. */
     public static final List<Option<?>> ALL = List.of(RATIO, IMPORTANCE, IMPORTANCE_FROM, ORDER, MODE, SANDWICH_TRAINING,
-            SANDWICH, CALIB_PROMPTS, CALIB_STEPS, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES, SEED);
+            SANDWICH, CALIB_PROMPTS, CALIB_STEPS, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
+            WINDOW_BYTES, LSQ_CHECKPOINT_EVERY, SEED);
+
+    /**
+     * Options added after states were first saved, whose default does what runs before them did (for the Shapes job):
+     * a saved state without one compares as if it held the default.
+     */
+    private static final Set<Option<?>> ADDED_LATER = Set.of(WINDOW_BYTES);
 
     /** The options only sandwich training reads: a run without it gives the same model whatever they are. */
-    public static final List<Option<?>> TRAINING = List.of(SANDWICH, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES);
+    public static final List<Option<?>> TRAINING = List.of(SANDWICH, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
+            WINDOW_BYTES);
 
     private final OptionValues values;
 
@@ -201,6 +221,14 @@ public final class PruneOptions {
         return get(BUFFER_BYTES);
     }
 
+    public long windowBytes() {
+        return get(WINDOW_BYTES);
+    }
+
+    public int lsqCheckpointEvery() {
+        return get(LSQ_CHECKPOINT_EVERY);
+    }
+
     public long seed() {
         return get(SEED);
     }
@@ -231,6 +259,10 @@ public final class PruneOptions {
         return out;
     }
 
+    private static <T> JsonElement defaultJson(Option<T> o) {
+        return o.toJson(o.defaultValue());
+    }
+
     private static <T> JsonElement normal(Option<T> o, JsonElement e) {
         return o.toJson(o.fromJson(e));
     }
@@ -248,6 +280,7 @@ public final class PruneOptions {
             Option<?> o = OptionValues.find(ALL, k);
             if (o != null && !o.affectsResult()) continue;
             JsonElement x = a.get(k), y = b.get(k);
+            if (x == null && ADDED_LATER.contains(o)) x = defaultJson(o);
             if (x == null || !x.equals(y)) differ.add(k + " " + (x == null ? "(absent)" : x) + ", now " + (y == null ? "(absent)" : y));
         }
         return differ;

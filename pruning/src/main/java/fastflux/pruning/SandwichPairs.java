@@ -148,6 +148,7 @@ public final class SandwichPairs implements AutoCloseable {
             }
             chunks.get(chunk).put((int) (inMemory % chunkPairs) * layout.floats(), record);
             inMemory++;
+            PruneMetrics.pairAdded(layout.bytes(), false);
             return;
         }
         try {
@@ -162,6 +163,7 @@ public final class SandwichPairs implements AutoCloseable {
             long pos = spilled * layout.bytes();
             while (b.hasRemaining()) pos += spill.write(b, pos);
             spilled++;
+            PruneMetrics.pairAdded(layout.bytes(), true);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot spill sandwich pairs to " + spillRoot, e);
         }
@@ -197,6 +199,7 @@ public final class SandwichPairs implements AutoCloseable {
     public void close() {
         if (closed) return;
         closed = true;
+        PruneMetrics.pairsFreed(inMemory, spilled, layout.bytes());
         chunks.clear();
         for (ByteBuffer b : chunkMemory) DirectBuffers.free(b);
         chunkMemory.clear();

@@ -33,8 +33,8 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.TreeMap;
 
 /**
@@ -61,6 +61,12 @@ import java.util.TreeMap;
  * unreplaced blocks on each side and the pair spans them (generally: (width − 1) / 2 per side). A deleted block
  * (shortcut only) counts as replaced and has nothing to train. The state crosses the double→single boundary as
  * in {@link FluxModel#forward} ({@link FluxModel#runBlocks}).
+ *
+ * <p>A job records and trains at once: {@link #train(FluxModel, BlockId, Module, Calibration, Calibration, Options,
+ * NDManager, FreeSpace, CalibrationRunner, Feed)} feeds the pairs to {@link StreamingSandwich} as the calibration stream
+ * records them (in the daemon through the trainer actor of the {@code streams} module), training step by step on a
+ * twin of the sandwich, in the order {@link PairOrder} draws; {@link Session} is one training run, step by step,
+ * whoever drives it. With the same pairs in the same order it trains what recording first does, bit for bit.
  */
 public final class SandwichTrainer {
     private SandwichTrainer() {}
@@ -78,10 +84,27 @@ public final class SandwichTrainer {
      * @param bufferBytes bytes of pairs kept in memory; the rest spill to {@code spillDir}
      * @param spillDir where a temporary spill directory is made (and deleted after training)
      * @param seed minibatch order and LoRA A initialisation
+     * @param windowBytes bytes of pairs the first pass may hold back to shuffle ({@link PairOrder}): the recording runs
+     *     at most that far ahead of training; at least the whole stream's bytes (Long.MAX_VALUE) gives each pass a full
+     *     shuffle, the order of a trainer that records every pair first
      */
     public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
-                          double linearLr, double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
+                          double linearLr, double weightDecay, double clip, long bufferBytes, Path spillDir, long seed,
+                          long windowBytes) {
+        /** Options whose first pass is a full shuffle (no window). */
+        public Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr, double linearLr,
+                       double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
+            this(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed,
+                    Long.MAX_VALUE);
+        }
+
+        /** The window in pairs of {@code layout}. */
+        public long window(SandwichPairs.Layout layout) {
+            return windowBytes / layout.bytes();
+        }
+
         public Options {
+            if (windowBytes < 0) throw new IllegalArgumentException("windowBytes must be >= 0, got " + windowBytes);
             if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
             if (loraRank <= 0) throw new IllegalArgumentException("loraRank must be positive, got " + loraRank);
             if (!(loraAlpha > 0)) throw new IllegalArgumentException("loraAlpha must be positive, got " + loraAlpha);
@@ -106,7 +129,7 @@ public final class SandwichTrainer {
         public static Options of(PruneOptions method, Path spillDir, long seed) {
             return new Builder(defaults()).width(method.sandwichWidth()).lora(method.loraRank(), method.loraAlpha())
                     .steps(method.stSteps()).batchSize(16).lr(method.lr()).linearLr(method.linearLr()).weightDecay(0.0).clip(1.0)
-                    .buffer(method.bufferBytes(), spillDir).seed(seed).build();
+                    .buffer(method.bufferBytes(), spillDir).seed(seed).window(method.windowBytes()).build();
         }
 
         /** A builder starting from these options. */
@@ -128,8 +151,10 @@ public final class SandwichTrainer {
             private long bufferBytes;
             private Path spillDir;
             private long seed;
+            private long windowBytes;
 
             private Builder(Options o) {
+                windowBytes = o.windowBytes;
                 width = o.width;
                 loraRank = o.loraRank;
                 loraAlpha = o.loraAlpha;
@@ -199,9 +224,15 @@ public final class SandwichTrainer {
                 return this;
             }
 
+            /** Bytes of pairs the first pass may hold back to shuffle (Long.MAX_VALUE: all of them). */
+            public Builder window(long bytes) {
+                windowBytes = bytes;
+                return this;
+            }
+
             public Options build() {
                 return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes,
-                        spillDir, seed);
+                        spillDir, seed, windowBytes);
             }
         }
     }
@@ -353,7 +384,7 @@ public final class SandwichTrainer {
         return s instanceof DoubleStreamBlock || s instanceof SingleStreamBlock;
     }
 
-    private static Module slot(FluxModel model, BlockId b) {
+    static Module slot(FluxModel model, BlockId b) {
         return b.kind() == BlockId.Kind.DOUBLE ? model.doubleBlocks().get(b.index()) : model.singleBlocks().get(b.index());
     }
 
@@ -382,11 +413,76 @@ public final class SandwichTrainer {
      */
     public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
                                Calibration heldOut, Options o, NDManager m, FreeSpace freeSpace, CalibrationRunner runner) {
+        return train(model, block, originalLayer, calibration, heldOut, o, m, freeSpace, runner, Feed.IN_PROCESS);
+    }
+
+    /**
+     * As above, the training pairs fed to the streaming trainer ({@link StreamingSandwich}) by {@code feed} as the
+     * calibration stream records them: the held-out pairs (few) are recorded first, then the stream runs with
+     * training on its heels. The same adapters, bit for bit, as recording every pair and then training
+     * ({@link #train(FluxModel, Sandwich, SandwichPairs, SandwichPairs, Options, NDManager)}).
+     */
+    public static Result train(FluxModel model, BlockId block, Module originalLayer, Calibration calibration,
+                               Calibration heldOut, Options o, NDManager m, FreeSpace freeSpace, CalibrationRunner runner,
+                               Feed feed) {
         Sandwich s = plan(model, block, o.width());
-        try (SandwichPairs pairs = record(model, s, originalLayer, calibration, o, freeSpace, runner);
-             SandwichPairs held = heldOut == null ? null : record(model, s, originalLayer, heldOut, o, freeSpace, runner)) {
-            return train(model, s, pairs, held, o, m);
+        SandwichPairs.Layout layout = layout(model, s, calibration);
+        checkDisk(layout, (long) calibration.items() * calibration.options().steps(), o, freeSpace);
+        try (SandwichPairs held = heldOut == null ? null : record(model, s, originalLayer, heldOut, o, freeSpace, runner)) {
+            Module replacement = swap(model, s.block(), originalLayer);
+            try (StreamingSandwich trainer = new StreamingSandwich(model, s, replacement, layout, held, o, m);
+                 Fed fed = feed.open(trainer)) {
+                try {
+                    runner.run(calibration, new Recorder(model, s, layout, fed::offer),
+                            List.of(BlockId.atPosition(s.first(), model.config()), BlockId.atPosition(s.last(), model.config())));
+                } finally {
+                    swap(model, s.block(), replacement);
+                }
+                return fed.finish();
+            } catch (RuntimeException e) {
+                if (slot(model, s.block()) != replacement) swap(model, s.block(), replacement);
+                throw e;
+            }
         }
+    }
+
+    /**
+     * How the recorded pairs reach a {@link StreamingSandwich}: in the recording thread ({@link #IN_PROCESS}), or
+     * through the trainer actor of the {@code streams} module, which trains on a thread of its own and answers each
+     * hand-over once the pairs it may hold back are within its window (backpressure on the stream).
+     */
+    @FunctionalInterface
+    public interface Feed {
+        /** Each hand-over trains at once, in the thread that records. */
+        Feed IN_PROCESS = trainer -> new Fed() {
+            @Override
+            public void offer(List<float[]> records) {
+                trainer.accept(records);
+            }
+
+            @Override
+            public Result finish() {
+                return trainer.finish();
+            }
+
+            @Override
+            public void close() {}
+        };
+
+        /** Starts feeding {@code trainer} (its owner closes it after this feed). */
+        Fed open(StreamingSandwich trainer);
+    }
+
+    /** An open feed: the pairs of one sandwich, then its end. */
+    public interface Fed extends AutoCloseable {
+        /** Hands over the next pairs, in stream order; returns once the trainer has taken them. */
+        void offer(List<float[]> records);
+
+        /** Ends the stream: the trainer's remaining steps, and its result (the model holds the trained values). */
+        Result finish();
+
+        @Override
+        void close();
     }
 
     // ------------------------------------------------------------------ recording
@@ -411,21 +507,15 @@ public final class SandwichTrainer {
      */
     public static SandwichPairs record(FluxModel model, Sandwich s, Module originalLayer, Calibration calibration,
                                        Options o, FreeSpace freeSpace, CalibrationRunner runner) {
-        if (calibration.model() != model) throw new IllegalArgumentException("the calibration runs another model");
         var p = model.config();
-        int txtTokens;
-        try (NDManager t = NDManager.newBaseManager()) {
-            txtTokens = (int) calibration.source().condition(new int[] {0}, t).txt().getShape().get(1);
-        }
-        SandwichPairs.Layout layout = new SandwichPairs.Layout(s.first() >= p.depth(), s.last() >= p.depth(),
-                txtTokens, calibration.source().latentTokens(), p.hiddenSize(), p.axesDim().length);
+        SandwichPairs.Layout layout = layout(model, s, calibration);
         long expected = (long) calibration.items() * calibration.options().steps();
         checkDisk(layout, expected, o, freeSpace);
 
         SandwichPairs pairs = new SandwichPairs(layout, o.bufferBytes(), o.spillDir());
         Module replacement = swap(model, s.block(), originalLayer);
         try {
-            runner.run(calibration, new Recorder(model, s, layout, pairs),
+            runner.run(calibration, new Recorder(model, s, layout, records -> records.forEach(pairs::add)),
                     List.of(BlockId.atPosition(s.first(), p), BlockId.atPosition(s.last(), p)));
         } catch (RuntimeException e) {
             pairs.close();
@@ -434,6 +524,18 @@ public final class SandwichTrainer {
             swap(model, s.block(), replacement);
         }
         return pairs;
+    }
+
+    /** The shape of the sandwich's pairs on {@code calibration}'s stream. */
+    static SandwichPairs.Layout layout(FluxModel model, Sandwich s, Calibration calibration) {
+        if (calibration.model() != model) throw new IllegalArgumentException("the calibration runs another model");
+        var p = model.config();
+        int txtTokens;
+        try (NDManager t = NDManager.newBaseManager()) {
+            txtTokens = (int) calibration.source().condition(new int[] {0}, t).txt().getShape().get(1);
+        }
+        return new SandwichPairs.Layout(s.first() >= p.depth(), s.last() >= p.depth(), txtTokens,
+                calibration.source().latentTokens(), p.hiddenSize(), p.axesDim().length);
     }
 
     static void checkDisk(SandwichPairs.Layout layout, long expectedPairs, Options o, FreeSpace freeSpace) {
@@ -457,23 +559,40 @@ public final class SandwichTrainer {
         }
     }
 
-    /** Copies the conditional rows of the sandwich's input and output into the buffer, one pair per item. */
+    /**
+     * Copies the conditional rows of the sandwich's input and output into records, one pair per item, and hands each
+     * step's records to {@code sink} at the start of the next step or the end of the batch: outside the transformer
+     * call that made them, so a sink may train right there.
+     */
     private static final class Recorder implements CalibrationConsumer {
         private final FluxModel model;
         private final int first;
         private final int last;
         private final int depth;
         private final SandwichPairs.Layout layout;
-        private final SandwichPairs pairs;
+        private final java.util.function.Consumer<List<float[]>> sink;
         private float[][] pending;
+        private List<float[]> ready;
 
-        Recorder(FluxModel model, Sandwich s, SandwichPairs.Layout layout, SandwichPairs pairs) {
+        Recorder(FluxModel model, Sandwich s, SandwichPairs.Layout layout, java.util.function.Consumer<List<float[]>> sink) {
             this.model = model;
             this.first = s.first();
             this.last = s.last();
             this.depth = model.config().depth();
             this.layout = layout;
-            this.pairs = pairs;
+            this.sink = sink;
+        }
+
+        private void flush() {
+            if (ready == null) return;
+            List<float[]> r = ready;
+            ready = null;
+            sink.accept(r);
+        }
+
+        @Override
+        public void endBatch(Calibration.Batch batch) {
+            flush();
         }
 
         /** Starts the step's records with its conditioning vector and position ids. */
@@ -494,6 +613,7 @@ public final class SandwichTrainer {
 
         @Override
         public BlockTap tap(Calibration.Step step) {
+            flush();
             begin(step);
             return new BlockTap() {
                 @Override
@@ -512,7 +632,7 @@ public final class SandwichTrainer {
             if (position == first) copy(in, 0);
             if (position == last) {
                 copy(out, layout.targetOffset());
-                for (float[] rec : pending) pairs.add(rec);
+                ready = List.of(pending);
                 pending = null;
             }
         }
@@ -565,94 +685,155 @@ public final class SandwichTrainer {
                                NDManager m, int heldOutEvery) {
         if (heldOutEvery < 1) throw new IllegalArgumentException("heldOutEvery must be >= 1, got " + heldOutEvery);
         if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
-        Module current = slot(model, s.block());
-        // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
-        // (Figure 6): only the adapters of its neighbours learn, as it has no parameters of its own.
-        boolean deleted = current instanceof ShortcutDoubleBlock || current instanceof ShortcutSingleBlock;
-        if (!(current instanceof ReplacedDoubleBlock || current instanceof ReplacedSingleBlock || deleted)) {
-            throw new IllegalArgumentException("block " + s.block() + " must hold its BRLL linear (or its shortcut) before "
-                    + "sandwich training, but its slot holds " + current.getClass().getSimpleName());
-        }
-        if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
-            throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
-                    + " leaves nothing to train; use width 3 or 5, or --no-sandwich-training");
-        }
-        TreeMap<String, Param> byName = new TreeMap<>();
-        for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());
-        Set<Param> linears = Collections.newSetFromMap(new IdentityHashMap<>());
-        linears.addAll(byName.values());
-        LoraInjector injector = new LoraInjector(o.loraRank(), o.loraAlpha(), o.seed());
-        for (BlockId b : s.loraBlocks()) {
-            injector.inject(model, b, m);
-            byName.putAll(LoraInjector.trainableParams(model, b));
-        }
-        List<Param> params = new ArrayList<>(byName.values());
-        double[] losses = new double[o.steps()];
-        double initial;
-        double fin;
-        double heldInitial = Double.NaN;
-        double heldFinal = Double.NaN;
-        boolean held = heldOut != null && heldOut.size() > 0;
-        List<Integer> curveSteps = new ArrayList<>();
-        List<Double> curve = new ArrayList<>();
-        for (Param q : params) q.value().setRequiresGradient(true);
-        try (AdamW adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay())) {
-            initial = loss(model, s, pairs, o.batchSize(), m);
-            if (held) {
-                heldInitial = loss(model, s, heldOut, o.batchSize(), m);
-                curveSteps.add(0);
-                curve.add(heldInitial);
-            }
-            SplittableRandom rnd = new SplittableRandom(o.seed());
-            long[] order = new long[(int) pairs.size()];
-            int next = order.length;
+        // the pairs arrive all at once: the order the streaming trainer draws from the same stream (PairOrder)
+        PairOrder order = new PairOrder(o.window(pairs.layout()), o.seed());
+        for (long i = 0; i < pairs.size(); i++) order.arrive();
+        order.end();
+        try (Session t = new Session(model, s, o, m)) {
+            double initial = loss(model, s, pairs, o.batchSize(), m);
+            Curve curve = new Curve(heldOut, heldOutEvery, model, s, o, m);
+            double[] losses = new double[o.steps()];
             for (int step = 0; step < o.steps(); step++) {
-                if (held && step > 0 && step % heldOutEvery == 0) {
-                    curveSteps.add(step);
-                    curve.add(loss(model, s, heldOut, o.batchSize(), m));
-                }
-                int n = Math.min(o.batchSize(), order.length);
-                long[] idx = new long[n];
-                for (int j = 0; j < n; j++) {
-                    if (next == order.length) {
-                        shuffle(order, rnd);
-                        next = 0;
-                    }
-                    idx[j] = order[next++];
-                }
-                try (NDManager sm = m.newSubManager()) {
-                    Batch batch = batch(model, pairs, idx, sm);
-                    try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
-                        NDArray l = mse(model, s, batch);
-                        gc.backward(l);
-                        losses[step] = l.getFloat();
-                    }
-                    adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
-                }
+                curve.before(step);
+                losses[step] = t.step(pairs, order.next(o.batchSize()));
             }
-            fin = loss(model, s, pairs, o.batchSize(), m);
-            if (held) {
-                heldFinal = loss(model, s, heldOut, o.batchSize(), m);
-                if (o.steps() > 0) {
-                    curveSteps.add(o.steps());
-                    curve.add(heldFinal);
-                }
-            }
-        } finally {
-            for (Param q : params) q.value().setRequiresGradient(false);
+            double fin = loss(model, s, pairs, o.batchSize(), m);
+            curve.after(o.steps());
+            return curve.result(s, t.trainedNames(), initial, fin, losses, pairs);
         }
-        return new Result(s.block(), s.up(), s.down(), List.copyOf(byName.keySet()), initial, fin, losses, pairs.size(),
-                pairs.spilledBytes(), heldInitial, heldFinal, held ? heldOut.size() : 0,
-                curveSteps.stream().mapToInt(Integer::intValue).toArray(), curve.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
-    private static void shuffle(long[] order, SplittableRandom rnd) {
-        for (int i = 0; i < order.length; i++) order[i] = i;
-        for (int i = order.length - 1; i > 0; i--) {
-            int j = rnd.nextInt(i + 1);
-            long t = order[i];
-            order[i] = order[j];
-            order[j] = t;
+    /**
+     * One sandwich's training, step by step, on the model it is given: the trained blocks' linears and LoRA on the
+     * LoRA blocks (injected here, A seeded, B zero; existing adapters kept) get gradients, nothing else. What
+     * {@link #train} runs in a loop, and what the streaming trainer ({@link StreamingSandwich}) runs as pairs arrive.
+     */
+    static final class Session implements AutoCloseable {
+        private final FluxModel model;
+        private final Sandwich s;
+        private final Options o;
+        private final NDManager m;
+        private final TreeMap<String, Param> byName = new TreeMap<>();
+        private final Set<Param> linears = Collections.newSetFromMap(new IdentityHashMap<>());
+        private final List<Param> params;
+        private final AdamW adam;
+
+        Session(FluxModel model, Sandwich s, Options o, NDManager m) {
+            this.model = model;
+            this.s = s;
+            this.o = o;
+            this.m = m;
+            Module current = slot(model, s.block());
+            // A deleted block (shortcut only) is trained "the same way" as a replaced one in the paper's ablation
+            // (Figure 6): only the adapters of its neighbours learn, as it has no parameters of its own.
+            boolean deleted = current instanceof ShortcutDoubleBlock || current instanceof ShortcutSingleBlock;
+            if (!(current instanceof ReplacedDoubleBlock || current instanceof ReplacedSingleBlock || deleted)) {
+                throw new IllegalArgumentException("block " + s.block() + " must hold its BRLL linear (or its shortcut) before "
+                        + "sandwich training, but its slot holds " + current.getClass().getSimpleName());
+            }
+            if (deleted && s.loraBlocks().isEmpty() && s.trained().stream().allMatch(b -> slot(model, b).params().isEmpty())) {
+                throw new IllegalArgumentException("deleted block " + s.block() + " with sandwich width " + s.width()
+                        + " leaves nothing to train; use width 3 or 5, or --no-sandwich-training");
+            }
+            for (BlockId b : s.trained()) byName.putAll(slot(model, b).params());
+            linears.addAll(byName.values());
+            LoraInjector injector = new LoraInjector(o.loraRank(), o.loraAlpha(), o.seed());
+            for (BlockId b : s.loraBlocks()) {
+                injector.inject(model, b, m);
+                byName.putAll(LoraInjector.trainableParams(model, b));
+            }
+            params = new ArrayList<>(byName.values());
+            for (Param q : params) q.value().setRequiresGradient(true);
+            adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay());
+        }
+
+        /** Every trained parameter by checkpoint name, sorted. */
+        Map<String, Param> trained() {
+            return byName;
+        }
+
+        List<String> trainedNames() {
+            return List.copyOf(byName.keySet());
+        }
+
+        /** One AdamW step on the minibatch {@code idx} of {@code pairs}; returns its loss before the update. */
+        double step(SandwichPairs pairs, long[] idx) {
+            try (NDManager sm = m.newSubManager()) {
+                Batch batch = batch(model, pairs, idx, sm);
+                double l;
+                try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                    NDArray loss = mse(model, s, batch);
+                    gc.backward(loss);
+                    l = loss.getFloat();
+                    PruneMetrics.sandwichStep(l);
+                }
+                adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
+                return l;
+            }
+        }
+
+        @Override
+        public void close() {
+            adam.close();
+            for (Param q : params) q.value().setRequiresGradient(false);
+        }
+    }
+
+    /**
+     * The held-out loss during training: at step 0, every {@code every} steps and after the last; a forward outside
+     * the gradient collector that draws no random numbers, so the trained weights do not depend on it.
+     */
+    static final class Curve {
+        private final SandwichPairs heldOut;
+        private final int every;
+        private final FluxModel model;
+        private final Sandwich s;
+        private final Options o;
+        private final NDManager m;
+        private final boolean held;
+        private final List<Integer> steps = new ArrayList<>();
+        private final List<Double> losses = new ArrayList<>();
+        private double initial = Double.NaN;
+        private double fin = Double.NaN;
+
+        Curve(SandwichPairs heldOut, int every, FluxModel model, Sandwich s, Options o, NDManager m) {
+            this.heldOut = heldOut;
+            this.every = every;
+            this.model = model;
+            this.s = s;
+            this.o = o;
+            this.m = m;
+            this.held = heldOut != null && heldOut.size() > 0;
+            if (held) {
+                initial = loss(model, s, heldOut, o.batchSize(), m);
+                steps.add(0);
+                losses.add(initial);
+            }
+        }
+
+        /** Before step {@code step}. */
+        void before(int step) {
+            if (held && step > 0 && step % every == 0) {
+                steps.add(step);
+                losses.add(loss(model, s, heldOut, o.batchSize(), m));
+            }
+        }
+
+        /** After the last of {@code total} steps. */
+        void after(int total) {
+            if (!held) return;
+            fin = loss(model, s, heldOut, o.batchSize(), m);
+            if (total > 0) {
+                steps.add(total);
+                losses.add(fin);
+            }
+        }
+
+        Result result(Sandwich s, List<String> trained, double initialLoss, double finalLoss, double[] stepLosses,
+                      SandwichPairs pairs) {
+            return new Result(s.block(), s.up(), s.down(), trained, initialLoss, finalLoss, stepLosses, pairs.size(),
+                    pairs.spilledBytes(), initial, fin, held ? heldOut.size() : 0,
+                    steps.stream().mapToInt(Integer::intValue).toArray(), losses.stream().mapToDouble(Double::doubleValue).toArray());
         }
     }
 
@@ -664,11 +845,16 @@ public final class SandwichTrainer {
             int k = (int) Math.min(batchSize, n - from);
             long[] idx = new long[k];
             for (int j = 0; j < k; j++) idx[j] = from + j;
-            try (NDManager sm = m.newSubManager()) {
-                sum += mse(model, s, batch(model, pairs, idx, sm)).getFloat() * k;
-            }
+            sum += minibatchLoss(model, s, pairs, idx, m) * k;
         }
         return sum / n;
+    }
+
+    /** The sandwich's MSE over the pairs {@code idx}, with the model as it is now. */
+    static float minibatchLoss(FluxModel model, Sandwich s, SandwichPairs pairs, long[] idx, NDManager m) {
+        try (NDManager sm = m.newSubManager()) {
+            return mse(model, s, batch(model, pairs, idx, sm)).getFloat();
+        }
     }
 
     private record Batch(HiddenState input, NDArray vec, Rope pe, HiddenState target) {}

@@ -92,4 +92,36 @@ class PrecomputedCalibrationJobTest {
             assertTrue(e.getMessage().contains("neg_txt [1, L, 64]"), e.getMessage());
         }
     }
+
+    @Test
+    void diffusersNamesReadAsTxtAndY(@TempDir Path tmp) throws Exception {
+        Path base = PruneJobTest.baseModel(tmp.resolve("base"));
+        Path own = export(base, tmp.resolve("own.safetensors"), 2, true, 64);
+        Path renamed = tmp.resolve("diffusers.safetensors");
+        Path both = tmp.resolve("both.safetensors");
+        SafetensorsWriter w = new SafetensorsWriter();
+        SafetensorsWriter w2 = new SafetensorsWriter();
+        try (fastflux.model.io.SafetensorsReader r = fastflux.model.io.SafetensorsReader.open(own)) {
+            for (String n : r.names()) {
+                var info = r.info(n);
+                w.add(PrecomputedCalibrationSource.DIFFUSERS_NAMES.get(n), info.dtype(), info.shape(), r.readFloats(n));
+                w2.add(n, info.dtype(), info.shape(), r.readFloats(n));
+            }
+            w2.add("prompt_embeds", r.info("txt").dtype(), r.info("txt").shape(), r.readFloats("txt"));
+        }
+        w.write(renamed);
+        w2.write(both);
+        fastflux.model.FluxParams p = fastflux.model.ModelDir.readParams(base);
+        try (NDManager m = NDManager.newBaseManager();
+             PrecomputedCalibrationSource a = PrecomputedCalibrationSource.open(own, p, 4, 4, false);
+             PrecomputedCalibrationSource b = PrecomputedCalibrationSource.open(renamed, p, 4, 4, false)) {
+            assertTrue(b.hasUnconditional());
+            var ca = a.condition(new int[] {1, 0}, m);
+            var cb = b.condition(new int[] {1, 0}, m);
+            assertArrayEquals(ca.txt().toFloatArray(), cb.txt().toFloatArray());
+            assertArrayEquals(ca.y().toFloatArray(), cb.y().toFloatArray());
+            var e = assertThrows(IllegalArgumentException.class, () -> PrecomputedCalibrationSource.open(both, p, 4, 4, false));
+            assertTrue(e.getMessage().contains("'txt' and 'prompt_embeds'"), e.getMessage());
+        }
+    }
 }

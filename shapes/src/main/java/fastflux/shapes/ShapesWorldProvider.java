@@ -10,6 +10,8 @@ import java.nio.file.Path;
 public final class ShapesWorldProvider implements WorldProvider {
     @Override
     public boolean recognises(Path dir) {
+        // a FLUX.1 pipeline directory (no model.safetensors) is another world's; ModelDir names a missing checkpoint
+        if (java.nio.file.Files.isDirectory(dir) && !java.nio.file.Files.exists(dir.resolve("model.safetensors"))) return false;
         Path weights = ModelDir.weightsFile(dir); // names a directory without a checkpoint
         return ShapesModel.hasTextEncoder(weights);
     }

@@ -206,13 +206,14 @@ public final class CalibrationPipeline implements CalibrationRunner {
         private final CalibrationConsumer consumer;
         private final ExecutorService thread = ShardThreads.single("fastflux-calibration-sink");
         private final NDManager manager = NDManager.newBaseManager();
+        private final java.util.Map<String, String> logContext = fastflux.pruning.LogContext.current(); // the job's, on its thread
 
         Folder(CalibrationConsumer consumer) {
             this.consumer = consumer;
         }
 
         CompletableFuture<Void> fold(ShardChain.TappedBatch tb) {
-            return CompletableFuture.runAsync(() -> replay(tb), thread);
+            return CompletableFuture.runAsync(() -> fastflux.pruning.LogContext.run(logContext, () -> replay(tb)), thread);
         }
 
         private void replay(ShardChain.TappedBatch tb) {
@@ -237,6 +238,7 @@ public final class CalibrationPipeline implements CalibrationRunner {
                     }
                 }
                 consumer.endBatch(batch);
+                fastflux.pruning.PruneMetrics.calibrationItems(batch.size());
             }
         }
 

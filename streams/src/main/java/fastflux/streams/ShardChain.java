@@ -82,6 +82,7 @@ public final class ShardChain implements AutoCloseable {
         this.scheduler = Adapter.toTyped(system.scheduler());
         long chain = CHAINS.incrementAndGet();
         Props props = DispatcherSelector.fromConfig(DISPATCHER);
+        java.util.Map<String, String> logContext = fastflux.pruning.LogContext.current(); // the job's, on the shards' log lines
         ActorRef<BlockShard.Command> next = null;
         for (int i = k - 1; i >= 0; i--) { // the last first, so that each shard knows the one after it
             // contiguous ranges, sizes differing by at most one
@@ -93,7 +94,8 @@ public final class ShardChain implements AutoCloseable {
             ActorRef<BlockShard.Command> after = next;
             int index = i;
             next = Adapter.toTyped(((ExtendedActorSystem) system).systemActorOf(
-                    Adapter.props(() -> BlockShard.create(index, model, from, to, devices.get(index), after, place), props),
+                    Adapter.props(() -> org.apache.pekko.actor.typed.javadsl.Behaviors.withMdc(BlockShard.Command.class, logContext,
+                            BlockShard.create(index, model, from, to, devices.get(index), after, place)), props),
                     "fastflux-shard-" + chain + "-" + i));
             shards.add(0, next);
             ranges.add(0, new int[] {from, to});

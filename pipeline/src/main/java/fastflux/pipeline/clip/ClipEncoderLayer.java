@@ -10,13 +10,16 @@ import fastflux.model.Tensors;
 import java.util.Map;
 
 /**
- * One pre-LN layer of Hugging Face's {@code CLIPEncoderLayer}: causal self-attention, then the MLP, each on its
- * own LayerNorm and added to the residual stream.
+ * One pre-LN layer of Hugging Face's {@code CLIPEncoderLayer}: self-attention (causal in the text tower, unmasked
+ * in the vision tower), then the MLP, each on its own LayerNorm and added to the residual stream.
  */
 public final class ClipEncoderLayer extends Module {
     private static final float QUICK_GELU_ALPHA = 1.702f;
 
-    private final ClipTextConfig config;
+    private final int heads;
+    private final int headDim;
+    private final String hiddenAct;
+    private final boolean causal;
     private final ClipLayerNorm layerNorm1;
     private final Linear qProj;
     private final Linear kProj;
@@ -27,17 +30,26 @@ public final class ClipEncoderLayer extends Module {
     private final Linear fc2;
 
     ClipEncoderLayer(String prefix, ClipTextConfig config) {
+        this(prefix, config.hiddenSize(), config.intermediateSize(), config.numAttentionHeads(),
+                config.layerNormEps(), config.hiddenAct(), true);
+    }
+
+    /** A layer of width {@code h}; {@code causal} masks each token from the later ones (the text tower). */
+    ClipEncoderLayer(String prefix, int h, int intermediateSize, int heads, double layerNormEps, String hiddenAct,
+                     boolean causal) {
         super(prefix);
-        this.config = config;
-        int h = config.hiddenSize();
-        layerNorm1 = new ClipLayerNorm(child("layer_norm1."), h, config.layerNormEps());
+        this.heads = heads;
+        this.headDim = h / heads;
+        this.hiddenAct = hiddenAct;
+        this.causal = causal;
+        layerNorm1 = new ClipLayerNorm(child("layer_norm1."), h, layerNormEps);
         qProj = new Linear(child("self_attn.q_proj."), h, h, true);
         kProj = new Linear(child("self_attn.k_proj."), h, h, true);
         vProj = new Linear(child("self_attn.v_proj."), h, h, true);
         outProj = new Linear(child("self_attn.out_proj."), h, h, true);
-        layerNorm2 = new ClipLayerNorm(child("layer_norm2."), h, config.layerNormEps());
-        fc1 = new Linear(child("mlp.fc1."), h, config.intermediateSize(), true);
-        fc2 = new Linear(child("mlp.fc2."), config.intermediateSize(), h, true);
+        layerNorm2 = new ClipLayerNorm(child("layer_norm2."), h, layerNormEps);
+        fc1 = new Linear(child("mlp.fc1."), h, intermediateSize, true);
+        fc2 = new Linear(child("mlp.fc2."), intermediateSize, h, true);
     }
 
     // x [B, L, H] -> [B, L, H]
@@ -52,11 +64,11 @@ public final class ClipEncoderLayer extends Module {
     public NDArray attentionBranch(NDArray x) {
         NDArray n = layerNorm1.forward(x);
         long b = x.getShape().get(0), l = x.getShape().get(1);
-        int heads = config.numAttentionHeads(), d = config.headDim();
+        int d = headDim;
         NDArray q = splitHeads(qProj.forward(n), b, l, heads, d);
         NDArray k = splitHeads(kProj.forward(n), b, l, heads, d);
         NDArray v = splitHeads(vProj.forward(n), b, l, heads, d);
-        NDArray o = causalAttention(q, k, v); // [B, heads, L, d]
+        NDArray o = causal ? causalAttention(q, k, v) : attention(q, k, v); // [B, heads, L, d]
         return outProj.forward(o.transpose(0, 2, 1, 3).reshape(b, l, (long) heads * d));
     }
 
@@ -64,7 +76,7 @@ public final class ClipEncoderLayer extends Module {
     // x [B, L, H] -> [B, L, H]
     public NDArray mlpBranch(NDArray x) {
         NDArray hIn = fc1.forward(layerNorm2.forward(x));
-        NDArray act = config.hiddenAct().equals("gelu") ? ai.djl.nn.Activation.gelu(hIn) : quickGelu(hIn);
+        NDArray act = hiddenAct.equals("gelu") ? ai.djl.nn.Activation.gelu(hIn) : quickGelu(hIn);
         return fc2.forward(act);
     }
 
@@ -85,6 +97,13 @@ public final class ClipEncoderLayer extends Module {
         try (NDArray mask = causalMask(scores.getManager(), (int) l)) {
             return scores.add(mask).softmax(-1).matMul(v);
         }
+    }
+
+    /** softmax(q kᵀ / √D) v, every token seeing every token (the vision tower). */
+    // q, k, v [B, H, L, D] -> [B, H, L, D]
+    static NDArray attention(NDArray q, NDArray k, NDArray v) {
+        float scale = (float) (1.0 / Math.sqrt(q.getShape().get(3)));
+        return Tensors.mul(q, scale).matMul(k.transpose(0, 1, 3, 2)).softmax(-1).matMul(v);
     }
 
     /** [L, L]: 0 where key ≤ query, −∞ above the diagonal (a token sees only itself and earlier tokens). */

@@ -25,9 +25,15 @@ public final class BflWeights {
     /** The BFL autoencoder's file name, which sits beside the transformer and is never taken for it. */
     public static final String AUTOENCODER_FILE = "ae.safetensors";
 
-    /** Whether the header's keys are a BFL transformer's. */
+    /**
+     * Whether the header's keys are a BFL transformer's: the marker, or for a pruned export (whose first double block
+     * may be a linear, or gone) BFL's embedder and output keys with at least one block.
+     */
     public static boolean isTransformer(SafetensorsHeader h) {
-        return h.contains(MARKER_KEY) && h.contains("img_in.weight");
+        if (!h.contains("img_in.weight")) return false;
+        if (h.contains(MARKER_KEY)) return true;
+        return h.contains("final_layer.linear.weight")
+                && h.tensors().keySet().stream().anyMatch(k -> k.startsWith("double_blocks.") || k.startsWith("single_blocks."));
     }
 
     /**

@@ -4,13 +4,16 @@ import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
 import fastflux.model.FluxParams;
+import fastflux.model.PrunedModels;
+import fastflux.model.Replacement;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * A diffusers {@code FluxTransformer2DModel} config ({@code transformer/config.json}) as {@link FluxParams}.
  * Absent fields take diffusers' defaults (those of FLUX.1-schnell); diffusers fixes the MLP ratio at 4, RoPE's
- * theta at 10000 and the q/k/v biases on, so those are not read.
+ * theta at 10000 and the q/k/v biases on, so those are not read. A pruned transformer's config adds
+ * {@code "replaced"}, its replaced blocks under diffusers' block names (docs/export-format.md).
  */
 public final class DiffusersConfig {
     private DiffusersConfig() {}
@@ -47,6 +50,49 @@ public final class DiffusersConfig {
         } catch (ClassCastException | IllegalStateException | UnsupportedOperationException e) {
             throw new IllegalArgumentException(where + ": a field has the wrong type: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The config's {@code "replaced"} list ({@code {"block": "transformer_blocks.1", "kind": "double", "mode":
+     * "linear"}}, diffusers' block names) as replacements of the model's blocks; empty when absent.
+     *
+     * @throws IllegalArgumentException naming {@code where} and the bad entry
+     */
+    public static List<Replacement> replaced(JsonObject c, FluxParams p, String where) {
+        JsonElement list = c.get(PrunedModels.REPLACED);
+        if (list == null || list.isJsonNull()) return List.of();
+        try {
+            if (!list.isJsonArray()) throw new IllegalArgumentException("\"replaced\" must be a list, got " + list);
+            JsonArray bfl = new JsonArray();
+            for (int i = 0; i < list.getAsJsonArray().size(); i++) {
+                JsonElement e = list.getAsJsonArray().get(i);
+                if (!e.isJsonObject()) throw new IllegalArgumentException("replaced[" + i + "]: expected an object, got " + e);
+                JsonObject o = e.getAsJsonObject().deepCopy();
+                JsonElement block = o.get("block");
+                if (block != null && block.isJsonPrimitive()) {
+                    try {
+                        o.addProperty("block", DiffusersKeys.bflBlock(block.getAsString()));
+                    } catch (IllegalArgumentException ex) {
+                        throw new IllegalArgumentException("replaced[" + i + "]: " + ex.getMessage(), ex);
+                    }
+                }
+                bfl.add(o);
+            }
+            JsonObject translated = new JsonObject();
+            translated.add(PrunedModels.REPLACED, bfl);
+            return PrunedModels.readReplaced(translated, p);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(where + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** The {@code "replaced"} list of a diffusers config: {@link PrunedModels#toJson}'s, in diffusers' block names. */
+    public static JsonArray replacedJson(List<Replacement> replaced) {
+        JsonArray out = PrunedModels.toJson(replaced);
+        for (int i = 0; i < out.size(); i++) {
+            out.get(i).getAsJsonObject().addProperty("block", DiffusersKeys.diffusersBlock(replaced.get(i).block()));
+        }
+        return out;
     }
 
     private static int num(JsonObject c, String field, int dflt, List<String> problems) {

@@ -1,5 +1,6 @@
 package fastflux.pipeline.layout;
 
+import fastflux.model.BlockId;
 import fastflux.model.FluxParams;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -47,9 +48,34 @@ public final class DiffusersKeys {
         DOUBLE.put("img_mlp.2.", "ff.net.2.");
         DOUBLE.put("txt_mlp.0.", "ff_context.net.0.proj.");
         DOUBLE.put("txt_mlp.2.", "ff_context.net.2.");
+        // a replaced block's linears (fastflux's own, docs/export-format.md): same leaf names under diffusers' prefix
+        DOUBLE.put("img_linear.", "img_linear.");
+        DOUBLE.put("txt_linear.", "txt_linear.");
 
         SINGLE.put("modulation.lin.", "norm.linear.");
         SINGLE.put("linear2.", "proj_out.");
+        SINGLE.put("linear.", "linear.");
+    }
+
+    private static final Pattern DIFFUSERS_BLOCK = Pattern.compile("(transformer_blocks|single_transformer_blocks)\\.(\\d+)");
+
+    /** A block's name in diffusers: {@code double_blocks.3} is {@code transformer_blocks.3}, {@code single_blocks.0} {@code single_transformer_blocks.0}. */
+    public static String diffusersBlock(BlockId block) {
+        return (block.kind() == BlockId.Kind.DOUBLE ? "transformer_blocks." : "single_transformer_blocks.") + block.index();
+    }
+
+    /**
+     * The BFL name of a diffusers block name ({@code transformer_blocks.3} -> {@code double_blocks.3}).
+     *
+     * @throws IllegalArgumentException for a name that is not a diffusers block
+     */
+    public static String bflBlock(String diffusersBlock) {
+        Matcher m = DIFFUSERS_BLOCK.matcher(diffusersBlock);
+        if (!m.matches()) {
+            throw new IllegalArgumentException("\"" + diffusersBlock + "\" is not a diffusers block name "
+                    + "(transformer_blocks.N or single_transformer_blocks.N)");
+        }
+        return (m.group(1).equals("transformer_blocks") ? "double_blocks." : "single_blocks.") + m.group(2);
     }
 
     private static final Pattern BLOCK = Pattern.compile("(double_blocks|single_blocks)\\.(\\d+)\\.(.+)");

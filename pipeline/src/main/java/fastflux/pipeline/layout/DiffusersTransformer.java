@@ -11,6 +11,8 @@ import com.google.gson.JsonParser;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.Param;
+import fastflux.model.PrunedModels;
+import fastflux.model.Replacement;
 import fastflux.model.Tensors;
 import fastflux.model.io.SafetensorsReader;
 import java.io.IOException;
@@ -30,7 +32,8 @@ import java.util.TreeMap;
  * The {@code transformer/} folder of a diffusers FluxPipeline, read as a BFL checkpoint: {@code config.json} gives
  * the {@link FluxParams}, and each BFL tensor is assembled from its diffusers tensors ({@link DiffusersKeys}) when
  * it is read, so at most one tensor's worth of converted data exists beside the model. Weights come from one
- * {@code diffusion_pytorch_model.safetensors} or from the shards that its {@code .index.json} lists.
+ * {@code diffusion_pytorch_model.safetensors} or from the shards that its {@code .index.json} lists. A pruned
+ * transformer's config lists its replaced blocks ({@link DiffusersConfig#replaced}); they load as fastflux's.
  */
 public final class DiffusersTransformer implements AutoCloseable {
     static final String SINGLE_FILE = "diffusion_pytorch_model.safetensors";
@@ -38,14 +41,16 @@ public final class DiffusersTransformer implements AutoCloseable {
 
     private final Path dir;
     private final FluxParams params;
+    private final List<Replacement> replaced;
     private final Path listing; // the index file, or the single weights file
     private final Map<String, SafetensorsReader> readerOf = new TreeMap<>(); // diffusers key -> its shard
     private final List<SafetensorsReader> readers = new ArrayList<>();
     private final Map<String, Path> listedMissing = new TreeMap<>(); // in the index, absent from its shard
 
-    private DiffusersTransformer(Path dir, FluxParams params, Path listing) {
+    private DiffusersTransformer(Path dir, FluxParams params, List<Replacement> replaced, Path listing) {
         this.dir = dir;
         this.params = params;
+        this.replaced = List.copyOf(replaced);
         this.listing = listing;
     }
 
@@ -59,7 +64,9 @@ public final class DiffusersTransformer implements AutoCloseable {
         if (!Files.isRegularFile(config)) {
             throw new IllegalArgumentException("diffusers transformer folder " + transformerDir + " has no config.json");
         }
-        FluxParams params = DiffusersConfig.toParams(readJson(config), config.toString());
+        JsonObject configJson = readJson(config);
+        FluxParams params = DiffusersConfig.toParams(configJson, config.toString());
+        List<Replacement> replaced = DiffusersConfig.replaced(configJson, params, config.toString());
         QuantizedCheckpoints.refuseGguf(transformerDir);
         Map<Path, List<String>> shards = new LinkedHashMap<>();
         Path index = transformerDir.resolve(INDEX_FILE);
@@ -82,7 +89,7 @@ public final class DiffusersTransformer implements AutoCloseable {
             throw new IllegalArgumentException("diffusers transformer folder " + transformerDir + " has neither "
                     + INDEX_FILE + " nor " + SINGLE_FILE);
         }
-        DiffusersTransformer t = new DiffusersTransformer(transformerDir, params, listing);
+        DiffusersTransformer t = new DiffusersTransformer(transformerDir, params, replaced, listing);
         try {
             for (var e : shards.entrySet()) {
                 Path shard = e.getKey();
@@ -123,6 +130,11 @@ public final class DiffusersTransformer implements AutoCloseable {
 
     public FluxParams params() {
         return params;
+    }
+
+    /** The blocks its config lists as replaced (a pruned transformer, docs/export-format.md); empty for a full one. */
+    public List<Replacement> replaced() {
+        return replaced;
     }
 
     /** The diffusers tensor names the folder holds. */
@@ -211,7 +223,14 @@ public final class DiffusersTransformer implements AutoCloseable {
             throw new IllegalArgumentException("weights load as FLOAT32 or FLOAT16, not " + dtype);
         }
         FluxModel model = new FluxModel(params);
-        check(model.expectedShapes());
+        PrunedModels.apply(model, replaced);
+        try {
+            check(model.expectedShapes());
+        } catch (IllegalArgumentException e) {
+            if (replaced.isEmpty()) throw e;
+            throw new IllegalArgumentException(e.getMessage() + "\n  (config.json \"replaced\": "
+                    + PrunedModels.describe(replaced) + ")", e);
+        }
         for (Param p : model.params().values()) {
             NDArray v = Tensors.create(manager, read(p.name(), p.shape().getShape()), p.shape());
             if (dtype == DataType.FLOAT32) {

@@ -7,7 +7,8 @@ import com.google.gson.JsonObject;
 import fastflux.model.FluxModel;
 import fastflux.model.FluxParams;
 import fastflux.model.ModelDir;
-import fastflux.model.WeightLoader;
+import fastflux.model.PrunedModels;
+import fastflux.model.Replacement;
 import fastflux.model.io.SafetensorsReader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -27,7 +28,7 @@ import java.util.stream.Stream;
  *       {@code config.json} and one or sharded {@code diffusion_pytorch_model*.safetensors});
  *   <li>{@link Layout#BFL}: the BFL release ({@code flux1-dev.safetensors} or a file of any name with BFL key
  *       names, beside {@code ae.safetensors}); an optional {@code config.json} with {@code params} gives sizes
- *       other than FLUX.1-dev and -schnell;
+ *       other than FLUX.1-dev and -schnell, and its {@code "replaced"} list a pruned model's replaced blocks;
  *   <li>{@link Layout#FASTFLUX}: the project's own model directory ({@code config.json} with {@code params} and
  *       {@code model.safetensors}, pruned or not), loaded by {@link ModelDir}.
  * </ul>
@@ -179,6 +180,23 @@ public final class FluxCheckpoint {
         return weights;
     }
 
+    /**
+     * The blocks the checkpoint's config lists as replaced (a pruned model, docs/export-format.md): {@code "replaced"}
+     * of {@code config.json} (fastflux, BFL) or of {@code transformer/config.json} (diffusers); empty for a full model.
+     */
+    public List<Replacement> replaced() {
+        return switch (layout) {
+            case FASTFLUX -> ModelDir.readReplaced(dir);
+            case DIFFUSERS -> {
+                try (DiffusersTransformer d = DiffusersTransformer.open(weights)) {
+                    yield d.replaced();
+                }
+            }
+            case BFL -> Files.isRegularFile(dir.resolve("config.json")) && hasParams(dir.resolve("config.json"))
+                    ? ModelDir.readReplaced(dir) : List.of();
+        };
+    }
+
     /** Where the params came from: a config file, or the weights of a recognised release. */
     public String paramsSource() {
         return paramsSource;
@@ -198,8 +216,10 @@ public final class FluxCheckpoint {
             }
             case BFL -> {
                 FluxModel model = new FluxModel(params);
+                List<Replacement> replaced = replaced();
+                PrunedModels.apply(model, replaced);
                 try (SafetensorsReader reader = SafetensorsReader.open(weights)) {
-                    WeightLoader.load(model.params(), reader, Set.of(), manager, dtype);
+                    ModelDir.loadWeights(model.params(), reader, Set.of(), manager, dtype, replaced);
                 }
                 model.setDtype(dtype);
                 yield model;

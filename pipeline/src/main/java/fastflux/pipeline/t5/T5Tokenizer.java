@@ -149,6 +149,11 @@ public final class T5Tokenizer implements AutoCloseable {
         return ids;
     }
 
+    /** Whether {@code prompt} has more pieces than fit before {@code </s>} (encoding it would cut its end). */
+    public boolean truncates(String prompt) {
+        return tokenizer.encode(prompt).exceedMaxLength();
+    }
+
     /** The ids of each prompt, encoded one at a time (so a prompt's ids do not depend on the others). */
     // -> [prompts.size()][length]
     public long[][] encode(List<String> prompts) {

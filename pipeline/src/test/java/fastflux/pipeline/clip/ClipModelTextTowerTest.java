@@ -2,28 +2,25 @@ package fastflux.pipeline.clip;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import ai.djl.ndarray.NDManager;
 import fastflux.model.io.SafetensorsReader;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
- * The text tower and tokenizer of a full {@code CLIPModel} folder (shared clip-tiny-a: vision tower skipped),
+ * The text tower and tokenizer of a full {@code CLIPModel} folder (clip-tiny-a: vision tower skipped),
  * against its {@code input_ids}, {@code text_hidden} and {@code text_pooled}.
  */
 class ClipModelTextTowerTest {
-    static final Path DIR = Path.of("../../shared/fixtures/clip-tiny-a");
+    static final Path DIR = ClipTinyA.DIR;
     static final List<String> PROMPTS = List.of("a red circle left of a blue square", "three yellow triangles",
             "a photo of a cat", "a green square");
 
     @Test
     void textTowerOfAClipModelMatchesTheReference() {
-        assumeTrue(Files.isDirectory(DIR), "clip-tiny-a is not checked out beside the repository");
         try (SafetensorsReader r = SafetensorsReader.open(DIR.resolve("expected.safetensors"));
              ClipTokenizer t = ClipTokenizer.load(DIR);
              NDManager m = NDManager.newBaseManager("PyTorch");

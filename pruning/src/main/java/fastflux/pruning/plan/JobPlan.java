@@ -1,0 +1,498 @@
+package fastflux.pruning.plan;
+
+import ai.djl.ndarray.types.DataType;
+import fastflux.model.Attention;
+import fastflux.model.DoubleStreamBlock;
+import fastflux.model.FlopCount;
+import fastflux.model.FluxModel;
+import fastflux.model.FluxParams;
+import fastflux.model.Linear;
+import fastflux.model.Module;
+import fastflux.model.Param;
+import fastflux.model.SingleStreamBlock;
+import fastflux.pruning.PruneJob;
+import fastflux.pruning.PruneOptions;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * A pruning job's needs, worked out from the model's params and the job's options before any work: each device's
+ * memory in each phase (weights, activations at the batch size, least-squares accumulators, training state, sandwich
+ * pair buffer, calibration taps), the disk it writes, and its FLOPs (a time once a measured rate is given). A job
+ * that cannot fit is refused naming the phase and the device ({@link #requireFits}). The formulas and how they
+ * compare with measured runs: docs/plan.md.
+ *
+ * <p>Placement as the job does it: the weights once, in the compute dtype, on the first device, where every phase
+ * runs; the fit phase's calibration passes split the blocks into one contiguous range per device ({@link Devices}),
+ * each further device holding a copy of its range while the pass runs. With CUDA devices the host (the CPU) holds
+ * what lives in Java and ND4J: the float64 least-squares sums, the sandwich pairs' direct buffers and the
+ * calibration taps on the Java heap.
+ */
+public final class JobPlan {
+    /** Items per calibration batch ({@code Calibration.Options.defaults()}). */
+    public static final int CALIBRATION_BATCH = 8;
+    /** Noise seeds per calibration prompt. */
+    public static final int CALIBRATION_SEEDS = 2;
+    /** Pairs per sandwich-training minibatch ({@code SandwichTrainer.Options.of}). */
+    public static final int SANDWICH_BATCH = 16;
+    /** Forwards the report times, each model ({@code PruneJob.report}). */
+    public static final int SPEED_FORWARDS = 21;
+    /**
+     * What the runtime holds whatever the model: the JVM and its 64 MB heap, libtorch's and ND4J's code and thread
+     * pools on the host; a CUDA context and libtorch's kernels on a GPU.
+     */
+    public static final long HOST_RUNTIME = 600L << 20, GPU_RUNTIME = 700L << 20;
+
+    /** The job's phases as the plan counts them ({@code JobPhase}; collect and solve are one, "fit"). */
+    public enum Phase {
+        IMPORTANCE, FIT, SANDWICH, EXPORT, REPORT;
+
+        public String label() {
+            return name().toLowerCase(Locale.ROOT);
+        }
+    }
+
+    /**
+     * What the plan is made from.
+     *
+     * @param params the transformer's architecture (from its config or its weights' header)
+     * @param options the method's options
+     * @param devices where the blocks run
+     * @param dtype the compute dtype (FLOAT32 or FLOAT16)
+     * @param imageTokens latent tokens per image (4096 for 1024² FLUX.1)
+     * @param textTokens text tokens (T5's sequence length)
+     * @param calibrationPrompts prompts calibrated on (the option, or a calibration file's rows)
+     * @param heldOutPrompts the sandwich's held-out prompts (0 with a calibration file)
+     * @param exportBytesPerParam bytes per weight of the export (the checkpoint's dtype)
+     * @param pipelineInFlight calibration batches in flight in the streams pipeline (parallelism + buffer + the one
+     *     being folded), 0 for the in-process loop
+     * @param embeddingCache whether prompts are encoded here and their embeddings cached on disk
+     */
+    public record Inputs(FluxParams params, PruneOptions options, Devices devices, DataType dtype, int imageTokens,
+                         int textTokens, int calibrationPrompts, int heldOutPrompts, int exportBytesPerParam,
+                         int pipelineInFlight, boolean embeddingCache) {
+        public Inputs {
+            if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
+                throw new IllegalArgumentException("compute dtype must be fp32 or fp16, got " + dtype);
+            }
+            if (imageTokens < 1 || textTokens < 1) throw new IllegalArgumentException("token counts must be positive");
+        }
+
+        public Inputs withOptions(PruneOptions o) {
+            return new Inputs(params, o, devices, dtype, imageTokens, textTokens, calibrationPrompts, heldOutPrompts,
+                    exportBytesPerParam, pipelineInFlight, embeddingCache);
+        }
+
+        public Inputs withDevices(Devices d, DataType dt) {
+            return new Inputs(params, options, d, dt, imageTokens, textTokens, calibrationPrompts, heldOutPrompts,
+                    exportBytesPerParam, pipelineInFlight, embeddingCache);
+        }
+    }
+
+    /** One line of a device's memory. */
+    public record Item(String what, long bytes) {}
+
+    /** A device's memory in one phase, against its capacity. */
+    public record Use(String device, Phase phase, List<Item> items, long capacity, String capacitySource) {
+        public long total() {
+            return items.stream().mapToLong(Item::bytes).sum();
+        }
+
+        public boolean fits() {
+            return total() <= capacity;
+        }
+    }
+
+    private final Inputs in;
+    private final List<Use> uses = new ArrayList<>();
+    private final Map<String, Long> disk = new LinkedHashMap<>();
+    private final Map<Phase, Long> flops = new LinkedHashMap<>();
+    private final long javaHeap;
+    private long taps;
+
+    /**
+     * The plan of {@code in} on devices of the given capacities ({@code capacities.get(i)} for device i, then the
+     * host's when the devices are GPUs); {@code javaHeap} is the JVM's maximum heap, which holds the calibration taps.
+     */
+    public static JobPlan of(Inputs in, List<DeviceMemory.Capacity> capacities, long javaHeap) {
+        int need = in.devices().size() + (in.devices().gpu() ? 1 : 0);
+        if (capacities.size() != need) throw new IllegalArgumentException("need " + need + " capacities, got " + capacities.size());
+        return new JobPlan(in, capacities, javaHeap);
+    }
+
+    private JobPlan(Inputs in, List<DeviceMemory.Capacity> caps, long javaHeap) {
+        this.in = in;
+        this.javaHeap = javaHeap;
+        FluxParams p = in.params();
+        FluxModel shapes = new FluxModel(p); // parameters' shapes only: nothing is allocated
+        Devices devs = in.devices();
+        int n = p.blockCount();
+        long b = bytes(in.dtype());
+        boolean gpu = devs.gpu();
+
+        long calibRows = (long) CALIBRATION_BATCH * (p.guidanceEmbed() ? 1 : 2);
+        long act = activations(calibRows);
+        long[] weights = new long[devs.size()];
+        for (int i = 0; i < devs.size(); i++) weights[i] = weightParams(shapes, devs.range(i, n), i == 0, i == devs.size() - 1) * b;
+        long allWeights = totalParams(shapes) * b;
+        long exportWeights = exportParams(shapes) * b;
+
+        // host-side pieces
+        long lsHost = leastSquaresHost(p);
+        long lsDevice = leastSquaresDevice(p, calibRows);
+        taps = in.pipelineInFlight() * (long) in.options().calibSteps() * 2L * CALIBRATION_BATCH
+                * (in.imageTokens() + in.textTokens()) * p.hiddenSize() * 4;
+        long pairBytes = pairBytes();
+        long trainPairs = (long) in.calibrationPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * pairBytes;
+        long heldPairs = (long) in.heldOutPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * pairBytes;
+        long buffer = in.options().bufferBytes();
+        long pairsInMemory = Math.min(buffer, trainPairs) + Math.min(buffer, heldPairs);
+        boolean training = in.options().sandwichTraining() && in.options().stSteps() > 0
+                && in.options().mode() == fastflux.model.Replacement.Mode.LINEAR;
+        long trainState = training ? trainableParams(shapes) * 16L : 0; // fp32 value, gradient, AdamW's two moments
+        long trainAct = training ? trainingActivations() : 0;
+
+        for (Phase ph : Phase.values()) {
+            for (int i = 0; i < devs.size(); i++) {
+                List<Item> items = new ArrayList<>();
+                // The job's model lives whole on the first device; in the fit phase's calibration passes each other
+                // device's shard holds a copy of its block range (BlockShard.Placement), freed when the pass ends.
+                boolean first = i == 0;
+                boolean shard = ph == Phase.FIT && devs.range(i, n)[0] <= devs.range(i, n)[1];
+                String dt = ComputeDtype.name(in.dtype());
+                if (first) items.add(new Item("weights (" + dt + ", the job's model, blocks 0.." + (n - 1) + ")", allWeights));
+                else items.add(new Item("weights (" + dt + ", the calibration shard's copy of blocks " + rangeText(devs.range(i, n)) + ")",
+                        shard ? weights[i] : 0));
+                switch (ph) {
+                    case IMPORTANCE -> items.add(new Item("activations (batch " + calibRows + " rows)", first ? act : 0));
+                    case FIT -> {
+                        items.add(new Item("activations (batch " + calibRows + " rows)", first || shard ? act : 0));
+                        items.add(new Item("least-squares partial sums", first ? lsDevice : 0));
+                    }
+                    case SANDWICH -> {
+                        items.add(new Item("activations (recording, batch " + calibRows + " rows)", first ? act : 0));
+                        items.add(new Item("training activations (" + SANDWICH_BATCH + " pairs)", first ? trainAct : 0));
+                        items.add(new Item("training state (fp32 values, gradients, AdamW)", first ? trainState : 0));
+                    }
+                    case EXPORT -> items.add(new Item("largest tensor, merged", first ? largestTensor(shapes) * 4 : 0));
+                    case REPORT -> {
+                        if (first) {
+                            // the report loads the export and the base beside the job's model (PruneJob.report)
+                            items.add(new Item("export, loaded", exportWeights));
+                            items.add(new Item("base, loaded", allWeights));
+                            items.add(new Item("activations (batch " + calibRows + " rows)", act));
+                        }
+                    }
+                }
+                if (!gpu) addHost(items, ph, lsHost, pairsInMemory);
+                items.add(new Item("runtime", gpu ? GPU_RUNTIME : HOST_RUNTIME));
+                DeviceMemory.Capacity c = caps.get(i);
+                uses.add(new Use(devs.name(i), ph, items, c.bytes(), c.source()));
+            }
+            if (gpu) {
+                List<Item> items = new ArrayList<>();
+                addHost(items, ph, lsHost, pairsInMemory);
+                items.add(new Item("runtime", HOST_RUNTIME));
+                DeviceMemory.Capacity c = caps.get(devs.size());
+                uses.add(new Use("cpu (host)", ph, items, c.bytes(), c.source()));
+            }
+        }
+
+        // disk
+        disk.put("embedding cache", in.embeddingCache()
+                ? (long) (in.calibrationPrompts() + in.heldOutPrompts()) * ((long) in.textTokens() * p.contextInDim() + p.vecInDim()) * 2 : 0);
+        disk.put("sandwich pair spill (largest block)", training
+                ? Math.max(0, trainPairs - buffer) + Math.max(0, heldPairs - buffer) : 0);
+        int target = PruneJob.blocksFor(in.options().ratio(), p);
+        long perBlock = trainableParams(shapes) * 4; // a block's components in fp32
+        // each completed block keeps a stage (its components so far) and the newest state: sum over k of k blocks' components
+        disk.put("checkpoints (state/, stages kept)", perBlock * ((long) target * (target + 1) / 2 + target));
+        disk.put("export", exportParams(shapes) * in.exportBytesPerParam());
+
+        // FLOPs: every calibration pass is prompts x seeds x steps transformer calls (two rows each under CFG)
+        long f = FlopCount.forward(p, 1, in.imageTokens(), in.textTokens());
+        long rowsPerCall = p.guidanceEmbed() ? 1 : 2;
+        long pass = (long) in.calibrationPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * rowsPerCall * f;
+        long heldPass = (long) in.heldOutPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * rowsPerCall * f;
+        boolean scored = in.options().order() == PruneOptions.Order.IMPORTANCE && in.options().importanceFrom() == null;
+        flops.put(Phase.IMPORTANCE, scored ? (n + 1L) * pass : 0);
+        flops.put(Phase.FIT, in.options().mode() == fastflux.model.Replacement.Mode.LINEAR ? target * pass : 0);
+        long block = Math.max(FlopCount.doubleBlock(p, 1, in.imageTokens(), in.textTokens()),
+                FlopCount.singleBlock(p, 1, in.imageTokens() + in.textTokens())) * 2;
+        // forward and backward of the sandwich's blocks, about three forwards
+        long train = (long) in.options().stSteps() * SANDWICH_BATCH * 3L * in.options().sandwichWidth() * block;
+        flops.put(Phase.SANDWICH, training ? target * (pass + heldPass + train) : 0);
+        flops.put(Phase.EXPORT, 0L);
+        flops.put(Phase.REPORT, 2 * Math.max(heldPass, (long) Math.min(8, in.calibrationPrompts()) * CALIBRATION_SEEDS
+                * in.options().calibSteps() * rowsPerCall * f) + 2L * SPEED_FORWARDS * f);
+    }
+
+    private void addHost(List<Item> items, Phase ph, long lsHost, long pairsInMemory) {
+        if (ph == Phase.FIT) {
+            items.add(new Item("least-squares sums (float64, ND4J)", lsHost));
+            if (taps > 0) items.add(new Item("calibration taps (Java heap)", taps));
+        }
+        if (ph == Phase.SANDWICH) items.add(new Item("sandwich pair buffer (direct)", pairsInMemory));
+    }
+
+    // ------------------------------------------------------------------ the formulas (docs/plan.md)
+
+    static long bytes(DataType dt) {
+        return dt == DataType.FLOAT16 ? 2 : 4;
+    }
+
+    /**
+     * The largest activations of one forward at {@code rows} rows: a block's widest moment (the single block's
+     * linear1 output qkv + MLP, the MLP's activation, linear2's input, the residual), the attention scores and their
+     * softmax (bounded by {@link Attention#maxScoreElements}, fp32), the hidden state between blocks, the rotary
+     * tables (fp32) and the step's inputs and sampler state (fp32).
+     */
+    long activations(long rows) {
+        FluxParams p = in.params();
+        long b = bytes(in.dtype());
+        long l = in.imageTokens() + in.textTokens(), h = p.hiddenSize(), m = p.mlpHidden();
+        long block = rows * b * (l * (3 * h + m) + l * m + l * (h + m) + 2 * l * h);
+        long scores = Math.min(rows * p.numHeads() * l * l, Attention.maxScoreElements) * (4 + b);
+        long hidden = rows * l * h * b * 2;
+        long rope = rows * l * p.headDim() * 2 * 4;
+        long inputs = rows * 4 * ((long) in.textTokens() * p.contextInDim() + (long) in.imageTokens() * (p.inChannels() + 3L * p.outChannels()));
+        return block + scores + hidden + rope + inputs;
+    }
+
+    /**
+     * Sandwich training's activations kept for backward: {@link #SANDWICH_BATCH} pairs through the sandwich's full
+     * blocks (width − 1; the middle one is a linear), each saving its linears' inputs and outputs, the MLP's
+     * activation and the full attention scores and softmax (autograd keeps every chunk); the minibatch's input and
+     * target states in fp32.
+     */
+    long trainingActivations() {
+        FluxParams p = in.params();
+        long b = bytes(in.dtype());
+        long l = in.imageTokens() + in.textTokens(), h = p.hiddenSize(), m = p.mlpHidden();
+        long rows = SANDWICH_BATCH;
+        long perBlock = rows * (b * (l * (3 * h + m) + 2 * l * m + l * (h + m) + 6 * l * h)
+                + (long) p.numHeads() * l * l * (4 + b));
+        long full = Math.max(0, in.options().sandwichWidth() - 1);
+        long batch = rows * 2 * l * h * 4;
+        return full * perBlock + batch;
+    }
+
+    /** One stream's normal equations in ND4J, float64: X̃ᵀX̃ [(h+1)²] and X̃ᵀF [(h+1)·h], sums and per-batch partials. */
+    long leastSquaresHost(FluxParams p) {
+        long h = p.hiddenSize();
+        long stream = ((h + 1) * (h + 1) + (h + 1) * h) * 8;
+        int streams = p.depth() > 0 ? 2 : 1;
+        // on the CPU the device's partials are float64 as well, a third copy (PartialPrecision.AUTO)
+        return streams * stream * (in.devices().gpu() ? 2 : 3);
+    }
+
+    /** On a GPU the per-batch partial sums are fp32 GEMMs on the device, over the batch's X̃ [rows·L, h+1]. */
+    long leastSquaresDevice(FluxParams p, long rows) {
+        if (!in.devices().gpu()) return 0;
+        long h = p.hiddenSize(), l = in.imageTokens() + in.textTokens();
+        return ((h + 1) * (h + 1) + (h + 1) * h) * 4 + rows * l * (2 * h + 1) * 4;
+    }
+
+    /** One sandwich pair, fp32 in direct memory: input and target states, vec, position ids. */
+    long pairBytes() {
+        FluxParams p = in.params();
+        long l = in.imageTokens() + in.textTokens();
+        return (2 * l * p.hiddenSize() + p.hiddenSize() + 3 * l) * 4;
+    }
+
+    /** Weights of a device's block range, the embedders on the first device and the final layer on the last. */
+    static long weightParams(FluxModel model, int[] range, boolean first, boolean last) {
+        FluxParams p = model.config();
+        long n = 0;
+        for (int pos = range[0]; pos <= range[1]; pos++) {
+            Module blk = pos < p.depth() ? (Module) model.doubleBlocks().get(pos) : (Module) model.singleBlocks().get(pos - p.depth());
+            n += count(blk.params());
+        }
+        for (Param q : model.params().values()) {
+            boolean block = q.name().startsWith("double_blocks.") || q.name().startsWith("single_blocks.");
+            if (block) continue;
+            boolean fin = q.name().startsWith("final_layer.");
+            if ((fin && last) || (!fin && first)) n += q.shape().size();
+        }
+        return n;
+    }
+
+    static long totalParams(FluxModel model) {
+        return count(model.params());
+    }
+
+    private static long count(Map<String, Param> params) {
+        long n = 0;
+        for (Param q : params.values()) n += q.shape().size();
+        return n;
+    }
+
+    /** The export's weights, at most: the target's smallest blocks replaced by their linears. */
+    long exportParams(FluxModel model) {
+        FluxParams p = model.config();
+        int target = PruneJob.blocksFor(in.options().ratio(), p);
+        long h = p.hiddenSize();
+        List<long[]> blocks = new ArrayList<>(); // {params, linear params}
+        for (var d : model.doubleBlocks()) blocks.add(new long[] {count(((Module) d).params()), 2 * (h * h + h)});
+        for (var s : model.singleBlocks()) blocks.add(new long[] {count(((Module) s).params()), h * h + h});
+        blocks.sort((x, y) -> Long.compare(x[0] - x[1], y[0] - y[1]));
+        long n = totalParams(model);
+        for (int i = 0; i < Math.min(target, blocks.size()); i++) {
+            n -= blocks.get(i)[0] - (in.options().mode() == fastflux.model.Replacement.Mode.LINEAR ? blocks.get(i)[1] : 0);
+        }
+        return n;
+    }
+
+    /** What one sandwich trains, at most: a double block's two linears and rank-r adapters on its two neighbours. */
+    long trainableParams(FluxModel model) {
+        long h = model.config().hiddenSize();
+        long linears = (model.config().depth() > 0 ? 2 : 1) * (h * h + h);
+        return linears + loraParams(model);
+    }
+
+    long loraParams(FluxModel model) {
+        if (in.options().sandwichWidth() <= 1) return 0;
+        long r = in.options().loraRank();
+        long widest = 0;
+        if (!model.doubleBlocks().isEmpty()) widest = lora(((DoubleStreamBlock) model.doubleBlocks().get(0)).linears(), r);
+        if (!model.singleBlocks().isEmpty()) widest = Math.max(widest, lora(((SingleStreamBlock) model.singleBlocks().get(0)).linears(), r));
+        return (in.options().sandwichWidth() - 1) * widest;
+    }
+
+    private static long lora(Map<String, Linear> linears, long r) {
+        long n = 0;
+        for (Linear l : linears.values()) n += r * ((long) l.in() + l.out());
+        return n;
+    }
+
+    static long largestTensor(FluxModel model) {
+        long max = 0;
+        for (Param q : model.params().values()) max = Math.max(max, q.shape().size());
+        return max;
+    }
+
+    private static String rangeText(int[] r) {
+        return r[0] > r[1] ? "none" : r[0] + ".." + r[1];
+    }
+
+    // ------------------------------------------------------------------ results
+
+    public Inputs inputs() {
+        return in;
+    }
+
+    public List<Use> uses() {
+        return uses;
+    }
+
+    /** The use of {@code device} in {@code phase}. */
+    public Use use(String device, Phase phase) {
+        for (Use u : uses) if (u.device().equals(device) && u.phase() == phase) return u;
+        throw new IllegalArgumentException("no use of " + device + " in " + phase.label());
+    }
+
+    /** The largest use of each device over the phases. */
+    public Map<String, Use> peaks() {
+        Map<String, Use> out = new LinkedHashMap<>();
+        for (Use u : uses) out.merge(u.device(), u, (a, c) -> c.total() > a.total() ? c : a);
+        return out;
+    }
+
+    public Map<String, Long> disk() {
+        return disk;
+    }
+
+    public Map<Phase, Long> flops() {
+        return flops;
+    }
+
+    public long totalFlops() {
+        return flops.values().stream().mapToLong(Long::longValue).sum();
+    }
+
+    /** The first phase and device that do not fit, in phase order, or null. */
+    public Use firstMisfit() {
+        for (Use u : uses) if (!u.fits()) return u;
+        if (taps > javaHeap) {
+            return new Use("java heap", Phase.FIT, List.of(new Item("calibration taps (Java heap)", taps)), javaHeap,
+                    "the JVM's -Xmx");
+        }
+        return null;
+    }
+
+    /** @throws PlanRefusedException naming the phase, the device, what it needs and what it has */
+    public void requireFits() {
+        Use u = firstMisfit();
+        if (u == null) return;
+        Item biggest = u.items().stream().max(java.util.Comparator.comparingLong(Item::bytes)).orElseThrow();
+        throw new PlanRefusedException(u.device(), u.phase(), String.format(Locale.ROOT,
+                "this job cannot fit: phase %s needs %s on %s, which has %s (%s); the largest part is %s, %s. "
+                        + "Run `fastflux plan` with the same options for the whole table",
+                u.phase().label(), Bytes.format(u.total()), u.device(), Bytes.format(u.capacity()), u.capacitySource(),
+                biggest.what(), Bytes.format(biggest.bytes())));
+    }
+
+    /**
+     * The plan as printed: per device a table of phases, the disk, and the time from {@code flopsPerSecond} (a
+     * measured forward's rate; NaN leaves the time out).
+     */
+    public String format(double flopsPerSecond, String rateSource) {
+        StringBuilder s = new StringBuilder();
+        FluxParams p = in.params();
+        s.append(String.format(Locale.ROOT, "model: %d double + %d single blocks, hidden %d, %,d parameters; %s on %s%n",
+                p.depth(), p.depthSingleBlocks(), p.hiddenSize(), totalParams(new FluxModel(p)),
+                ComputeDtype.name(in.dtype()), in.devices()));
+        s.append(String.format(Locale.ROOT, "job: ratio %s (%d of %d blocks), %d + %d tokens, %d calibration prompts x %d seeds x %d steps%n",
+                PruneOptions.plain(in.options().ratio()), PruneJob.blocksFor(in.options().ratio(), p), p.blockCount(),
+                in.imageTokens(), in.textTokens(), in.calibrationPrompts(), CALIBRATION_SEEDS, in.options().calibSteps()));
+        for (String device : peaks().keySet()) {
+            Use first = use(device, Phase.IMPORTANCE);
+            s.append(String.format(Locale.ROOT, "%nmemory of %s (capacity %s, %s)%n", device, Bytes.format(first.capacity()),
+                    first.capacitySource()));
+            for (Phase ph : Phase.values()) {
+                Use u = use(device, ph);
+                s.append(String.format(Locale.ROOT, "  %-10s %12s%s%n", ph.label(), Bytes.format(u.total()),
+                        u.fits() ? "" : "  DOES NOT FIT"));
+                for (Item it : u.items()) {
+                    if (it.bytes() > 0) s.append(String.format(Locale.ROOT, "      %-64s %12s%n", it.what(), Bytes.format(it.bytes())));
+                }
+            }
+        }
+        if (taps > 0) {
+            s.append(String.format(Locale.ROOT, "%njava heap: calibration taps %s of -Xmx %s%s%n", Bytes.format(taps),
+                    Bytes.format(javaHeap), taps > javaHeap ? "  DOES NOT FIT" : ""));
+        }
+        s.append(String.format(Locale.ROOT, "%ndisk written%n"));
+        long total = 0;
+        for (Map.Entry<String, Long> e : disk.entrySet()) {
+            s.append(String.format(Locale.ROOT, "  %-66s %12s%n", e.getKey(), Bytes.format(e.getValue())));
+            total += e.getValue();
+        }
+        s.append(String.format(Locale.ROOT, "  %-66s %12s%n", "total", Bytes.format(total)));
+        s.append(String.format(Locale.ROOT, "%ntime%n"));
+        for (Map.Entry<Phase, Long> e : flops.entrySet()) {
+            s.append(String.format(Locale.ROOT, "  %-10s %10.3g TFLOP%s%n", e.getKey().label(), e.getValue() / 1e12,
+                    Double.isNaN(flopsPerSecond) ? "" : "  " + duration(e.getValue() / flopsPerSecond)));
+        }
+        s.append(String.format(Locale.ROOT, "  %-10s %10.3g TFLOP%s%n", "total", totalFlops() / 1e12,
+                Double.isNaN(flopsPerSecond) ? "" : "  " + duration(totalFlops() / flopsPerSecond)));
+        if (!Double.isNaN(flopsPerSecond)) {
+            s.append(String.format(Locale.ROOT, "  at %.3g GFLOP/s (%s)%n", flopsPerSecond / 1e9, rateSource));
+        }
+        Use misfit = firstMisfit();
+        s.append(misfit == null ? "\nfits: every phase fits its devices\n"
+                : "\nrefused: phase " + misfit.phase().label() + " does not fit on " + misfit.device() + "\n");
+        return s.toString();
+    }
+
+    /** {@code 3 h 12 min}, {@code 41 s}. */
+    static String duration(double seconds) {
+        if (seconds < 120) return String.format(Locale.ROOT, "%.0f s", seconds);
+        if (seconds < 7200) return String.format(Locale.ROOT, "%.0f min", seconds / 60);
+        if (seconds < 3 * 86400) return String.format(Locale.ROOT, "%.1f h", seconds / 3600);
+        return String.format(Locale.ROOT, "%.1f days", seconds / 86400);
+    }
+}

@@ -1,0 +1,134 @@
+package fastflux.pruning.plan;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.ndarray.types.DataType;
+import fastflux.model.FluxParams;
+import fastflux.pruning.PruneOptions;
+import fastflux.pruning.plan.JobPlan.Phase;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Collections;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The plan's arithmetic on FLUX.1-dev's shapes: nothing is allocated, so the real sizes run in milliseconds. */
+class JobPlanTest {
+    static final FluxParams DEV = FluxParams.named("flux-dev");
+    static final long G = Bytes.GIB;
+
+    static JobPlan.Inputs inputs(double ratio, Devices d, DataType dt) {
+        return new JobPlan.Inputs(DEV, PruneOptions.defaults(ratio), d, dt, 4096, 512, 64, 16, 2, 5, false);
+    }
+
+    static JobPlan plan(JobPlan.Inputs in, long capacity) {
+        int n = in.devices().size() + (in.devices().gpu() ? 1 : 0);
+        return JobPlan.of(in, Collections.nCopies(n, new DeviceMemory.Capacity(capacity, "test")), Long.MAX_VALUE);
+    }
+
+    @Test
+    void theWeightsOfFluxDevAreTwelveBillionParametersHeldOnceOnTheFirstDevice() {
+        JobPlan one = plan(inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16), 1000 * G);
+        long w = one.use("cuda:0", Phase.FIT).items().get(0).bytes();
+        assertEquals(11_901_408_320L * 2, w); // FLUX.1-dev's transformer, fp16
+        JobPlan cpu = plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), 1000 * G);
+        assertEquals(2 * w, cpu.use("cpu", Phase.FIT).items().get(0).bytes(), "fp32 is twice fp16");
+        // two GPUs: the job's model on the first; the second holds a copy of its half of the blocks in the fit's passes
+        JobPlan two = plan(inputs(0.2, Devices.parse("cuda:0,cuda:1"), DataType.FLOAT16), 1000 * G);
+        for (Phase ph : Phase.values()) assertEquals(w, two.use("cuda:0", ph).items().get(0).bytes(), ph.label());
+        JobPlan.Item copy = two.use("cuda:1", Phase.FIT).items().get(0);
+        assertTrue(copy.what().contains("blocks 28..56"), copy.what()); // by block count, as ShardChain splits
+        // the second half holds single blocks alone, lighter than the double blocks of the first
+        assertTrue(copy.bytes() > 0 && copy.bytes() < w / 2, copy.bytes() + " of " + w);
+        assertEquals(0, two.use("cuda:1", Phase.SANDWICH).items().get(0).bytes(), "no copy outside the fit's passes");
+    }
+
+    @Test
+    void aJobThatCannotFitIsRefusedNamingThePhaseAndTheDevice() {
+        JobPlan p = plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), G);
+        PlanRefusedException e = assertThrows(PlanRefusedException.class, p::requireFits);
+        assertEquals("cpu", e.device());
+        assertEquals(Phase.IMPORTANCE, e.phase());
+        assertTrue(e.getMessage().contains("phase importance") && e.getMessage().contains("on cpu")
+                && e.getMessage().contains("1.00 GiB"), e.getMessage());
+        // the host of a GPU job is a device of its own: the float64 sums of width 3072 need 1.4 GiB there
+        JobPlan gpu = JobPlan.of(inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16),
+                List.of(new DeviceMemory.Capacity(1000 * G, "gpu"), new DeviceMemory.Capacity(G, "host")), Long.MAX_VALUE);
+        PlanRefusedException h = assertThrows(PlanRefusedException.class, gpu::requireFits);
+        assertEquals("cpu (host)", h.device());
+        assertEquals(Phase.FIT, h.phase());
+        assertNull(plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), 100_000 * G).firstMisfit());
+    }
+
+    @Test
+    void theCalibrationTapsAreCheckedAgainstTheJavaHeap() {
+        JobPlan p = JobPlan.of(inputs(0.2, Devices.CPU, DataType.FLOAT32), List.of(new DeviceMemory.Capacity(100_000 * G, "t")), 8 * G);
+        JobPlan.Use u = p.firstMisfit();
+        assertNotNull(u);
+        assertEquals("java heap", u.device());
+        assertEquals(Phase.FIT, u.phase());
+    }
+
+    @Test
+    void figuresScaleWithTheRatioThePromptsAndTheDtype() {
+        JobPlan a = plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), 1000 * G);
+        JobPlan b = plan(inputs(0.4, Devices.CPU, DataType.FLOAT32), 1000 * G);
+        // fit FLOPs: one calibration pass per replaced block, 11 against 23 of 57
+        assertEquals(23.0 / 11, (double) b.flops().get(Phase.FIT) / a.flops().get(Phase.FIT), 1e-9);
+        assertTrue(b.disk().get("export") < a.disk().get("export"), "a higher ratio exports less");
+        assertEquals(a.flops().get(Phase.IMPORTANCE), b.flops().get(Phase.IMPORTANCE), "importance scores every block");
+
+        JobPlan.Inputs base = inputs(0.2, Devices.CPU, DataType.FLOAT32);
+        JobPlan.Inputs more = base.withOptions(base.options().with(PruneOptions.CALIB_PROMPTS, 128));
+        JobPlan c = plan(new JobPlan.Inputs(DEV, more.options(), Devices.CPU, DataType.FLOAT32, 4096, 512, 128, 16, 2, 5, false), 1000 * G);
+        assertEquals(2.0, (double) c.flops().get(Phase.FIT) / a.flops().get(Phase.FIT), 1e-9);
+        long pair = (2L * 4608 * 3072 + 3072 + 3 * 4608) * 4;
+        assertEquals(128L * 2 * 10 * pair - (256L << 20) + 16L * 2 * 10 * pair - (256L << 20),
+                c.disk().get("sandwich pair spill (largest block)"));
+
+        long act32 = a.use("cpu", Phase.IMPORTANCE).items().get(1).bytes();
+        long act16 = plan(inputs(0.2, Devices.CPU, DataType.FLOAT16), 1000 * G).use("cpu", Phase.IMPORTANCE).items().get(1).bytes();
+        assertTrue(act16 < act32 && act16 > act32 / 2, act16 + " vs " + act32 + ": fp32 scores and inputs stay");
+    }
+
+    @Test
+    void devicesParseAndNameTheirMistakes() {
+        assertEquals("cuda:0,cuda:2", Devices.parse("cuda:0, gpu2").toString());
+        assertEquals(Devices.CPU, Devices.parse("CPU"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Devices.parse("cuda:0,cpu")).getMessage().contains("'cpu'"));
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> Devices.parse("cuda:1,cuda:1")).getMessage().contains("twice"));
+        assertEquals(80 * G, Bytes.parse("80G"));
+        assertEquals(512L << 20, Bytes.parse("512MiB"));
+        assertEquals(3 * G / 2, Bytes.parse("1.5GB"));
+        assertThrows(IllegalArgumentException.class, () -> Bytes.parse("lots"));
+        assertEquals(DataType.FLOAT16, ComputeDtype.AUTO.resolve(Devices.parse("cuda:0")));
+        assertEquals(DataType.FLOAT32, ComputeDtype.AUTO.resolve(Devices.CPU));
+    }
+
+    @Test
+    void theCpuCapacityIsTheSmallerOfMemAvailableAndTheCgroupLimit(@TempDir Path tmp) throws Exception {
+        Path proc = Files.createDirectories(tmp.resolve("proc/self"));
+        Files.writeString(tmp.resolve("proc/meminfo"), "MemTotal: 64000000 kB\nMemAvailable: 8388608 kB\n");
+        Files.writeString(proc.resolve("cgroup"), "0::/job\n");
+        Path cg = Files.createDirectories(tmp.resolve("cgroup/job"));
+        Files.writeString(cg.resolve("memory.max"), "max\n");
+        DeviceMemory m = new DeviceMemory(tmp.resolve("proc"), tmp.resolve("cgroup"));
+        assertEquals(8 * G, m.cpu().bytes());
+        Files.writeString(cg.resolve("memory.max"), Long.toString(2 * G));
+        assertEquals(2 * G, m.cpu().bytes());
+        assertTrue(m.cpu().source().contains("cgroup"));
+        // v1
+        Files.writeString(proc.resolve("cgroup"), "4:memory:/box\n");
+        Path v1 = Files.createDirectories(tmp.resolve("cgroup/memory/box"));
+        Files.writeString(v1.resolve("memory.limit_in_bytes"), Long.toString(3 * G));
+        assertEquals(3 * G, m.cpu().bytes());
+        Files.writeString(v1.resolve("memory.limit_in_bytes"), "9223372036854771712");
+        assertEquals(8 * G, m.cpu().bytes());
+        assertEquals(5 * G, m.capacity(ai.djl.Device.cpu(), 5 * G).bytes(), "--memory-limit wins");
+    }
+}
