@@ -83,7 +83,7 @@ final class DaemonCommands {
         @Override
         public Integer call() {
             Config c = connect.config();
-            fastflux.http.HttpSettings.of(c); // a missing TLS or token setting of the HTTP API: refused before anything starts
+            fastflux.http.HttpServer.check(c); // a missing TLS or token setting, a taken port: refused before anything starts
             Daemon.runForever(c, system -> fastflux.http.HttpServer.start(system, c));
             return 0;
         }

@@ -66,6 +66,22 @@ public final class HttpServer implements AutoCloseable {
         return new HttpServer(binding, metrics, url);
     }
 
+    /**
+     * The settings of {@code c}, checked before the daemon starts: one line naming a missing TLS or token setting,
+     * or a port that is taken (instead of Pekko's page of bind failures later).
+     */
+    public static HttpSettings check(Config c) {
+        HttpSettings s = HttpSettings.of(c);
+        if (!s.enabled() || s.port() == 0) return s;
+        try (java.net.ServerSocket probe = new java.net.ServerSocket()) {
+            probe.bind(new java.net.InetSocketAddress(s.host(), s.port()));
+        } catch (java.io.IOException e) {
+            throw new IllegalArgumentException("the HTTP API cannot listen on " + s.host() + ":" + s.port() + " (" + e.getMessage()
+                    + "): another daemon may be there; choose another with fastflux.http.port (0: any free port)");
+        }
+        return s;
+    }
+
     /** The API's base URL, e.g. {@code http://127.0.0.1:8080/}, with the port actually bound. */
     public String url() {
         return url;

@@ -81,6 +81,13 @@ class HttpSecurityTest {
         assertTrue(e.getMessage().contains("token a: role must be read or control"), e.getMessage());
         HttpSettings loopback = HttpSettings.of(ConfigFactory.defaultReference());
         assertFalse(loopback.tls() || loopback.auth(), "loopback, by default: plain HTTP, no token");
+        try (java.net.ServerSocket taken = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+            e = assertThrows(IllegalArgumentException.class, () -> HttpServer.check(ConfigFactory.parseString("fastflux.http.port = "
+                    + taken.getLocalPort()).withFallback(ConfigFactory.defaultReference())));
+            assertTrue(e.getMessage().startsWith("the HTTP API cannot listen on 127.0.0.1:" + taken.getLocalPort()), e.getMessage());
+        } catch (java.io.IOException io) {
+            throw new java.io.UncheckedIOException(io);
+        }
     }
 
     @Test
