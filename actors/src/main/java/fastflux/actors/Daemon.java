@@ -123,9 +123,24 @@ public final class Daemon {
      * phase, waits for that, and only then terminates the system and lets the JVM exit.
      */
     public static void runForever(Config c) {
+        runForever(c, system -> {});
+    }
+
+    /**
+     * As {@link #runForever(Config)}, with {@code services} started beside the node once it is up (the HTTP API);
+     * a service that fails to start stops the daemon with its error.
+     */
+    public static void runForever(Config c, Consumer<ActorSystem<NodeSupervisor.Command>> services) {
         ActorSystem<NodeSupervisor.Command> system = start(c);
         system.log().info("fastflux daemon listening on {} ({}); registry in {}", system.address(),
                 Transport.tlsRequired(c) ? "mutual TLS" : "plain TCP, loopback only", c.getString("fastflux.daemon.state-dir"));
+        try {
+            services.accept(system);
+        } catch (RuntimeException e) {
+            system.terminate();
+            system.getWhenTerminated().toCompletableFuture().join();
+            throw e;
+        }
         Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
         onSignals(system, timeout, sig -> system.terminate());
         system.getWhenTerminated().toCompletableFuture().join();

@@ -60,9 +60,35 @@ public final class JobSpec implements WireMessage {
             throw new IllegalArgumentException(where + e.getMessage());
         }
         Map<Option<?>, Object> resolved = new LinkedHashMap<>();
-        given.forEach((o, v) -> resolved.put(o, v instanceof Path p ? absolutePath(cwd.resolve(p)) : v));
+        given.forEach((o, v) -> resolved.put(o, v instanceof Path p ? absolutePath(resolve(cwd, p, o, where)) : v));
         OptionValues v = OptionValues.of(JobOptions.ALL, resolved).requireComplete(spelling, where);
-        return new JobSpec(v.with(JobOptions.MODEL, absolutePath(cwd.resolve(v.get(JobOptions.MODEL)))));
+        return new JobSpec(v.with(JobOptions.MODEL, absolutePath(resolve(cwd, v.get(JobOptions.MODEL), JobOptions.MODEL, where))));
+    }
+
+    /** {@code p} against {@code cwd}; with no {@code cwd} (a job sent over HTTP) {@code p} must be absolute. */
+    private static Path resolve(Path cwd, Path p, Option<?> o, String where) {
+        if (cwd != null) return cwd.resolve(p);
+        if (!p.isAbsolute()) {
+            throw new IllegalArgumentException(where + o.name() + " = " + p + " is relative: give it as the daemon's machine sees it, absolute");
+        }
+        return p;
+    }
+
+    /**
+     * A job sent as text (the HTTP API's {@code POST /api/v1/jobs}): a job file's keys in JSON or HOCON, checked as
+     * {@link #read} checks a file; its paths must be absolute, since a request has no working directory.
+     * {@code where} names the text in errors ("request body").
+     */
+    public static JobSpec parse(String text, com.typesafe.config.ConfigSyntax syntax, String where) {
+        Config c;
+        try {
+            c = ConfigFactory.parseString(text, com.typesafe.config.ConfigParseOptions.defaults().setSyntax(syntax)
+                    .setOriginDescription(where)).resolve();
+        } catch (ConfigException e) {
+            String m = e.getMessage();
+            throw new IllegalArgumentException(m.startsWith(where) ? m : where + ": " + m);
+        }
+        return fromConfig(c, null, where);
     }
 
     public <T> T get(Option<T> o) {

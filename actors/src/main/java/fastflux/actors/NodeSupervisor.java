@@ -56,6 +56,14 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     public record ProbeBlocks(JobSpec spec, String[] blocks, String fingerprint, ActorRef<Protocol.ProbeReply> replyTo)
             implements Command, WireMessage {}
 
+    /**
+     * A job of this node as submitted ({@code spec} null when there is no such job): for the HTTP API in the same JVM,
+     * which shows a job's options; not part of the wire vocabulary.
+     */
+    public record GetSpec(String jobId, ActorRef<SpecReply> replyTo) implements Command {}
+
+    public record SpecReply(String jobId, JobSpec spec) {}
+
     /** Coordinated shutdown: stop the running job after its current phase (its checkpoint written), then reply. */
     public record Shutdown(ActorRef<Done> replyTo) implements Command {}
 
@@ -146,6 +154,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .onMessage(Resume.class, this::onResume)
                 .onMessage(Cancel.class, this::onCancel)
                 .onMessage(Watch.class, this::onWatch)
+                .onMessage(GetSpec.class, this::onGetSpec)
                 .onMessage(ProbeBlocks.class, this::onProbe)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(FromCoordinator.class, this::onEvent)
@@ -220,6 +229,12 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                     p == null ? "" : p.detail(), p == null ? Double.NaN : p.etaSeconds(), j.error));
         }
         g.replyTo().tell(new Protocol.StatusReply(out.toArray(new Protocol.JobInfo[0])));
+        return this;
+    }
+
+    private Behavior<Command> onGetSpec(GetSpec g) {
+        JobRegistry.Job j = find(g.jobId());
+        g.replyTo().tell(new SpecReply(g.jobId(), j == null ? null : j.spec));
         return this;
     }
 

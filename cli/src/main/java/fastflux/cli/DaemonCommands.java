@@ -1,6 +1,5 @@
 package fastflux.cli;
 
-import com.google.gson.JsonArray;
 import com.google.gson.JsonObject;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
@@ -10,6 +9,7 @@ import fastflux.actors.JobSpec;
 import fastflux.actors.JobState;
 import fastflux.actors.NodeSupervisor;
 import fastflux.actors.Protocol;
+import fastflux.http.JobJson;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
@@ -74,14 +74,17 @@ final class DaemonCommands {
     @Command(name = "daemon", mixinStandardHelpOptions = true,
             description = {"run the pruning daemon (job queue, crash-safe resume, remote control)",
                 "Runs jobs sent by `fastflux submit`, one at a time, until SIGTERM (which lets the running phase finish and "
-                        + "checkpoint). Jobs and their progress survive kill -9: a restarted daemon resumes them."})
+                        + "checkpoint). Jobs and their progress survive kill -9: a restarted daemon resumes them. "
+                        + "It also serves the HTTP API, dashboard and metrics (fastflux.http, default http://127.0.0.1:8080/, docs/http-api.md)."})
     static final class DaemonCmd implements Callable<Integer> {
         @Mixin
         Connect connect;
 
         @Override
         public Integer call() {
-            Daemon.runForever(connect.config());
+            Config c = connect.config();
+            fastflux.http.HttpSettings.of(c); // a missing TLS or token setting of the HTTP API: refused before anything starts
+            Daemon.runForever(c, system -> fastflux.http.HttpServer.start(system, c));
             return 0;
         }
     }
@@ -174,48 +177,14 @@ final class DaemonCommands {
         }
     }
 
-    /** A fleet's status as one JSON object: its nodes with their jobs, and the nodes that did not answer. */
+    /** A fleet's status as one JSON object ({@link JobJson#fleet}). */
     static JsonObject statusJson(Protocol.FleetStatusReply f) {
-        JsonObject o = new JsonObject();
-        JsonArray nodes = new JsonArray();
-        for (Protocol.NodeStatus n : f.nodes()) {
-            JsonObject node = new JsonObject();
-            node.addProperty("node", n.node());
-            node.add("jobs", jobsJson(n.jobs()));
-            nodes.add(node);
-        }
-        o.add("nodes", nodes);
-        JsonArray unanswered = new JsonArray();
-        for (String n : f.unanswered()) unanswered.add(n);
-        o.add("unanswered", unanswered);
-        return o;
+        return JobJson.fleet(f);
     }
 
-    /** One daemon's answer about one job id: {@code {"jobs": [...]}}, empty when it has no such job. */
+    /** One daemon's answer about one job id ({@link JobJson#status}). */
     static JsonObject statusJson(Protocol.StatusReply s) {
-        JsonObject o = new JsonObject();
-        o.add("jobs", jobsJson(s.jobs()));
-        return o;
-    }
-
-    private static JsonArray jobsJson(Protocol.JobInfo[] jobs) {
-        JsonArray a = new JsonArray();
-        for (Protocol.JobInfo j : jobs) {
-            JsonObject o = new JsonObject();
-            o.addProperty("id", j.id());
-            o.addProperty("state", String.valueOf(j.state()));
-            o.addProperty("model", j.model());
-            o.addProperty("out", j.out());
-            o.addProperty("phase", j.phase());
-            o.addProperty("block", j.block());
-            o.addProperty("done", j.done());
-            o.addProperty("total", j.total());
-            o.addProperty("detail", j.detail());
-            if (Double.isFinite(j.etaSeconds())) o.addProperty("eta_s", Math.round(j.etaSeconds() * 10) / 10.0);
-            o.addProperty("error", j.error());
-            a.add(o);
-        }
-        return a;
+        return JobJson.status(s);
     }
 
     private static void printJob(Protocol.JobInfo j, String indent) {
@@ -307,19 +276,6 @@ final class DaemonCommands {
     }
 
     static JsonObject toJson(Protocol.Progress p) {
-        JsonObject o = new JsonObject();
-        o.addProperty("job", p.jobId());
-        o.addProperty("state", p.state().word());
-        o.addProperty("phase", p.phase());
-        o.addProperty("block", p.block());
-        o.addProperty("done", p.done());
-        o.addProperty("total", p.total());
-        o.addProperty("detail", p.detail());
-        o.addProperty("blocks_done", p.blocksDone());
-        o.addProperty("blocks_total", p.blocksTotal());
-        o.addProperty("elapsed_s", Math.round(p.elapsedSeconds() * 10) / 10.0);
-        if (Double.isFinite(p.etaSeconds())) o.addProperty("eta_s", Math.round(p.etaSeconds() * 10) / 10.0);
-        o.addProperty("seq", p.seq());
-        return o;
+        return JobJson.progress(p);
     }
 }

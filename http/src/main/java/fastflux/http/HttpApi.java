@@ -1,0 +1,307 @@
+package fastflux.http;
+
+import com.google.gson.JsonObject;
+import com.typesafe.config.ConfigSyntax;
+import fastflux.actors.JobSpec;
+import fastflux.actors.NodeSupervisor;
+import fastflux.actors.Protocol;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Function;
+import org.apache.pekko.actor.CoordinatedShutdown;
+import org.apache.pekko.actor.typed.ActorRef;
+import org.apache.pekko.actor.typed.ActorSystem;
+import org.apache.pekko.actor.typed.javadsl.AskPattern;
+import org.apache.pekko.cluster.MemberStatus;
+import org.apache.pekko.cluster.typed.Cluster;
+import org.apache.pekko.http.javadsl.marshalling.sse.EventStreamMarshalling;
+import org.apache.pekko.http.javadsl.model.ContentTypes;
+import org.apache.pekko.http.javadsl.model.HttpEntities;
+import org.apache.pekko.http.javadsl.model.HttpResponse;
+import org.apache.pekko.http.javadsl.model.MediaTypes;
+import org.apache.pekko.http.javadsl.model.StatusCodes;
+import org.apache.pekko.http.javadsl.model.headers.RawHeader;
+import org.apache.pekko.http.javadsl.server.AllDirectives;
+import org.apache.pekko.http.javadsl.server.ExceptionHandler;
+import org.apache.pekko.http.javadsl.server.PathMatchers;
+import org.apache.pekko.http.javadsl.server.RejectionHandler;
+import org.apache.pekko.http.javadsl.server.Route;
+import org.apache.pekko.http.javadsl.unmarshalling.Unmarshaller;
+import org.apache.pekko.http.scaladsl.model.EntityStreamSizeException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The daemon's HTTP API: every route, in one place. It asks the node in this JVM ({@link NodeSupervisor}) with
+ * the same messages as the command-line clients, so the answers, validation and errors are theirs
+ * (docs/http-api.md; the OpenAPI document {@code fastflux/http/openapi.json} lists the same routes).
+ *
+ * <pre>
+ *   GET  /health                          live: the process answers
+ *   GET  /ready                           ready for jobs: node answers, fleet membership up, not shutting down (503)
+ *   GET  /metrics                         Prometheus text (Micrometer's global registry and the API's own meters)
+ *   GET  /api/v1/openapi.json             this API's OpenAPI 3 document
+ *   GET  /api/v1/jobs                     the fleet's jobs, as `fastflux status --json`
+ *   POST /api/v1/jobs                     queue a job: JSON or HOCON by Content-Type, as `fastflux submit`  [control]
+ *   GET  /api/v1/jobs/{id}                one job of this daemon: state, phase, progress, ETA, losses, options, outputs
+ *   POST /api/v1/jobs/{id}/pause|resume|cancel                                                        [control]
+ *   GET  /api/v1/jobs/{id}/events         Server-Sent Events: progress as `fastflux watch --json` prints it
+ *   GET  /api/v1/jobs/{id}/history        every replaced block's residuals and training losses (back-fill)
+ *   GET  /api/v1/jobs/{id}/report         the job's report.json
+ *   GET  /api/v1/jobs/{id}/files/{path}   a file of the job's output directory (charts, image grids), confined to it
+ *   GET  /  and  /static/{file}           the dashboard (classpath fastflux/http/dashboard/)
+ * </pre>
+ *
+ * Every error is JSON, {@code {"error": "..."}}, with a 4xx status (5xx only for the server's own faults).
+ */
+public final class HttpApi extends AllDirectives {
+    /** Who made each control action: one line per action, on this logger. */
+    static final Logger AUDIT = LoggerFactory.getLogger("fastflux.audit");
+    private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
+    static final String DASHBOARD = "fastflux/http/dashboard";
+    static final String OPENAPI = "fastflux/http/openapi.json";
+
+    private final ActorSystem<NodeSupervisor.Command> system;
+    private final HttpSettings settings;
+    private final ApiMetrics metrics;
+    private final int relayWindow;
+
+    HttpApi(ActorSystem<NodeSupervisor.Command> system, HttpSettings settings, ApiMetrics metrics) {
+        this.system = system;
+        this.settings = settings;
+        this.metrics = metrics;
+        this.relayWindow = system.settings().config().getInt("fastflux.daemon.watcher-buffer");
+    }
+
+    /** Every route, sealed: rejections and exceptions become JSON errors, and each answer is counted. */
+    public Route route() {
+        return extractRequest(req -> mapResponse(r -> {
+            metrics.request(req.method().value(), r.status().intValue());
+            return r;
+        }, () -> handleExceptions(errors(), () -> handleRejections(rejections(), this::routes))));
+    }
+
+    private Route routes() {
+        return concat(
+                path("health", () -> get(() -> complete(json(200, "{\"status\":\"up\"}")))),
+                path("ready", () -> get(() -> completeWithFuture(ready()))),
+                path("metrics", () -> get(() -> authorized(Tokens.Role.READ, who -> complete(HttpResponse.create()
+                        .withEntity(HttpEntities.create(ContentTypes.create(MediaTypes.TEXT_PLAIN, org.apache.pekko.http.javadsl.model.HttpCharsets.UTF_8),
+                                metrics.scrape())))))),
+                pathPrefix("api", () -> pathPrefix("v1", () -> concat(
+                        path("openapi.json", () -> get(() -> getFromResource(OPENAPI, ContentTypes.APPLICATION_JSON))),
+                        pathPrefix("jobs", () -> concat(
+                                pathEndOrSingleSlash(() -> concat(
+                                        get(() -> authorized(Tokens.Role.READ, who -> completeWithFuture(fleet()))),
+                                        post(() -> authorized(Tokens.Role.CONTROL, this::submit)))),
+                                pathPrefix(PathMatchers.segment(), this::job)))))),
+                pathSingleSlash(() -> get(() -> getFromResource(DASHBOARD + "/index.html", ContentTypes.TEXT_HTML_UTF8))),
+                pathPrefix("static", () -> get(() -> getFromResourceDirectory(DASHBOARD))));
+    }
+
+    private Route job(String id) {
+        return concat(
+                pathEndOrSingleSlash(() -> get(() -> authorized(Tokens.Role.READ, who -> completeWithFuture(jobDetail(id))))),
+                path("events", () -> get(() -> authorized(Tokens.Role.READ, who -> events(id)))),
+                path("history", () -> get(() -> authorized(Tokens.Role.READ, who -> completeWithFuture(
+                        withOut(id, out -> json(200, JobFiles.history(id, out).toString())))))),
+                path("report", () -> get(() -> authorized(Tokens.Role.READ, who -> onSuccess(outOf(id), out -> {
+                    if (out.isEmpty()) return complete(error(404, "no job " + id));
+                    Path f = out.get().resolve("report.json");
+                    if (!Files.isRegularFile(f)) return complete(error(404, id + " has no report yet (" + f + ")"));
+                    return getFromFile(f.toFile(), ContentTypes.APPLICATION_JSON);
+                })))),
+                pathPrefix("files", () -> path(PathMatchers.remaining(), rest -> get(() -> authorized(Tokens.Role.READ,
+                        who -> onSuccess(outOf(id), out -> {
+                            if (out.isEmpty()) return complete(error(404, "no job " + id));
+                            try {
+                                return getFromFile(JobFiles.resolve(out.get(), rest).toFile());
+                            } catch (JobFiles.Refused r) {
+                                return complete(error(r.status, r.getMessage()));
+                            }
+                        }))))),
+                path(PathMatchers.segment(), action -> post(() -> authorized(Tokens.Role.CONTROL, who -> control(who, action, id)))));
+    }
+
+    // ---- answers
+
+    private CompletionStage<HttpResponse> fleet() {
+        return this.<Protocol.FleetStatusReply>ask(NodeSupervisor.GetFleetStatus::new)
+                .thenApply(f -> json(200, JobJson.fleet(f).toString()));
+    }
+
+    private CompletionStage<HttpResponse> jobDetail(String id) {
+        CompletionStage<Protocol.StatusReply> status = ask(r -> new NodeSupervisor.GetStatus(id, r));
+        CompletionStage<NodeSupervisor.SpecReply> spec = ask(r -> new NodeSupervisor.GetSpec(id, r));
+        return status.thenCombine(spec, (s, sp) -> {
+            if (s.jobs().length == 0) return error(404, "no job " + id + " on this daemon");
+            Protocol.JobInfo j = s.jobs()[0];
+            JsonObject o = JobJson.job(j);
+            JsonObject progress = new JsonObject();
+            progress.addProperty("blocks_done", j.done());
+            progress.addProperty("blocks_total", j.total());
+            o.add("progress", progress);
+            if (sp.spec() != null) o.add("options", sp.spec().toJson());
+            Path out = Path.of(j.out());
+            JsonObject history = JobFiles.history(id, out);
+            o.add("losses", JobFiles.losses(history));
+            o.add("outputs", JobFiles.outputs(out));
+            return json(200, o.toString());
+        });
+    }
+
+    /** The output directory of this daemon's job {@code id}, or empty. */
+    private CompletionStage<Optional<Path>> outOf(String id) {
+        return this.<Protocol.StatusReply>ask(r -> new NodeSupervisor.GetStatus(id, r))
+                .thenApply(s -> s.jobs().length == 0 ? Optional.empty() : Optional.of(Path.of(s.jobs()[0].out())));
+    }
+
+    private CompletionStage<HttpResponse> withOut(String id, Function<Path, HttpResponse> then) {
+        return outOf(id).thenApply(o -> o.isEmpty() ? error(404, "no job " + id + " on this daemon") : then.apply(o.get()));
+    }
+
+    private Route events(String id) {
+        return onSuccess(EventStream.open(system, id, settings, relayWindow, metrics.sseClients), source -> source.isEmpty()
+                ? complete(error(404, "no job " + id + " on this daemon"))
+                : completeOK(source.get(), EventStreamMarshalling.toEventStream()));
+    }
+
+    private Route control(Tokens.Entry who, String action, String id) {
+        Function<ActorRef<Protocol.Reply>, NodeSupervisor.Command> message = switch (action) {
+            case "pause" -> r -> new NodeSupervisor.Pause(id, r);
+            case "resume" -> r -> new NodeSupervisor.Resume(id, r);
+            case "cancel" -> r -> new NodeSupervisor.Cancel(id, r);
+            default -> null;
+        };
+        if (message == null) return complete(error(404, "no action " + action + ": pause, resume or cancel"));
+        return completeWithFuture(this.<Protocol.Reply>ask(message).thenApply(r -> {
+            audit(who, action, id, r);
+            if (r.ok()) return json(200, reply(r).toString());
+            return error(r.message().startsWith("no job ") ? 404 : 409, r.message());
+        }));
+    }
+
+    private Route submit(Tokens.Entry who) {
+        return withSizeLimit(settings.maxBody(), () -> extractRequestEntity(entity -> {
+            String type = entity.getContentType().mediaType().toString();
+            ConfigSyntax syntax = switch (type) {
+                case "application/json" -> ConfigSyntax.JSON;
+                case "application/hocon", "text/plain", "application/x-hocon" -> ConfigSyntax.CONF;
+                default -> null;
+            };
+            if (syntax == null) {
+                return complete(error(415, "a job is application/json or application/hocon (text/plain), not " + type));
+            }
+            return entity(Unmarshaller.entityToString(), text -> {
+                JobSpec spec;
+                try {
+                    spec = JobSpec.parse(text, syntax, "request body");
+                    spec.validateOptions();
+                } catch (IllegalArgumentException e) {
+                    AUDIT.info("token={} action=submit job=- result=refused: {}", who.name(), e.getMessage());
+                    return complete(error(400, e.getMessage()));
+                }
+                return completeWithFuture(this.<Protocol.Reply>ask(r -> new NodeSupervisor.Place(spec, r)).thenApply(r -> {
+                    audit(who, "submit", r.jobId() == null ? "-" : r.jobId(), r);
+                    return r.ok() ? json(201, reply(r).toString()) : error(400, r.message());
+                }));
+            });
+        }));
+    }
+
+    private static JsonObject reply(Protocol.Reply r) {
+        JsonObject o = new JsonObject();
+        o.addProperty("id", r.jobId());
+        o.addProperty("message", r.message());
+        return o;
+    }
+
+    private static void audit(Tokens.Entry who, String action, String id, Protocol.Reply r) {
+        AUDIT.info("token={} action={} job={} result={}", who.name(), action, id, r.ok() ? "ok" : "refused: " + r.message());
+    }
+
+    private CompletionStage<HttpResponse> ready() {
+        CoordinatedShutdown cs = CoordinatedShutdown.get(system);
+        if (cs.getShutdownReason().isPresent()) return CompletableFuture.completedFuture(error(503, "shutting down"));
+        if (system.settings().config().getString("pekko.actor.provider").equals("cluster")) {
+            MemberStatus status = Cluster.get(system).selfMember().status();
+            if (status != MemberStatus.up()) {
+                return CompletableFuture.completedFuture(error(503, "not a member of the fleet yet (cluster status " + status + ")"));
+            }
+        }
+        return this.<Protocol.StatusReply>ask(r -> new NodeSupervisor.GetStatus("", r))
+                .thenApply(s -> json(200, "{\"status\":\"ready\",\"jobs\":" + s.jobs().length + "}"))
+                .exceptionally(e -> error(503, "the node did not answer: " + e.getMessage()));
+    }
+
+    // ---- security
+
+    /** The caller with {@code role} or more: 401 without a known bearer token, 403 with one of too small a role. */
+    private Route authorized(Tokens.Role role, Function<Tokens.Entry, Route> inner) {
+        if (!settings.auth()) return inner.apply(LOOPBACK);
+        return optionalHeaderValueByName("Authorization", header -> {
+            String h = header.orElse("");
+            if (!h.regionMatches(true, 0, "Bearer ", 0, 7) || h.substring(7).isBlank()) {
+                return complete(error(401, "this API needs a bearer token: Authorization: Bearer TOKEN")
+                        .addHeader(RawHeader.create("WWW-Authenticate", "Bearer realm=\"fastflux\"")));
+            }
+            Tokens.Entry who = Tokens.find(settings.tokens(), h.substring(7).trim());
+            if (who == null) {
+                return complete(error(401, "unknown bearer token").addHeader(RawHeader.create("WWW-Authenticate",
+                        "Bearer realm=\"fastflux\", error=\"invalid_token\"")));
+            }
+            if (role == Tokens.Role.CONTROL && who.role() != Tokens.Role.CONTROL) {
+                return complete(error(403, "token " + who.name() + " has the read role; this needs control"));
+            }
+            return inner.apply(who);
+        });
+    }
+
+    /** The caller on loopback when no token is required. */
+    static final Tokens.Entry LOOPBACK = new Tokens.Entry("loopback", Tokens.Role.CONTROL, new byte[32]);
+
+    // ---- plumbing
+
+    private <R> CompletionStage<R> ask(Function<ActorRef<R>, NodeSupervisor.Command> message) {
+        Duration t = settings.askTimeout();
+        return AskPattern.ask(system, message::apply, t, system.scheduler());
+    }
+
+    static HttpResponse json(int status, String body) {
+        return HttpResponse.create().withStatus(status).withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, body));
+    }
+
+    static HttpResponse error(int status, String message) {
+        return json(status, JobJson.error(message));
+    }
+
+    /** Pekko's own rejections (no route, wrong method, ...) with their status, the text as a JSON error. */
+    private static RejectionHandler rejections() {
+        return RejectionHandler.defaultHandler().mapRejectionResponse(r -> {
+            if (r.entity().getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) return r;
+            String text = r.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict s
+                    ? s.getData().utf8String() : r.status().reason();
+            return r.withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, JobJson.error(text)));
+        });
+    }
+
+    private ExceptionHandler errors() {
+        return ExceptionHandler.newBuilder()
+                .match(EntityStreamSizeException.class, e -> complete(error(413, "request body larger than "
+                        + e.limit() + " bytes (fastflux.http.max-body)")))
+                .match(CompletionException.class, e -> e.getCause() instanceof EntityStreamSizeException s
+                        ? complete(error(413, "request body larger than " + s.limit() + " bytes (fastflux.http.max-body)"))
+                        : complete(error(503, "the daemon did not answer: " + e.getCause())))
+                .match(org.apache.pekko.pattern.AskTimeoutException.class, e -> complete(error(503, "the daemon did not answer in time")))
+                .match(Exception.class, e -> {
+                    LOG.error("HTTP request failed", e);
+                    return complete(error(500, e.toString()));
+                })
+                .build();
+    }
+}
