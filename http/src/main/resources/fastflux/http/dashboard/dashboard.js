@@ -17,6 +17,9 @@ const view = {
   stream: null,       // AbortController of its event stream
   losses: new Map(),  // block name -> {train: [[step, loss]], held: [[step, loss]]}, in the order trained
   lastSeq: -1,
+  lastKey: '',        // phase, block and blocks done of the latest event: the history is read again when it changes
+  history: null,      // the history request in flight, if any
+  historyAgain: false,
   importanceShown: false,
   importanceTried: 0, // when the importance chart was last asked for (ms), so a missing one is retried slowly
   reportShown: false,
@@ -54,7 +57,7 @@ async function api(path, options) {
     let message = res.status + ' ' + res.statusText;
     try {
       const body = await res.json();
-      if (body && (body.error || body.message)) message = body.error || body.message;
+      if (body && (body.error || body.message)) message = res.status + ' ' + (body.error || body.message);
     } catch (e) { /* not JSON: keep the status line */ }
     if (res.status === 401 || res.status === 403) message += ' (enter a token with the right role above)';
     throw new ApiError(res.status, message);
@@ -133,8 +136,8 @@ function renderJobs(rows, unanswered) {
       el('td', {text: j.state === 'running' ? duration(j.eta_s) : '–'}),
     ]);
     if (j.id === view.jobId) tr.classList.add('selected');
-    tr.addEventListener('click', () => selectJob(j.id));
-    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') selectJob(j.id); });
+    tr.addEventListener('click', () => selectJob(j.id, j.state));
+    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') selectJob(j.id, j.state); });
     tbody.append(tr);
   }
   $('jobs-empty').hidden = rows.length > 0;
@@ -143,18 +146,20 @@ function renderJobs(rows, unanswered) {
   // With nothing selected, follow the first running job (or else the first job) so the page is useful at once.
   if (view.jobId === null && rows.length > 0) {
     const running = rows.find((j) => j.state === 'running');
-    selectJob((running || rows[0]).id);
+    const j = running || rows[0];
+    selectJob(j.id, j.state);
   }
 }
 
 // ------------------------------------------------------------------ one job
 
-function selectJob(id) {
+// Shows job `id` (its state in the list: `state`) and follows it.
+function selectJob(id, state) {
   if (id === view.jobId) return;
   if (view.stream) view.stream.abort();
   for (const u of view.objectUrls) URL.revokeObjectURL(u);
-  Object.assign(view, {jobId: id, state: null, stream: null, losses: new Map(), lastSeq: -1,
-    importanceShown: false, importanceTried: 0, reportShown: false, objectUrls: []});
+  Object.assign(view, {jobId: id, state: null, stream: null, losses: new Map(), lastSeq: -1, lastKey: '',
+    history: null, historyAgain: false, importanceShown: false, importanceTried: 0, reportShown: false, objectUrls: []});
   for (const tr of document.querySelectorAll('#jobs tbody tr')) tr.classList.toggle('selected', tr.dataset.job === id);
   $('job').hidden = false;
   $('job-id').textContent = id;
@@ -163,30 +168,31 @@ function selectJob(id) {
   $('importance').replaceChildren(el('p', {class: 'muted', text: 'Appears once the blocks are scored.'}));
   $('report').replaceChildren(el('p', {class: 'muted', text: 'Appears when the job is done.'}));
   renderLosses();
+  showState(state);
   const controller = new AbortController();
   view.stream = controller;
   follow(id, controller.signal);
 }
 
-// Back-fill from the history, then follow the live events; reconnect after a dropped stream until the job ends.
+// Back-fill from the history, then follow the live events; reconnect after a dropped stream until the job ends
+// (the stream's last event is the job's final state).
 async function follow(id, signal) {
   while (!signal.aborted) {
-    try {
-      ingestHistory(await getJson(API + '/jobs/' + encodeURIComponent(id) + '/history'));
-    } catch (e) {
-      if (signal.aborted) return;
-      $('action-message').textContent = 'history: ' + e.message;
-    }
-    if (TERMINAL.has(view.state)) return;
+    await loadHistory();
     try {
       await readEvents(API + '/jobs/' + encodeURIComponent(id) + '/events', signal, onProgress);
     } catch (e) {
       if (signal.aborted) return;
       $('action-message').textContent = 'events: ' + e.message + '; reconnecting';
     }
-    if (TERMINAL.has(view.state) || signal.aborted) return;
+    if (signal.aborted) return;
+    if (TERMINAL.has(view.state)) break;
     await new Promise((r) => setTimeout(r, RECONNECT_MS));
   }
+  if (signal.aborted) return;
+  // a job that had ended before it was selected may send no event at all
+  if (view.state === 'done' && !view.reportShown) showReport();
+  else if (!view.importanceShown) showImportance();
 }
 
 // Server-Sent Events read with fetch() and a stream reader instead of EventSource: EventSource cannot send an
@@ -219,8 +225,10 @@ async function readEvents(url, signal, onMessage) {
 // One progress event, the JSON of `fastflux watch --json`.
 function onProgress(p) {
   if (p.job && p.job !== view.jobId) return;
+  // seq counts the progress snapshots; a change of state (paused, cancelled, done) comes with the seq of the
+  // last snapshot, so only an older seq is stale (a reconnect starts with the latest one again)
   if (typeof p.seq === 'number') {
-    if (p.seq <= view.lastSeq) return; // already seen (a reconnect replays the latest)
+    if (p.seq < view.lastSeq) return;
     view.lastSeq = p.seq;
   }
   showState(p.state);
@@ -233,7 +241,13 @@ function onProgress(p) {
   $('detail').textContent = text(p.detail);
   $('progress').max = Math.max(1, p.blocks_total || 1);
   $('progress').value = p.blocks_done || 0;
-  if (p.loss) addLoss(p.loss);
+  // A sandwich's losses reach the history with the checkpoint after its training: read it again whenever the
+  // job moves on, so each curve appears as soon as its block is trained.
+  const key = [p.state, p.phase, p.block, p.blocks_done].join('|');
+  if (key !== view.lastKey) {
+    view.lastKey = key;
+    loadHistory();
+  }
   if (!view.importanceShown && p.phase && p.phase !== 'starting' && p.phase !== 'importance'
       && Date.now() - view.importanceTried > IMPORTANCE_RETRY_MS) showImportance();
   if (p.state === 'done' && !view.reportShown) showReport();
@@ -253,38 +267,45 @@ function showState(state) {
 
 // ------------------------------------------------------------------ losses
 
-// The history: {job, state, progress (the latest event), sandwiches: [{block, steps, losses, held_out_steps,
-// held_out_losses}]}. A sandwich's losses are per training step, from step 0.
-function ingestHistory(h) {
-  if (!h) return;
-  if (h.progress) onProgress(h.progress);
-  else if (h.state) showState(h.state);
-  for (const s of h.sandwiches || []) {
-    const curve = lossCurve(s.block);
-    const losses = s.losses || [];
-    curve.train = losses.map((l, i) => [i, l]);
-    const hs = s.held_out_steps || [];
-    curve.held = (s.held_out_losses || []).map((l, i) => [hs[i], l]);
+// Reads the job's loss history; a request asked for while one is in flight runs once after it.
+async function loadHistory() {
+  if (view.history) {
+    view.historyAgain = true;
+    return view.history;
   }
-  renderLosses();
+  const id = view.jobId;
+  view.history = (async () => {
+    do {
+      view.historyAgain = false;
+      try {
+        const h = await getJson(API + '/jobs/' + encodeURIComponent(id) + '/history');
+        if (id === view.jobId) ingestHistory(h);
+      } catch (e) {
+        if (id === view.jobId) $('action-message').textContent = 'history: ' + e.message;
+      }
+    } while (view.historyAgain && id === view.jobId);
+  })();
+  try {
+    await view.history;
+  } finally {
+    if (id === view.jobId) view.history = null;
+  }
 }
 
-function lossCurve(block) {
-  if (!view.losses.has(block)) view.losses.set(block, {train: [], held: []});
-  return view.losses.get(block);
-}
-
-// A live loss event: {block, step, loss} for a training step, or {block, step, held_out} for a held-out
-// measurement (both fields may come together).
-function addLoss(l) {
-  const curve = lossCurve(l.block);
-  const put = (points, value) => {
-    if (typeof value !== 'number' || !isFinite(value)) return;
-    const last = points.length ? points[points.length - 1][0] : -1;
-    if (l.step > last) points.push([l.step, value]); // a reconnect may repeat what the history already gave
-  };
-  put(curve.train, l.loss);
-  put(curve.held, l.held_out);
+// The history (GET .../history): {job, source, order, target, blocks: [{block, training: {losses,
+// held_out_steps, held_out_losses, ...}}], fitted}; the blocks as the newest checkpoint (or the report) holds
+// them, so it only grows. A training's losses are one per step from step 0; held-out losses are measured at
+// held_out_steps.
+function ingestHistory(h) {
+  for (const b of (h && h.blocks) || []) {
+    const t = b.training;
+    if (!t || !Array.isArray(t.losses)) continue; // replaced without sandwich training
+    const curve = {train: [], held: []};
+    t.losses.forEach((l, i) => { if (typeof l === 'number') curve.train.push([i, l]); });
+    const steps = t.held_out_steps || [];
+    (t.held_out_losses || []).forEach((l, i) => { if (typeof l === 'number') curve.held.push([steps[i], l]); });
+    view.losses.set(b.block, curve);
+  }
   renderLosses();
 }
 
@@ -369,26 +390,33 @@ async function image(path, alt) {
   return el('img', {src: url, alt: alt, title: path, 'data-file': path});
 }
 
+// The files of the job's output directory so far (GET /api/v1/jobs/{id}: outputs, relative paths).
+async function outputs(id) {
+  const job = await getJson(API + '/jobs/' + encodeURIComponent(id));
+  return job.outputs || [];
+}
+
 async function showImportance() {
   view.importanceShown = true;
   view.importanceTried = Date.now();
   const id = view.jobId;
   try {
+    // not there yet, or a job ranked by a given importance.json: asked again after a while
+    if (!(await outputs(id)).includes('importance.png')) throw new Error('no importance.png yet');
     const img = await image('importance.png', 'block importance');
     if (id === view.jobId) $('importance').replaceChildren(img);
   } catch (e) {
-    if (id === view.jobId) view.importanceShown = false; // not written yet (or no importance scoring): try later
+    if (id === view.jobId) view.importanceShown = false;
   }
 }
 
-// GET /report: {report: report.json's content, files: [paths relative to the output directory]}.
+// GET /report is the job's report.json; its image grids are the PNGs among the job's outputs.
 async function showReport() {
   view.reportShown = true;
   const id = view.jobId;
   try {
-    const body = await getJson(API + '/jobs/' + encodeURIComponent(id) + '/report');
-    const files = body.files || [];
-    const report = body.report || {};
+    const report = await getJson(API + '/jobs/' + encodeURIComponent(id) + '/report');
+    const files = await outputs(id);
     const parts = [];
     const summary = [];
     if (report.replaced_count !== undefined) summary.push(report.replaced_count + ' of ' + report.block_count + ' blocks replaced');
