@@ -80,6 +80,11 @@ function duration(seconds) {
   return r + 's';
 }
 
+// A loss: significant digits, in exponent form when it is tiny (sandwich losses go down to 1e-6 and less).
+function number(v, digits) {
+  return v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(digits - 1) : v.toPrecision(digits);
+}
+
 function text(v) {
   return v === undefined || v === null || v === '' ? '–' : String(v);
 }
@@ -339,7 +344,7 @@ function lossChart(block, curve) {
     'data-block': block, 'data-points': all.length, role: 'img', 'aria-label': 'sandwich loss of ' + block});
   const title = svg('text', {x: L, y: 15, class: 'chart-title'});
   const lastTrain = curve.train.length ? curve.train[curve.train.length - 1][1] : NaN;
-  title.textContent = block + (isFinite(lastTrain) ? '  loss ' + lastTrain.toPrecision(4) : '');
+  title.textContent = block + (isFinite(lastTrain) ? '  loss ' + number(lastTrain, 4) : '');
   root.append(title);
   if (all.length === 0) return root;
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]).filter((v) => isFinite(v));
@@ -356,7 +361,7 @@ function lossChart(block, curve) {
   root.append(svg('rect', {x: L, y: T, width: W - L - R, height: H - T - B, class: 'plot'}));
   for (const v of [y0, log ? Math.pow(10, (fy0 + fy1) / 2) : (y0 + y1) / 2, y1]) {
     const t = svg('text', {x: L - 4, y: py(v) + 4, class: 'tick', 'text-anchor': 'end'});
-    t.textContent = v.toPrecision(digits);
+    t.textContent = number(v, digits);
     root.append(t, svg('line', {x1: L, x2: W - R, y1: py(v), y2: py(v), class: 'grid'}));
   }
   for (const v of [x0, x1]) {
