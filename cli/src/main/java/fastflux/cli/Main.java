@@ -73,6 +73,7 @@ public final class Main implements Callable<Integer> {
         cl.addSubcommand(new HelpCommand());
         cl.addSubcommand(new CompletionCommand());
         cl.addSubcommand(new CertsCommand());
+        cl.addSubcommand(new TokenCommand());
         cl.setExpandAtFiles(false); // an argument is what it says: "@x" is not the contents of file x
         cl.setUsageHelpWidth(110);
         cl.setUsageHelpLongOptionsMaxWidth(32);

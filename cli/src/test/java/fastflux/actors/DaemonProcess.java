@@ -71,6 +71,8 @@ final class DaemonProcess implements AutoCloseable {
         if (options.stream().noneMatch(o -> o.startsWith("-Dfastflux.daemon.allowed-roots"))) {
             cmd.add(1, "-Dfastflux.daemon.allowed-roots.0=/");
         }
+        // its HTTP API on any free port unless a test names one: daemons of a test share the machine
+        if (options.stream().noneMatch(o -> o.startsWith("-Dfastflux.http.port"))) cmd.add(1, "-Dfastflux.http.port=0");
         cmd.addAll(1, options);
         ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
@@ -105,6 +107,10 @@ final class DaemonProcess implements AutoCloseable {
         process.destroy();
         if (!process.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) throw new IllegalStateException("daemon ignored SIGTERM; see " + log);
         return process.exitValue();
+    }
+
+    long pid() {
+        return process.pid();
     }
 
     boolean alive() {

@@ -60,6 +60,18 @@ import org.slf4j.LoggerFactory;
  * Every error is JSON, {@code {"error": "..."}}, with a 4xx status (5xx only for the server's own faults).
  */
 public final class HttpApi extends AllDirectives {
+    /**
+     * Every route this API serves, as the table above and the OpenAPI document list them ({@code HttpApiTest}
+     * holds the three to each other and to what the server answers).
+     */
+    static final java.util.List<String> ROUTES = java.util.List.of("GET /health", "GET /ready", "GET /metrics",
+            "GET /api/v1/openapi.json", "GET /api/v1/jobs", "POST /api/v1/jobs", "GET /api/v1/jobs/{id}",
+            "POST /api/v1/jobs/{id}/pause", "POST /api/v1/jobs/{id}/resume", "POST /api/v1/jobs/{id}/cancel",
+            "GET /api/v1/jobs/{id}/events", "GET /api/v1/jobs/{id}/history", "GET /api/v1/jobs/{id}/report",
+            "GET /api/v1/jobs/{id}/files/{path}", "GET /", "GET /static/{file}");
+
+    private static final java.util.Set<String> ACTIONS = java.util.Set.of("pause", "resume", "cancel");
+
     /** Who made each control action: one line per action, on this logger. */
     static final Logger AUDIT = LoggerFactory.getLogger("fastflux.audit");
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
@@ -125,7 +137,10 @@ public final class HttpApi extends AllDirectives {
                                 return complete(error(r.status, r.getMessage()));
                             }
                         }))))),
-                path(PathMatchers.segment(), action -> post(() -> authorized(Tokens.Role.CONTROL, who -> control(who, action, id)))));
+                // only the three actions are routes: any other segment is an unknown route (404), whatever the method
+                path(PathMatchers.segment(), action -> ACTIONS.contains(action)
+                        ? post(() -> authorized(Tokens.Role.CONTROL, who -> control(who, action, id)))
+                        : complete(error(404, "no route /api/v1/jobs/" + id + "/" + action + " (a job's actions: pause, resume or cancel)"))));
     }
 
     // ---- answers
@@ -176,9 +191,8 @@ public final class HttpApi extends AllDirectives {
             case "pause" -> r -> new NodeSupervisor.Pause(id, r);
             case "resume" -> r -> new NodeSupervisor.Resume(id, r);
             case "cancel" -> r -> new NodeSupervisor.Cancel(id, r);
-            default -> null;
+            default -> throw new IllegalArgumentException(action);
         };
-        if (message == null) return complete(error(404, "no action " + action + ": pause, resume or cancel"));
         return completeWithFuture(this.<Protocol.Reply>ask(message).thenApply(r -> {
             audit(who, action, id, r);
             if (r.ok()) return json(200, reply(r).toString());
@@ -286,6 +300,7 @@ public final class HttpApi extends AllDirectives {
             if (r.entity().getContentType().mediaType().equals(MediaTypes.APPLICATION_JSON)) return r;
             String text = r.entity() instanceof org.apache.pekko.http.javadsl.model.HttpEntity.Strict s
                     ? s.getData().utf8String() : r.status().reason();
+            if (r.status().intValue() == 413) text = "request body too large (fastflux.http.max-body): " + text;
             return r.withEntity(HttpEntities.create(ContentTypes.APPLICATION_JSON, JobJson.error(text)));
         });
     }

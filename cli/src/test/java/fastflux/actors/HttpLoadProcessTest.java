@@ -1,0 +1,196 @@
+package fastflux.actors;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Flow;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Issue 35 §4: 200 SSE clients on a daemon (its own process, loopback) running a micro job. The server's gauge
+ * counts all 200, some of which read nothing until the job has ended; the job's model is byte for byte the
+ * reference run's, and the daemon's resident memory grows by less than 200 MB. Structural: counts, bytes and
+ * memory, never a duration (the waits are bounds).
+ */
+class HttpLoadProcessTest {
+    static final int CLIENTS = 200;
+    static final int STALLED = 20;
+    static final long RSS_BUDGET_KB = 200 * 1024;
+
+    @Test
+    void twoHundredEventStreamsNeitherChangeNorSlowTheJob(@TempDir Path tmp) throws Exception {
+        Path base = TinyJobs.baseModel(tmp.resolve("base"));
+        byte[] reference = TinyJobs.reference(TinyJobs.spec(base, tmp.resolve("reference")));
+        int httpPort;
+        try (ServerSocket s = new ServerSocket(0)) {
+            httpPort = s.getLocalPort();
+        }
+        HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
+        String api = "http://127.0.0.1:" + httpPort;
+        try (DaemonProcess d = new DaemonProcess(tmp.resolve("state")).option("-Dfastflux.http.port=" + httpPort)) {
+            d.start();
+            awaitStatus(http, api + "/ready", 200);
+            Path out = tmp.resolve("out");
+            String job = "{\"model\": \"" + base + "\", \"out\": \"" + out + "\", \"ratio\": 0.34, \"importance\": \"output-mse\", "
+                    + "\"calib-prompts\": 6, \"calib-steps\": 2, \"st-steps\": 3, \"lora-rank\": 4, \"lora-alpha\": 4, \"seed\": 0, \"eval\": false}";
+            HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(api + "/api/v1/jobs")).header("Content-Type", "application/json")
+                    .POST(HttpRequest.BodyPublishers.ofString(job)).build(), HttpResponse.BodyHandlers.ofString());
+            assertEquals(201, r.statusCode(), r.body());
+            String id = JsonParser.parseString(r.body()).getAsJsonObject().get("id").getAsString();
+            // Paused once it runs (the engine loaded), so that the memory before the clients includes the job's own.
+            awaitJob(http, api, id, j -> !j.get("phase").getAsString().isEmpty() && !j.get("phase").getAsString().equals("starting"));
+            assertEquals(200, post(http, api + "/api/v1/jobs/" + id + "/pause").statusCode());
+            awaitJob(http, api, id, j -> j.get("state").getAsString().equals("paused"));
+            long pid = d.pid();
+            long before = rssKb(pid);
+
+            List<Client> clients = new ArrayList<>();
+            for (int i = 0; i < CLIENTS; i++) {
+                Client c = new Client(i < STALLED);
+                http.sendAsync(HttpRequest.newBuilder(URI.create(api + "/api/v1/jobs/" + id + "/events")).build(),
+                        HttpResponse.BodyHandlers.fromLineSubscriber(c)).whenComplete((resp, e) -> {
+                            if (e != null) c.end.completeExceptionally(e);
+                            else if (resp.statusCode() != 200) c.end.completeExceptionally(new AssertionError("status " + resp.statusCode()));
+                        });
+                clients.add(c);
+            }
+            awaitGauge(http, api, CLIENTS);
+            long peak = rssKb(pid);
+            assertEquals(200, post(http, api + "/api/v1/jobs/" + id + "/resume").statusCode());
+            // Sampled while the job runs to its end, with the stalled clients still reading nothing.
+            while (!clients.stream().filter(c -> !c.stalled).allMatch(c -> c.end.isDone())) {
+                peak = Math.max(peak, rssKb(pid));
+                Thread.sleep(200);
+                assertTrue(d.alive(), "daemon alive; see " + d.log);
+            }
+            assertEquals("done", awaitJob(http, api, id, j -> j.get("state").getAsString().equals("done")).get("state").getAsString(),
+                    "the job ended while " + STALLED + " clients read nothing");
+            peak = Math.max(peak, rssKb(pid));
+            for (Client c : clients) if (c.stalled) c.release();
+            CompletableFuture.allOf(clients.stream().map(c -> c.end).toArray(CompletableFuture[]::new)).get(5, TimeUnit.MINUTES);
+            for (Client c : clients) {
+                assertEquals("done", c.lastState.get(), "each client's last event is the job's end");
+                assertTrue(c.events.get() >= 1);
+            }
+            awaitGauge(http, api, 0);
+            assertArrayEquals(reference, Files.readAllBytes(out.resolve("model.safetensors")),
+                    "the model with 200 clients is the reference run's: max relative difference "
+                            + TinyJobs.relative(reference, out.resolve("model.safetensors"), tmp));
+            assertTrue(peak - before < RSS_BUDGET_KB, "RSS " + before + " kB before the clients, at most " + peak + " kB with them");
+            System.out.printf("%d SSE clients: daemon RSS %d kB before, at most %d kB with them (+%d kB)%n", CLIENTS, before, peak, peak - before);
+        }
+    }
+
+    /** One SSE client; a stalled one takes its first line and then nothing until released. */
+    static final class Client implements Flow.Subscriber<String> {
+        final boolean stalled;
+        final CompletableFuture<Void> end = new CompletableFuture<>();
+        final AtomicInteger events = new AtomicInteger();
+        final AtomicReference<String> lastState = new AtomicReference<>();
+        private volatile Flow.Subscription subscription;
+
+        Client(boolean stalled) {
+            this.stalled = stalled;
+        }
+
+        @Override
+        public void onSubscribe(Flow.Subscription s) {
+            subscription = s;
+            s.request(stalled ? 1 : Long.MAX_VALUE);
+        }
+
+        void release() {
+            subscription.request(Long.MAX_VALUE);
+        }
+
+        @Override
+        public void onNext(String line) {
+            if (!line.startsWith("data:")) return;
+            events.incrementAndGet();
+            lastState.set(JsonParser.parseString(line.substring(5)).getAsJsonObject().get("state").getAsString());
+        }
+
+        @Override
+        public void onError(Throwable t) {
+            end.completeExceptionally(t);
+        }
+
+        @Override
+        public void onComplete() {
+            end.complete(null);
+        }
+    }
+
+    static HttpResponse<String> post(HttpClient http, String url) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create(url)).POST(HttpRequest.BodyPublishers.noBody()).build(),
+                HttpResponse.BodyHandlers.ofString());
+    }
+
+    static void awaitStatus(HttpClient http, String url, int status) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline) {
+            try {
+                if (http.send(HttpRequest.newBuilder(URI.create(url)).build(), HttpResponse.BodyHandlers.ofString()).statusCode() == status) return;
+            } catch (java.io.IOException e) {
+                // not listening yet
+            }
+            Thread.sleep(200);
+        }
+        fail(url + " did not answer " + status + " within 120 s");
+    }
+
+    static JsonObject awaitJob(HttpClient http, String api, String id, java.util.function.Predicate<JsonObject> until) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(5);
+        JsonObject j = null;
+        while (System.nanoTime() < deadline) {
+            j = JsonParser.parseString(http.send(HttpRequest.newBuilder(URI.create(api + "/api/v1/jobs/" + id)).build(),
+                    HttpResponse.BodyHandlers.ofString()).body()).getAsJsonObject();
+            if (until.test(j)) return j;
+            assertNotEquals("failed", j.get("state").getAsString(), j.toString());
+            Thread.sleep(200);
+        }
+        fail("job " + id + " did not get there within 5 min: " + j);
+        return j;
+    }
+
+    private static final Pattern GAUGE = Pattern.compile("(?m)^fastflux_http_sse_clients (\\S+)$");
+
+    static void awaitGauge(HttpClient http, String api, int clients) throws Exception {
+        long deadline = System.nanoTime() + TimeUnit.MINUTES.toNanos(2);
+        String seen = "";
+        while (System.nanoTime() < deadline) {
+            String m = http.send(HttpRequest.newBuilder(URI.create(api + "/metrics")).build(), HttpResponse.BodyHandlers.ofString()).body();
+            Matcher g = GAUGE.matcher(m);
+            seen = g.find() ? g.group(1) : "absent";
+            if (seen.equals(clients + ".0")) return;
+            Thread.sleep(200);
+        }
+        fail("fastflux_http_sse_clients stayed at " + seen + ", expected " + clients);
+    }
+
+    /** VmRSS of a process, in kB. */
+    static long rssKb(long pid) throws Exception {
+        for (String l : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
+            if (l.startsWith("VmRSS:")) return Long.parseLong(l.replaceAll("[^0-9]", ""));
+        }
+        throw new IllegalStateException("no VmRSS for " + pid);
+    }
+}
