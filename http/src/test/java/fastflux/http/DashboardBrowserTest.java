@@ -36,7 +36,8 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * The dashboard in a real browser (headless Chromium through WebDriver) against a daemon node with its HTTP API
  * running a micro job. Two gates in the job's shard hold it where the test looks (at its first phase, then at the
  * second block's fit, after the first block's sandwich is trained and checkpointed), so that every check waits
- * for a condition and none depends on how fast the machine is.
+ * for a condition and none depends on how fast the machine is. A second job then runs to its end, and the page
+ * shows its report.
  */
 class DashboardBrowserTest {
     private static final String TOKEN = "dashboard-test-token";
@@ -63,7 +64,7 @@ class DashboardBrowserTest {
     }
 
     @Test
-    void thePageFollowsARunningJobAndItsCancelButtonCancelsIt(@TempDir Path tmp) throws Exception {
+    void thePageFollowsARunningJobCancelsItAndShowsAFinishedJobsReport(@TempDir Path tmp) throws Exception {
         Gate first = new Gate();
         Gate secondBlock = new Gate();
         DeviceShard.FailureInjector gates = (phase, completed) -> {
@@ -84,13 +85,7 @@ class DashboardBrowserTest {
         try {
             HttpServer http = HttpServer.start(system, c);
             String url = http.url();
-            // Two blocks of six; enough sandwich steps that the first block's curve is a curve.
-            String job = "model = \"" + base + "\"\nout = \"" + out + "\"\nratio = 0.34\nimportance = output-mse\n"
-                    + "calib-prompts = 6\ncalib-steps = 2\nst-steps = 12\nlora-rank = 4\nlora-alpha = 4\nseed = 0\neval = off\n";
-            HttpResponse<String> submitted = send(HttpRequest.newBuilder(URI.create(url + "api/v1/jobs"))
-                    .header("Content-Type", "application/hocon").POST(HttpRequest.BodyPublishers.ofString(job)));
-            assertEquals(201, submitted.statusCode(), submitted.body());
-            String id = JsonParser.parseString(submitted.body()).getAsJsonObject().get("id").getAsString();
+            String id = submit(url, base, out);
 
             browser = HeadlessChromium.start(1100, 1300);
             WebDriverWait wait = new WebDriverWait(browser, WAIT, Duration.ofMillis(200));
@@ -122,6 +117,16 @@ class DashboardBrowserTest {
             secondBlock.released.countDown();
             wait.until(d -> state(url, id).equals("cancelled"));
             wait.until(ExpectedConditions.textToBe(By.id("job-state"), "cancelled"));
+
+            // A job that runs to its end: selected in the list, the page shows its report.
+            String done = submit(url, base, tmp.resolve("out-2"));
+            wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("#jobs tr[data-job='" + done + "']"))).click();
+            wait.until(ExpectedConditions.textToBe(By.id("job-id"), done));
+            wait.until(ExpectedConditions.textToBe(By.id("job-state"), "done"));
+            wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("report"), "2 of 6 blocks replaced"));
+            assertEquals("done", state(url, done));
+            wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#jobs tr[data-job='" + done + "'][data-state='done']")));
+            assertEquals("", text(browser, "action-message"), "no request of the page failed");
             assertTrue(browser.manage().getCookies().isEmpty(), "the token is a header, never a cookie");
         } finally {
             first.released.countDown();
@@ -146,6 +151,16 @@ class DashboardBrowserTest {
     private static String points(WebDriver d) {
         String n = d.findElement(By.id("loss-charts")).getDomAttribute("data-points");
         return n == null ? "0" : n;
+    }
+
+    /** Queues a micro job (two blocks of six; enough sandwich steps that a block's curve is a curve); its id. */
+    private static String submit(String url, Path base, Path out) throws Exception {
+        String job = "model = \"" + base + "\"\nout = \"" + out + "\"\nratio = 0.34\nimportance = output-mse\n"
+                + "calib-prompts = 6\ncalib-steps = 2\nst-steps = 12\nlora-rank = 4\nlora-alpha = 4\nseed = 0\neval = off\n";
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "api/v1/jobs"))
+                .header("Content-Type", "application/hocon").POST(HttpRequest.BodyPublishers.ofString(job)));
+        assertEquals(201, r.statusCode(), r.body());
+        return JsonParser.parseString(r.body()).getAsJsonObject().get("id").getAsString();
     }
 
     private static final HttpClient CLIENT = HttpClient.newHttpClient();

@@ -203,7 +203,7 @@ async function follow(id, signal) {
 // Server-Sent Events read with fetch() and a stream reader instead of EventSource: EventSource cannot send an
 // Authorization header, and the token must never travel in a URL (logs, history) or a cookie. The parser
 // follows the SSE format: "data:" lines joined by newlines make one message, a blank line ends it, lines
-// starting with ":" are comments (keep-alives).
+// starting with ":" are comments; comments and empty messages are keep-alives.
 async function readEvents(url, signal, onMessage) {
   const res = await api(url, {signal, headers: {'Accept': 'text/event-stream'}, cache: 'no-store'});
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
@@ -218,7 +218,8 @@ async function readEvents(url, signal, onMessage) {
       const line = buffer.slice(0, nl);
       buffer = buffer.slice(nl + (buffer.startsWith('\r\n', nl) ? 2 : 1));
       if (line === '') {
-        if (data.length) onMessage(JSON.parse(data.join('\n')));
+        const message = data.join('\n');
+        if (message.trim() !== '') onMessage(JSON.parse(message)); // an empty one is a keep-alive
         data = [];
       } else if (line.startsWith('data:')) {
         data.push(line.slice(line.startsWith('data: ') ? 6 : 5));
@@ -430,7 +431,7 @@ async function showReport() {
     // Image grids: every picture of the report but the charts the page draws itself.
     const grids = files.filter((f) => /\.png$/i.test(f) && f !== 'importance.png' && !f.startsWith('sandwich-curves/'));
     for (const f of grids) parts.push(el('figure', {}, [await image(f, f), el('figcaption', {text: f})]));
-    if (!grids.length) parts.push(el('p', {class: 'muted', text: 'The report has no image grids (evaluation off).'}));
+    if (!grids.length) parts.push(el('p', {class: 'muted', text: 'No image grids in the job\'s output directory.'}));
     const links = el('p', {class: 'muted', text: 'Report files: ' + (files.join(', ') || 'none')});
     parts.push(links);
     if (id === view.jobId) $('report').replaceChildren(...parts);
