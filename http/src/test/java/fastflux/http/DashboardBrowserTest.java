@@ -65,6 +65,7 @@ class DashboardBrowserTest {
 
     @Test
     void thePageFollowsARunningJobCancelsItAndShowsAFinishedJobsReport(@TempDir Path tmp) throws Exception {
+        HeadlessChromium.requireInstalled(); // before anything starts: a missing browser fails at once
         Gate first = new Gate();
         Gate secondBlock = new Gate();
         DeviceShard.FailureInjector gates = (phase, completed) -> {

@@ -21,11 +21,11 @@ final class HeadlessChromium {
     static final Path DRIVER = Path.of(System.getProperty("fastflux.test.chromedriver", "/usr/bin/chromedriver"));
 
     /**
-     * A fresh headless browser of {@code width × height} CSS pixels.
+     * Fails unless the browser and its driver are installed.
      *
      * @throws IllegalStateException naming the Debian packages when the browser or its driver is missing
      */
-    static ChromeDriver start(int width, int height) {
+    static void requireInstalled() {
         List<String> missing = new ArrayList<>();
         if (!Files.isExecutable(BROWSER)) missing.add(BROWSER + " (Debian package chromium)");
         if (!Files.isExecutable(DRIVER)) missing.add(DRIVER + " (Debian package chromium-driver)");
@@ -34,6 +34,15 @@ final class HeadlessChromium {
                     + String.join(" and ", missing) + "; install them with `apt-get install chromium chromium-driver` "
                     + "(.ci/run does)");
         }
+    }
+
+    /**
+     * A fresh headless browser of {@code width × height} CSS pixels.
+     *
+     * @throws IllegalStateException naming the Debian packages when the browser or its driver is missing
+     */
+    static ChromeDriver start(int width, int height) {
+        requireInstalled();
         ChromeOptions o = new ChromeOptions();
         o.setBinary(BROWSER.toFile());
         // --no-sandbox: CI runs as root in a container, where Chromium's sandbox cannot start
