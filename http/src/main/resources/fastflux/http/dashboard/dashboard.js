@@ -188,6 +188,10 @@ async function follow(id, signal) {
       await readEvents(API + '/jobs/' + encodeURIComponent(id) + '/events', signal, onProgress);
     } catch (e) {
       if (signal.aborted) return;
+      if (e.status === 404) { // the API follows the jobs of its own daemon; the list shows the whole fleet's
+        $('action-message').textContent = 'events: ' + e.message + ' (open the dashboard of the job\'s node)';
+        return;
+      }
       $('action-message').textContent = 'events: ' + e.message + '; reconnecting';
     }
     if (signal.aborted) return;
