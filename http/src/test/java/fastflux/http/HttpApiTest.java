@@ -188,7 +188,11 @@ class HttpApiTest {
             HttpRequest.Builder b = HttpRequest.newBuilder(URI.create(node.base() + c.path()))
                     .method(c.method(), c.body() == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(c.body()));
             if (c.type() != null) b.header("Content-Type", c.type());
-            HttpResponse<String> r = node.send(b, null);
+            // The server closes a connection whose body it refused unread: that request gets a client of its own.
+            HttpResponse<String> r = c.status() == 413
+                    ? java.net.http.HttpClient.newBuilder().version(java.net.http.HttpClient.Version.HTTP_1_1).build()
+                            .send(b.build(), HttpResponse.BodyHandlers.ofString())
+                    : node.send(b, null);
             assertEquals(c.status(), r.statusCode(), c + ": " + r.body());
             assertEquals("application/json", r.headers().firstValue("Content-Type").orElse(""), c.toString());
             String error = ApiNode.json(r).get("error").getAsString();
