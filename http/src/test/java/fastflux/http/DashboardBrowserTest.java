@@ -27,6 +27,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.support.ui.ExpectedConditions;
@@ -121,7 +122,11 @@ class DashboardBrowserTest {
 
             // A job that runs to its end: selected in the list, the page shows its report.
             String done = submit(url, base, tmp.resolve("out-2"));
-            wait.until(ExpectedConditions.elementToBeClickable(By.cssSelector("#jobs tr[data-job='" + done + "']"))).click();
+            // the list is drawn anew every 2 s, so a row found may be replaced before the click: find it again then
+            wait.ignoring(StaleElementReferenceException.class).until(d -> {
+                d.findElement(By.cssSelector("#jobs tr[data-job='" + done + "']")).click();
+                return true;
+            });
             wait.until(ExpectedConditions.textToBe(By.id("job-id"), done));
             wait.until(ExpectedConditions.textToBe(By.id("job-state"), "done"));
             wait.until(ExpectedConditions.textToBePresentInElementLocated(By.id("report"), "2 of 6 blocks replaced"));
