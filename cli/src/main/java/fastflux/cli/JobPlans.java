@@ -55,6 +55,12 @@ final class JobPlans {
                 prompts = s.size();
                 heldOut = 0;
             }
+        } else if (ckpt.layout() != FluxCheckpoint.Layout.FASTFLUX && BaseModel.hasWorld(model)) {
+            // a FLUX.1 pipeline: the sizes its options ask for, without encoding prompts (as FluxWorldSettings.resolve)
+            int w = orDefault(values.get(JobOptions.WIDTH), 1024), h = orDefault(values.get(JobOptions.HEIGHT), 1024);
+            img = ((h + 15) / 16) * ((w + 15) / 16);
+            txt = orDefault(values.get(JobOptions.MAX_SEQUENCE_LENGTH), p.guidanceEmbed() ? 512 : 256);
+            prompts = orDefault(values.get(JobOptions.FIT_PROMPTS), 512);
         } else if (BaseModel.hasWorld(model) && params(p) < SMALL_WORLD) {
             try (NDManager m = NDManager.newBaseManager(ai.djl.Device.cpu())) {
                 World<?> w = Worlds.open(model, m);
@@ -73,6 +79,10 @@ final class JobPlans {
             caps.add(hostMemory != null ? new DeviceMemory.Capacity(hostMemory, "--host-memory") : memory.cpu());
         }
         return JobPlan.of(in, caps, Runtime.getRuntime().maxMemory());
+    }
+
+    private static int orDefault(Integer v, int d) {
+        return v != null ? v : d;
     }
 
     private static long params(FluxParams p) {

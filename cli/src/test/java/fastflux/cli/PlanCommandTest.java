@@ -46,6 +46,15 @@ class PlanCommandTest {
     }
 
     @Test
+    void aFluxPipelineIsPlannedFromItsSizeOptionsWithoutEncodingPrompts(@TempDir Path tmp) throws Exception {
+        Path dir = Path.of("..", "pipeline", "src", "test", "resources", "fixtures", "flux-pipeline-a", "diffusers").toAbsolutePath();
+        MainTest.Outcome r = MainTest.run("plan", "--model", dir.toString(), "--ratio", "0.25", "--importance", "output-mse",
+                "--width", "64", "--height", "32", "--max-sequence-length", "16", "--fit-prompts", "7", "--no-measure");
+        assertEquals(0, r.status(), r.err());
+        assertTrue(r.out().contains("8 + 16 tokens, 7 calibration prompts"), r.out());
+    }
+
+    @Test
     void twoGpusHoldTheModelOnTheFirstAndARangeCopyOnTheSecond(@TempDir Path tmp) throws Exception {
         Path model = fluxDevConfigOnly(tmp.resolve("flux-dev"));
         MainTest.Outcome r = MainTest.run("plan", "--model", model.toString(), "--ratio", "0.2", "--importance", "output-mse",

@@ -85,7 +85,12 @@ public final class FluxWorld implements World<RgbImage> {
     public static FluxWorld open(Path dir, FluxWorldSettings s, NDManager m) {
         FluxPipeline pipeline = FluxPipeline.open(dir);
         FluxParams p = pipeline.params();
-        FluxWorldSettings settings = s.resolve(pipeline);
+        FluxWorldSettings resolved = s.resolve(pipeline);
+        // T5's tokenizer caps the length at its model_max_length: the cache and the conditioning take what it gives
+        try (T5Tokenizer tok = T5Tokenizer.load(pipeline.textEncoders().resolve("tokenizer_2"), resolved.maxSequenceLength())) {
+            resolved = resolved.withMaxSequenceLength(tok.length());
+        }
+        FluxWorldSettings settings = resolved;
         pipeline.requireValidSize(settings.width(), settings.height());
         List<String> pool;
         String label;

@@ -73,6 +73,12 @@ public record FluxWorldSettings(Path prompts, Path clip, Integer width, Integer 
                 trainPrompts, probeImages, cacheDir, p);
     }
 
+    /** These settings with {@code n} T5 tokens per prompt. */
+    public FluxWorldSettings withMaxSequenceLength(int n) {
+        return new FluxWorldSettings(prompts, clip, width, height, steps, guidance, n, fitPrompts, trainPrompts, probeImages,
+                cacheDir, evaluationPrompts);
+    }
+
     /** Every null filled as {@code pipeline}'s model is used. */
     public FluxWorldSettings resolve(FluxPipeline pipeline) {
         FluxPipeline.Settings d = pipeline.defaultSettings();

@@ -173,6 +173,17 @@ class FluxWorldTest {
     }
 
     @Test
+    void theDefaultSequenceLengthIsCappedByTheTokenizer(@TempDir Path tmp) throws IOException {
+        Map<String, String> s = settings(tmp, tmp.resolve("out"));
+        s.remove("max-sequence-length");
+        try (NDManager m = NDManager.newBaseManager()) {
+            FluxWorld w = (FluxWorld) Worlds.open(DIFFUSERS, m, s);
+            assertEquals(32, w.textTokens(), "the fixture's tokenizer_2 has model_max_length 32");
+            w.cache().close();
+        }
+    }
+
+    @Test
     void fdAlignWithoutClipIsRefusedNamingClip(@TempDir Path tmp) throws IOException {
         Map<String, String> s = settings(tmp, tmp.resolve("out"));
         s.remove("clip");
