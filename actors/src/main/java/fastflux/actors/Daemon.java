@@ -135,15 +135,24 @@ public final class Daemon {
         ActorSystem<NodeSupervisor.Command> system = start(c);
         system.log().info("fastflux daemon listening on {} ({}); registry in {}", system.address(),
                 Transport.tlsRequired(c) ? "mutual TLS" : "plain TCP, loopback only", c.getString("fastflux.daemon.state-dir"));
+        // The signals are taken before the services start: a SIGTERM while they bind still stops after the phase.
+        Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
+        AtomicBoolean signalled = new AtomicBoolean();
+        onSignals(system, timeout, sig -> {
+            signalled.set(true);
+            system.terminate();
+        });
         try {
             services.accept(system);
         } catch (RuntimeException e) {
+            if (signalled.get()) { // a service still starting when the signal's stop terminated the system
+                system.getWhenTerminated().toCompletableFuture().join();
+                return;
+            }
             system.terminate();
             system.getWhenTerminated().toCompletableFuture().join();
             throw e;
         }
-        Duration timeout = c.getDuration("fastflux.daemon.shutdown-timeout");
-        onSignals(system, timeout, sig -> system.terminate());
         system.getWhenTerminated().toCompletableFuture().join();
     }
 
