@@ -46,16 +46,7 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         positive(problems, "num_hidden_layers", numHiddenLayers);
         positive(problems, "num_attention_heads", numAttentionHeads);
         positive(problems, "max_position_embeddings", maxPositionEmbeddings);
-        if (hiddenSize > 0 && numAttentionHeads > 0 && hiddenSize % numAttentionHeads != 0) {
-            problems.add("\"hidden_size\" " + hiddenSize + " is not a multiple of \"num_attention_heads\" "
-                    + numAttentionHeads);
-        }
-        if (!(layerNormEps > 0) || !Double.isFinite(layerNormEps)) {
-            problems.add("\"layer_norm_eps\" must be a positive number, got " + layerNormEps);
-        }
-        if (hiddenAct == null || !ACTIVATIONS.contains(hiddenAct)) {
-            problems.add("\"hidden_act\" " + hiddenAct + " is not one of " + ACTIVATIONS);
-        }
+        encoderProblems(problems, hiddenSize, numAttentionHeads, layerNormEps, hiddenAct);
         tokenId(problems, "bos_token_id", bosTokenId, vocabSize);
         tokenId(problems, "eos_token_id", eosTokenId, vocabSize);
         tokenId(problems, "pad_token_id", padTokenId, vocabSize);
@@ -144,7 +135,22 @@ public record ClipTextConfig(int vocabSize, int hiddenSize, int intermediateSize
         return e.isJsonPrimitive() && e.getAsJsonPrimitive().isNumber();
     }
 
-    private static void positive(List<String> problems, String field, int v) {
+    /** What is wrong with the settings both towers' encoder layers share: heads, layer-norm epsilon, activation. */
+    static void encoderProblems(List<String> problems, int hiddenSize, int numAttentionHeads, double layerNormEps,
+                                String hiddenAct) {
+        if (hiddenSize > 0 && numAttentionHeads > 0 && hiddenSize % numAttentionHeads != 0) {
+            problems.add("\"hidden_size\" " + hiddenSize + " is not a multiple of \"num_attention_heads\" "
+                    + numAttentionHeads);
+        }
+        if (!(layerNormEps > 0) || !Double.isFinite(layerNormEps)) {
+            problems.add("\"layer_norm_eps\" must be a positive number, got " + layerNormEps);
+        }
+        if (hiddenAct == null || !ACTIVATIONS.contains(hiddenAct)) {
+            problems.add("\"hidden_act\" " + hiddenAct + " is not one of " + ACTIVATIONS);
+        }
+    }
+
+    static void positive(List<String> problems, String field, int v) {
         if (v <= 0) problems.add("\"" + field + "\" must be positive, got " + v);
     }
 

@@ -24,26 +24,17 @@ public record ClipVisionConfig(int hiddenSize, int intermediateSize, int numHidd
 
     public ClipVisionConfig {
         List<String> problems = new ArrayList<>();
-        positive(problems, "hidden_size", hiddenSize);
-        positive(problems, "intermediate_size", intermediateSize);
-        positive(problems, "num_hidden_layers", numHiddenLayers);
-        positive(problems, "num_attention_heads", numAttentionHeads);
-        positive(problems, "num_channels", numChannels);
-        positive(problems, "image_size", imageSize);
-        positive(problems, "patch_size", patchSize);
-        if (hiddenSize > 0 && numAttentionHeads > 0 && hiddenSize % numAttentionHeads != 0) {
-            problems.add("\"hidden_size\" " + hiddenSize + " is not a multiple of \"num_attention_heads\" "
-                    + numAttentionHeads);
-        }
+        ClipTextConfig.positive(problems, "hidden_size", hiddenSize);
+        ClipTextConfig.positive(problems, "intermediate_size", intermediateSize);
+        ClipTextConfig.positive(problems, "num_hidden_layers", numHiddenLayers);
+        ClipTextConfig.positive(problems, "num_attention_heads", numAttentionHeads);
+        ClipTextConfig.positive(problems, "num_channels", numChannels);
+        ClipTextConfig.positive(problems, "image_size", imageSize);
+        ClipTextConfig.positive(problems, "patch_size", patchSize);
         if (patchSize > 0 && imageSize > 0 && patchSize > imageSize) {
             problems.add("\"patch_size\" " + patchSize + " is larger than \"image_size\" " + imageSize);
         }
-        if (!(layerNormEps > 0) || !Double.isFinite(layerNormEps)) {
-            problems.add("\"layer_norm_eps\" must be a positive number, got " + layerNormEps);
-        }
-        if (hiddenAct == null || !ClipTextConfig.ACTIVATIONS.contains(hiddenAct)) {
-            problems.add("\"hidden_act\" " + hiddenAct + " is not one of " + ClipTextConfig.ACTIVATIONS);
-        }
+        ClipTextConfig.encoderProblems(problems, hiddenSize, numAttentionHeads, layerNormEps, hiddenAct);
         if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
     }
 
@@ -93,9 +84,5 @@ public record ClipVisionConfig(int hiddenSize, int intermediateSize, int numHidd
         }
         if (!problems.isEmpty()) throw new IllegalArgumentException(String.join("; ", problems));
         return new ClipVisionConfig(hidden, intermediate, layers, heads, channels, image, patch, eps, act);
-    }
-
-    private static void positive(List<String> problems, String field, int v) {
-        if (v <= 0) problems.add("\"" + field + "\" must be positive, got " + v);
     }
 }
