@@ -13,6 +13,9 @@ import java.util.SplittableRandom;
  * released in a Fisher–Yates shuffle of the window. Further passes release every pair in a fresh shuffle each.
  * Minibatches take the released pairs in order, {@code min(batch, pairs)} at a time, across pass boundaries.
  *
+ * <p>A further pass shuffles the pairs {@link #furtherPasses} names (every pair, 0..n−1, unless told otherwise): a
+ * streaming trainer whose pairs exceed its buffer and spill names the sample it kept ({@link PairReservoir}).
+ *
  * <p>With a window at least as large as the stream, nothing is released before the end, and the first pass is the
  * shuffle of 0..n−1 that every further pass is: the order of a trainer that records every pair, then shuffles each
  * epoch. A smaller window lets training start while the stream runs, at most {@code window} pairs behind it.
@@ -29,6 +32,9 @@ final class PairOrder {
     /** A further pass's shuffle, and how far minibatches have taken it. */
     private long[] pass;
     private int passNext;
+    /** The pairs further passes shuffle, asked for once, when the first further pass starts; null: every pair. */
+    private java.util.function.Supplier<long[]> further;
+    private long[] furtherPairs;
 
     PairOrder(long window, long seed) {
         if (window < 0) throw new IllegalArgumentException("window must be >= 0, got " + window);
@@ -61,6 +67,21 @@ final class PairOrder {
         for (int i = 0; i < heldCount; i++) released.add(held[i]);
         heldCount = 0;
         held = new long[0];
+    }
+
+    /**
+     * Further passes shuffle the pairs {@code pairs} gives (arrival indices, ascending; at least one), asked for when
+     * the first further pass starts. Every pair 0..n−1 gives the order of the trainer that records every pair.
+     */
+    void furtherPasses(java.util.function.Supplier<long[]> pairs) {
+        this.further = pairs;
+    }
+
+    /** Takes every pair released and not taken by a minibatch, in release order (training has ended). */
+    long[] drainReleased() {
+        long[] out = new long[released.size()];
+        for (int i = 0; i < out.length; i++) out[i] = released.poll();
+        return out;
     }
 
     long arrived() {
@@ -96,8 +117,14 @@ final class PairOrder {
                 continue;
             }
             if (pass == null || passNext == pass.length) {
-                if (pass == null) pass = new long[Math.toIntExact(arrived)];
-                for (int i = 0; i < pass.length; i++) pass[i] = i;
+                if (pass == null) {
+                    if (further != null) {
+                        furtherPairs = further.get();
+                        if (furtherPairs.length == 0) throw new IllegalStateException("no pairs are kept for further passes");
+                    }
+                    pass = new long[furtherPairs == null ? Math.toIntExact(arrived) : furtherPairs.length];
+                }
+                for (int i = 0; i < pass.length; i++) pass[i] = furtherPairs == null ? i : furtherPairs[i];
                 for (int i = pass.length - 1; i > 0; i--) {
                     int k = rnd.nextInt(i + 1);
                     long t = pass[i];

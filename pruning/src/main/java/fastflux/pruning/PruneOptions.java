@@ -111,6 +111,12 @@ public final class PruneOptions {
                     + "stream, which runs at most that far ahead of training; at the default every pair of the Shapes "
                     + "job, so its first pass is a full shuffle (docs/streams.md, \"The sandwich trainer\")").build();
 
+    public static final Option<Long> SPILL_BYTES = Option.whole("spill-bytes").label("BYTES").defaultValue(8L << 30)
+            .check(b -> b >= 0, b -> "spill-bytes must be 0 or more, got " + b)
+            .help("bytes of sandwich pairs the trainer keeps on disk beyond buffer-bytes for its further passes; when "
+                    + "the pairs exceed both, further passes train on a seeded uniform sample of them (docs/streams.md, "
+                    + "\"The sandwich trainer\")").build();
+
     public static final Option<Integer> LSQ_CHECKPOINT_EVERY = Option.integer("lsq-checkpoint-every").label("N")
             .defaultValue(200).resourceOnly()
             .check(n -> n >= 0, n -> "lsq-checkpoint-every must be 0 or more, got " + n)
@@ -123,17 +129,17 @@ public final class PruneOptions {
     /** The method's options in the saved state's order. */
     public static final List<Option<?>> ALL = List.of(RATIO, IMPORTANCE, IMPORTANCE_FROM, ORDER, MODE, SANDWICH_TRAINING,
             SANDWICH, CALIB_PROMPTS, CALIB_STEPS, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
-            WINDOW_BYTES, LSQ_CHECKPOINT_EVERY, SEED);
+            WINDOW_BYTES, SPILL_BYTES, LSQ_CHECKPOINT_EVERY, SEED);
 
     /**
      * Options added after states were first saved, whose default does what runs before them did (for the Shapes job):
      * a saved state without one compares as if it held the default.
      */
-    private static final Set<Option<?>> ADDED_LATER = Set.of(WINDOW_BYTES);
+    private static final Set<Option<?>> ADDED_LATER = Set.of(WINDOW_BYTES, SPILL_BYTES);
 
     /** The options only sandwich training reads: a run without it gives the same model whatever they are. */
     public static final List<Option<?>> TRAINING = List.of(SANDWICH, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
-            WINDOW_BYTES);
+            WINDOW_BYTES, SPILL_BYTES);
 
     private final OptionValues values;
 
@@ -223,6 +229,10 @@ public final class PruneOptions {
 
     public long windowBytes() {
         return get(WINDOW_BYTES);
+    }
+
+    public long spillBytes() {
+        return get(SPILL_BYTES);
     }
 
     public int lsqCheckpointEvery() {

@@ -29,7 +29,7 @@ import java.util.stream.Stream;
  * <p>Every pair of a buffer has the same {@link Layout}, so a pair is one fixed-size record
  * {@code [input | vec | ids | target]}; a streams state is stored as img then txt, a joint one as it is.
  */
-public final class SandwichPairs implements AutoCloseable {
+public final class SandwichPairs implements PairSource, AutoCloseable {
     /**
      * The shape of one pair.
      *
@@ -78,6 +78,8 @@ public final class SandwichPairs implements AutoCloseable {
     private final Layout layout;
     private final long memoryPairs;
     private final Path spillRoot;
+    /** Pairs the spill file may hold at most. */
+    private final long spillPairs;
     /** Records per in-memory chunk; chunks are allocated as pairs arrive, each at most {@link #CHUNK_BYTES}. */
     private final int chunkPairs;
     private final List<FloatBuffer> chunks = new ArrayList<>();
@@ -93,22 +95,40 @@ public final class SandwichPairs implements AutoCloseable {
      * @param spillRoot where the spill directory is created, on the first pair that does not fit
      */
     public SandwichPairs(Layout layout, long bufferBytes, Path spillRoot) {
-        this(layout, bufferBytes, spillRoot, CHUNK_BYTES);
+        this(layout, bufferBytes, spillRoot, Long.MAX_VALUE, CHUNK_BYTES);
     }
 
     SandwichPairs(Layout layout, long bufferBytes, Path spillRoot, long chunkBytes) {
+        this(layout, bufferBytes, spillRoot, Long.MAX_VALUE, chunkBytes);
+    }
+
+    /** As the constructor, the spill file holding at most {@code spillBytes} (whole pairs); a pair beyond that is refused. */
+    public static SandwichPairs bounded(Layout layout, long bufferBytes, Path spillRoot, long spillBytes) {
+        return new SandwichPairs(layout, bufferBytes, spillRoot, spillBytes, CHUNK_BYTES);
+    }
+
+    private SandwichPairs(Layout layout, long bufferBytes, Path spillRoot, long spillBytes, long chunkBytes) {
         if (bufferBytes < 0) throw new IllegalArgumentException("bufferBytes must be >= 0, got " + bufferBytes);
+        if (spillBytes < 0) throw new IllegalArgumentException("spillBytes must be >= 0, got " + spillBytes);
         this.layout = layout;
+        this.spillPairs = spillBytes / layout.bytes();
         this.memoryPairs = bufferBytes / layout.bytes();
         this.chunkPairs = (int) Math.max(1, Math.min(chunkBytes / layout.bytes(), Integer.MAX_VALUE / layout.bytes()));
         this.spillRoot = spillRoot;
     }
 
+    @Override
     public Layout layout() {
         return layout;
     }
 
+    /** Pairs it can hold at most, in memory and on disk. */
+    public long capacity() {
+        return memoryPairs > Long.MAX_VALUE - spillPairs ? Long.MAX_VALUE : memoryPairs + spillPairs;
+    }
+
     /** Pairs held, in memory and on disk. */
+    @Override
     public long size() {
         return inMemory + spilled;
     }
@@ -151,6 +171,31 @@ public final class SandwichPairs implements AutoCloseable {
             PruneMetrics.pairAdded(layout.bytes(), false);
             return;
         }
+        if (spilled >= spillPairs) {
+            throw new IllegalStateException("the sandwich pair spill holds at most " + spillPairs + " pairs ("
+                    + spillPairs * layout.bytes() + " bytes)");
+        }
+        write(spilled, record);
+        spilled++;
+        PruneMetrics.pairAdded(layout.bytes(), true);
+    }
+
+    /** Overwrites record {@code i} (which is held) with {@code record}. */
+    void set(long i, float[] record) {
+        if (closed) throw new IllegalStateException("pairs are closed");
+        if (i < 0 || i >= size()) throw new IndexOutOfBoundsException("pair " + i + " of " + size());
+        if (record.length != layout.floats()) {
+            throw new IllegalArgumentException("a pair of this sandwich has " + layout.floats() + " floats, got " + record.length);
+        }
+        if (i < inMemory) {
+            chunks.get((int) (i / chunkPairs)).put((int) (i % chunkPairs) * layout.floats(), record);
+        } else {
+            write(i - inMemory, record);
+        }
+    }
+
+    /** Writes {@code record} at record {@code at} of the spill file (created on the first write). */
+    private void write(long at, float[] record) {
         try {
             if (spill == null) {
                 Files.createDirectories(spillRoot);
@@ -160,16 +205,15 @@ public final class SandwichPairs implements AutoCloseable {
             }
             ByteBuffer b = ByteBuffer.allocate((int) layout.bytes()).order(ByteOrder.LITTLE_ENDIAN);
             b.asFloatBuffer().put(record);
-            long pos = spilled * layout.bytes();
+            long pos = at * layout.bytes();
             while (b.hasRemaining()) pos += spill.write(b, pos);
-            spilled++;
-            PruneMetrics.pairAdded(layout.bytes(), true);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot spill sandwich pairs to " + spillRoot, e);
         }
     }
 
     /** Record {@code i}, as a fresh array. */
+    @Override
     public float[] get(long i) {
         if (closed) throw new IllegalStateException("pairs are closed");
         if (i < 0 || i >= size()) throw new IndexOutOfBoundsException("pair " + i + " of " + size());

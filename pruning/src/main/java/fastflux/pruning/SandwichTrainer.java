@@ -87,10 +87,19 @@ public final class SandwichTrainer {
      * @param windowBytes bytes of pairs the first pass may hold back to shuffle ({@link PairOrder}): the recording runs
      *     at most that far ahead of training; at least the whole stream's bytes (Long.MAX_VALUE) gives each pass a full
      *     shuffle, the order of a trainer that records every pair first
+     * @param spillBytes bytes of pairs the streaming trainer's spill may hold for further passes; beyond the buffer and
+     *     this, further passes train on a seeded uniform sample of the pairs ({@link PairReservoir})
      */
     public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
                           double linearLr, double weightDecay, double clip, long bufferBytes, Path spillDir, long seed,
-                          long windowBytes) {
+                          long windowBytes, long spillBytes) {
+        /** Options whose spill is unbounded. */
+        public Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr, double linearLr,
+                       double weightDecay, double clip, long bufferBytes, Path spillDir, long seed, long windowBytes) {
+            this(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed,
+                    windowBytes, Long.MAX_VALUE);
+        }
+
         /** Options whose first pass is a full shuffle (no window). */
         public Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr, double linearLr,
                        double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
@@ -105,6 +114,7 @@ public final class SandwichTrainer {
 
         public Options {
             if (windowBytes < 0) throw new IllegalArgumentException("windowBytes must be >= 0, got " + windowBytes);
+            if (spillBytes < 0) throw new IllegalArgumentException("spillBytes must be >= 0, got " + spillBytes);
             if (width < 1 || width % 2 == 0) throw new IllegalArgumentException("width must be odd and >= 1, got " + width);
             if (loraRank <= 0) throw new IllegalArgumentException("loraRank must be positive, got " + loraRank);
             if (!(loraAlpha > 0)) throw new IllegalArgumentException("loraAlpha must be positive, got " + loraAlpha);
@@ -129,7 +139,7 @@ public final class SandwichTrainer {
         public static Options of(PruneOptions method, Path spillDir, long seed) {
             return new Builder(defaults()).width(method.sandwichWidth()).lora(method.loraRank(), method.loraAlpha())
                     .steps(method.stSteps()).batchSize(16).lr(method.lr()).linearLr(method.linearLr()).weightDecay(0.0).clip(1.0)
-                    .buffer(method.bufferBytes(), spillDir).seed(seed).window(method.windowBytes()).build();
+                    .buffer(method.bufferBytes(), spillDir).seed(seed).window(method.windowBytes()).spill(method.spillBytes()).build();
         }
 
         /** A builder starting from these options. */
@@ -152,9 +162,11 @@ public final class SandwichTrainer {
             private Path spillDir;
             private long seed;
             private long windowBytes;
+            private long spillBytes;
 
             private Builder(Options o) {
                 windowBytes = o.windowBytes;
+                spillBytes = o.spillBytes;
                 width = o.width;
                 loraRank = o.loraRank;
                 loraAlpha = o.loraAlpha;
@@ -230,9 +242,15 @@ public final class SandwichTrainer {
                 return this;
             }
 
+            /** Bytes of pairs the streaming trainer's spill may hold (Long.MAX_VALUE: no bound). */
+            public Builder spill(long bytes) {
+                spillBytes = bytes;
+                return this;
+            }
+
             public Options build() {
                 return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes,
-                        spillDir, seed, windowBytes);
+                        spillDir, seed, windowBytes, spillBytes);
             }
         }
     }
@@ -427,7 +445,7 @@ public final class SandwichTrainer {
                                Feed feed) {
         Sandwich s = plan(model, block, o.width());
         SandwichPairs.Layout layout = layout(model, s, calibration);
-        checkDisk(layout, (long) calibration.items() * calibration.options().steps(), o, freeSpace);
+        checkDisk(layout, (long) calibration.items() * calibration.options().steps(), o.spillBytes(), o, freeSpace);
         try (SandwichPairs held = heldOut == null ? null : record(model, s, originalLayer, heldOut, o, freeSpace, runner)) {
             Module replacement = swap(model, s.block(), originalLayer);
             try (StreamingSandwich trainer = new StreamingSandwich(model, s, replacement, layout, held, o, m);
@@ -510,7 +528,7 @@ public final class SandwichTrainer {
         var p = model.config();
         SandwichPairs.Layout layout = layout(model, s, calibration);
         long expected = (long) calibration.items() * calibration.options().steps();
-        checkDisk(layout, expected, o, freeSpace);
+        checkDisk(layout, expected, Long.MAX_VALUE, o, freeSpace);
 
         SandwichPairs pairs = new SandwichPairs(layout, o.bufferBytes(), o.spillDir());
         Module replacement = swap(model, s.block(), originalLayer);
@@ -538,9 +556,9 @@ public final class SandwichTrainer {
                 calibration.source().latentTokens(), p.hiddenSize(), p.axesDim().length);
     }
 
-    static void checkDisk(SandwichPairs.Layout layout, long expectedPairs, Options o, FreeSpace freeSpace) {
+    static void checkDisk(SandwichPairs.Layout layout, long expectedPairs, long spillBytes, Options o, FreeSpace freeSpace) {
         long inMemory = o.bufferBytes() / layout.bytes();
-        long toDisk = Math.max(0, expectedPairs - inMemory) * layout.bytes();
+        long toDisk = Math.min(Math.max(0, expectedPairs - inMemory), spillBytes / layout.bytes()) * layout.bytes();
         if (toDisk == 0) return;
         long free;
         Path dir = o.spillDir();
@@ -757,7 +775,7 @@ public final class SandwichTrainer {
         }
 
         /** One AdamW step on the minibatch {@code idx} of {@code pairs}; returns its loss before the update. */
-        double step(SandwichPairs pairs, long[] idx) {
+        double step(PairSource pairs, long[] idx) {
             try (NDManager sm = m.newSubManager()) {
                 Batch batch = batch(model, pairs, idx, sm);
                 double l;
@@ -831,14 +849,19 @@ public final class SandwichTrainer {
 
         Result result(Sandwich s, List<String> trained, double initialLoss, double finalLoss, double[] stepLosses,
                       SandwichPairs pairs) {
-            return new Result(s.block(), s.up(), s.down(), trained, initialLoss, finalLoss, stepLosses, pairs.size(),
-                    pairs.spilledBytes(), initial, fin, held ? heldOut.size() : 0,
+            return result(s, trained, initialLoss, finalLoss, stepLosses, pairs.size(), pairs.spilledBytes());
+        }
+
+        Result result(Sandwich s, List<String> trained, double initialLoss, double finalLoss, double[] stepLosses,
+                      long pairs, long spilledBytes) {
+            return new Result(s.block(), s.up(), s.down(), trained, initialLoss, finalLoss, stepLosses, pairs,
+                    spilledBytes, initial, fin, held ? heldOut.size() : 0,
                     steps.stream().mapToInt(Integer::intValue).toArray(), losses.stream().mapToDouble(Double::doubleValue).toArray());
         }
     }
 
     /** The sandwich's MSE over all pairs, in minibatches of {@code batchSize}, with the model as it is now. */
-    public static double loss(FluxModel model, Sandwich s, SandwichPairs pairs, int batchSize, NDManager m) {
+    public static double loss(FluxModel model, Sandwich s, PairSource pairs, int batchSize, NDManager m) {
         double sum = 0;
         long n = pairs.size();
         for (long from = 0; from < n; from += batchSize) {
@@ -851,7 +874,7 @@ public final class SandwichTrainer {
     }
 
     /** The sandwich's MSE over the pairs {@code idx}, with the model as it is now. */
-    static float minibatchLoss(FluxModel model, Sandwich s, SandwichPairs pairs, long[] idx, NDManager m) {
+    static float minibatchLoss(FluxModel model, Sandwich s, PairSource pairs, long[] idx, NDManager m) {
         try (NDManager sm = m.newSubManager()) {
             return mse(model, s, batch(model, pairs, idx, sm)).getFloat();
         }
@@ -859,7 +882,7 @@ public final class SandwichTrainer {
 
     private record Batch(HiddenState input, NDArray vec, Rope pe, HiddenState target) {}
 
-    private static Batch batch(FluxModel model, SandwichPairs pairs, long[] idx, NDManager sm) {
+    private static Batch batch(FluxModel model, PairSource pairs, long[] idx, NDManager sm) {
         SandwichPairs.Layout l = pairs.layout();
         int n = idx.length;
         int h = l.hidden();

@@ -23,10 +23,13 @@ import java.util.Map;
 
 /**
  * The sandwich trainer fed by the calibration stream (issue 36 §3): pairs are handed over as the stream records them
- * ({@link #accept}); each goes into the bounded buffer and its spill ({@link SandwichPairs}) and into the first pass's
- * window ({@link PairOrder}), and every training step whose minibatch has been released runs at once. Further passes,
- * the final loss and the held-out curve read the buffer. {@link #finish} ends the stream, runs the remaining steps and
- * puts the trained linears and adapters into the model.
+ * ({@link #accept}) into the first pass's window ({@link PairOrder}; the pairs themselves in {@link PairWindow}), and
+ * every training step whose minibatch has been released runs at once on those pairs. A pair that has had its first-pass
+ * step (or that no step will take) is then offered to the pairs kept for further passes and the final loss: the
+ * bounded buffer and a disk spill of at most {@code spillBytes} ({@link PairReservoir}), which keep a seeded uniform
+ * sample once the pairs exceed them. So the first pass never reads the buffer or the spill back, and memory is the
+ * window and the buffer, whatever the stream's length. {@link #finish} ends the stream, runs the remaining steps and
+ * puts the trained linears and adapters into the model. docs/streams.md, "The sandwich trainer", has the semantics.
  *
  * <p>The stream keeps running the model as it was (B_i's original layer in its slot, no new adapters), so training runs
  * on a twin of the sandwich: the blocks from B_u to B_d rebuilt around the model's own frozen weights (shared, never
@@ -40,6 +43,7 @@ import java.util.Map;
  * thread itself.
  */
 public final class StreamingSandwich implements AutoCloseable {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StreamingSandwich.class);
     private final FluxModel model;
     private final SandwichTrainer.Sandwich sandwich;
     private final Module replacement;
@@ -47,7 +51,14 @@ public final class StreamingSandwich implements AutoCloseable {
     private final NDManager manager;
     private final NDManager twinManager;
     private final FluxModel twin;
-    private final SandwichPairs pairs;
+    private final SandwichPairs.Layout layout;
+    /** Pairs between their arrival and their first-pass step. */
+    private final PairWindow window;
+    /** Pairs kept for further passes and the final loss. */
+    private final PairReservoir kept;
+    /** The pairs of the initial loss's minibatch being filled (arrival order), and what the first pass reads. */
+    private final java.util.ArrayList<float[]> initialPending = new java.util.ArrayList<>();
+    private final PairSource training;
     private final SandwichPairs heldOut;
     private final PairOrder order;
     private final SandwichTrainer.Session session;
@@ -77,8 +88,27 @@ public final class StreamingSandwich implements AutoCloseable {
         this.options = options;
         this.manager = manager;
         this.heldOut = heldOut;
-        this.pairs = new SandwichPairs(layout, options.bufferBytes(), options.spillDir());
+        this.layout = layout;
+        this.window = new PairWindow(layout);
+        this.kept = new PairReservoir(layout, options.bufferBytes(), options.spillDir(), options.spillBytes(), options.seed());
         this.order = new PairOrder(options.window(layout), options.seed());
+        this.order.furtherPasses(this::furtherPairs);
+        this.training = new PairSource() {
+            @Override
+            public SandwichPairs.Layout layout() {
+                return layout;
+            }
+
+            @Override
+            public long size() {
+                return order.arrived();
+            }
+
+            @Override
+            public float[] get(long i) {
+                return window.holds(i) ? window.get(i) : kept.get(i);
+            }
+        };
         this.losses = new double[options.steps()];
         this.twinManager = manager.newSubManager();
         try {
@@ -89,7 +119,8 @@ public final class StreamingSandwich implements AutoCloseable {
             this.curve = new SandwichTrainer.Curve(heldOut, SandwichTrainer.heldOutEvery(options.steps(), options.batchSize(), held),
                     twin, sandwich, options, twinManager);
         } catch (RuntimeException e) {
-            pairs.close();
+            window.close();
+            kept.close();
             twinManager.close();
             throw e;
         }
@@ -99,12 +130,14 @@ public final class StreamingSandwich implements AutoCloseable {
     public void accept(List<float[]> records) {
         if (finished) throw new IllegalStateException("the sandwich's stream has ended");
         for (float[] r : records) {
-            pairs.add(r);
+            window.put(order.arrived(), r);
+            initialPending.add(r);
             order.arrive();
         }
         if (step < options.steps()) mostAhead = Math.max(mostAhead, ahead()); // after the last step nothing waits
         sumInitial(false);
         train();
+        if (step == options.steps()) keepReleased();
     }
 
     /** Pairs the stream has handed over that no training step has taken yet. */
@@ -126,7 +159,7 @@ public final class StreamingSandwich implements AutoCloseable {
     }
 
     public SandwichPairs.Layout layout() {
-        return pairs.layout();
+        return layout;
     }
 
     private void train() {
@@ -134,22 +167,71 @@ public final class StreamingSandwich implements AutoCloseable {
             long[] idx = order.next(options.batchSize());
             if (idx == null) return;
             curve.before(step);
-            losses[step] = session.step(pairs, idx);
+            losses[step] = session.step(training, idx);
             step++;
+            for (long i : idx) leaveWindow(i);
         }
+    }
+
+    /** Pair {@code i} has had its first-pass step: offered to the kept pairs (once), out of the window. */
+    private void leaveWindow(long i) {
+        if (!window.holds(i)) return; // a further pass's pair, or one a minibatch took twice
+        if (!window.offered(i)) kept.offer(i, window.get(i));
+        window.remove(i);
+    }
+
+    /** Training has ended: the pairs released for it go to the kept pairs without a step. */
+    private void keepReleased() {
+        for (long i : order.drainReleased()) leaveWindow(i);
+    }
+
+    /**
+     * The pairs further passes shuffle, asked for by {@link PairOrder} when the first further pass starts (the stream
+     * has ended and every pair has been released): the pairs still in the window (the minibatch being drawn) are
+     * offered first, so the kept pairs are final.
+     */
+    private long[] furtherPairs() {
+        for (long i : window.indices()) {
+            if (!window.offered(i)) {
+                kept.offer(i, window.get(i));
+                window.markOffered(i);
+            }
+        }
+        LOG.info("sandwich {}: further passes train on {} of the {} pairs{} (buffer {} bytes, spill at most {} bytes)",
+                sandwich.block(), kept.size(), kept.offered(), kept.size() < kept.offered() ? ", a seeded uniform sample" : "",
+                options.bufferBytes(), options.spillBytes());
+        return kept.kept();
     }
 
     /** The initial loss of every complete minibatch of consecutive pairs (and, at the end, of the last one). */
     private void sumInitial(boolean end) {
         int b = options.batchSize();
-        while (pairs.size() - initialDone >= b || (end && pairs.size() > initialDone)) {
-            int k = (int) Math.min(b, pairs.size() - initialDone);
+        while (initialPending.size() >= b || (end && !initialPending.isEmpty())) {
+            int k = Math.min(b, initialPending.size());
+            List<float[]> batch = List.copyOf(initialPending.subList(0, k));
+            initialPending.subList(0, k).clear();
             long[] idx = new long[k];
-            for (int j = 0; j < k; j++) idx[j] = initialDone + j;
+            for (int j = 0; j < k; j++) idx[j] = j;
+            PairSource src = new PairSource() {
+                @Override
+                public SandwichPairs.Layout layout() {
+                    return layout;
+                }
+
+                @Override
+                public long size() {
+                    return k;
+                }
+
+                @Override
+                public float[] get(long i) {
+                    return batch.get((int) i);
+                }
+            };
             Map<Param, NDArray> now = new LinkedHashMap<>();
             initialValues.forEach((p, v) -> now.put(p, p.exchange(v)));
             try {
-                initialSum += SandwichTrainer.minibatchLoss(twin, sandwich, pairs, idx, twinManager) * k; // float * k, as loss() sums
+                initialSum += SandwichTrainer.minibatchLoss(twin, sandwich, src, idx, twinManager) * k; // float * k, as loss() sums
             } finally {
                 now.forEach(Param::exchange);
             }
@@ -164,14 +246,21 @@ public final class StreamingSandwich implements AutoCloseable {
     public SandwichTrainer.Result finish() {
         if (finished) throw new IllegalStateException("finished already");
         finished = true;
-        if (pairs.size() == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
+        long n = order.arrived();
+        if (n == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
         order.end();
         sumInitial(true);
         train();
-        double initial = initialSum / pairs.size();
-        double fin = SandwichTrainer.loss(twin, sandwich, pairs, options.batchSize(), twinManager);
+        keepReleased();
+        if (window.size() != 0) throw new IllegalStateException(window.size() + " sandwich pairs are left in the window");
+        double initial = initialSum / n;
+        double fin = SandwichTrainer.loss(twin, sandwich, kept.inOrder(), options.batchSize(), twinManager);
         curve.after(options.steps());
-        SandwichTrainer.Result r = curve.result(sandwich, session.trainedNames(), initial, fin, losses, pairs);
+        if (kept.size() < n) {
+            LOG.info("sandwich {}: the final loss is over the {} of {} pairs kept (buffer and spill)", sandwich.block(),
+                    kept.size(), n);
+        }
+        SandwichTrainer.Result r = curve.result(sandwich, session.trainedNames(), initial, fin, losses, n, kept.spilledBytes());
         session.close();
         writeBack();
         return r;
@@ -204,9 +293,34 @@ public final class StreamingSandwich implements AutoCloseable {
         }
     }
 
-    /** The pairs recorded so far (the buffer and its spill). */
-    public SandwichPairs pairs() {
-        return pairs;
+    /** Pairs handed over so far. */
+    public long arrived() {
+        return order.arrived();
+    }
+
+    /** Pairs kept for further passes and the final loss (the buffer and its spill). */
+    public long keptPairs() {
+        return kept.size();
+    }
+
+    /** Bytes of kept pairs on disk now. */
+    public long spilledBytes() {
+        return kept.spilledBytes();
+    }
+
+    /** The spill directory, or null while nothing spilled. */
+    public java.nio.file.Path spillDirectory() {
+        return kept.spillDirectory();
+    }
+
+    /** Reads of kept pairs (buffer or spill) so far: none while the stream runs. */
+    public long keptReads() {
+        return kept.reads();
+    }
+
+    /** The most pairs the window held at once. */
+    public long mostInWindow() {
+        return window.most();
     }
 
     /** Frees the twin's copies and the buffer (after {@link #finish}, or on failure). */
@@ -215,7 +329,8 @@ public final class StreamingSandwich implements AutoCloseable {
         if (!finished) session.close();
         finished = true;
         try {
-            pairs.close();
+            window.close();
+            kept.close();
         } finally {
             twinManager.close();
         }
