@@ -178,6 +178,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                             + (j.spec.out().equals(s.spec().out()) ? "" : " (" + s.spec().out() + " leads there)"));
                 }
             }
+            JobPlanning.requireFits(s.spec()); // as `fastflux prune`: a job that cannot fit is refused before any work
         } catch (RuntimeException e) {
             getContext().getLog().warn("refused a job: {}", e.getMessage());
             s.replyTo().tell(new Protocol.Reply(false, null, e.getMessage()));

@@ -106,7 +106,12 @@ final class DaemonCommands {
             JobSpec spec = JobSpec.read(file, Path.of("").toAbsolutePath());
             checkBeforeSending(spec, c.getString("fastflux.daemon.host"));
             try (DaemonClient client = client(c)) {
-                return print(client.ask(r -> new NodeSupervisor.Place(spec, r)));
+                Protocol.Reply r = client.ask(rep -> new NodeSupervisor.Place(spec, rep));
+                if (!r.ok() && fastflux.pruning.plan.JobPlanner.refusal(r.message())) {
+                    System.err.println("fastflux submit: " + r.message()); // as `fastflux prune` refuses it
+                    return Main.USAGE;
+                }
+                return print(r);
             }
         }
     }

@@ -222,7 +222,9 @@ public final class HttpApi extends AllDirectives {
                 }
                 return completeWithFuture(this.<Protocol.Reply>ask(r -> new NodeSupervisor.Place(spec, r)).thenApply(r -> {
                     audit(who, "submit", r.jobId() == null ? "-" : r.jobId(), r);
-                    return r.ok() ? json(201, reply(r).toString()) : error(400, r.message());
+                    // a job its plan cannot fit is well formed but cannot run here: 422, the plan's refusal as the error
+                    return r.ok() ? json(201, reply(r).toString())
+                            : error(fastflux.pruning.plan.JobPlanner.refusal(r.message()) ? 422 : 400, r.message());
                 }));
             });
         }));
