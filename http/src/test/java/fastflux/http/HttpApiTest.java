@@ -168,6 +168,19 @@ class HttpApiTest {
     }
 
     @Test
+    void aJobItsPlanCannotFitIsRefusedWith422AndThePlansText() throws Exception {
+        Path out = tmp.resolve("too-big");
+        String body = job(base, out).replace("\"eval\": false}", "\"eval\": false, \"memory-limit\": \"1M\"}");
+        HttpResponse<String> r = node.post("/api/v1/jobs", "application/json", body, null);
+        assertEquals(422, r.statusCode(), r.body());
+        String error = ApiNode.json(r).get("error").getAsString();
+        assertTrue(error.startsWith("this job cannot fit: phase ") && error.contains(" on cpu, which has 1.0 MiB (--memory-limit)"), error);
+        try (var written = Files.exists(out) ? Files.walk(out) : java.util.stream.Stream.<Path>empty()) {
+            assertTrue(written.noneMatch(Files::isRegularFile), "no work started in " + out);
+        }
+    }
+
+    @Test
     void malformedOversizedAndUnknownRequestsGetAJsonError() throws Exception {
         String before = node.get("/api/v1/jobs", null).body();
         record Case(String method, String path, String type, String body, int status, String says) {}
