@@ -24,12 +24,15 @@ final class PairWindow implements AutoCloseable {
     /** Whether each held pair has been offered to the reservoir already. */
     private final Map<Long, Boolean> offered = new HashMap<>();
     private int most;
+    /** No pair arrives any more: a slot is freed as its pair leaves. */
+    private boolean ended;
 
     PairWindow(SandwichPairs.Layout layout) {
         this.layout = layout;
     }
 
     void put(long index, float[] record) {
+        if (ended) throw new IllegalStateException("a pair arrived after the end of the stream");
         if (record.length != layout.floats()) {
             throw new IllegalArgumentException("a pair of this sandwich has " + layout.floats() + " floats, got "
                     + record.length + " (calibration items of different text lengths cannot share a sandwich buffer)");
@@ -75,7 +78,24 @@ final class PairWindow implements AutoCloseable {
     void remove(long index) {
         Integer slot = slotOf.remove(index);
         offered.remove(index);
-        if (slot != null) free.push(slot);
+        if (slot == null) return;
+        if (ended) release(slot);
+        else free.push(slot);
+    }
+
+    /**
+     * The stream has ended: slots are freed as their pairs leave (the free ones now), so that the window's memory
+     * shrinks as the pairs move to the kept pairs instead of both holding them.
+     */
+    void end() {
+        ended = true;
+        while (!free.isEmpty()) release(free.pop());
+    }
+
+    private void release(int slot) {
+        DirectBuffers.free(memory.get(slot));
+        memory.set(slot, null);
+        records.set(slot, null);
     }
 
     int size() {
@@ -90,7 +110,7 @@ final class PairWindow implements AutoCloseable {
     @Override
     public void close() {
         records.clear();
-        for (ByteBuffer b : memory) DirectBuffers.free(b);
+        for (ByteBuffer b : memory) if (b != null) DirectBuffers.free(b);
         memory.clear();
         slotOf.clear();
         offered.clear();

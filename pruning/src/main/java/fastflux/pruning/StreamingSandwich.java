@@ -249,6 +249,7 @@ public final class StreamingSandwich implements AutoCloseable {
         long n = order.arrived();
         if (n == 0) throw new IllegalArgumentException("no sandwich pairs were recorded");
         order.end();
+        window.end();
         sumInitial(true);
         train();
         keepReleased();

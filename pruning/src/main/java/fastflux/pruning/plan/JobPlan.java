@@ -149,7 +149,10 @@ public final class JobPlan {
         long trainPairs = (long) in.calibrationPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * pairBytes;
         long heldPairs = (long) in.heldOutPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * pairBytes;
         long buffer = in.options().bufferBytes();
-        long pairsInMemory = Math.min(buffer, trainPairs) + Math.min(buffer, heldPairs);
+        // the streaming trainer holds its first pass's window beside the buffer of kept pairs (StreamingSandwich)
+        long window = pairBytes == 0 ? 0 : Math.min(in.options().windowBytes() / pairBytes, Long.MAX_VALUE / pairBytes) * pairBytes;
+        long pairsInMemory = Math.min(buffer > Long.MAX_VALUE - window ? Long.MAX_VALUE : buffer + window, trainPairs)
+                + Math.min(buffer, heldPairs);
         boolean training = in.options().sandwichTraining() && in.options().stSteps() > 0
                 && in.options().mode() == fastflux.model.Replacement.Mode.LINEAR;
         long trainState = training ? trainableParams(shapes) * 16L : 0; // fp32 value, gradient, AdamW's two moments
@@ -204,8 +207,10 @@ public final class JobPlan {
         // disk
         disk.put("embedding cache", in.embeddingCache()
                 ? (long) (in.calibrationPrompts() + in.heldOutPrompts()) * ((long) in.textTokens() * p.contextInDim() + p.vecInDim()) * 2 : 0);
+        // the training pairs' spill is bounded by spill-bytes (whole pairs); the held-out pairs' is not
+        long spillBound = pairBytes == 0 ? 0 : in.options().spillBytes() / pairBytes * pairBytes;
         disk.put("sandwich pair spill (largest block)", training
-                ? Math.max(0, trainPairs - buffer) + Math.max(0, heldPairs - buffer) : 0);
+                ? Math.min(Math.max(0, trainPairs - buffer), spillBound) + Math.max(0, heldPairs - buffer) : 0);
         int target = PruneJob.blocksFor(in.options().ratio(), p);
         long perBlock = trainableParams(shapes) * 4; // a block's components in fp32
         // each completed block keeps a stage (its components so far) and the newest state: sum over k of k blocks' components
