@@ -29,14 +29,15 @@ import picocli.CommandLine.Option;
 
 /**
  * {@code fastflux bench sandwich}: one sandwich trained by the trainer actor fed by the calibration pipeline, over N
- * and 4×N prompts, each in a fresh JVM, printing each run's peak RSS (VmHWM). The pair buffer is small, so both runs
- * spill most pairs: memory follows the buffer and the window, not the number of prompts.
+ * and 4×N prompts, each in a fresh JVM, printing each run's peak RSS (VmHWM) and the bytes its spill reached. The pair
+ * buffer and the spill's bound are small, so both runs spill and the larger one keeps a sample: memory follows the
+ * buffer and the window, disk the spill's bound, not the number of prompts.
  */
 @Command(name = "sandwich", mixinStandardHelpOptions = true, sortOptions = false,
         description = "one sandwich trained by the trainer actor fed by the calibration stream, over N and 4 x N prompts, "
                 + "each in a fresh JVM: peak RSS",
-        footer = "prints per run: prompts, pairs, spilled_mb, most_ahead (bound), seconds, rss_after_load_mb, peak_rss_mb, "
-                + "heap_committed_mb")
+        footer = "prints per run: prompts, pairs, kept (for further passes), spilled_mb, most_ahead (bound), seconds, "
+                + "rss_after_load_mb, peak_rss_mb, heap_committed_mb")
 final class BenchSandwich implements Callable<Integer> {
     @Option(names = "--model", paramLabel = "DIR", description = "a Shapes model (default: the embedded models/shapes-tiny)")
     Path dir;
@@ -63,6 +64,10 @@ final class BenchSandwich implements Callable<Integer> {
             description = "pairs the first pass may hold back (default ${DEFAULT-VALUE}, 1 MiB)")
     long windowBytes;
 
+    @Option(names = "--spill-bytes", paramLabel = "BYTES", defaultValue = "16777216",
+            description = "pairs the spill keeps for further passes (default ${DEFAULT-VALUE}, 16 MiB)")
+    long spillBytes;
+
     @Option(names = "--heap", paramLabel = "SIZE", defaultValue = "2g", description = "-Xmx of each run's JVM (default ${DEFAULT-VALUE})")
     String heap;
 
@@ -72,7 +77,7 @@ final class BenchSandwich implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Path dir = this.dir != null ? this.dir : ShapesModel.defaultDir();
-        if (prompts < 1 || steps < 1 || stSteps < 1 || bufferBytes < 0 || windowBytes < 0) {
+        if (prompts < 1 || steps < 1 || stSteps < 1 || bufferBytes < 0 || windowBytes < 0 || spillBytes < 0) {
             throw new UsageException("--prompts, --steps and --st-steps must be >= 1, the byte counts >= 0");
         }
         if (oneRun) {
@@ -80,7 +85,7 @@ final class BenchSandwich implements Callable<Integer> {
             return 0;
         }
         System.out.printf("bench sandwich: %s, block %s, 2 seeds, %d steps, %d training steps of 16, buffer %d B, window %d B, "
-                        + "-Xmx%s, OMP_NUM_THREADS=%s%n", dir, block, steps, stSteps, bufferBytes, windowBytes, heap,
+                        + "spill %d B, -Xmx%s, OMP_NUM_THREADS=%s%n", dir, block, steps, stSteps, bufferBytes, windowBytes, spillBytes, heap,
                 System.getenv().getOrDefault("OMP_NUM_THREADS", "unset"));
         List<Map<String, String>> runs = new ArrayList<>();
         for (int n : new int[] {prompts, 4 * prompts}) {
@@ -90,13 +95,13 @@ final class BenchSandwich implements Callable<Integer> {
                     Main.class.getName(), "bench", "sandwich", "--one-run", "--model", dir.toString(), "--prompts",
                     Integer.toString(n), "--block", block, "--steps", Integer.toString(steps), "--st-steps",
                     Integer.toString(stSteps), "--buffer-bytes", Long.toString(bufferBytes), "--window-bytes",
-                    Long.toString(windowBytes)));
+                    Long.toString(windowBytes), "--spill-bytes", Long.toString(spillBytes)));
             runs.add(BenchStream.child(cmd, n));
         }
-        System.out.println("prompts  pairs  spilled_mb  most_ahead (bound)  seconds  rss_after_load_mb  peak_rss_mb  heap_committed_mb");
+        System.out.println("prompts  pairs   kept  spilled_mb  most_ahead (bound)  seconds  rss_after_load_mb  peak_rss_mb  heap_committed_mb");
         for (Map<String, String> r : runs) {
-            System.out.printf("%7s  %5s  %10s  %10s (%s)  %7s  %17s  %11s  %17s%n", r.get("prompts"), r.get("pairs"),
-                    r.get("spilled_mb"), r.get("most_ahead"), r.get("bound"), r.get("seconds"), r.get("rss_after_load_mb"),
+            System.out.printf("%7s  %5s  %5s  %10s  %10s (%s)  %7s  %17s  %11s  %17s%n", r.get("prompts"), r.get("pairs"),
+                    r.get("kept"), r.get("spilled_mb"), r.get("most_ahead"), r.get("bound"), r.get("seconds"), r.get("rss_after_load_mb"),
                     r.get("peak_rss_mb"), r.get("heap_committed_mb"));
         }
         double p1 = Double.parseDouble(runs.get(0).get("peak_rss_mb"));
@@ -118,7 +123,7 @@ final class BenchSandwich implements Callable<Integer> {
                     Calibration.Options.DEFAULT_PROMPT_SEED), new Calibration.Options(8, new long[] {0, 1}, steps, 4f));
             double rssAfterLoad = BenchStream.procStatusMb("VmRSS");
             SandwichTrainer.Options o = SandwichTrainer.Options.defaults().toBuilder().lora(2, 2f).steps(stSteps).batchSize(16)
-                    .lr(1e-3).linearLr(1e-4).buffer(bufferBytes, spill).window(windowBytes).build();
+                    .lr(1e-3).linearLr(1e-4).buffer(bufferBytes, spill).window(windowBytes).spill(spillBytes).build();
             CalibrationPipeline pipeline = new CalibrationPipeline(Materializer.matFromSystem(system), CalibrationPipeline.Options.defaults());
             SandwichTrainer.Feed actors = SandwichTrainerActor.feed(system);
             StreamingSandwich[] seen = new StreamingSandwich[1];
@@ -132,6 +137,7 @@ final class BenchSandwich implements Callable<Integer> {
             long pairBytes = seen[0].layout().bytes();
             System.out.println("prompts " + prompts);
             System.out.println("pairs " + r.pairs());
+            System.out.println("kept " + seen[0].keptPairs());
             System.out.printf("spilled_mb %.1f%n", r.spilledBytes() / 1048576.0);
             System.out.println("most_ahead " + seen[0].mostAhead());
             System.out.println("bound " + StreamingSandwich.bound(o.window(seen[0].layout()), o.batchSize(), 8));
