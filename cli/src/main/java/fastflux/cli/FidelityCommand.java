@@ -63,7 +63,7 @@ final class FidelityCommand implements Callable<Integer> {
         if (prompts < 1) throw new UsageException("--prompts must be at least 1, got " + prompts);
         if (steps < 1) throw new UsageException("--steps must be at least 1, got " + steps);
         try (NDManager m = NDManager.newBaseManager()) {
-            BaseModel base = BaseModel.load(against, m);
+            BaseModel base = BaseModel.load(against, m, BaseModel.LoadOptions.FP32);
             CalibrationSource source;
             PrecomputedCalibrationSource file = null;
             if (calibFile != null) {

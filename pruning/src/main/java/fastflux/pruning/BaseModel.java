@@ -30,31 +30,41 @@ public final class BaseModel {
         this.settings = settings;
     }
 
-    /** Loads {@code dir} in fp32, as a world's model where one recognises it. */
-    public static BaseModel load(Path dir, NDManager manager) {
-        return load(dir, manager, Map.of(), DataType.FLOAT32);
-    }
-
     /**
-     * As {@link #load(Path, NDManager)}, the world opened with the job's world settings ({@link JobOptions#WORLD}, by
-     * name); a bare transformer checkpoint takes none.
+     * How a model directory is loaded.
+     *
+     * @param settings the job's world settings ({@link JobOptions#WORLD}, by name); a bare transformer checkpoint takes none
+     * @param dtype what the transformer's weights are held in: FLOAT32, or FLOAT16 for a FLUX.1 checkpoint (a bf16
+     *     file is converted tensor by tensor); a world's model loads as its world loads it, in fp32
      */
-    public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings) {
-        return load(dir, manager, settings, DataType.FLOAT32);
-    }
+    public record LoadOptions(Map<String, String> settings, DataType dtype) {
+        /** No world settings, fp32. */
+        public static final LoadOptions FP32 = new LoadOptions(Map.of(), DataType.FLOAT32);
 
-    /** As {@link #load(Path, NDManager)}, the transformer held once in {@code dtype}. */
-    public static BaseModel load(Path dir, NDManager manager, DataType dtype) {
-        return load(dir, manager, Map.of(), dtype);
+        public LoadOptions {
+            settings = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(
+                    java.util.Objects.requireNonNull(settings, "settings")));
+            java.util.Objects.requireNonNull(dtype, "dtype");
+        }
+
+        public LoadOptions withSettings(Map<String, String> s) {
+            return new LoadOptions(s, dtype);
+        }
+
+        public LoadOptions withDtype(DataType d) {
+            return new LoadOptions(settings, d);
+        }
     }
 
     /**
-     * Loads {@code dir} with its world's settings and its transformer's weights held once in {@code dtype} (FLOAT32 or
-     * FLOAT16; a bf16 file is converted tensor by tensor). A world's model loads as its world loads it, in fp32.
+     * Loads {@code dir}, as a world's model where one recognises it (opened with the options' world settings), else as
+     * a bare transformer checkpoint held once in the options' dtype.
      *
      * @throws IllegalArgumentException for fp16 with a world's model, or world settings for a bare transformer
      */
-    public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings, DataType dtype) {
+    public static BaseModel load(Path dir, NDManager manager, LoadOptions options) {
+        Map<String, String> settings = options.settings();
+        DataType dtype = options.dtype();
         if (dtype != DataType.FLOAT32 && hasWorld(dir)) {
             throw new IllegalArgumentException(dir + " is a world's model, which runs in fp32; --dtype " + dtype
                     + " applies to FLUX.1 transformer checkpoints");

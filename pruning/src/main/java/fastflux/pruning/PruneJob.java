@@ -91,7 +91,7 @@ public final class PruneJob {
         this.listener = listener;
         this.manager = manager;
         this.worldSettings = Map.copyOf(worldSettings);
-        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir), dtype);
+        this.baseModel = BaseModel.load(baseDir, manager, new BaseModel.LoadOptions(withOut(worldSettings, outDir), dtype));
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");

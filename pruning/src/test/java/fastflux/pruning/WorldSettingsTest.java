@@ -18,8 +18,8 @@ class WorldSettingsTest {
                     PruneJobTest.options(0.34), Map.of("clip", "/nowhere", "width", "64"), PruneJob.Listener.NONE, m));
             assertTrue(e.getMessage().contains("--clip") && e.getMessage().contains("--width"), e.getMessage());
             // the job's output directory and evaluation file are every world's to take or ignore
-            assertNotNull(BaseModel.load(base, m, Map.of(fastflux.world.WorldProvider.OUT, tmp.toString(),
-                    fastflux.world.WorldProvider.EVAL_PROMPTS, "")).world("test"));
+            assertNotNull(BaseModel.load(base, m, BaseModel.LoadOptions.FP32.withSettings(Map.of(fastflux.world.WorldProvider.OUT,
+                    tmp.toString(), fastflux.world.WorldProvider.EVAL_PROMPTS, ""))).world("test"));
         }
     }
 
