@@ -20,7 +20,8 @@ import java.util.stream.Stream;
  * sandwich's first block, the conditioning vector, the position ids and the output of its last block, as plain
  * floats. The first {@code bufferBytes} worth of pairs stay in memory, outside the Java heap (direct buffers,
  * freed by {@link #close}); the rest spill to one raw little-endian float32 file in a fresh directory under the
- * spill directory, read back one pair at a time. {@link #close} deletes that directory.
+ * spill directory, read back one pair at a time ({@link #bounded}: at most so many bytes of them). {@link #close}
+ * deletes that directory.
  *
  * <p>Off the heap because a full buffer (256 MB by default) held as Java arrays made the collector grow the heap in
  * doublings while it filled: with the launcher's small initial heap ({@code -Xms64m}) the main job's peak RSS was

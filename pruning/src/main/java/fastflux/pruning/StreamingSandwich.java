@@ -91,6 +91,11 @@ public final class StreamingSandwich implements AutoCloseable {
         this.layout = layout;
         this.window = new PairWindow(layout);
         this.kept = new PairReservoir(layout, options.bufferBytes(), options.spillDir(), options.spillBytes(), options.seed());
+        if (kept.capacity() < 1) {
+            kept.close();
+            throw new IllegalArgumentException("buffer-bytes " + options.bufferBytes() + " and spill-bytes " + options.spillBytes()
+                    + " hold no sandwich pair of " + layout.bytes() + " bytes; further passes and the final loss need at least one");
+        }
         this.order = new PairOrder(options.window(layout), options.seed());
         this.order.furtherPasses(this::furtherPairs);
         this.training = new PairSource() {

@@ -117,6 +117,18 @@ class StreamingSandwichSpillTest {
     }
 
     @Test
+    void aBufferAndSpillThatHoldNoPairAreRefusedBeforeTheStream(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel sm = TinyShapes.model(SandwichTrainerTest.SIX, m, 4);
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> train(sm, m, spill, 0, 0, 7, new Seen()));
+            assertTrue(e.getMessage().contains("hold no sandwich pair"), e.getMessage());
+            assertTrue(SandwichTrainer.slot(sm.flux(), StreamingSandwichTest.S0) instanceof fastflux.model.ReplacedSingleBlock,
+                    "the replacement is back in its slot");
+        }
+    }
+
+    @Test
     void withoutABoundHitTheStreamingTrainerStillReadsNothingBackWhileTheStreamRuns(@TempDir Path spill) {
         try (NDManager m = NDManager.newBaseManager()) {
             ShapesModel sm = TinyShapes.model(SandwichTrainerTest.SIX, m, 4);
