@@ -745,6 +745,8 @@ public final class SandwichTrainer {
             params = new ArrayList<>(byName.values());
             for (Param q : params) q.value().setRequiresGradient(true);
             adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay());
+            // fp16 linears train through fp32 masters (frozen weights stay in the compute dtype only); no-op in fp32
+            for (Param q : linears) adam.keepMaster(q);
         }
 
         /** Every trained parameter by checkpoint name, sorted. */
