@@ -90,6 +90,32 @@ public final class ModelDir {
         return model;
     }
 
+    /**
+     * As {@link #load(Path, NDManager, DataType, Set)}, split over {@code devices} ({@link BlockPlacement#of}: block
+     * ranges balanced by bytes, embedders on the first device, the final layer on the last): each weight is read
+     * straight into a sub-manager of {@code manager} on its block's device. One device loads as the other method does.
+     */
+    public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces,
+                                 java.util.List<ai.djl.Device> devices) {
+        if (devices.size() <= 1) return load(dir, manager, dtype, otherNamespaces);
+        FluxModel model = build(dir);
+        BlockPlacement placement = BlockPlacement.of(model, devices, dtype);
+        java.util.List<NDManager> managers = placement.managers(manager);
+        Set<String> others = new java.util.HashSet<>(otherNamespaces);
+        others.addAll(companionNamespaces(dir));
+        try (SafetensorsReader reader = SafetensorsReader.open(weightsFile(dir))) {
+            try {
+                WeightLoader.load(model.params(), reader, others, p -> placement.managerOf(p, model.config(), managers), dtype);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage() + "\n  (config.json \"replaced\": "
+                        + PrunedModels.describe(PrunedModels.replacements(model)) + ")", e);
+            }
+        }
+        model.setDtype(dtype);
+        model.place(placement, managers);
+        return model;
+    }
+
     /** The model types whose checkpoints carry more than the transformer, and the namespaces of those extras. */
     public static final Map<String, Set<String>> COMPANIONS = Map.of("fastflux-shapes", Set.of("text_encoder."));
 
