@@ -55,18 +55,36 @@ public final class BaseModel {
      * @throws IllegalArgumentException for fp16 with a world's model, or world settings for a bare transformer
      */
     public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings, DataType dtype) {
+        return load(dir, manager, settings, dtype, java.util.List.of());
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, Map, DataType)}, the transformer split over {@code devices} when they are more
+     * than one ({@link fastflux.model.BlockPlacement}: block ranges balanced by bytes, embedders on the first device,
+     * the final layer on the last). A bare transformer checkpoint reads each weight straight onto its device; a
+     * world's transformer is read by its world onto {@code manager}'s device (the first) and each range then moved
+     * to its own. {@code manager} is on the first device.
+     */
+    public static BaseModel load(Path dir, NDManager manager, Map<String, String> settings, DataType dtype,
+                                 java.util.List<ai.djl.Device> devices) {
         if (dtype != DataType.FLOAT32 && hasWorld(dir)) {
             throw new IllegalArgumentException(dir + " is a world's model, which runs in fp32; --dtype " + dtype
                     + " applies to FLUX.1 transformer checkpoints");
         }
         World<?> w = Worlds.open(dir, manager, settings);
-        if (w != null) return new BaseModel(dir, w.flux(), w, Map.copyOf(settings));
+        if (w != null) {
+            if (devices.size() > 1) {
+                fastflux.model.BlockPlacement placement = fastflux.model.BlockPlacement.of(w.flux(), devices, w.flux().dtype());
+                w.flux().place(placement, placement.managers(manager));
+            }
+            return new BaseModel(dir, w.flux(), w, Map.copyOf(settings));
+        }
         if (settings.keySet().stream().anyMatch(k -> !k.equals(fastflux.world.WorldProvider.OUT) && !k.equals(fastflux.world.WorldProvider.EVAL_PROMPTS))) {
             throw new IllegalArgumentException(dir + " is a FLUX.1 transformer checkpoint without text encoders: the "
                     + "options " + String.join(", ", settings.keySet().stream().map(k -> "--" + k).toList())
                     + " are for a FLUX.1 pipeline directory");
         }
-        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of()), null, Map.of());
+        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of(), devices), null, Map.of());
     }
 
     /**

@@ -85,13 +85,22 @@ public final class PruneJob {
      */
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
                     NDManager manager, DataType dtype) {
+        this(baseDir, outDir, options, worldSettings, listener, manager, dtype, List.of());
+    }
+
+    /**
+     * As {@link #PruneJob(Path, Path, PruneOptions, Map, Listener, NDManager, DataType)}, the transformer split over
+     * {@code devices} ({@link BaseModel#load(Path, NDManager, Map, DataType, List)}); {@code manager} is on the first.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
+                    NDManager manager, DataType dtype, List<ai.djl.Device> devices) {
         this.baseDir = baseDir;
         this.outDir = outDir;
         this.options = options;
         this.listener = listener;
         this.manager = manager;
         this.worldSettings = Map.copyOf(worldSettings);
-        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir), dtype);
+        this.baseModel = BaseModel.load(baseDir, manager, withOut(worldSettings, outDir), dtype, devices);
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
@@ -379,6 +388,7 @@ public final class PruneJob {
             residuals = fitted.residuals();
             steps = fitted.steps();
             pendingOriginal = fitted.install(flux);
+            flux.placeWeights(); // a split model: the fitted linears onto their block's device
         } else {
             String prefix = block.name() + ".";
             pendingOriginal = block.kind() == BlockId.Kind.DOUBLE
@@ -669,6 +679,7 @@ public final class PruneJob {
                 if (param != null) param.set(reader.load(name, manager, DataType.FLOAT32));
             }
         }
+        flux.placeWeights();
         state = PruneState.fresh(savedOptions(), target).withOrder(other.order());
         for (PruneState.BlockResult r : first) state = state.withCompleted(r);
         save();
@@ -741,6 +752,7 @@ public final class PruneJob {
             missing.removeAll(reader.names());
             if (!missing.isEmpty()) throw new IllegalStateException(stateDir() + ": the saved components lack " + missing);
         }
+        flux.placeWeights();
     }
 
     /**

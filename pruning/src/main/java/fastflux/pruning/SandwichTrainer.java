@@ -742,6 +742,7 @@ public final class SandwichTrainer {
                 injector.inject(model, b, m);
                 byName.putAll(LoraInjector.trainableParams(model, b));
             }
+            model.placeWeights(); // a split model: the new adapters onto their block's device
             params = new ArrayList<>(byName.values());
             for (Param q : params) q.value().setRequiresGradient(true);
             adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay());
@@ -905,7 +906,7 @@ public final class SandwichTrainer {
         NDArray sum = null;
         long count = 0;
         for (int i = 0; i < ys.length; i++) {
-            NDArray d = ys[i].toType(DataType.FLOAT32, false).sub(ts[i]);
+            NDArray d = FluxModel.onDevice(ys[i].toType(DataType.FLOAT32, false), ts[i].getDevice()).sub(ts[i]);
             NDArray sq = d.square().sum();
             sum = sum == null ? sq : sum.add(sq);
             count += d.size();
