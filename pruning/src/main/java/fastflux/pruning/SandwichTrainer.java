@@ -759,6 +759,11 @@ public final class SandwichTrainer {
             return List.copyOf(byName.keySet());
         }
 
+        /** The fp32 master copies of the trained parameters held in fp16, by name (none in an fp32 model). */
+        Map<String, NDArray> masters() {
+            return adam.masters();
+        }
+
         /** One AdamW step on the minibatch {@code idx} of {@code pairs}; returns its loss before the update. */
         double step(SandwichPairs pairs, long[] idx) {
             try (NDManager sm = m.newSubManager()) {
