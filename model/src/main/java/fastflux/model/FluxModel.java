@@ -230,7 +230,8 @@ public final class FluxModel extends Module {
                 h = runOne(p, depth, h, v, r, tap, scoped);
             }
         } finally {
-            for (Rope r : ropes.values()) r.close();
+            // at inference the copies go now; under a GradientCollector they stay in pe's manager until backward is done
+            if (scoped) for (Rope r : ropes.values()) r.close();
         }
         return h;
     }
