@@ -64,7 +64,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         this.failures = failures;
         org.slf4j.MDC.put(fastflux.pruning.LogContext.PHASE, "start"); // loading the checkpoint; the job id is the coordinator's MDC
         gradModeOffOnThisThread();
-        // the job's model on its first device (cpu unless --devices names GPUs), in its compute dtype
+        // the job's model in its compute dtype, split over --devices (one range of blocks per device; cpu: whole)
         NDManager m = NDManager.newBaseManager(spec.devices().list().get(0));
         try {
             PruneJob.Listener listener = (phase, block, done, total, detail) -> {
@@ -73,7 +73,7 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
             };
             this.quality = spec.quality();
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), spec.worldSettings(), listener, m,
-                    spec.computeDtype());
+                    spec.computeDtype(), spec.devices().list());
             CalibrationPipeline pipeline = calibrationPipeline(ctx, spec.devices());
             if (pipeline != null) {
                 job.calibrationRunner(pipeline);

@@ -1,5 +1,6 @@
 package fastflux.model;
 
+import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
@@ -26,6 +27,8 @@ public final class FluxModel extends Module {
     private final List<SingleStreamLayer> singleBlocks = new ArrayList<>();
     final LastLayer finalLayer;
     private DataType dtype = DataType.FLOAT32;
+    private BlockPlacement placement; // null: every weight on one device
+    private List<NDManager> placementManagers;
 
     public FluxModel(FluxParams p) {
         super("");
@@ -55,6 +58,67 @@ public final class FluxModel extends Module {
         this.dtype = dtype;
     }
 
+    /**
+     * Splits the model over devices: every parameter goes to (stays on, where it was loaded there) the device of its
+     * block's range in {@code placement}, owned by that device's manager in {@code managers} (one per device, as
+     * {@link BlockPlacement#managers}); the forward then moves the hidden state where a range ends.
+     */
+    public void place(BlockPlacement placement, List<NDManager> managers) {
+        if (managers.size() != placement.devices().size()) {
+            throw new IllegalArgumentException(managers.size() + " managers for " + placement.devices().size() + " devices");
+        }
+        this.placement = placement;
+        this.placementManagers = List.copyOf(managers);
+        placeWeights();
+    }
+
+    /** How the model is split over devices, or null when it lives on one device. */
+    public BlockPlacement placement() {
+        return placement;
+    }
+
+    /** The device manager of parameter {@code name}'s block under the placement, or null when the model is not split. */
+    public NDManager managerFor(String name) {
+        return placement == null ? null : placementManagers.get(placement.deviceIndexOf(name, params));
+    }
+
+    /**
+     * Moves every parameter (LoRA adapters included) that lives on another device than its block's to that device,
+     * into its manager; a no-op for a model on one device. Called after anything adds weights to a split model (a
+     * block's fitted linears, adapters), which are made on the job's first device.
+     */
+    public void placeWeights() {
+        if (placement == null) return;
+        Map<String, Param> all = new LinkedHashMap<>(params());
+        all.putAll(LoraInjector.trainableParams(this));
+        for (Param p : all.values()) {
+            if (!p.hasValue()) continue;
+            int d = placement.deviceIndexOf(p.name(), params);
+            Device device = placement.devices().get(d);
+            NDArray v = p.value();
+            if (v.getDevice().equals(device)) continue;
+            NDArray moved = v.toDevice(device, true);
+            moved.attach(placementManagers.get(d));
+            if (v.hasGradient()) moved.setRequiresGradient(true);
+            p.set(moved);
+        }
+    }
+
+    /** {@code a} on {@code device}: itself when it is there, else a copy there (in {@code a}'s manager). */
+    public static NDArray onDevice(NDArray a, Device device) {
+        return a.getDevice().equals(device) ? a : a.toDevice(device, false);
+    }
+
+    private Device deviceOf(int position) {
+        return placement.devices().get(placement.deviceIndexOfPosition(position));
+    }
+
+    private static HiddenState onDevice(HiddenState h, Device device) {
+        if (h.arrays()[0].getDevice().equals(device)) return h;
+        return h.isJoint() ? HiddenState.ofJoint(onDevice(h.joint(), device))
+                : HiddenState.of(onDevice(h.streams().img(), device), onDevice(h.streams().txt(), device));
+    }
+
     public List<DoubleStreamLayer> doubleBlocks() {
         return Collections.unmodifiableList(doubleBlocks);
     }
@@ -75,14 +139,19 @@ public final class FluxModel extends Module {
     /** The conditioning vector: time + guidance + pooled text embeddings. */
     // timesteps [B], y [B, vec_in], guidance [B] -> vec [B, H]
     public NDArray vec(FluxInputs in) {
-        NDArray vec = timeIn.forward(Nn.timestepEmbedding(in.timesteps(), 256).toType(dtype, false));
+        NDArray vec = timeIn.forward(head(Nn.timestepEmbedding(in.timesteps(), 256).toType(dtype, false)));
         if (guidanceIn != null) {
             if (in.guidance() == null) {
                 throw new IllegalArgumentException("this config embeds guidance (guidance_embed=true) but no guidance was given");
             }
-            vec = vec.add(guidanceIn.forward(Nn.timestepEmbedding(in.guidance(), 256).toType(dtype, false)));
+            vec = vec.add(guidanceIn.forward(head(Nn.timestepEmbedding(in.guidance(), 256).toType(dtype, false))));
         }
-        return vec.add(vectorIn.forward(in.y().toType(dtype, false)));
+        return vec.add(vectorIn.forward(head(in.y().toType(dtype, false))));
+    }
+
+    /** An input of the embedders on their device (the first of a split model). */
+    private NDArray head(NDArray a) {
+        return placement == null ? a : onDevice(a, placement.first());
     }
 
     /** Rotary tables for cat(txt_ids, img_ids). */
@@ -97,7 +166,7 @@ public final class FluxModel extends Module {
 
     /** The embedded input of the first block: img_in(img), txt_in(txt) in the compute dtype. */
     public HiddenState embed(FluxInputs in) {
-        return HiddenState.of(imgIn.forward(in.img().toType(dtype, false)), txtIn.forward(in.txt().toType(dtype, false)));
+        return HiddenState.of(imgIn.forward(head(in.img().toType(dtype, false))), txtIn.forward(head(in.txt().toType(dtype, false))));
     }
 
     public NDArray forward(FluxInputs in) {
@@ -111,7 +180,7 @@ public final class FluxModel extends Module {
         NDArray vec = vec(in);
         Rope pe = rope(in);
         NDArray x = runBlocks(0, params.blockCount() - 1, h, vec, pe, tap).toJoint();
-        return output(x, vec, lt);
+        return onDevice(output(x, vec, lt), in.img().getDevice()); // a split model answers on the caller's device
     }
 
     /**
@@ -121,6 +190,10 @@ public final class FluxModel extends Module {
      */
     // joint [B, L_txt + L_img, H], vec [B, H] -> [B, L_img, out]
     public NDArray output(NDArray joint, NDArray vec, long txtTokens) {
+        if (placement != null) {
+            joint = onDevice(joint, placement.last());
+            vec = onDevice(vec, placement.last());
+        }
         return finalLayer.forward(joint.get(":, {}:", txtTokens), vec).toType(DataType.FLOAT32, false);
     }
 
@@ -142,28 +215,44 @@ public final class FluxModel extends Module {
         }
         HiddenState h = state;
         boolean scoped = !Nn.recordingGradients();
-        for (int p = from; p <= to; p++) {
-            if (!scoped) {
-                h = runBlock(p, depth, h, vec, pe, tap);
-                continue;
-            }
-            // A block's intermediates (attention scores, the MLP's activations, ...) are freed when it ends rather
-            // than when the caller's scope closes: the forward then holds one block's worth of them, not every
-            // block's, and the allocator reuses that memory instead of mapping fresh pages for each block. (At
-            // inference only: under a GradientCollector the graph keeps them for backward whatever we free.)
-            NDManager outer = h.arrays()[0].getManager();
-            try (NDManager scope = outer.newSubManager()) {
-                List<NDArray> in = List.of(h.arrays());
-                for (NDArray a : in) a.tempAttach(scope);
-                vec.tempAttach(scope);
-                HiddenState y = runBlock(p, depth, h, vec, pe, tap);
-                for (NDArray a : y.arrays()) {
-                    if (in.stream().noneMatch(x -> x == a)) a.attach(outer); // an identity block hands its input back
+        Map<Device, NDArray> vecs = new java.util.HashMap<>(); // vec and the rotary tables on each device of the range
+        Map<Device, Rope> ropes = new java.util.HashMap<>();
+        try {
+            for (int p = from; p <= to; p++) {
+                NDArray v = vec;
+                Rope r = pe;
+                if (placement != null) {
+                    Device d = deviceOf(p);
+                    h = onDevice(h, d); // the hidden state crosses to the device of the next range
+                    v = vecs.computeIfAbsent(d, x -> onDevice(vec, x));
+                    r = pe.device().equals(d) ? pe : ropes.computeIfAbsent(d, pe::toDevice);
                 }
-                h = y;
+                h = runOne(p, depth, h, v, r, tap, scoped);
             }
+        } finally {
+            // at inference the copies go now; under a GradientCollector they stay in pe's manager until backward is done
+            if (scoped) for (Rope r : ropes.values()) r.close();
         }
         return h;
+    }
+
+    private HiddenState runOne(int p, int depth, HiddenState h, NDArray vec, Rope pe, BlockTap tap, boolean scoped) {
+        if (!scoped) return runBlock(p, depth, h, vec, pe, tap);
+        // A block's intermediates (attention scores, the MLP's activations, ...) are freed when it ends rather
+        // than when the caller's scope closes: the forward then holds one block's worth of them, not every
+        // block's, and the allocator reuses that memory instead of mapping fresh pages for each block. (At
+        // inference only: under a GradientCollector the graph keeps them for backward whatever we free.)
+        NDManager outer = h.arrays()[0].getManager();
+        try (NDManager scope = outer.newSubManager()) {
+            List<NDArray> in = List.of(h.arrays());
+            for (NDArray a : in) a.tempAttach(scope);
+            vec.tempAttach(scope);
+            HiddenState y = runBlock(p, depth, h, vec, pe, tap);
+            for (NDArray a : y.arrays()) {
+                if (in.stream().noneMatch(x -> x == a)) a.attach(outer); // an identity block hands its input back
+            }
+            return y;
+        }
     }
 
     private HiddenState runBlock(int p, int depth, HiddenState h, NDArray vec, Rope pe, BlockTap tap) {

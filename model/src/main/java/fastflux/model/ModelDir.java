@@ -80,13 +80,45 @@ public final class ModelDir {
      * weights into {@code manager} in {@code dtype}.
      */
     public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces) {
+        return load(dir, manager, dtype, otherNamespaces, name -> true);
+    }
+
+    /** As {@link #load(Path, NDManager, DataType, Set)}, only the parameters {@code only} accepts read (all checked). */
+    public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces,
+                                 java.util.function.Predicate<String> only) {
         FluxModel model = build(dir);
         Set<String> others = new java.util.HashSet<>(otherNamespaces);
         others.addAll(companionNamespaces(dir));
         try (SafetensorsReader reader = SafetensorsReader.open(weightsFile(dir))) {
-            loadWeights(model.params(), reader, others, manager, dtype, PrunedModels.replacements(model));
+            loadWeights(model.params(), reader, others, manager, dtype, PrunedModels.replacements(model), only);
         }
         model.setDtype(dtype);
+        return model;
+    }
+
+    /**
+     * As {@link #load(Path, NDManager, DataType, Set)}, split over {@code devices} ({@link BlockPlacement#of}: block
+     * ranges balanced by bytes, embedders on the first device, the final layer on the last): each weight is read
+     * straight into a sub-manager of {@code manager} on its block's device. One device loads as the other method does.
+     */
+    public static FluxModel load(Path dir, NDManager manager, DataType dtype, Set<String> otherNamespaces,
+                                 java.util.List<ai.djl.Device> devices) {
+        if (devices.size() <= 1) return load(dir, manager, dtype, otherNamespaces);
+        FluxModel model = build(dir);
+        BlockPlacement placement = BlockPlacement.of(model, devices, dtype);
+        java.util.List<NDManager> managers = placement.managers(manager);
+        Set<String> others = new java.util.HashSet<>(otherNamespaces);
+        others.addAll(companionNamespaces(dir));
+        try (SafetensorsReader reader = SafetensorsReader.open(weightsFile(dir))) {
+            try {
+                WeightLoader.load(model.params(), reader, others, p -> placement.managerOf(p, model.config(), managers), dtype);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException(e.getMessage() + "\n  (config.json \"replaced\": "
+                        + PrunedModels.describe(PrunedModels.replacements(model)) + ")", e);
+            }
+        }
+        model.setDtype(dtype);
+        model.place(placement, managers);
         return model;
     }
 
@@ -103,8 +135,15 @@ public final class ModelDir {
     /** {@link WeightLoader#load}, its mismatch report completed with the config's replaced blocks. */
     public static void loadWeights(Map<String, Param> params, SafetensorsReader reader, Set<String> otherNamespaces,
                                    NDManager manager, DataType dtype, List<Replacement> replaced) {
+        loadWeights(params, reader, otherNamespaces, manager, dtype, replaced, name -> true);
+    }
+
+    /** As the other method, only the parameters {@code only} accepts read. */
+    public static void loadWeights(Map<String, Param> params, SafetensorsReader reader, Set<String> otherNamespaces,
+                                   NDManager manager, DataType dtype, List<Replacement> replaced,
+                                   java.util.function.Predicate<String> only) {
         try {
-            WeightLoader.load(params, reader, otherNamespaces, manager, dtype);
+            WeightLoader.load(params, reader, otherNamespaces, p -> manager, dtype, only);
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException(e.getMessage() + "\n  (config.json \"replaced\": "
                     + PrunedModels.describe(replaced) + ")", e);

@@ -78,6 +78,16 @@ public final class Rope implements AutoCloseable {
         return row0.expandDims(4).concat(row1.expandDims(4), 4); // [B,1,L,D/2,2,2]
     }
 
+    /** The device the tables live on. */
+    public ai.djl.Device device() {
+        return cos.getDevice();
+    }
+
+    /** The same tables on another device (new arrays, in the originals' manager). */
+    public Rope toDevice(ai.djl.Device device) {
+        return new Rope(cos.toDevice(device, true), sin.toDevice(device, true));
+    }
+
     /** The same tables cast to another dtype (new arrays). */
     public Rope to(DataType dtype) {
         return new Rope(cos.toType(dtype, true), sin.toType(dtype, true));

@@ -25,6 +25,22 @@ public final class WeightLoader {
      */
     public static void load(Map<String, Param> params, SafetensorsReader reader, Set<String> otherNamespaces,
                             NDManager manager, DataType dtype) {
+        load(params, reader, otherNamespaces, p -> manager, dtype);
+    }
+
+    /**
+     * As {@link #load(Map, SafetensorsReader, Set, NDManager, DataType)}, each parameter created in the manager
+     * {@code managerOf} gives it (a split model's: the manager of its block's device), so no weight is made elsewhere first.
+     */
+    public static void load(Map<String, Param> params, SafetensorsReader reader, Set<String> otherNamespaces,
+                            java.util.function.Function<Param, NDManager> managerOf, DataType dtype) {
+        load(params, reader, otherNamespaces, managerOf, dtype, name -> true);
+    }
+
+    /** As the other methods, every tensor checked but only the parameters whose names {@code only} accepts read. */
+    public static void load(Map<String, Param> params, SafetensorsReader reader, Set<String> otherNamespaces,
+                            java.util.function.Function<Param, NDManager> managerOf, DataType dtype,
+                            java.util.function.Predicate<String> only) {
         List<String> missing = new ArrayList<>();
         List<String> misShaped = new ArrayList<>();
         Set<String> unexpected = new TreeSet<>();
@@ -48,7 +64,7 @@ public final class WeightLoader {
             throw new IllegalArgumentException(sb.toString());
         }
         for (Param p : params.values()) {
-            p.set(reader.load(p.name(), manager, dtype));
+            if (only.test(p.name())) p.set(reader.load(p.name(), managerOf.apply(p), dtype));
         }
     }
 }

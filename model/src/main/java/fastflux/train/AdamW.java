@@ -12,6 +12,10 @@ import java.util.function.ToDoubleFunction;
 /**
  * AdamW (decoupled weight decay) over named parameters, with global-norm gradient clipping. Moments live in
  * the optimiser's own manager and can be saved and restored exactly (checkpoint/resume).
+ *
+ * <p>A parameter held in fp16 can be given an fp32 master copy ({@link #keepMaster}): its gradient is cast to fp32,
+ * the moments and the update are fp32 and applied to the master, and the fp16 value is refreshed from the master
+ * after each step, so that updates below fp16's resolution accumulate instead of rounding away.
  */
 public final class AdamW implements AutoCloseable {
     private final NDManager manager;
@@ -21,6 +25,7 @@ public final class AdamW implements AutoCloseable {
     private final double weightDecay;
     private final Map<String, NDArray> m = new LinkedHashMap<>();
     private final Map<String, NDArray> v = new LinkedHashMap<>();
+    private final Map<String, NDArray> masters = new LinkedHashMap<>();
     private long steps;
 
     public AdamW(NDManager parent, double beta1, double beta2, double eps, double weightDecay) {
@@ -41,6 +46,23 @@ public final class AdamW implements AutoCloseable {
 
     public Map<String, NDArray> secondMoments() {
         return v;
+    }
+
+    /**
+     * Keeps an fp32 master copy of {@code p} (taken from its current value) in the optimiser's manager, if {@code p}
+     * is not fp32 already; the optimiser updates the master and writes it back, rounded, into {@code p}'s value.
+     */
+    public void keepMaster(Param p) {
+        NDArray w = p.value();
+        if (w.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 || masters.containsKey(p.name())) return;
+        NDArray master = w.toType(ai.djl.ndarray.types.DataType.FLOAT32, true);
+        master.attach(manager);
+        masters.put(p.name(), master);
+    }
+
+    /** The fp32 master copies by parameter name ({@link #keepMaster}); empty when every parameter is fp32. */
+    public Map<String, NDArray> masters() {
+        return java.util.Collections.unmodifiableMap(masters);
     }
 
     /** Restores the step count and moments (copied into the optimiser's manager). */
@@ -65,7 +87,8 @@ public final class AdamW implements AutoCloseable {
             try (NDManager scope = w.getManager().newSubManager()) {
                 NDArray g = w.getGradient();
                 g.attach(scope);
-                sq += g.square().sum().getFloat();
+                NDArray g32 = g.getDataType() == ai.djl.ndarray.types.DataType.FLOAT32 ? g : g.toType(ai.djl.ndarray.types.DataType.FLOAT32, false);
+                sq += g32.square().sum().getFloat();
             }
         }
         return Math.sqrt(sq);
@@ -99,22 +122,27 @@ public final class AdamW implements AutoCloseable {
         double bc1 = 1 - Math.pow(beta1, steps);
         double bc2 = 1 - Math.pow(beta2, steps);
         for (Param p : params) {
-            NDArray w = p.value();
+            NDArray working = p.value();
+            NDArray master = masters.get(p.name());
+            NDArray w = master == null ? working : master; // the array the update is applied to
             double lr = lrOf.applyAsDouble(p);
             NDArray mi = m.computeIfAbsent(p.name(), k -> manager.zeros(w.getShape(), w.getDataType()));
             NDArray vi = v.computeIfAbsent(p.name(), k -> manager.zeros(w.getShape(), w.getDataType()));
             try (NDManager scope = manager.newSubManager()) {
-                NDArray g0 = w.getGradient();
+                NDArray g0 = working.getGradient();
                 g0.attach(scope);
                 mi.tempAttach(scope);
                 vi.tempAttach(scope);
                 w.tempAttach(scope);
-                NDArray g = scale == 1.0 ? g0 : Tensors.mul(g0, (float) scale);
+                if (master != null) working.tempAttach(scope);
+                NDArray g32 = master == null ? g0 : g0.toType(w.getDataType(), false);
+                NDArray g = scale == 1.0 ? g32 : Tensors.mul(g32, (float) scale);
                 Tensors.muli(mi, (float) beta1).addi(Tensors.mul(g, (float) (1 - beta1)));
                 Tensors.muli(vi, (float) beta2).addi(Tensors.mul(g.square(), (float) (1 - beta2)));
                 NDArray update = Tensors.div(mi, (float) bc1).div(Tensors.add(Tensors.div(vi, (float) bc2).sqrt(), (float) eps));
                 if (weightDecay > 0) Tensors.muli(w, (float) (1 - lr * weightDecay));
                 w.subi(Tensors.mul(update, (float) lr));
+                if (master != null) working.set(new ai.djl.ndarray.index.NDIndex("..."), master.toType(working.getDataType(), false));
                 g0.subi(g0); // zero the gradient for the next step
             }
         }

@@ -158,6 +158,15 @@ public interface World<I> {
     }
 
     /**
+     * As {@link #loadTransformer(Path, NDManager, DataType)}, every tensor checked but only the parameters whose
+     * names {@code only} accepts read (the others are left without a value): the report reads the blocks in which
+     * the base and its export differ, and shares the rest with the job's model.
+     */
+    default FluxModel loadTransformer(Path dir, NDManager m, DataType dtype, java.util.function.Predicate<String> only) {
+        return ModelDir.load(dir, m, dtype, Set.of(), only);
+    }
+
+    /**
      * Called once the job's report exists ({@code report.json}'s object): a world whose export carries a model card
      * rewrites it with the report's quality and latency figures. Nothing by default.
      */

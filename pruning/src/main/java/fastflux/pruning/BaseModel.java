@@ -37,22 +37,38 @@ public final class BaseModel {
      * @param dtype what the transformer's weights are held in: FLOAT32, or FLOAT16 for a FLUX.1 checkpoint (a bf16
      *     file is converted tensor by tensor); a world's model loads as its world loads it, in fp32
      */
-    public record LoadOptions(Map<String, String> settings, DataType dtype) {
-        /** No world settings, fp32. */
+    public record LoadOptions(Map<String, String> settings, DataType dtype, java.util.List<ai.djl.Device> devices) {
+        /** No world settings, fp32, one device. */
         public static final LoadOptions FP32 = new LoadOptions(Map.of(), DataType.FLOAT32);
 
         public LoadOptions {
             settings = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(
                     java.util.Objects.requireNonNull(settings, "settings")));
             java.util.Objects.requireNonNull(dtype, "dtype");
+            devices = java.util.List.copyOf(devices);
+        }
+
+        /** On the manager's device only. */
+        public LoadOptions(Map<String, String> settings, DataType dtype) {
+            this(settings, dtype, java.util.List.of());
         }
 
         public LoadOptions withSettings(Map<String, String> s) {
-            return new LoadOptions(s, dtype);
+            return new LoadOptions(s, dtype, devices);
         }
 
         public LoadOptions withDtype(DataType d) {
-            return new LoadOptions(settings, d);
+            return new LoadOptions(settings, d, devices);
+        }
+
+        /**
+         * The transformer split over {@code d} when they are more than one ({@link fastflux.model.BlockPlacement}:
+         * block ranges balanced by bytes, embedders on the first device, the final layer on the last). A bare
+         * transformer checkpoint reads each weight straight onto its device; a world's transformer is read by its
+         * world onto the manager's device (the first) and each range then moved to its own.
+         */
+        public LoadOptions withDevices(java.util.List<ai.djl.Device> d) {
+            return new LoadOptions(settings, dtype, d);
         }
     }
 
@@ -65,18 +81,25 @@ public final class BaseModel {
     public static BaseModel load(Path dir, NDManager manager, LoadOptions options) {
         Map<String, String> settings = options.settings();
         DataType dtype = options.dtype();
+        java.util.List<ai.djl.Device> devices = options.devices();
         if (dtype != DataType.FLOAT32 && hasWorld(dir)) {
             throw new IllegalArgumentException(dir + " is a world's model, which runs in fp32; --dtype " + dtype
                     + " applies to FLUX.1 transformer checkpoints");
         }
         World<?> w = Worlds.open(dir, manager, settings);
-        if (w != null) return new BaseModel(dir, w.flux(), w, Map.copyOf(settings));
+        if (w != null) {
+            if (devices.size() > 1) {
+                fastflux.model.BlockPlacement placement = fastflux.model.BlockPlacement.of(w.flux(), devices, w.flux().dtype());
+                w.flux().place(placement, placement.managers(manager));
+            }
+            return new BaseModel(dir, w.flux(), w, Map.copyOf(settings));
+        }
         if (settings.keySet().stream().anyMatch(k -> !k.equals(fastflux.world.WorldProvider.OUT) && !k.equals(fastflux.world.WorldProvider.EVAL_PROMPTS))) {
             throw new IllegalArgumentException(dir + " is a FLUX.1 transformer checkpoint without text encoders: the "
                     + "options " + String.join(", ", settings.keySet().stream().map(k -> "--" + k).toList())
                     + " are for a FLUX.1 pipeline directory");
         }
-        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of()), null, Map.of());
+        return new BaseModel(dir, ModelDir.load(dir, manager, dtype, Set.of(), devices), null, Map.of());
     }
 
     /**

@@ -85,13 +85,23 @@ public final class PruneJob {
      */
     public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
                     NDManager manager, DataType dtype) {
+        this(baseDir, outDir, options, worldSettings, listener, manager, dtype, List.of());
+    }
+
+    /**
+     * As {@link #PruneJob(Path, Path, PruneOptions, Map, Listener, NDManager, DataType)}, the transformer split over
+     * {@code devices} ({@link BaseModel.LoadOptions#withDevices}); {@code manager} is on the first.
+     */
+    public PruneJob(Path baseDir, Path outDir, PruneOptions options, Map<String, String> worldSettings, Listener listener,
+                    NDManager manager, DataType dtype, List<ai.djl.Device> devices) {
         this.baseDir = baseDir;
         this.outDir = outDir;
         this.options = options;
         this.listener = listener;
         this.manager = manager;
         this.worldSettings = Map.copyOf(worldSettings);
-        this.baseModel = BaseModel.load(baseDir, manager, new BaseModel.LoadOptions(withOut(worldSettings, outDir), dtype));
+        this.baseModel = BaseModel.load(baseDir, manager,
+                new BaseModel.LoadOptions(withOut(worldSettings, outDir), dtype, devices));
         this.flux = baseModel.flux();
         if (!PrunedModels.replacements(flux).isEmpty()) {
             throw new IllegalArgumentException(baseDir + " is already pruned; prune from the full model");
@@ -331,6 +341,16 @@ public final class PruneJob {
         return calibrations().heldOut();
     }
 
+    /** The report's output fidelity of {@code exported} against {@code base}, on this job's calibration (for tests). */
+    OutputFidelity.Result outputFidelity(FluxModel exported, FluxModel base) {
+        return calibrations().outputFidelity(exported, base);
+    }
+
+    /** The report's base and export around the job's weights ({@link ReportModels}), their own arrays in {@code m}. */
+    ReportModels reportModels(NDManager m) {
+        return ReportModels.open(flux, baseDir, outDir, this::loadTransformer, m);
+    }
+
     private JobCalibration calibrations() {
         return new JobCalibration(flux, baseModel, calibFile, options);
     }
@@ -379,6 +399,7 @@ public final class PruneJob {
             residuals = fitted.residuals();
             steps = fitted.steps();
             pendingOriginal = fitted.install(flux);
+            flux.placeWeights(); // a split model: the fitted linears onto their block's device
         } else {
             String prefix = block.name() + ".";
             pendingOriginal = block.kind() == BlockId.Kind.DOUBLE
@@ -586,10 +607,11 @@ public final class PruneJob {
         fastflux.model.ForwardTimer.Timing timing;
         OutputFidelity.Result fidelity;
         try (NDManager m = manager.newSubManager()) {
-            // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached
-            // in the job's compute dtype: at 12B two fp32 copies beside the job's model would not fit (docs/plan.md)
-            FluxModel exported = loadTransformer(outDir, m);
-            FluxModel base = loadTransformer(baseDir, m);
+            // the exported model as a user loads it (adapters merged), not the job's model with LoRA still attached,
+            // and the base, around one copy of the weights they share: the job's (ReportModels; docs/plan.md)
+            ReportModels models = reportModels(m);
+            FluxModel exported = models.pruned();
+            FluxModel base = models.base();
             timing = speed.latency(exported, base, 21, manager);
             long t0 = System.nanoTime();
             listener.progress("fidelity", "", 0, 1, "the exported model's outputs against the base model's");
@@ -611,10 +633,13 @@ public final class PruneJob {
         return report;
     }
 
-    /** A model directory's transformer in fp32, as its world loads it (the base's layout, or the export's). */
-    private FluxModel loadTransformer(Path dir, NDManager m) {
-        return baseModel.hasWorld() ? baseModel.world("report").loadTransformer(dir, m, flux.dtype())
-                : ModelDir.load(dir, m, flux.dtype(), java.util.Set.of());
+    /**
+     * A model directory's transformer in the job's dtype, as its world loads it (the base's layout, or the export's),
+     * only the parameters {@code only} accepts read.
+     */
+    private FluxModel loadTransformer(Path dir, NDManager m, java.util.function.Predicate<String> only) {
+        return baseModel.hasWorld() ? baseModel.world("report").loadTransformer(dir, m, flux.dtype(), only)
+                : ModelDir.load(dir, m, flux.dtype(), java.util.Set.of(), only);
     }
 
     /** Writes the state: the JSON manifest plus every trained component (replaced linears, LoRA adapters). */
@@ -669,6 +694,7 @@ public final class PruneJob {
                 if (param != null) param.set(reader.load(name, manager, DataType.FLOAT32));
             }
         }
+        flux.placeWeights();
         state = PruneState.fresh(savedOptions(), target).withOrder(other.order());
         for (PruneState.BlockResult r : first) state = state.withCompleted(r);
         save();
@@ -741,6 +767,7 @@ public final class PruneJob {
             missing.removeAll(reader.names());
             if (!missing.isEmpty()) throw new IllegalStateException(stateDir() + ": the saved components lack " + missing);
         }
+        flux.placeWeights();
     }
 
     /**

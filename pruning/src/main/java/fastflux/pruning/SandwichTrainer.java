@@ -760,9 +760,12 @@ public final class SandwichTrainer {
                 injector.inject(model, b, m);
                 byName.putAll(LoraInjector.trainableParams(model, b));
             }
+            model.placeWeights(); // a split model: the new adapters onto their block's device
             params = new ArrayList<>(byName.values());
             for (Param q : params) q.value().setRequiresGradient(true);
             adam = new AdamW(m, 0.9, 0.999, 1e-8, o.weightDecay());
+            // fp16 linears train through fp32 masters (frozen weights stay in the compute dtype only); no-op in fp32
+            for (Param q : linears) adam.keepMaster(q);
         }
 
         /** Every trained parameter by checkpoint name, sorted. */
@@ -772,6 +775,11 @@ public final class SandwichTrainer {
 
         List<String> trainedNames() {
             return List.copyOf(byName.keySet());
+        }
+
+        /** The fp32 master copies of the trained parameters held in fp16, by name (none in an fp32 model). */
+        Map<String, NDArray> masters() {
+            return adam.masters();
         }
 
         /** One AdamW step on the minibatch {@code idx} of {@code pairs}; returns its loss before the update. */
@@ -926,7 +934,7 @@ public final class SandwichTrainer {
         NDArray sum = null;
         long count = 0;
         for (int i = 0; i < ys.length; i++) {
-            NDArray d = ys[i].toType(DataType.FLOAT32, false).sub(ts[i]);
+            NDArray d = FluxModel.onDevice(ys[i].toType(DataType.FLOAT32, false), ts[i].getDevice()).sub(ts[i]);
             NDArray sq = d.square().sum();
             sum = sum == null ? sq : sum.add(sq);
             count += d.size();

@@ -38,8 +38,9 @@ import org.apache.pekko.actor.typed.javadsl.Behaviors;
  *
  * <p>The shards run the blocks of one {@link FluxModel}, read-only during a pass. Each shard owns its range's
  * weights on its device while it runs: a parameter that lives on another device is copied into the shard's
- * manager and swapped in, and swapped back when the shard stops ({@link Placement}). On one device (this CPU
- * machine) nothing needs copying and the shards share the model's arrays; tests force the copy to exercise the
+ * manager and swapped in, and swapped back when the shard stops ({@link Placement}). A model split over the chain's
+ * devices ({@link fastflux.model.BlockPlacement}) gives each shard its own range, already on its device, so nothing is
+ * copied. On one device (this CPU machine) nothing needs copying and the shards share the model's arrays; tests force the copy to exercise the
  * path, but a transfer between real devices has not run here (no GPU).
  */
 final class BlockShard {

@@ -84,10 +84,14 @@ public final class ShardChain implements AutoCloseable {
         Props props = DispatcherSelector.fromConfig(DISPATCHER);
         java.util.Map<String, String> logContext = fastflux.pruning.LogContext.current(); // the job's, on the shards' log lines
         ActorRef<BlockShard.Command> next = null;
+        // a model split over these devices keeps its ranges (its weights already live there, nothing is copied);
+        // otherwise contiguous ranges whose sizes differ by at most one
+        fastflux.model.BlockPlacement placed = model.placement();
+        boolean own = placed != null && placed.devices().equals(devices)
+                && placed.ranges().stream().allMatch(r -> r[1] >= r[0]);
         for (int i = k - 1; i >= 0; i--) { // the last first, so that each shard knows the one after it
-            // contiguous ranges, sizes differing by at most one
-            int from = i * n / k;
-            int to = (i + 1) * n / k - 1;
+            int from = own ? placed.range(i)[0] : i * n / k;
+            int to = own ? placed.range(i)[1] : (i + 1) * n / k - 1;
             // system actors (under /system): a typed system with a guardian of its own (the daemon's node) takes no
             // top-level actors from outside, and these belong to the pass, not to the guardian's tree
             BlockShard.Placement place = placement;

@@ -219,6 +219,11 @@ public final class DiffusersTransformer implements AutoCloseable {
      * converted at a time.
      */
     public FluxModel load(NDManager manager, DataType dtype) {
+        return load(manager, dtype, name -> true);
+    }
+
+    /** As {@link #load(NDManager, DataType)}, every tensor checked but only the parameters {@code only} accepts read. */
+    public FluxModel load(NDManager manager, DataType dtype, java.util.function.Predicate<String> only) {
         if (dtype != DataType.FLOAT32 && dtype != DataType.FLOAT16) {
             throw new IllegalArgumentException("weights load as FLOAT32 or FLOAT16, not " + dtype);
         }
@@ -232,6 +237,7 @@ public final class DiffusersTransformer implements AutoCloseable {
                     + PrunedModels.describe(replaced) + ")", e);
         }
         for (Param p : model.params().values()) {
+            if (!only.test(p.name())) continue;
             NDArray v = Tensors.create(manager, read(p.name(), p.shape().getShape()), p.shape());
             if (dtype == DataType.FLOAT32) {
                 p.set(v);

@@ -207,11 +207,16 @@ public final class FluxCheckpoint {
      * missing, unexpected and mis-shaped tensor is named in one error, with its file.
      */
     public FluxModel load(NDManager manager, DataType dtype) {
+        return load(manager, dtype, name -> true);
+    }
+
+    /** As {@link #load(NDManager, DataType)}, every tensor checked but only the parameters {@code only} accepts read. */
+    public FluxModel load(NDManager manager, DataType dtype, java.util.function.Predicate<String> only) {
         return switch (layout) {
-            case FASTFLUX -> ModelDir.load(dir, manager, dtype, Set.of());
+            case FASTFLUX -> ModelDir.load(dir, manager, dtype, Set.of(), only);
             case DIFFUSERS -> {
                 try (DiffusersTransformer d = DiffusersTransformer.open(weights)) {
-                    yield d.load(manager, dtype);
+                    yield d.load(manager, dtype, only);
                 }
             }
             case BFL -> {
@@ -219,7 +224,7 @@ public final class FluxCheckpoint {
                 List<Replacement> replaced = replaced();
                 PrunedModels.apply(model, replaced);
                 try (SafetensorsReader reader = SafetensorsReader.open(weights)) {
-                    ModelDir.loadWeights(model.params(), reader, Set.of(), manager, dtype, replaced);
+                    ModelDir.loadWeights(model.params(), reader, Set.of(), manager, dtype, replaced, only);
                 }
                 model.setDtype(dtype);
                 yield model;

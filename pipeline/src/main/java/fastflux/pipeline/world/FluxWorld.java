@@ -483,6 +483,12 @@ public final class FluxWorld implements World<RgbImage> {
     }
 
     @Override
+    public FluxModel loadTransformer(Path modelDir, NDManager m, ai.djl.ndarray.types.DataType dtype,
+                                     java.util.function.Predicate<String> only) {
+        return FluxCheckpoint.open(modelDir).load(m, dtype, only);
+    }
+
+    @Override
     public void describeExport(Path outDir, JsonObject report) {
         fastflux.pipeline.export.ModelCard.update(outDir, report);
     }

@@ -9,9 +9,11 @@ import java.util.Set;
 
 /**
  * The devices a job runs on, as the command line names them: {@code cpu}, or {@code cuda:0,cuda:1,...} (DJL's
- * {@code gpu0} is accepted too). The transformer's blocks are split into one contiguous range per device, in block
- * order, sizes differing by at most one (as {@code ShardChain} splits them); the embedders go with the first range
- * and the final layer with the last, and the hidden state crosses from one device to the next between ranges.
+ * {@code gpu0} is accepted too). {@link #range} splits the blocks into one contiguous range per device, in block
+ * order, sizes differing by at most one (as {@code ShardChain} splits a model on one device; the plan counts these);
+ * a job on several devices splits its transformer by parameter bytes instead ({@link fastflux.model.BlockPlacement}).
+ * The embedders go with the first range and the final layer with the last, and the hidden state crosses from one
+ * device to the next between ranges.
  */
 public final class Devices {
     public static final Devices CPU = new Devices(List.of(Device.cpu()));

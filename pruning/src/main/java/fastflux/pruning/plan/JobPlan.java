@@ -138,7 +138,6 @@ public final class JobPlan {
         long[] weights = new long[devs.size()];
         for (int i = 0; i < devs.size(); i++) weights[i] = weightParams(shapes, devs.range(i, n), i == 0, i == devs.size() - 1) * b;
         long allWeights = totalParams(shapes) * b;
-        long exportWeights = exportParams(shapes) * b;
 
         // host-side pieces
         long lsHost = leastSquaresHost(p);
@@ -183,9 +182,9 @@ public final class JobPlan {
                     case EXPORT -> items.add(new Item("largest tensor, merged", first ? largestTensor(shapes) * 4 : 0));
                     case REPORT -> {
                         if (first) {
-                            // the report loads the export and the base beside the job's model (PruneJob.report)
-                            items.add(new Item("export, loaded", exportWeights));
-                            items.add(new Item("base, loaded", allWeights));
+                            // the report shares the job's weights and reads only the blocks base and export differ in
+                            // (ReportModels): the replaced blocks' originals, their linears, the adapted neighbours merged
+                            items.add(new Item("base's replaced and export's changed blocks, read", reportReadParams(shapes) * b));
                             items.add(new Item("activations (batch " + calibRows + " rows)", act));
                         }
                     }
@@ -349,6 +348,29 @@ public final class JobPlan {
             n -= blocks.get(i)[0] - (in.options().mode() == fastflux.model.Replacement.Mode.LINEAR ? blocks.get(i)[1] : 0);
         }
         return n;
+    }
+
+    /**
+     * What the report reads beside the job's model, at most (ReportModels): the replaced blocks' originals from the
+     * base, and from the export their linears and the adapted neighbours (up to width − 1 per replaced block), taken as
+     * the largest blocks.
+     */
+    long reportReadParams(FluxModel model) {
+        FluxParams p = model.config();
+        int n = p.blockCount();
+        int target = Math.min(PruneJob.blocksFor(in.options().ratio(), p), n);
+        boolean lora = in.options().sandwichTraining() && in.options().stSteps() > 0 && in.options().sandwichWidth() > 1;
+        int adapted = lora ? (int) Math.min(n - target, (long) target * (in.options().sandwichWidth() - 1)) : 0;
+        List<Long> blocks = new ArrayList<>();
+        for (var d : model.doubleBlocks()) blocks.add(count(((Module) d).params()));
+        for (var s : model.singleBlocks()) blocks.add(count(((Module) s).params()));
+        blocks.sort(java.util.Comparator.reverseOrder());
+        long read = 0;
+        for (int i = 0; i < target + adapted; i++) read += blocks.get(i);
+        long h = p.hiddenSize();
+        long linears = (p.depth() > 0 ? 2 : 1) * (h * h + h);
+        if (in.options().mode() == fastflux.model.Replacement.Mode.LINEAR) read += target * linears;
+        return read;
     }
 
     /** What one sandwich trains, at most: a double block's two linears and rank-r adapters on its two neighbours. */
