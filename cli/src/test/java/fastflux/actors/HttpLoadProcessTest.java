@@ -46,9 +46,11 @@ class HttpLoadProcessTest {
         }
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
         String api = "http://127.0.0.1:" + httpPort;
-        // The heap as bin/fastflux runs it (docs/stack-notes.md, "The Java heap and the serial collector").
+        // The heap and glibc's malloc as bin/fastflux runs them (docs/stack-notes.md, "The Java heap and the serial
+        // collector" and "malloc: latency follows the FLOPs": freed memory is kept for reuse, not handed back).
         try (DaemonProcess d = new DaemonProcess(tmp.resolve("state")).option("-Dfastflux.http.port=" + httpPort)
-                .option("-Xms64m").option("-XX:+UseSerialGC")) {
+                .option("-Xms64m").option("-XX:+UseSerialGC").env("MALLOC_MMAP_THRESHOLD_", "1073741824")
+                .env("MALLOC_TRIM_THRESHOLD_", "1073741824").env("MALLOC_TOP_PAD_", "268435456")) {
             d.start();
             awaitStatus(http, api + "/ready", 200);
             long pid = d.pid();
