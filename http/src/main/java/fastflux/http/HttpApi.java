@@ -146,16 +146,27 @@ public final class HttpApi extends AllDirectives {
                         })))))),
                 // only the three actions are routes: any other segment is an unknown route (404), whatever the method
                 path(PathMatchers.segment(), action -> ACTIONS.contains(action)
-                        ? post(() -> authorized(Tokens.Role.CONTROL, who -> located(id, node, at -> control(who, action, at))))
+                        ? post(() -> authorized(Tokens.Role.CONTROL, who -> located(id, node, at -> control(who, action, at),
+                                refused -> AUDIT.info("token={} action={} job={} result=refused: {}", who.name(), action, id, refused))))
                         : complete(error(404, "no route /api/v1/jobs/" + id + "/" + action + " (a job's actions: pause, resume or cancel)")))));
     }
 
     /** The fleet member that has job {@code id}, or the JSON error why none can answer for it. */
     private Route located(String id, Optional<String> node, Function<NodeSupervisor.Located, Route> inner) {
+        return located(id, node, inner, refused -> {});
+    }
+
+    /** As above; {@code refused} sees the error when no member can answer for the job (a control action audits it). */
+    private Route located(String id, Optional<String> node, Function<NodeSupervisor.Located, Route> inner,
+                          java.util.function.Consumer<String> refused) {
         Duration t = settings.askTimeout().plus(NodeSupervisor.FLEET_TIMEOUT);
         CompletionStage<NodeSupervisor.Located> at = AskPattern.ask(system, r -> new NodeSupervisor.Locate(id, node.orElse(""), r),
                 t, system.scheduler());
-        return onSuccess(at, l -> l.owner() == null ? complete(error(l.status(), l.error())) : inner.apply(l));
+        return onSuccess(at, l -> {
+            if (l.owner() != null) return inner.apply(l);
+            refused.accept(l.error());
+            return complete(error(l.status(), l.error()));
+        });
     }
 
     /**
