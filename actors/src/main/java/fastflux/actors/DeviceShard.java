@@ -42,6 +42,12 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         FailureInjector NONE = (phase, completed) -> {};
 
         void check(String phase, int completedBlocks);
+
+        /**
+         * A test hook on each sandwich training step (after its loss is reported), on the thread that trains, which
+         * may be the streaming trainer's: it may hold that thread, and must not throw.
+         */
+        default void sandwichStep(String block, int step) {}
     }
 
     public static Behavior<Command> create(JobSpec spec, ActorRef<PruningCoordinator.Command> coordinator,
@@ -67,9 +73,19 @@ public final class DeviceShard extends AbstractBehavior<DeviceShard.Command> {
         // the job's model in its compute dtype, split over --devices (one range of blocks per device; cpu: whole)
         NDManager m = NDManager.newBaseManager(spec.devices().list().get(0));
         try {
-            PruneJob.Listener listener = (phase, block, done, total, detail) -> {
-                failures.check(phase, completed());
-                coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
+            PruneJob.Listener listener = new PruneJob.Listener() {
+                @Override
+                public void progress(String phase, String block, long done, long total, String detail) {
+                    failures.check(phase, completed());
+                    coordinator.tell(new PruningCoordinator.JobProgress(phase, block, done, total, detail));
+                }
+
+                /** May run on the streaming trainer's thread: only a message, no failure injection there. */
+                @Override
+                public void sandwichStep(String block, int step, int steps, double loss, double heldOutLoss) {
+                    coordinator.tell(new PruningCoordinator.JobLoss(new Protocol.LossPoint(block, step, steps, loss, heldOutLoss)));
+                    if (!Double.isNaN(loss)) failures.sandwichStep(block, step);
+                }
             };
             this.quality = spec.quality();
             this.job = new PruneJob(Path.of(spec.model()), Path.of(spec.out()), spec.options(), spec.worldSettings(), listener, m,

@@ -87,6 +87,65 @@ final class FleetQuery {
         }));
     }
 
+    /**
+     * Finds the member that has job {@code jobId}: this node when it has it, else the one member that does; with
+     * {@code node} (host:port) only that member. A member that does not answer is named, since the job may be there.
+     */
+    static Behavior<Msg> locate(ActorRef<NodeSupervisor.Command> self, Duration timeout, String jobId, String node,
+                                ActorRef<NodeSupervisor.Located> replyTo) {
+        return Behaviors.setup(ctx -> find(ctx, self, timeout, (nodes, unanswered) -> {
+            replyTo.tell(located(ctx, self, jobId, node == null ? "" : node.trim(), nodes, unanswered));
+            return Behaviors.stopped();
+        }));
+    }
+
+    private static NodeSupervisor.Located located(ActorContext<Msg> ctx, ActorRef<NodeSupervisor.Command> self, String jobId,
+            String node, Map<ActorRef<NodeSupervisor.Command>, Protocol.StatusReply> nodes, List<String> unanswered) {
+        Map<ActorRef<NodeSupervisor.Command>, Protocol.JobInfo> has = new LinkedHashMap<>();
+        for (Map.Entry<ActorRef<NodeSupervisor.Command>, Protocol.StatusReply> e : nodes.entrySet()) {
+            for (Protocol.JobInfo j : e.getValue().jobs()) if (j.id().equals(jobId)) has.put(e.getKey(), j);
+        }
+        String silent = String.join(", ", unanswered);
+        if (!node.isEmpty()) {
+            for (ActorRef<NodeSupervisor.Command> n : nodes.keySet()) {
+                if (!address(ctx, n).equals(node)) continue;
+                return has.containsKey(n) ? found(ctx, self, n, has.get(n))
+                        : new NodeSupervisor.Located(null, node, null, false, 404, "no job " + jobId + " on member " + node);
+            }
+            for (String u : unanswered) {
+                if (u.equals(node) || u.startsWith(node + " ")) {
+                    return new NodeSupervisor.Located(null, node, null, false, 503, "member " + u + " did not answer; job "
+                            + jobId + " is there, if anywhere");
+                }
+            }
+            List<String> known = new ArrayList<>();
+            for (ActorRef<NodeSupervisor.Command> n : nodes.keySet()) known.add(address(ctx, n));
+            return new NodeSupervisor.Located(null, node, null, false, 404, "no fleet member " + node + " (members: "
+                    + String.join(", ", known) + ")");
+        }
+        if (has.containsKey(self)) return found(ctx, self, self, has.get(self));
+        if (has.size() == 1) {
+            ActorRef<NodeSupervisor.Command> n = has.keySet().iterator().next();
+            return found(ctx, self, n, has.get(n));
+        }
+        if (has.size() > 1) {
+            List<String> where = new ArrayList<>();
+            for (ActorRef<NodeSupervisor.Command> n : has.keySet()) where.add(address(ctx, n));
+            return new NodeSupervisor.Located(null, "", null, false, 409, "members " + String.join(", ", where) + " each have a job "
+                    + jobId + ": name one with ?node=HOST:PORT");
+        }
+        if (!unanswered.isEmpty()) {
+            return new NodeSupervisor.Located(null, "", null, false, 503, "no answering member has job " + jobId
+                    + "; not answered: " + silent + " (the job may be there)");
+        }
+        return new NodeSupervisor.Located(null, "", null, false, 404, "no job " + jobId + " in the fleet");
+    }
+
+    private static NodeSupervisor.Located found(ActorContext<Msg> ctx, ActorRef<NodeSupervisor.Command> self,
+                                                ActorRef<NodeSupervisor.Command> n, Protocol.JobInfo j) {
+        return new NodeSupervisor.Located(n, address(ctx, n), j, n.equals(self), 200, null);
+    }
+
     static boolean active(Protocol.JobInfo j) {
         return j.state().isActive();
     }

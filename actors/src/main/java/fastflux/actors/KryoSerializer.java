@@ -48,6 +48,17 @@ public final class KryoSerializer extends JSerializer {
             double[].class,
             double[][].class,
             JobState.class,
+            Protocol.LossPoint.class,
+            Protocol.LiveLosses.class,
+            int[].class,
+            NodeSupervisor.GetLiveLosses.class,
+            NodeSupervisor.GetSpec.class,
+            NodeSupervisor.SpecReply.class,
+            NodeSupervisor.GetHistory.class,
+            Protocol.HistoryReply.class,
+            byte[].class,
+            NodeSupervisor.GetApi.class,
+            Protocol.ApiAddress.class,
     };
 
     private final ExtendedActorSystem system;

@@ -60,9 +60,37 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
      * A job of this node as submitted ({@code spec} null when there is no such job): for the HTTP API in the same JVM,
      * which shows a job's options; not part of the wire vocabulary.
      */
-    public record GetSpec(String jobId, ActorRef<SpecReply> replyTo) implements Command {}
+    public record GetSpec(String jobId, ActorRef<SpecReply> replyTo) implements Command, WireMessage {}
 
-    public record SpecReply(String jobId, JobSpec spec) {}
+    /** The sandwich training the job runs now (or ran last), step by step: {@link Protocol.LiveLosses}. */
+    public record GetLiveLosses(String jobId, ActorRef<Protocol.LiveLosses> replyTo) implements Command, WireMessage {}
+
+    public record SpecReply(String jobId, JobSpec spec) implements WireMessage {}
+
+    /**
+     * The job's loss history (with the sandwich training running now) and its output files, read by the node that
+     * has the job: {@link Protocol.HistoryReply}.
+     */
+    public record GetHistory(String jobId, ActorRef<Protocol.HistoryReply> replyTo) implements Command, WireMessage {}
+
+    /** Where this node's HTTP API listens (set by the API when it starts): {@link Protocol.ApiAddress}. */
+    public record GetApi(ActorRef<Protocol.ApiAddress> replyTo) implements Command, WireMessage {}
+
+    /** From this JVM's HTTP API: its base URL, which {@link GetApi} answers. */
+    public record ApiAt(String url) implements Command {}
+
+    /**
+     * Which fleet member has job {@code jobId} (this node's own first; {@code node} host:port picks a member, empty
+     * for any): answered with {@link Located}. In-process only (the HTTP API asks its own node).
+     */
+    public record Locate(String jobId, String node, ActorRef<Located> replyTo) implements Command {}
+
+    /**
+     * The member that has the job, its host:port and the job as it reported it; or {@code owner} null and why
+     * ({@code status} 404: no answering member has it; 409: several do, name one; 503: the named member, or one
+     * that might have it, did not answer).
+     */
+    public record Located(ActorRef<Command> owner, String node, Protocol.JobInfo job, boolean local, int status, String error) {}
 
     /** Coordinated shutdown: stop the running job after its current phase (its checkpoint written), then reply. */
     public record Shutdown(ActorRef<Done> replyTo) implements Command {}
@@ -114,7 +142,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     }
 
     /** How long a fleet query waits for each node's answer. */
-    static final Duration FLEET_TIMEOUT = Duration.ofSeconds(5);
+    public static final Duration FLEET_TIMEOUT = Duration.ofSeconds(5);
 
     private final Settings settings;
     private final JobRegistry registry;
@@ -128,6 +156,39 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     private final List<ActorRef<Done>> shutdownWaiters = new ArrayList<>();
     private boolean shuttingDown;
     private long seq;
+
+    /** Per job, its current sandwich's step losses (one sandwich's steps: a few thousand numbers at most). */
+    private final Map<String, LiveCurve> curves = new HashMap<>();
+
+    /** One sandwich's step losses as they arrive, in step order. */
+    private static final class LiveCurve {
+        final String block;
+        int steps;
+        final List<Double> losses = new ArrayList<>();
+        final List<Integer> heldSteps = new ArrayList<>();
+        final List<Double> held = new ArrayList<>();
+
+        LiveCurve(String block) {
+            this.block = block;
+        }
+
+        void add(Protocol.LossPoint p) {
+            steps = p.steps();
+            if (!Double.isNaN(p.loss())) {
+                while (losses.size() < p.step()) losses.add(Double.NaN); // never: the trainer reports every step
+                if (losses.size() == p.step()) losses.add(p.loss());
+            }
+            if (!Double.isNaN(p.heldOutLoss())) {
+                heldSteps.add(p.step());
+                held.add(p.heldOutLoss());
+            }
+        }
+
+        Protocol.LiveLosses reply(String jobId) {
+            return new Protocol.LiveLosses(jobId, block, steps, losses.stream().mapToDouble(Double::doubleValue).toArray(),
+                    heldSteps.stream().mapToInt(Integer::intValue).toArray(), held.stream().mapToDouble(Double::doubleValue).toArray());
+        }
+    }
     private int coordinators;
     private final DaemonMetrics.Node metrics = DaemonMetrics.node();
 
@@ -157,6 +218,20 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                 .onMessage(Cancel.class, this::onCancel)
                 .onMessage(Watch.class, this::onWatch)
                 .onMessage(GetSpec.class, this::onGetSpec)
+                .onMessage(GetLiveLosses.class, this::onGetLiveLosses)
+                .onMessage(GetHistory.class, this::onGetHistory)
+                .onMessage(GetApi.class, g -> {
+                    g.replyTo().tell(new Protocol.ApiAddress(apiUrl));
+                    return this;
+                })
+                .onMessage(ApiAt.class, a -> {
+                    apiUrl = a.url();
+                    return this;
+                })
+                .onMessage(Locate.class, l -> {
+                    getContext().spawnAnonymous(FleetQuery.locate(getContext().getSelf(), FLEET_TIMEOUT, l.jobId(), l.node(), l.replyTo()));
+                    return this;
+                })
                 .onMessage(ProbeBlocks.class, this::onProbe)
                 .onMessage(Shutdown.class, this::onShutdown)
                 .onMessage(FromCoordinator.class, this::onEvent)
@@ -252,6 +327,31 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         return this;
     }
 
+    /** This JVM's HTTP API, when it runs one. */
+    private String apiUrl;
+
+    private Behavior<Command> onGetHistory(GetHistory g) {
+        JobRegistry.Job j = find(g.jobId());
+        if (j == null) {
+            g.replyTo().tell(new Protocol.HistoryReply(g.jobId(), null, "no job " + g.jobId()));
+            return this;
+        }
+        // a few small JSON files of the job's output directory
+        java.nio.file.Path out = java.nio.file.Path.of(j.spec.out());
+        LiveCurve c = curves.get(j.id);
+        com.google.gson.JsonObject o = new com.google.gson.JsonObject();
+        o.add("history", JobHistory.withLive(JobHistory.history(j.id, out), c == null ? null : c.reply(j.id)));
+        o.add("outputs", JobHistory.outputs(out));
+        g.replyTo().tell(new Protocol.HistoryReply(j.id, JobHistory.gzip(o.toString()), null));
+        return this;
+    }
+
+    private Behavior<Command> onGetLiveLosses(GetLiveLosses g) {
+        LiveCurve c = curves.get(g.jobId());
+        g.replyTo().tell(c == null ? new Protocol.LiveLosses(g.jobId(), null, 0, new double[0], new int[0], new double[0]) : c.reply(g.jobId()));
+        return this;
+    }
+
     private Behavior<Command> onPause(Pause p) {
         JobRegistry.Job j = find(p.jobId());
         Protocol.Reply r;
@@ -322,7 +422,8 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         if (p == null) return new Protocol.Progress(j.id, j.state(), j.state() == JobState.RUNNING ? Protocol.Progress.STARTING : "", "", 0, 0,
                 j.error == null ? "" : j.error, 0, 0, 0, Double.NaN, seq);
         return new Protocol.Progress(j.id, j.state(), p.phase(), p.block(), p.done(), p.total(),
-                j.error != null ? j.error : p.detail(), p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), p.seq());
+                j.error != null ? j.error : p.detail(), p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), p.seq(),
+                p.loss());
     }
 
     private Behavior<Command> onRelayStopped(RelayStopped r) {
@@ -347,7 +448,16 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
         if (j == null) return this;
         if (e instanceof PruningCoordinator.Progressed p) {
             progress.put(j.id, new Protocol.Progress(j.id, j.state(), p.phase(), p.block(), p.done(), p.total(), p.detail(),
-                    p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), ++seq));
+                    p.blocksDone(), p.blocksTotal(), p.elapsedSeconds(), p.etaSeconds(), ++seq, p.loss()));
+            if (p.loss() != null) {
+                LiveCurve c = curves.get(j.id);
+                // a new sandwich (the next block, or this block again after a restart from its checkpoint)
+                if (c == null || !c.block.equals(p.loss().block()) || (p.loss().step() == 0 && !c.losses.isEmpty())) {
+                    c = new LiveCurve(p.loss().block());
+                    curves.put(j.id, c);
+                }
+                c.add(p.loss());
+            }
             metrics.progress(progress.get(j.id));
             publish(j);
             return this;
@@ -390,6 +500,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     /** Moves {@code j} on by {@code e} (refused by an exception when its state does not allow it), saves, publishes. */
     private void setState(JobRegistry.Job j, JobState.Event e, String error) {
         j.apply(e, error);
+        if (j.state().isTerminal()) curves.remove(j.id); // its checkpoint or report holds what it trained
         registry.save(jobs);
         metrics.jobs(jobs);
         publish(j);

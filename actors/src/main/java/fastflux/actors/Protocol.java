@@ -35,10 +35,16 @@ public final class Protocol {
      * skipped.
      */
     public record Progress(String jobId, JobState state, String phase, String block, long done, long total, String detail,
-                           int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, long seq)
+                           int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, long seq, LossPoint loss)
             implements WireMessage {
         public Progress {
             java.util.Objects.requireNonNull(state, "a job's state"); // watchers stop on it; refused on arrival if absent
+        }
+
+        /** A snapshot that is not a sandwich training step. */
+        public Progress(String jobId, JobState state, String phase, String block, long done, long total, String detail,
+                        int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, long seq) {
+            this(jobId, state, phase, block, done, total, detail, blocksDone, blocksTotal, elapsedSeconds, etaSeconds, seq, null);
         }
 
         /** The phase of a running job that has not reported any progress yet. */
@@ -48,6 +54,29 @@ public final class Protocol {
             return state.isTerminal();
         }
     }
+
+    /**
+     * One step of a sandwich training, carried by the snapshot it made: {@code block}'s minibatch loss of step
+     * {@code step} (0-based, before its update) and/or the held-out loss measured after {@code step} steps; a figure
+     * not measured at that step is NaN. A conflated watcher misses some; the job's history has them all.
+     */
+    public record LossPoint(String block, int step, int steps, double loss, double heldOutLoss) implements WireMessage {}
+
+    /**
+     * The sandwich training running now (or the last one, until the next starts): {@code block}'s step losses so
+     * far and the held-out losses with the steps they were measured after; {@code block} is null when none ran yet.
+     */
+    public record LiveLosses(String jobId, String block, int steps, double[] losses, int[] heldOutSteps, double[] heldOutLosses)
+            implements WireMessage {}
+
+    /**
+     * A job's history and output files as its node reads them: gzipped JSON {@code {"history": {...}, "outputs":
+     * [...]}} ({@link JobHistory}), or {@code error} when the node has no such job.
+     */
+    public record HistoryReply(String jobId, byte[] gzippedJson, String error) implements WireMessage {}
+
+    /** A node's HTTP API base URL, or null when it runs none. */
+    public record ApiAddress(String url) implements WireMessage {}
 
     /**
      * The importance probe of some blocks, measured by another daemon of the fleet for a job's node: per block the

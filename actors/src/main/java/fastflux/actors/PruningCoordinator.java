@@ -42,6 +42,9 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
 
     public record JobProgress(String phase, String block, long done, long total, String detail) implements Command {}
 
+    /** One step of the sandwich training the shard runs now. */
+    public record JobLoss(Protocol.LossPoint point) implements Command {}
+
     /** Why a job stops between phases; its {@link #toString} is the word the node logs. */
     public enum StopReason {
         PAUSED, CANCELLED, SHUTDOWN;
@@ -56,6 +59,9 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
             return name().toLowerCase(java.util.Locale.ROOT);
         }
     }
+
+    /** The latest progress report of the shard or of this coordinator, which a sandwich step repeats. */
+    private JobProgress lastProgress;
 
     /** Stop after the current phase. */
     public record StopAfterPhase(StopReason reason) implements Command {}
@@ -74,7 +80,13 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     }
 
     public record Progressed(String jobId, String phase, String block, long done, long total, String detail,
-                             int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds) implements Event {}
+                             int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds, Protocol.LossPoint loss)
+            implements Event {
+        public Progressed(String jobId, String phase, String block, long done, long total, String detail,
+                          int blocksDone, int blocksTotal, double elapsedSeconds, double etaSeconds) {
+            this(jobId, phase, block, done, total, detail, blocksDone, blocksTotal, elapsedSeconds, etaSeconds, null);
+        }
+    }
 
     public record Finished(String jobId) implements Event {}
 
@@ -122,6 +134,7 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
                 .onMessage(ShardReady.class, this::onShardReady)
                 .onMessage(PhaseDone.class, this::onPhaseDone)
                 .onMessage(JobProgress.class, this::onProgress)
+                .onMessage(JobLoss.class, this::onLoss)
                 .onMessage(StopAfterPhase.class, this::onStop)
                 .onMessage(ShardError.class, this::onShardError)
                 .onMessage(ShardStopped.class, this::onShardStopped)
@@ -160,12 +173,23 @@ public final class PruningCoordinator extends AbstractBehavior<PruningCoordinato
     }
 
     private Behavior<Command> onProgress(JobProgress p) {
+        lastProgress = p;
+        return progressed(p, null);
+    }
+
+    /** A sandwich step: the latest progress report again, carrying the step's losses. */
+    private Behavior<Command> onLoss(JobLoss l) {
+        JobProgress p = lastProgress != null ? lastProgress : new JobProgress("sandwich", l.point().block(), 0, 0, "");
+        return progressed(p, l.point());
+    }
+
+    private Behavior<Command> progressed(JobProgress p, Protocol.LossPoint loss) {
         double elapsed = (System.nanoTime() - startNanos) / 1e9;
         int doneHere = state.blocksDone() - Math.max(blocksAtStart, 0);
         int left = state.blocksTotal() - state.blocksDone();
         double eta = doneHere > 0 ? elapsed / doneHere * left : Double.NaN;
         node.tell(new Progressed(jobId, p.phase(), p.block(), p.done(), p.total(), p.detail(), state.blocksDone(),
-                state.blocksTotal(), elapsed, eta));
+                state.blocksTotal(), elapsed, eta, loss));
         return this;
     }
 

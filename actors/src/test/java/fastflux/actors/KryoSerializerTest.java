@@ -55,6 +55,14 @@ class KryoSerializerTest {
                 new Protocol.WatchEvent(p, relay.getRef()),
                 new WatcherRelay.Ack(),
                 new NodeSupervisor.Place(spec, replies.getRef()),
+                new Protocol.Progress("job-0001", JobState.RUNNING, "sandwich", "single_blocks.3", 1, 4, "width 3", 1, 4, 12.5,
+                        Double.NaN, 43, new Protocol.LossPoint("single_blocks.3", 7, 24, 1.5e-5, Double.NaN)),
+                new NodeSupervisor.GetSpec("job-0001", kit.<NodeSupervisor.SpecReply>createTestProbe().getRef()),
+                new NodeSupervisor.SpecReply("job-0001", spec),
+                new NodeSupervisor.GetHistory("job-0001", kit.<Protocol.HistoryReply>createTestProbe().getRef()),
+                new NodeSupervisor.GetLiveLosses("job-0001", kit.<Protocol.LiveLosses>createTestProbe().getRef()),
+                new NodeSupervisor.GetApi(kit.<Protocol.ApiAddress>createTestProbe().getRef()),
+                new Protocol.ApiAddress("http://127.0.0.1:8080/"),
         };
         for (Object m : messages) assertEquals(m, roundTrip(m), m.getClass().getSimpleName());
         Protocol.JobInfo info = new Protocol.JobInfo("job-0001", JobState.DONE, "/m", "/o", "", "", 2, 2, "", Double.NaN, null);

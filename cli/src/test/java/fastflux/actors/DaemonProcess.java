@@ -59,6 +59,12 @@ final class DaemonProcess implements AutoCloseable {
         return this;
     }
 
+    /** An environment variable of the daemon's process. */
+    DaemonProcess env(String name, String value) {
+        env.put(name, value);
+        return this;
+    }
+
     Config clientConfig() {
         return Daemon.config(null, ConfigFactory.parseString(clientSettings + "fastflux.daemon.port = " + port));
     }

@@ -25,16 +25,20 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * Issue 35 §4: 200 SSE clients on a daemon (its own process, loopback) running a micro job. The server's gauge
- * counts all 200, some of which read nothing until the job has ended; the job's model is byte for byte that of
- * the same job run before without clients, and the daemon's resident memory grows by less than 200 MB: with the
- * clients connected, and while the job runs on beyond what the same job took on without them. Structural: counts, bytes and
- * memory, never a duration (the waits are bounds).
+ * Issue 35 §4: 200 SSE clients on a daemon (its own process, loopback) running a micro job. The daemon is warmed
+ * with the same job once, without clients (its first job loads the engine; it is also the reference model). Then
+ * the second job runs with the 200 clients connected, 20 of which read nothing until it has ended: the server's
+ * gauge counts all 200, the model is byte for byte the reference, and the daemon's resident memory at its most
+ * while the job runs with the clients is less than 200 MB above what it was before the job started. Structural:
+ * counts, bytes and memory, never a duration (the waits are bounds).
  */
 class HttpLoadProcessTest {
     static final int CLIENTS = 200;
     static final int STALLED = 20;
     static final long RSS_BUDGET_KB = 200 * 1024;
+    /** The micro job: one block of the six replaced, four calibration prompts (the smallest working set). */
+    static final String RATIO = "0.17";
+    static final String PROMPTS = "4";
 
     @Test
     void twoHundredEventStreamsNeitherChangeNorSlowTheJob(@TempDir Path tmp) throws Exception {
@@ -45,30 +49,35 @@ class HttpLoadProcessTest {
         }
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
         String api = "http://127.0.0.1:" + httpPort;
-        // The heap as bin/fastflux runs it (docs/stack-notes.md, "The Java heap and the serial collector").
+        // The heap as bin/fastflux runs it (docs/stack-notes.md, "The Java heap and the serial collector"). glibc
+        // gives each thread that allocates an arena of its own (up to 8 per core) and a job starts new threads (its
+        // shard, trainer, calibration stream): capped at 2 arenas, what is measured is what the job and the clients
+        // hold, not how freed memory scatters over arenas (docs/http-api.md has the figures with glibc's default).
         try (DaemonProcess d = new DaemonProcess(tmp.resolve("state")).option("-Dfastflux.http.port=" + httpPort)
-                .option("-Xms64m").option("-XX:+UseSerialGC")) {
+                .option("-Xms64m").option("-XX:+UseSerialGC").env("MALLOC_ARENA_MAX", "2")) {
             d.start();
             awaitStatus(http, api + "/ready", 200);
             long pid = d.pid();
-            // The reference: the same job on the same daemon with no client, paused after its first phase and
-            // resumed as the measured one is, for the memory the job itself takes on (its engine, ND4J, the trainer).
+            // Warm-up and reference: the same job once with no client. The first job of a daemon loads the engine
+            // (libtorch, its thread pools) and the model's classes, which no later job adds again.
             Path reference = tmp.resolve("reference");
             String first = submit(http, api, base, reference);
-            pauseOnceRunning(http, api, first);
-            long referenceBefore = rssKb(pid);
-            assertEquals(200, post(http, api + "/api/v1/jobs/" + first + "/resume").statusCode());
-            long referencePeak = referenceBefore;
+            long warmStart = rssKb(pid);
+            long warmPeak = warmStart;
             while (!job(http, api, first).get("state").getAsString().equals("done")) {
-                referencePeak = Math.max(referencePeak, rssKb(pid));
+                warmPeak = Math.max(warmPeak, rssKb(pid));
                 assertTrue(d.alive(), "daemon alive; see " + d.log);
                 Thread.sleep(200);
             }
-            long jobOwn = Math.max(0, referencePeak - referenceBefore);
+
+            // The measured job: the daemon's RSS before it starts, and at most while it runs with the 200 clients
+            // connected (paused after its first phase until all are counted, so that all of them follow the job).
+            long before = rssKb(pid);
             Path out = tmp.resolve("out");
             String id = submit(http, api, base, out);
-            pauseOnceRunning(http, api, id);
-            long before = rssKb(pid);
+            long[] peak = {before};
+            pauseOnceRunning(http, api, id, () -> peak[0] = Math.max(peak[0], rssKb(pid)));
+            peak[0] = Math.max(peak[0], rssKb(pid));
 
             List<Client> clients = new ArrayList<>();
             for (int i = 0; i < CLIENTS; i++) {
@@ -82,34 +91,36 @@ class HttpLoadProcessTest {
             }
             awaitGauge(http, api, CLIENTS);
             long connected = rssKb(pid);
-            long peak = connected;
+            peak[0] = Math.max(peak[0], connected);
             assertEquals(200, post(http, api + "/api/v1/jobs/" + id + "/resume").statusCode());
             // Sampled while the job runs to its end, with the stalled clients still reading nothing.
             while (!clients.stream().filter(c -> !c.stalled).allMatch(c -> c.end.isDone())) {
-                peak = Math.max(peak, rssKb(pid));
+                peak[0] = Math.max(peak[0], rssKb(pid));
                 Thread.sleep(200);
                 assertTrue(d.alive(), "daemon alive; see " + d.log);
             }
             assertEquals("done", awaitJob(http, api, id, j -> j.get("state").getAsString().equals("done")).get("state").getAsString(),
                     "the job ended while " + STALLED + " clients read nothing");
-            peak = Math.max(peak, rssKb(pid));
+            peak[0] = Math.max(peak[0], rssKb(pid));
             for (Client c : clients) if (c.stalled) c.release();
             CompletableFuture.allOf(clients.stream().map(c -> c.end).toArray(CompletableFuture[]::new)).get(5, TimeUnit.MINUTES);
+            int steps = 0;
             for (Client c : clients) {
                 assertEquals("done", c.lastState.get(), "each client's last event is the job's end");
                 assertTrue(c.events.get() >= 1);
+                steps += c.lossEvents.get();
             }
             awaitGauge(http, api, 0);
             byte[] alone = Files.readAllBytes(reference.resolve("model.safetensors"));
             assertArrayEquals(alone, Files.readAllBytes(out.resolve("model.safetensors")),
                     "the model with 200 clients is the one without: max relative difference "
                             + TinyJobs.relative(alone, out.resolve("model.safetensors"), tmp));
-            String figures = String.format("%d SSE clients: daemon RSS %d kB before, %d kB with them connected (job paused: +%d kB),"
-                    + " at most %d kB while the job ran on (+%d kB; the same job without clients took on %d kB)", CLIENTS, before,
-                    connected, connected - before, peak, peak - before, jobOwn);
+            String figures = String.format("%d SSE clients: daemon RSS %d kB when the warm-up job started, at most %d kB while it"
+                    + " ran (+%d kB); %d kB before the measured job, %d kB with the clients connected (job paused), at most %d kB"
+                    + " while it ran with them: +%d kB (budget %d kB); the clients received %d sandwich-step events", CLIENTS,
+                    warmStart, warmPeak, warmPeak - warmStart, before, connected, peak[0], peak[0] - before, RSS_BUDGET_KB, steps);
             System.out.println(figures);
-            assertTrue(connected - before < RSS_BUDGET_KB, figures);
-            assertTrue(peak - before - jobOwn < RSS_BUDGET_KB, figures);
+            assertTrue(peak[0] - before < RSS_BUDGET_KB, figures);
         }
     }
 
@@ -119,6 +130,7 @@ class HttpLoadProcessTest {
         final CompletableFuture<Void> end = new CompletableFuture<>();
         final AtomicInteger events = new AtomicInteger();
         final AtomicReference<String> lastState = new AtomicReference<>();
+        final AtomicInteger lossEvents = new AtomicInteger();
         private volatile Flow.Subscription subscription;
 
         Client(boolean stalled) {
@@ -139,7 +151,9 @@ class HttpLoadProcessTest {
         public void onNext(String line) {
             if (!line.startsWith("data:")) return;
             events.incrementAndGet();
-            lastState.set(JsonParser.parseString(line.substring(5)).getAsJsonObject().get("state").getAsString());
+            JsonObject p = JsonParser.parseString(line.substring(5)).getAsJsonObject();
+            if (p.has("loss")) lossEvents.incrementAndGet();
+            lastState.set(p.get("state").getAsString());
         }
 
         @Override
@@ -155,19 +169,33 @@ class HttpLoadProcessTest {
 
     /** Queues the micro job of the actors' tests (TinyJobs) over the API; its id. */
     static String submit(HttpClient http, String api, Path base, Path out) throws Exception {
-        String job = "{\"model\": \"" + base + "\", \"out\": \"" + out + "\", \"ratio\": 0.34, \"importance\": \"output-mse\", "
-                + "\"calib-prompts\": 6, \"calib-steps\": 2, \"st-steps\": 3, \"lora-rank\": 4, \"lora-alpha\": 4, \"seed\": 0, \"eval\": false}";
+        String job = "{\"model\": \"" + base + "\", \"out\": \"" + out + "\", \"ratio\": " + RATIO + ", \"importance\": \"output-mse\", "
+                + "\"calib-prompts\": " + PROMPTS + ", \"calib-steps\": 2, \"st-steps\": 3, \"lora-rank\": 4, \"lora-alpha\": 4, \"seed\": 0, \"eval\": false}";
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(api + "/api/v1/jobs")).header("Content-Type", "application/json")
                 .POST(HttpRequest.BodyPublishers.ofString(job)).build(), HttpResponse.BodyHandlers.ofString());
         assertEquals(201, r.statusCode(), r.body());
         return JsonParser.parseString(r.body()).getAsJsonObject().get("id").getAsString();
     }
 
-    /** Pauses the job once it runs (its first phase reported); returns when it is paused. */
-    static void pauseOnceRunning(HttpClient http, String api, String id) throws Exception {
-        awaitJob(http, api, id, j -> !j.get("phase").getAsString().isEmpty() && !j.get("phase").getAsString().equals("starting"));
+    /** Pauses the job once it runs (its first phase reported); returns when it is paused. {@code sample} runs at each poll. */
+    static void pauseOnceRunning(HttpClient http, String api, String id, Sampler sample) throws Exception {
+        awaitJob(http, api, id, j -> sampled(sample) && !j.get("phase").getAsString().isEmpty()
+                && !j.get("phase").getAsString().equals("starting"));
         assertEquals(200, post(http, api + "/api/v1/jobs/" + id + "/pause").statusCode());
-        awaitJob(http, api, id, j -> j.get("state").getAsString().equals("paused"));
+        awaitJob(http, api, id, j -> sampled(sample) && j.get("state").getAsString().equals("paused"));
+    }
+
+    interface Sampler {
+        void sample() throws Exception;
+    }
+
+    private static boolean sampled(Sampler s) {
+        try {
+            s.sample();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        return true;
     }
 
     static JsonObject job(HttpClient http, String api, String id) throws Exception {

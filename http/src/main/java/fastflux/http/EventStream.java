@@ -36,17 +36,17 @@ final class EventStream {
     private record Stop() {}
 
     /**
-     * The job's events, or an empty Optional when the node has no such job. {@code clients} counts the streams
-     * open now.
+     * The job's events from {@code node} (this daemon's, or the fleet member that has the job), or an empty
+     * Optional when that node has no such job. {@code clients} counts the streams open now.
      */
     static CompletionStage<Optional<Source<ServerSentEvent, NotUsed>>> open(ActorSystem<NodeSupervisor.Command> system,
-            String jobId, HttpSettings settings, int relayWindow, AtomicInteger clients) {
-        return AskPattern.<NodeSupervisor.Command, Protocol.StatusReply>ask(system, r -> new NodeSupervisor.GetStatus(jobId, r),
+            ActorRef<NodeSupervisor.Command> node, String jobId, HttpSettings settings, int relayWindow, AtomicInteger clients) {
+        return AskPattern.<NodeSupervisor.Command, Protocol.StatusReply>ask(node, r -> new NodeSupervisor.GetStatus(jobId, r),
                 settings.askTimeout(), system.scheduler()).thenApply(s -> {
                     if (s.jobs().length == 0) return Optional.empty();
                     Source<Protocol.Progress, NotUsed> progress = Source.<Protocol.Progress>queue(settings.sseBuffer(),
                             OverflowStrategy.backpressure(), Math.max(1, relayWindow)).mapMaterializedValue(queue -> {
-                                watch(system, jobId, queue, clients);
+                                watch(system, node, jobId, queue, clients);
                                 return NotUsed.getInstance();
                             });
                     Source<ServerSentEvent, NotUsed> events = progress.map(p -> ServerSentEvent.create(JobJson.progress(p).toString(),
@@ -56,7 +56,7 @@ final class EventStream {
     }
 
     /** Runs when the stream starts: a watcher of the job for {@code queue}, counted in {@code clients} until it ends. */
-    private static void watch(ActorSystem<NodeSupervisor.Command> system, String jobId,
+    private static void watch(ActorSystem<NodeSupervisor.Command> system, ActorRef<NodeSupervisor.Command> node, String jobId,
                               SourceQueueWithComplete<Protocol.Progress> queue, AtomicInteger clients) {
         clients.incrementAndGet();
         ActorRef<Object> watcher = system.systemActorOf(watcher(queue), "sse-watcher-" + WATCHERS.incrementAndGet(), Props.empty());
@@ -64,7 +64,7 @@ final class EventStream {
             clients.decrementAndGet();
             watcher.tell(new Stop()); // the client went away or the job ended: the relay ends with its watcher
         });
-        system.tell(new NodeSupervisor.Watch(jobId, watcher.narrow(), watcher.narrow()));
+        node.tell(new NodeSupervisor.Watch(jobId, watcher.narrow(), watcher.narrow())); // this node, or the fleet member that has the job
     }
 
     /**

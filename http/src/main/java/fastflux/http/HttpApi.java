@@ -48,12 +48,15 @@ import org.slf4j.LoggerFactory;
  *   GET  /api/v1/openapi.json             this API's OpenAPI 3 document
  *   GET  /api/v1/jobs                     the fleet's jobs, as `fastflux status --json`
  *   POST /api/v1/jobs                     queue a job: JSON or HOCON by Content-Type, as `fastflux submit`  [control]
- *   GET  /api/v1/jobs/{id}                one job of this daemon: state, phase, progress, ETA, losses, options, outputs
+ *   GET  /api/v1/jobs/{id}                one job of the fleet: state, phase, progress, ETA, losses, options, outputs
  *   POST /api/v1/jobs/{id}/pause|resume|cancel                                                        [control]
  *   GET  /api/v1/jobs/{id}/events         Server-Sent Events: progress as `fastflux watch --json` prints it
- *   GET  /api/v1/jobs/{id}/history        every replaced block's residuals and training losses (back-fill)
- *   GET  /api/v1/jobs/{id}/report         the job's report.json
+ *   GET  /api/v1/jobs/{id}/history        every replaced block's residuals and training losses, and the
+ *                                         sandwich training now step by step (back-fill)
+ *   GET  /api/v1/jobs/{id}/report         the job's report.json                    (421 for another member's job)
  *   GET  /api/v1/jobs/{id}/files/{path}   a file of the job's output directory (charts, image grids), confined to it
+ *                                         (421 for another member's job, naming that member's API)
+ *   a job's routes answer for a job of any fleet member (?node=HOST:PORT picks one when several have the id)
  *   GET  /  and  /static/{file}           the dashboard (classpath fastflux/http/dashboard/)
  * </pre>
  *
@@ -116,31 +119,70 @@ public final class HttpApi extends AllDirectives {
                 pathPrefix("static", () -> get(() -> getFromResourceDirectory(DASHBOARD))));
     }
 
+    /**
+     * A job of any fleet member: the node that has it is found first ({@link NodeSupervisor.Locate}: this daemon's
+     * own job first, {@code ?node=HOST:PORT} picks a member when several have the id) and asked directly through
+     * the cluster. Its state, history, events and control are relayed; its report and files are served by the
+     * daemon that has the job (421 naming that member's API for another member's job).
+     */
     private Route job(String id) {
-        return concat(
-                pathEndOrSingleSlash(() -> get(() -> authorized(Tokens.Role.READ, who -> completeWithFuture(jobDetail(id))))),
-                path("events", () -> get(() -> authorized(Tokens.Role.READ, who -> events(id)))),
-                path("history", () -> get(() -> authorized(Tokens.Role.READ, who -> completeWithFuture(
-                        withOut(id, out -> json(200, JobFiles.history(id, out).toString())))))),
-                path("report", () -> get(() -> authorized(Tokens.Role.READ, who -> onSuccess(outOf(id), out -> {
-                    if (out.isEmpty()) return complete(error(404, "no job " + id));
-                    Path f = out.get().resolve("report.json");
+        return parameterOptional("node", node -> concat(
+                pathEndOrSingleSlash(() -> get(() -> authorized(Tokens.Role.READ, who -> located(id, node, at -> completeWithFuture(jobDetail(at)))))),
+                path("events", () -> get(() -> authorized(Tokens.Role.READ, who -> located(id, node, at -> events(at))))),
+                path("history", () -> get(() -> authorized(Tokens.Role.READ, who -> located(id, node, at -> completeWithFuture(
+                        history(at).thenApply(h -> json(200, h.getAsJsonObject("history").toString()))))))),
+                path("report", () -> get(() -> authorized(Tokens.Role.READ, who -> located(id, node, at -> local(at, "report", () -> {
+                    Path f = Path.of(at.job().out()).resolve("report.json");
                     if (!Files.isRegularFile(f)) return complete(error(404, id + " has no report yet (" + f + ")"));
                     return getFromFile(f.toFile(), ContentTypes.APPLICATION_JSON);
-                })))),
+                }))))),
                 pathPrefix("files", () -> path(PathMatchers.remaining(), rest -> get(() -> authorized(Tokens.Role.READ,
-                        who -> onSuccess(outOf(id), out -> {
-                            if (out.isEmpty()) return complete(error(404, "no job " + id));
+                        who -> located(id, node, at -> local(at, "files/" + rest, () -> {
                             try {
-                                return getFromFile(JobFiles.resolve(out.get(), rest).toFile());
+                                return getFromFile(JobFiles.resolve(Path.of(at.job().out()), rest).toFile());
                             } catch (JobFiles.Refused r) {
                                 return complete(error(r.status, r.getMessage()));
                             }
-                        }))))),
+                        })))))),
                 // only the three actions are routes: any other segment is an unknown route (404), whatever the method
                 path(PathMatchers.segment(), action -> ACTIONS.contains(action)
-                        ? post(() -> authorized(Tokens.Role.CONTROL, who -> control(who, action, id)))
-                        : complete(error(404, "no route /api/v1/jobs/" + id + "/" + action + " (a job's actions: pause, resume or cancel)"))));
+                        ? post(() -> authorized(Tokens.Role.CONTROL, who -> located(id, node, at -> control(who, action, at),
+                                refused -> AUDIT.info("token={} action={} job={} result=refused: {}", who.name(), action, id, refused))))
+                        : complete(error(404, "no route /api/v1/jobs/" + id + "/" + action + " (a job's actions: pause, resume or cancel)")))));
+    }
+
+    /** The fleet member that has job {@code id}, or the JSON error why none can answer for it. */
+    private Route located(String id, Optional<String> node, Function<NodeSupervisor.Located, Route> inner) {
+        return located(id, node, inner, refused -> {});
+    }
+
+    /** As above; {@code refused} sees the error when no member can answer for the job (a control action audits it). */
+    private Route located(String id, Optional<String> node, Function<NodeSupervisor.Located, Route> inner,
+                          java.util.function.Consumer<String> refused) {
+        Duration t = settings.askTimeout().plus(NodeSupervisor.FLEET_TIMEOUT);
+        CompletionStage<NodeSupervisor.Located> at = AskPattern.ask(system, r -> new NodeSupervisor.Locate(id, node.orElse(""), r),
+                t, system.scheduler());
+        return onSuccess(at, l -> {
+            if (l.owner() != null) return inner.apply(l);
+            refused.accept(l.error());
+            return complete(error(l.status(), l.error()));
+        });
+    }
+
+    /**
+     * A route that reads the job's output directory: here for this daemon's job; for another member's, 421
+     * (Misdirected Request) naming that member and its API, whose own route serves the file.
+     */
+    private Route local(NodeSupervisor.Located at, String what, java.util.function.Supplier<Route> here) {
+        if (at.local()) return here.get();
+        CompletionStage<Protocol.ApiAddress> api = asking(at, r -> new NodeSupervisor.GetApi(r));
+        return onSuccess(api, a -> {
+            String where = a.url() == null ? "its own daemon (which serves no HTTP API)"
+                    : a.url() + "api/v1/jobs/" + at.job().id() + "/" + what;
+            HttpResponse r = error(421, at.job().id() + " runs on fleet member " + at.node() + "; its " + what.replaceAll("/.*", "")
+                    + " are served by that member's API: " + where);
+            return complete(a.url() == null ? r : r.addHeader(RawHeader.create("Location", where)));
+        });
     }
 
     // ---- answers
@@ -150,51 +192,67 @@ public final class HttpApi extends AllDirectives {
                 .thenApply(f -> json(200, JobJson.fleet(f).toString()));
     }
 
-    private CompletionStage<HttpResponse> jobDetail(String id) {
-        CompletionStage<Protocol.StatusReply> status = ask(r -> new NodeSupervisor.GetStatus(id, r));
-        CompletionStage<NodeSupervisor.SpecReply> spec = ask(r -> new NodeSupervisor.GetSpec(id, r));
-        return status.thenCombine(spec, (s, sp) -> {
-            if (s.jobs().length == 0) return error(404, "no job " + id + " on this daemon");
-            Protocol.JobInfo j = s.jobs()[0];
+    private CompletionStage<HttpResponse> jobDetail(NodeSupervisor.Located at) {
+        CompletionStage<NodeSupervisor.SpecReply> spec = asking(at, r -> new NodeSupervisor.GetSpec(at.job().id(), r));
+        return spec.thenCombine(history(at), (sp, h) -> {
+            Protocol.JobInfo j = at.job();
             JsonObject o = JobJson.job(j);
+            o.addProperty("node", at.node());
             JsonObject progress = new JsonObject();
             progress.addProperty("blocks_done", j.done());
             progress.addProperty("blocks_total", j.total());
             o.add("progress", progress);
             if (sp.spec() != null) o.add("options", sp.spec().toJson());
-            Path out = Path.of(j.out());
-            JsonObject history = JobFiles.history(id, out);
-            o.add("losses", JobFiles.losses(history));
-            o.add("outputs", JobFiles.outputs(out));
+            o.add("losses", JobFiles.losses(h.getAsJsonObject("history")));
+            o.add("outputs", h.getAsJsonArray("outputs"));
             return json(200, o.toString());
         });
     }
 
-    /** The output directory of this daemon's job {@code id}, or empty. */
-    private CompletionStage<Optional<Path>> outOf(String id) {
-        return this.<Protocol.StatusReply>ask(r -> new NodeSupervisor.GetStatus(id, r))
-                .thenApply(s -> s.jobs().length == 0 ? Optional.empty() : Optional.of(Path.of(s.jobs()[0].out())));
+    /** The job's history and outputs as the member that has it reads them: {@code {"history": ..., "outputs": [...]}}. */
+    private CompletionStage<JsonObject> history(NodeSupervisor.Located at) {
+        return this.<Protocol.HistoryReply>asking(at, r -> new NodeSupervisor.GetHistory(at.job().id(), r)).thenApply(h -> {
+            if (h.error() != null) throw new IllegalStateException(h.error());
+            return com.google.gson.JsonParser.parseString(fastflux.actors.JobHistory.gunzip(h.gzippedJson())).getAsJsonObject();
+        });
     }
 
-    private CompletionStage<HttpResponse> withOut(String id, Function<Path, HttpResponse> then) {
-        return outOf(id).thenApply(o -> o.isEmpty() ? error(404, "no job " + id + " on this daemon") : then.apply(o.get()));
+    /** Asks the member that has the job; one that does not answer in time is named in a 503. */
+    private <R> CompletionStage<R> asking(NodeSupervisor.Located at, Function<ActorRef<R>, NodeSupervisor.Command> message) {
+        Duration t = settings.askTimeout();
+        CompletionStage<R> r = AskPattern.ask(at.owner(), message::apply, t, system.scheduler());
+        return r.exceptionally(e -> {
+            Throwable c = e instanceof CompletionException && e.getCause() != null ? e.getCause() : e;
+            if (c instanceof java.util.concurrent.TimeoutException || c instanceof org.apache.pekko.pattern.AskTimeoutException) {
+                throw new MemberSilent(at.node(), t);
+            }
+            throw e instanceof RuntimeException re ? re : new CompletionException(e);
+        });
     }
 
-    private Route events(String id) {
-        return onSuccess(EventStream.open(system, id, settings, relayWindow, metrics.sseClients), source -> source.isEmpty()
-                ? complete(error(404, "no job " + id + " on this daemon"))
+    /** The member that has a job did not answer: 503 naming it. */
+    static final class MemberSilent extends RuntimeException {
+        MemberSilent(String node, Duration t) {
+            super("fleet member " + node + " (which has the job) did not answer within " + t.toSeconds() + " s", null, false, false);
+        }
+    }
+
+    private Route events(NodeSupervisor.Located at) {
+        return onSuccess(EventStream.open(system, at.owner(), at.job().id(), settings, relayWindow, metrics.sseClients), source -> source.isEmpty()
+                ? complete(error(404, "no job " + at.job().id() + " on " + at.node()))
                 : completeOK(source.get(), EventStreamMarshalling.toEventStream()));
     }
 
-    private Route control(Tokens.Entry who, String action, String id) {
+    private Route control(Tokens.Entry who, String action, NodeSupervisor.Located at) {
+        String id = at.job().id();
         Function<ActorRef<Protocol.Reply>, NodeSupervisor.Command> message = switch (action) {
             case "pause" -> r -> new NodeSupervisor.Pause(id, r);
             case "resume" -> r -> new NodeSupervisor.Resume(id, r);
             case "cancel" -> r -> new NodeSupervisor.Cancel(id, r);
             default -> throw new IllegalArgumentException(action);
         };
-        return completeWithFuture(this.<Protocol.Reply>ask(message).thenApply(r -> {
-            audit(who, action, id, r);
+        return completeWithFuture(this.<Protocol.Reply>asking(at, message).thenApply(r -> {
+            audit(who, action, at.local() ? id : id + "@" + at.node(), r);
             if (r.ok()) return json(200, reply(r).toString());
             return error(r.message().startsWith("no job ") ? 404 : 409, r.message());
         }));
@@ -311,8 +369,10 @@ public final class HttpApi extends AllDirectives {
         return ExceptionHandler.newBuilder()
                 .match(EntityStreamSizeException.class, e -> complete(error(413, "request body larger than "
                         + e.limit() + " bytes (fastflux.http.max-body)")))
+                .match(MemberSilent.class, e -> complete(error(503, e.getMessage())))
                 .match(CompletionException.class, e -> e.getCause() instanceof EntityStreamSizeException s
                         ? complete(error(413, "request body larger than " + s.limit() + " bytes (fastflux.http.max-body)"))
+                        : e.getCause() instanceof MemberSilent m ? complete(error(503, m.getMessage()))
                         : complete(error(503, "the daemon did not answer: " + e.getCause())))
                 .match(org.apache.pekko.pattern.AskTimeoutException.class, e -> complete(error(503, "the daemon did not answer in time")))
                 .match(Exception.class, e -> {

@@ -63,6 +63,7 @@ public final class HttpServer implements AutoCloseable {
         String url = (s.tls() ? "https" : "http") + "://" + host + ":" + binding.localAddress().getPort() + "/";
         LOG.info("fastflux HTTP API at {} ({}; {})", url, s.tls() ? "HTTPS" : "plain HTTP, loopback only",
                 s.auth() ? s.tokens().size() + " bearer token(s)" : "no token needed on loopback");
+        system.tell(new NodeSupervisor.ApiAt(url)); // what this node tells a fleet member that relays a job's files
         return new HttpServer(binding, metrics, url);
     }
 

@@ -3,7 +3,6 @@ package fastflux.http;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonElement;
 import com.google.gson.JsonObject;
-import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -11,13 +10,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
-import java.util.stream.Stream;
 
 /**
- * What the API reads from a job's output directory, read-only: its report, its charts and images, and its loss
- * history from the newest checkpoint manifest. A file is served only if its real path (symbolic links resolved)
+ * What the API reads from a job's output directory, read-only: its report, its charts and images (the loss
+ * history is the node's, {@link fastflux.actors.JobHistory}). A file is served only if its real path (symbolic links resolved)
  * lies inside the real output directory; a path with {@code ..}, an absolute one or one that leads out is refused.
  */
 final class JobFiles {
@@ -32,8 +28,6 @@ final class JobFiles {
             this.status = status;
         }
     }
-
-    private static final Pattern STATE = Pattern.compile("state-(\\d{4,})\\.json");
 
     /**
      * The file {@code rawPath} (the URI's remaining path, percent-encoded) names under {@code out}.
@@ -73,76 +67,6 @@ final class JobFiles {
         return real;
     }
 
-    /** The report's files present in {@code out}, relative paths (report.json, importance.png, charts, grids). */
-    static JsonArray outputs(Path out) {
-        JsonArray a = new JsonArray();
-        if (!Files.isDirectory(out)) return a;
-        try (Stream<Path> walk = Files.walk(out, 2)) {
-            walk.filter(Files::isRegularFile)
-                    .map(f -> out.relativize(f).toString())
-                    .filter(f -> !f.startsWith("state/") && !f.startsWith(".") && (f.endsWith(".json") || f.endsWith(".md")
-                            || f.endsWith(".png") || f.endsWith(".safetensors")))
-                    .sorted()
-                    .forEach(a::add);
-        } catch (IOException e) {
-            // a directory being written: what was listed so far
-        }
-        return a;
-    }
-
-    /** The newest checkpoint manifest of the job's state ({@code out/state/state-NNNN.json}), or null. */
-    static JsonObject newestState(Path out) {
-        Path dir = out.resolve("state");
-        if (!Files.isDirectory(dir)) return null;
-        List<Path> manifests = new ArrayList<>();
-        try (Stream<Path> list = Files.list(dir)) {
-            list.filter(f -> STATE.matcher(f.getFileName().toString()).matches()).forEach(manifests::add);
-        } catch (IOException e) {
-            return null;
-        }
-        manifests.sort((a, b) -> Integer.compare(number(b), number(a)));
-        for (Path m : manifests) {
-            try {
-                return JsonParser.parseString(Files.readString(m)).getAsJsonObject();
-            } catch (IOException | RuntimeException e) {
-                // deleted by the job's rotation while listed, or half-written: the next older one
-            }
-        }
-        return null;
-    }
-
-    private static int number(Path p) {
-        Matcher m = STATE.matcher(p.getFileName().toString());
-        return m.matches() ? Integer.parseInt(m.group(1)) : -1;
-    }
-
-    /**
-     * The job's loss history: per replaced block its residuals and its sandwich training (losses per step,
-     * held-out losses), from report.json when the job has one, else from its newest checkpoint; plus the options
-     * the method runs with and the block whose fit awaits its training.
-     */
-    static JsonObject history(String id, Path out) {
-        JsonObject h = new JsonObject();
-        h.addProperty("job", id);
-        JsonArray blocks = new JsonArray();
-        JsonObject state = newestState(out);
-        JsonObject report = readReport(out);
-        String source = "none";
-        if (report != null && report.has("blocks")) {
-            blocks = report.getAsJsonArray("blocks");
-            source = "report.json";
-        } else if (state != null && state.has("completed")) {
-            blocks = state.getAsJsonArray("completed");
-            source = "state";
-        }
-        h.addProperty("source", source);
-        if (state != null && state.has("order") && !state.get("order").isJsonNull()) h.add("order", state.get("order"));
-        if (state != null && state.has("target")) h.add("target", state.get("target"));
-        h.add("blocks", blocks);
-        if (state != null && state.has("fitted") && !state.get("fitted").isJsonNull()) h.add("fitted", state.get("fitted"));
-        return h;
-    }
-
     /** Per replaced block its training's first and last loss (and held-out ones): a job's losses at a glance. */
     static JsonArray losses(JsonObject history) {
         JsonArray out = new JsonArray();
@@ -159,15 +83,5 @@ final class JobFiles {
             out.add(l);
         }
         return out;
-    }
-
-    static JsonObject readReport(Path out) {
-        Path f = out.resolve("report.json");
-        if (!Files.isRegularFile(f)) return null;
-        try {
-            return JsonParser.parseString(Files.readString(f)).getAsJsonObject();
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
     }
 }

@@ -58,7 +58,10 @@ public final class JobJson {
         return o;
     }
 
-    /** One progress snapshot, as {@code watch --json} prints it a line at a time and the SSE stream sends it. */
+    /**
+     * One progress snapshot, as {@code watch --json} prints it a line at a time and the SSE stream sends it; a
+     * sandwich training step's snapshot also has {@code "loss"} ({@link #loss}).
+     */
     public static JsonObject progress(Protocol.Progress p) {
         JsonObject o = new JsonObject();
         o.addProperty("job", p.jobId());
@@ -73,6 +76,22 @@ public final class JobJson {
         o.addProperty("elapsed_s", Math.round(p.elapsedSeconds() * 10) / 10.0);
         if (Double.isFinite(p.etaSeconds())) o.addProperty("eta_s", Math.round(p.etaSeconds() * 10) / 10.0);
         o.addProperty("seq", p.seq());
+        if (p.loss() != null) o.add("loss", loss(p.loss()));
+        return o;
+    }
+
+    /**
+     * A sandwich training step: {@code {"block", "step", "steps", "train", "held_out"}}, {@code train} the minibatch
+     * loss of step {@code step} (0-based, before its update), {@code held_out} the held-out loss after {@code step}
+     * steps; each present only when measured at that step.
+     */
+    public static JsonObject loss(Protocol.LossPoint l) {
+        JsonObject o = new JsonObject();
+        o.addProperty("block", l.block());
+        o.addProperty("step", l.step());
+        o.addProperty("steps", l.steps());
+        if (Double.isFinite(l.loss())) o.addProperty("train", l.loss());
+        if (Double.isFinite(l.heldOutLoss())) o.addProperty("held_out", l.heldOutLoss());
         return o;
     }
 

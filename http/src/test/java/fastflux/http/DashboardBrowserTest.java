@@ -22,10 +22,12 @@ import java.time.Duration;
 import java.util.HexFormat;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.pekko.actor.typed.ActorSystem;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
+import org.openqa.selenium.JavascriptExecutor;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
 import org.openqa.selenium.WebDriver;
@@ -35,9 +37,9 @@ import org.openqa.selenium.support.ui.WebDriverWait;
 
 /**
  * The dashboard in a real browser (headless Chromium through WebDriver) against a daemon node with its HTTP API
- * running a micro job. Two gates in the job's shard hold it where the test looks (at its first phase, then at the
- * second block's fit, after the first block's sandwich is trained and checkpointed), so that every check waits
- * for a condition and none depends on how fast the machine is. A second job then runs to its end, and the page
+ * running a micro job. Gates in the job's shard hold it where the test looks (at its first phase, twice inside the
+ * first block's sandwich training, then at the second block's fit, after that sandwich is trained and
+ * checkpointed), so that every check waits for a condition and none depends on how fast the machine is. A second job then runs to its end, and the page
  * shows its report.
  */
 class DashboardBrowserTest {
@@ -69,9 +71,22 @@ class DashboardBrowserTest {
         HeadlessChromium.requireInstalled(); // before anything starts: a missing browser fails at once
         Gate first = new Gate();
         Gate secondBlock = new Gate();
-        DeviceShard.FailureInjector gates = (phase, completed) -> {
-            if (phase.equals("importance")) first.pass();
-            if (phase.equals("collect") && completed == 1) secondBlock.pass();
+        // two gates inside the first sandwich's training: after its step EARLY and after its step LATE
+        Gate early = new Gate();
+        Gate late = new Gate();
+        AtomicReference<String> trained = new AtomicReference<>();
+        DeviceShard.FailureInjector gates = new DeviceShard.FailureInjector() {
+            @Override
+            public void check(String phase, int completed) {
+                if (phase.equals("importance")) first.pass();
+                if (phase.equals("collect") && completed == 1) secondBlock.pass();
+            }
+
+            @Override
+            public void sandwichStep(String block, int step) {
+                if (step == EARLY && trained.compareAndSet(null, block)) early.pass();
+                if (step == LATE && block.equals(trained.get())) late.pass();
+            }
         };
         Path base = TinyJobs.baseModel(tmp.resolve("base"));
         Path out = tmp.resolve("out");
@@ -104,9 +119,27 @@ class DashboardBrowserTest {
             assertEquals("0", points(browser), "no sandwich is trained before the blocks are scored");
             first.released.countDown();
 
-            // The phase text changes as the job moves on, and the first block's loss curve appears.
+            // The phase text changes as the job moves on.
             wait.until(d -> !text(d, "phase").equals("importance") && !text(d, "phase").equals("–"));
+
+            // While the first sandwich trains, its curve grows step by step: held after step EARLY, the page shows
+            // its steps 0..EARLY; held after step LATE of the same training, steps 0..LATE, still short of its end.
+            early.awaitArrival("step " + EARLY + " of its first sandwich training");
+            String block = trained.get();
+            wait.until(d -> trainPoints(d, block) == EARLY + 1);
+            assertEquals(ST_STEPS, Integer.parseInt(chartAttribute(browser, block, "data-steps")));
+            assertTrue(liveInHistory(url, id, block), "the block's training is running, not yet in a checkpoint");
+            early.released.countDown();
+            late.awaitArrival("step " + LATE + " of the same sandwich training");
+            wait.until(d -> trainPoints(d, block) == LATE + 1);
+            assertTrue(LATE + 1 < ST_STEPS && liveInHistory(url, id, block), "the same training, not yet ended");
+            wait.until(ExpectedConditions.textToBe(By.id("block"), block));
+            Files.write(Path.of("target/dashboard-training.png"), browser.getScreenshotAs(OutputType.BYTES));
+            late.released.countDown();
+
+            // The first block's loss curve is complete once the second block is fitted.
             secondBlock.awaitArrival("its second block");
+            wait.until(d -> trainPoints(d, block) == ST_STEPS);
             wait.until(d -> Integer.parseInt(points(d)) > 0);
             wait.until(ExpectedConditions.presenceOfElementLocated(By.cssSelector("#importance img")));
             assertTrue(browser.findElements(By.cssSelector("#loss-charts svg.loss-chart polyline.train")).size() >= 1,
@@ -136,6 +169,8 @@ class DashboardBrowserTest {
             assertTrue(browser.manage().getCookies().isEmpty(), "the token is a header, never a cookie");
         } finally {
             first.released.countDown();
+            early.released.countDown();
+            late.released.countDown();
             secondBlock.released.countDown();
             if (browser != null) {
                 try {
@@ -153,16 +188,46 @@ class DashboardBrowserTest {
         return d.findElement(By.id(id)).getText();
     }
 
+    /** An attribute of the loss chart of {@code block} (null while the page shows none). */
+    private static String chartAttribute(WebDriver d, String block, String attribute) {
+        // by script: the charts are drawn anew with each step, so a found element may be gone before it is read
+        return (String) ((JavascriptExecutor) d).executeScript("const c = Array.from(document.querySelectorAll("
+                + "'#loss-charts svg.loss-chart')).find((e) => e.getAttribute('data-block') === arguments[0]);"
+                + " return c ? c.getAttribute(arguments[1]) : null;", block, attribute);
+    }
+
+    /** How many training-loss values the chart of {@code block} shows (-1 while it shows none). */
+    private static int trainPoints(WebDriver d, String block) {
+        String n = chartAttribute(d, block, "data-train");
+        return n == null ? -1 : Integer.parseInt(n);
+    }
+
+    /** Whether the job's history has {@code block} as the training running now ("live"), not from a checkpoint. */
+    private static boolean liveInHistory(String url, String id, String block) throws Exception {
+        HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "api/v1/jobs/" + id + "/history")).GET());
+        assertEquals(200, r.statusCode(), r.body());
+        for (var e : JsonParser.parseString(r.body()).getAsJsonObject().getAsJsonArray("blocks")) {
+            JsonObject b = e.getAsJsonObject();
+            if (b.get("block").getAsString().equals(block)) return b.has("live") && b.get("live").getAsBoolean();
+        }
+        return false;
+    }
+
     /** How many loss values the page's charts show. */
     private static String points(WebDriver d) {
         String n = d.findElement(By.id("loss-charts")).getDomAttribute("data-points");
         return n == null ? "0" : n;
     }
 
+    /** Sandwich steps of the micro job, and the two steps of its first training where the test holds it. */
+    private static final int ST_STEPS = 24;
+    private static final int EARLY = 3;
+    private static final int LATE = 15;
+
     /** Queues a micro job (two blocks of six; enough sandwich steps that a block's curve is a curve); its id. */
     private static String submit(String url, Path base, Path out) throws Exception {
         String job = "model = \"" + base + "\"\nout = \"" + out + "\"\nratio = 0.34\nimportance = output-mse\n"
-                + "calib-prompts = 6\ncalib-steps = 2\nst-steps = 12\nlora-rank = 4\nlora-alpha = 4\nseed = 0\neval = off\n";
+                + "calib-prompts = 6\ncalib-steps = 2\nst-steps = " + ST_STEPS + "\nlora-rank = 4\nlora-alpha = 4\nseed = 0\neval = off\n";
         HttpResponse<String> r = send(HttpRequest.newBuilder(URI.create(url + "api/v1/jobs"))
                 .header("Content-Type", "application/hocon").POST(HttpRequest.BodyPublishers.ofString(job)));
         assertEquals(201, r.statusCode(), r.body());

@@ -87,8 +87,10 @@ class HttpApiTest {
             assertTrue(p.get("seq").getAsLong() >= seq, "in order: " + progress);
             seq = p.get("seq").getAsLong();
             phases.add(p.get("phase").getAsString());
-            assertEquals(p.keySet(), JobJson.progress(new Protocol.Progress(id, fastflux.actors.JobState.RUNNING, "", "", 0, 0, "", 0, 0,
-                    0, p.has("eta_s") ? 1 : Double.NaN, 0)).keySet(), "the fields of watch --json");
+            Set<String> keys = new java.util.TreeSet<>(p.keySet());
+            keys.remove("loss"); // a sandwich step's snapshot (SandwichLossEventsTest)
+            assertEquals(new java.util.TreeSet<>(JobJson.progress(new Protocol.Progress(id, fastflux.actors.JobState.RUNNING, "", "", 0, 0,
+                    "", 0, 0, 0, p.has("eta_s") ? 1 : Double.NaN, 0)).keySet()), keys, "the fields of watch --json");
         }
         assertTrue(phases.contains("sandwich") && phases.contains("export"), phases.toString());
 

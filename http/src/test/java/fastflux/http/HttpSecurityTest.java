@@ -55,10 +55,10 @@ class HttpSecurityTest {
 
             r = n.post("/api/v1/jobs/job-0042/cancel", null, "", controller.token());
             assertEquals(404, r.statusCode(), r.body());
-            assertEquals("no job job-0042", ApiNode.json(r).get("error").getAsString());
+            assertEquals("no job job-0042 in the fleet", ApiNode.json(r).get("error").getAsString());
             List<String> lines = audit.list.stream().map(ILoggingEvent::getFormattedMessage).toList();
             assertEquals(1, lines.size(), lines.toString());
-            assertEquals("token=carl action=cancel job=job-0042 result=refused: no job job-0042", lines.get(0));
+            assertEquals("token=carl action=cancel job=job-0042 result=refused: no job job-0042 in the fleet", lines.get(0));
         } finally {
             auditLog.detachAppender(audit);
         }

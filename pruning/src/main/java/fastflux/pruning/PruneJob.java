@@ -42,6 +42,13 @@ public final class PruneJob {
         Listener NONE = (phase, block, done, total, detail) -> {};
 
         void progress(String phase, String block, long done, long total, String detail);
+
+        /**
+         * One step of {@code block}'s sandwich training ({@link SandwichTrainer.StepListener}: the step's minibatch
+         * loss, or a held-out loss measured after {@code step} steps; the other NaN). Called on the thread that
+         * trains, which may be the streaming trainer's: an implementation only hands the figures on.
+         */
+        default void sandwichStep(String block, int step, int steps, double loss, double heldOutLoss) {}
     }
 
     /** Number of blocks a ratio replaces: round(R × blocks), at least one. */
@@ -442,8 +449,10 @@ public final class PruneJob {
             long t1 = System.nanoTime();
             listener.progress("sandwich", block.name(), k, state.target(), "width " + options.sandwichWidth());
             SandwichTrainer.Options so = SandwichTrainer.Options.of(options, outDir, options.seed() + k);
-            st = SandwichTrainer.train(flux, block, pendingOriginal, trainCalibration(), heldOutCalibration(), so, manager,
-                    SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner, sandwichFeed);
+            String name = block.name();
+            st = SandwichTrainer.observed((step, steps, loss, held) -> listener.sandwichStep(name, step, steps, loss, held),
+                    () -> SandwichTrainer.train(flux, block, pendingOriginal, trainCalibration(), heldOutCalibration(), so, manager,
+                            SandwichTrainer.FreeSpace.SYSTEM, calibrationRunner, sandwichFeed));
             listener.progress("sandwich", block.name(), k + 1, state.target(),
                     String.format(Locale.ROOT, "loss %.5f -> %.5f", st.initialLoss(), st.finalLoss())
                             + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,

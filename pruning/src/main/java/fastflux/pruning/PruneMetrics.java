@@ -28,6 +28,7 @@ public final class PruneMetrics {
     private static final AtomicLong STEP_LOSS = nan();
     private static final AtomicLong FINAL_LOSS = nan();
     private static final AtomicLong HELD_OUT_FINAL_LOSS = nan();
+    private static final AtomicLong HELD_OUT_LOSS = nan();
 
     /** Pairs and bytes held by the open pair buffers, in memory (off the heap) and spilled to disk. */
     private static final AtomicLong PAIRS_MEMORY = new AtomicLong();
@@ -41,6 +42,8 @@ public final class PruneMetrics {
     static {
         gauge("fastflux.sandwich.step.loss", STEP_LOSS,
                 "minibatch MSE of the latest sandwich training step (the sandwich training now, or the last one); NaN before any");
+        gauge("fastflux.sandwich.heldout.loss", HELD_OUT_LOSS,
+                "MSE over held-out pairs at the latest measurement during sandwich training (the sandwich training now, or the last one); NaN before any");
         gauge("fastflux.sandwich.final.loss", FINAL_LOSS, "MSE over all pairs after the last completed sandwich training; NaN before any");
         gauge("fastflux.sandwich.heldout.final.loss", HELD_OUT_FINAL_LOSS,
                 "MSE over held-out pairs after the last completed sandwich training; NaN before any or without held-out prompts");
@@ -87,6 +90,11 @@ public final class PruneMetrics {
     static void sandwichStep(double loss) {
         STEP_LOSS.set(Double.doubleToRawLongBits(loss));
         SANDWICH_STEPS.increment();
+    }
+
+    /** A held-out loss measured during (or at the start or end of) a sandwich training. */
+    static void heldOutMeasured(double loss) {
+        HELD_OUT_LOSS.set(Double.doubleToRawLongBits(loss));
     }
 
     /** A sandwich training ended with these losses over all pairs (held out: NaN when there were none). */

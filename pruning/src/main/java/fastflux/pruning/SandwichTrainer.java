@@ -465,6 +465,36 @@ public final class SandwichTrainer {
     }
 
     /**
+     * Sees each sandwich's losses as it trains: the minibatch loss of step {@code step} (0-based, before its update;
+     * NaN when the event is a held-out measurement only) and the held-out loss measured after {@code step} steps
+     * (NaN when not measured then). It only observes: the trained values do not depend on it. Called on the thread
+     * that trains, which is the streaming trainer's actor thread with {@link Feed}s other than IN_PROCESS.
+     */
+    @FunctionalInterface
+    public interface StepListener {
+        StepListener NONE = (step, steps, loss, heldOutLoss) -> {};
+
+        void step(int step, int steps, double loss, double heldOutLoss);
+    }
+
+    private static final ThreadLocal<StepListener> STEP_LISTENER = ThreadLocal.withInitial(() -> StepListener.NONE);
+
+    /**
+     * Runs {@code body} with {@code listener} seeing the steps of every sandwich training it starts: a trainer takes
+     * the listener of the thread that creates it, so training on another thread (the streaming trainer's actor)
+     * reports to it too, without a parameter through every entry point.
+     */
+    public static <T> T observed(StepListener listener, java.util.function.Supplier<T> body) {
+        StepListener before = STEP_LISTENER.get();
+        STEP_LISTENER.set(listener == null ? StepListener.NONE : listener);
+        try {
+            return body.get();
+        } finally {
+            STEP_LISTENER.set(before);
+        }
+    }
+
+    /**
      * How the recorded pairs reach a {@link StreamingSandwich}: in the recording thread ({@link #IN_PROCESS}), or
      * through the trainer actor of the {@code streams} module, which trains on a thread of its own and answers each
      * hand-over once the pairs it may hold back are within its window (backpressure on the stream).
@@ -735,6 +765,8 @@ public final class SandwichTrainer {
         private final Set<Param> linears = Collections.newSetFromMap(new IdentityHashMap<>());
         private final List<Param> params;
         private final AdamW adam;
+        private final StepListener listener = STEP_LISTENER.get();
+        private int stepsDone;
 
         Session(FluxModel model, Sandwich s, Options o, NDManager m) {
             this.model = model;
@@ -794,6 +826,7 @@ public final class SandwichTrainer {
                     PruneMetrics.sandwichStep(l);
                 }
                 adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
+                listener.step(stepsDone++, o.steps(), l, Double.NaN);
                 return l;
             }
         }
@@ -821,6 +854,7 @@ public final class SandwichTrainer {
         private final List<Double> losses = new ArrayList<>();
         private double initial = Double.NaN;
         private double fin = Double.NaN;
+        private final StepListener listener = STEP_LISTENER.get();
 
         Curve(SandwichPairs heldOut, int every, FluxModel model, Sandwich s, Options o, NDManager m) {
             this.heldOut = heldOut;
@@ -834,6 +868,7 @@ public final class SandwichTrainer {
                 initial = loss(model, s, heldOut, o.batchSize(), m);
                 steps.add(0);
                 losses.add(initial);
+                measured(0, initial);
             }
         }
 
@@ -842,6 +877,7 @@ public final class SandwichTrainer {
             if (held && step > 0 && step % every == 0) {
                 steps.add(step);
                 losses.add(loss(model, s, heldOut, o.batchSize(), m));
+                measured(step, losses.get(losses.size() - 1));
             }
         }
 
@@ -852,7 +888,13 @@ public final class SandwichTrainer {
             if (total > 0) {
                 steps.add(total);
                 losses.add(fin);
+                measured(total, fin);
             }
+        }
+
+        private void measured(int step, double loss) {
+            PruneMetrics.heldOutMeasured(loss);
+            listener.step(step, o.steps(), Double.NaN, loss);
         }
 
         Result result(Sandwich s, List<String> trained, double initialLoss, double finalLoss, double[] stepLosses,

@@ -13,13 +13,15 @@ const $ = (id) => document.getElementById(id);
 
 const view = {
   jobId: null,        // the selected job
+  node: null,         // the fleet member that has it (host:port), null for a single daemon's
   state: null,        // its latest state word
   stream: null,       // AbortController of its event stream
-  losses: new Map(),  // block name -> {train: [[step, loss]], held: [[step, loss]]}, in the order trained
+  losses: new Map(),  // block name -> {train: [[step, loss]], held: [[step, loss]], steps, trainSteps}, in the order trained
   lastSeq: -1,
   lastKey: '',        // phase, block and blocks done of the latest event: the history is read again when it changes
   history: null,      // the history request in flight, if any
   historyAgain: false,
+  renderQueued: false, // a drawing of the loss charts is due (live steps are drawn at most every 100 ms)
   importanceShown: false,
   importanceTried: 0, // when the importance chart was last asked for (ms), so a missing one is retried slowly
   reportShown: false,
@@ -132,7 +134,7 @@ function renderJobs(rows, unanswered) {
   const tbody = $('jobs').querySelector('tbody');
   tbody.replaceChildren();
   for (const j of rows) {
-    const tr = el('tr', {'data-job': j.id, 'data-state': j.state, tabindex: '0'}, [
+    const tr = el('tr', {'data-job': j.id, 'data-node': j.node || '', 'data-state': j.state, tabindex: '0'}, [
       el('td', {text: j.id, class: 'mono'}),
       el('td', {text: text(j.node), class: 'mono'}),
       el('td', {}, [el('span', {text: j.state, class: 'state ' + j.state})]),
@@ -140,9 +142,9 @@ function renderJobs(rows, unanswered) {
       el('td', {text: j.state === 'running' && j.total ? j.done + '/' + j.total : '–'}),
       el('td', {text: j.state === 'running' ? duration(j.eta_s) : '–'}),
     ]);
-    if (j.id === view.jobId) tr.classList.add('selected');
-    tr.addEventListener('click', () => selectJob(j.id, j.state));
-    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') selectJob(j.id, j.state); });
+    if (j.id === view.jobId && (j.node || null) === view.node) tr.classList.add('selected');
+    tr.addEventListener('click', () => selectJob(j.id, j.state, j.node));
+    tr.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') selectJob(j.id, j.state, j.node); });
     tbody.append(tr);
   }
   $('jobs-empty').hidden = rows.length > 0;
@@ -152,20 +154,28 @@ function renderJobs(rows, unanswered) {
   if (view.jobId === null && rows.length > 0) {
     const running = rows.find((j) => j.state === 'running');
     const j = running || rows[0];
-    selectJob(j.id, j.state);
+    selectJob(j.id, j.state, j.node);
   }
 }
 
 // ------------------------------------------------------------------ one job
 
-// Shows job `id` (its state in the list: `state`) and follows it.
-function selectJob(id, state) {
-  if (id === view.jobId) return;
+// A route of job `id` on the fleet member `view.node` (ids are per member: the API finds the member that has it,
+// and ?node= picks one when several have the same id).
+function jobUrl(id, suffix) {
+  return API + '/jobs/' + encodeURIComponent(id) + suffix + (view.node ? '?node=' + encodeURIComponent(view.node) : '');
+}
+
+// Shows job `id` of member `node` (its state in the list: `state`) and follows it.
+function selectJob(id, state, node) {
+  if (id === view.jobId && (node || null) === view.node) return;
   if (view.stream) view.stream.abort();
   for (const u of view.objectUrls) URL.revokeObjectURL(u);
-  Object.assign(view, {jobId: id, state: null, stream: null, losses: new Map(), lastSeq: -1, lastKey: '',
+  Object.assign(view, {jobId: id, node: node || null, state: null, stream: null, losses: new Map(), lastSeq: -1, lastKey: '',
     history: null, historyAgain: false, importanceShown: false, importanceTried: 0, reportShown: false, objectUrls: []});
-  for (const tr of document.querySelectorAll('#jobs tbody tr')) tr.classList.toggle('selected', tr.dataset.job === id);
+  for (const tr of document.querySelectorAll('#jobs tbody tr')) {
+    tr.classList.toggle('selected', tr.dataset.job === id && (tr.dataset.node || null) === view.node);
+  }
   $('job').hidden = false;
   $('job-id').textContent = id;
   for (const f of ['phase', 'block', 'step', 'blocks', 'elapsed', 'eta', 'detail']) $(f).textContent = '–';
@@ -185,11 +195,11 @@ async function follow(id, signal) {
   while (!signal.aborted) {
     await loadHistory();
     try {
-      await readEvents(API + '/jobs/' + encodeURIComponent(id) + '/events', signal, onProgress);
+      await readEvents(jobUrl(id, '/events'), signal, onProgress);
     } catch (e) {
       if (signal.aborted) return;
-      if (e.status === 404) { // the API follows the jobs of its own daemon; the list shows the whole fleet's
-        $('action-message').textContent = 'events: ' + e.message + ' (open the dashboard of the job\'s node)';
+      if (e.status === 404) { // the job is gone (or its member no longer lists it)
+        $('action-message').textContent = 'events: ' + e.message;
         return;
       }
       $('action-message').textContent = 'events: ' + e.message + '; reconnecting';
@@ -251,8 +261,9 @@ function onProgress(p) {
   $('detail').textContent = text(p.detail);
   $('progress').max = Math.max(1, p.blocks_total || 1);
   $('progress').value = p.blocks_done || 0;
-  // A sandwich's losses reach the history with the checkpoint after its training: read it again whenever the
-  // job moves on, so each curve appears as soon as its block is trained.
+  if (p.loss) appendLoss(p.loss);
+  // The history has the finished sandwiches from their checkpoints (and the one training now): read it again
+  // whenever the job moves on.
   const key = [p.state, p.phase, p.block, p.blocks_done].join('|');
   if (key !== view.lastKey) {
     view.lastKey = key;
@@ -288,7 +299,7 @@ async function loadHistory() {
     do {
       view.historyAgain = false;
       try {
-        const h = await getJson(API + '/jobs/' + encodeURIComponent(id) + '/history');
+        const h = await getJson(jobUrl(id, '/history'));
         if (id === view.jobId) ingestHistory(h);
       } catch (e) {
         if (id === view.jobId) $('action-message').textContent = 'history: ' + e.message;
@@ -310,13 +321,43 @@ function ingestHistory(h) {
   for (const b of (h && h.blocks) || []) {
     const t = b.training;
     if (!t || !Array.isArray(t.losses)) continue; // replaced without sandwich training
-    const curve = {train: [], held: []};
+    const curve = {train: [], held: [], steps: t.steps || t.losses.length, trainSteps: t.losses.length};
     t.losses.forEach((l, i) => { if (typeof l === 'number') curve.train.push([i, l]); });
     const steps = t.held_out_steps || [];
     (t.held_out_losses || []).forEach((l, i) => { if (typeof l === 'number') curve.held.push([steps[i], l]); });
+    // the sandwich training now (b.live) may have more steps here already, from the events since the request
+    const known = view.losses.get(b.block);
+    if (b.live && known && known.trainSteps > curve.trainSteps) continue;
     view.losses.set(b.block, curve);
   }
   renderLosses();
+}
+
+// One sandwich training step from the events ({block, step, steps, train, held_out}): appended to its block's
+// curves. A step missing before it (a slow connection gets conflated events) is read back from the history.
+function appendLoss(l) {
+  let curve = view.losses.get(l.block);
+  if (!curve || (l.step === 0 && typeof l.train === 'number' && curve.trainSteps > 0)) { // a new (or restarted) sandwich
+    curve = {train: [], held: [], steps: l.steps, trainSteps: 0};
+    view.losses.set(l.block, curve);
+  }
+  curve.steps = l.steps;
+  if (typeof l.train === 'number') {
+    if (l.step === curve.trainSteps) {
+      curve.train.push([l.step, l.train]);
+      curve.trainSteps = l.step + 1;
+    } else if (l.step > curve.trainSteps) {
+      loadHistory(); // steps were skipped: the history has them
+    }
+  }
+  if (typeof l.held_out === 'number') {
+    const last = curve.held.length ? curve.held[curve.held.length - 1][0] : -1;
+    if (l.step > last) curve.held.push([l.step, l.held_out]);
+  }
+  if (!view.renderQueued) { // at most one drawing per tenth of a second, however fast the steps come
+    view.renderQueued = true;
+    setTimeout(() => { view.renderQueued = false; renderLosses(); }, 100);
+  }
 }
 
 function renderLosses() {
@@ -346,14 +387,16 @@ function lossChart(block, curve) {
   const W = 360, H = 200, L = 52, R = 10, T = 24, B = 28;
   const all = curve.train.concat(curve.held);
   const root = svg('svg', {viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: 'loss-chart',
-    'data-block': block, 'data-points': all.length, role: 'img', 'aria-label': 'sandwich loss of ' + block});
+    'data-block': block, 'data-points': all.length, 'data-train': curve.train.length, 'data-steps': curve.steps || 0,
+    role: 'img', 'aria-label': 'sandwich loss of ' + block});
   const title = svg('text', {x: L, y: 15, class: 'chart-title'});
   const lastTrain = curve.train.length ? curve.train[curve.train.length - 1][1] : NaN;
   title.textContent = block + (isFinite(lastTrain) ? '  loss ' + number(lastTrain, 4) : '');
   root.append(title);
   if (all.length === 0) return root;
   const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]).filter((v) => isFinite(v));
-  const x0 = Math.min(...xs), x1 = Math.max(x0 + 1, ...xs);
+  // x runs to the sandwich's last step, so a training in progress fills its chart from left to right
+  const x0 = Math.min(...xs), x1 = Math.max(x0 + 1, curve.steps || 0, ...xs);
   let y0 = Math.min(...ys), y1 = Math.max(...ys);
   const log = y0 > 0 && y1 / y0 > 10;
   const f = log ? Math.log10 : (v) => v;
@@ -393,8 +436,7 @@ function lossChart(block, curve) {
 
 // Report files are fetched with the token and shown through blob: URLs, since an <img src> cannot carry a header.
 async function image(path, alt) {
-  const res = await api(API + '/jobs/' + encodeURIComponent(view.jobId) + '/files/' +
-      path.split('/').map(encodeURIComponent).join('/'));
+  const res = await api(jobUrl(view.jobId, '/files/' + path.split('/').map(encodeURIComponent).join('/')));
   const url = URL.createObjectURL(await res.blob());
   view.objectUrls.push(url);
   return el('img', {src: url, alt: alt, title: path, 'data-file': path});
@@ -402,7 +444,7 @@ async function image(path, alt) {
 
 // The files of the job's output directory so far (GET /api/v1/jobs/{id}: outputs, relative paths).
 async function outputs(id) {
-  const job = await getJson(API + '/jobs/' + encodeURIComponent(id));
+  const job = await getJson(jobUrl(id, ''));
   return job.outputs || [];
 }
 
@@ -425,7 +467,7 @@ async function showReport() {
   view.reportShown = true;
   const id = view.jobId;
   try {
-    const report = await getJson(API + '/jobs/' + encodeURIComponent(id) + '/report');
+    const report = await getJson(jobUrl(id, '/report'));
     const files = await outputs(id);
     const parts = [];
     const summary = [];
@@ -455,7 +497,7 @@ async function control(action) {
   if (!id) return;
   $('action-message').textContent = action + '…';
   try {
-    const res = await api(API + '/jobs/' + encodeURIComponent(id) + '/' + action, {method: 'POST'});
+    const res = await api(jobUrl(id, '/' + action), {method: 'POST'});
     const body = await res.json().catch(() => ({}));
     $('action-message').textContent = action + ': ' + (body.message || 'ok');
   } catch (e) {
