@@ -30,6 +30,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -87,10 +88,25 @@ public final class SandwichTrainer {
      * @param windowBytes bytes of pairs the first pass may hold back to shuffle ({@link PairOrder}): the recording runs
      *     at most that far ahead of training; at least the whole stream's bytes (Long.MAX_VALUE) gives each pass a full
      *     shuffle, the order of a trainer that records every pair first
+     * @param microBatch pairs per forward and backward within a minibatch (0: the whole minibatch at once); the
+     *     gradients of a minibatch's micro-batches are summed, weighted by their share of it, before the update,
+     *     so the training memory is one micro-batch's activations (docs/plan.md, "Sandwich micro-batches")
      */
     public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
                           double linearLr, double weightDecay, double clip, long bufferBytes, Path spillDir, long seed,
-                          long windowBytes) {
+                          long windowBytes, int microBatch) {
+        /** Options without micro-batches: each minibatch runs forward and backward at once. */
+        public Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr, double linearLr,
+                       double weightDecay, double clip, long bufferBytes, Path spillDir, long seed, long windowBytes) {
+            this(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed,
+                    windowBytes, 0);
+        }
+
+        /** Pairs per forward and backward: the micro-batch, or the whole minibatch. */
+        public int pairsPerPass() {
+            return microBatch <= 0 ? batchSize : Math.min(microBatch, batchSize);
+        }
+
         /** Options whose first pass is a full shuffle (no window). */
         public Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr, double linearLr,
                        double weightDecay, double clip, long bufferBytes, Path spillDir, long seed) {
@@ -110,6 +126,7 @@ public final class SandwichTrainer {
             if (!(loraAlpha > 0)) throw new IllegalArgumentException("loraAlpha must be positive, got " + loraAlpha);
             if (steps < 0) throw new IllegalArgumentException("steps must be >= 0, got " + steps);
             if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
+            if (microBatch < 0) throw new IllegalArgumentException("microBatch must be >= 0, got " + microBatch);
             if (!(lr >= 0)) throw new IllegalArgumentException("lr must be >= 0, got " + lr);
             if (!(linearLr >= 0)) throw new IllegalArgumentException("linearLr must be >= 0, got " + linearLr);
             if (bufferBytes < 0) throw new IllegalArgumentException("bufferBytes must be >= 0, got " + bufferBytes);
@@ -123,12 +140,13 @@ public final class SandwichTrainer {
         }
 
         /**
-         * A pruning job's sandwich: the method's width, adapters, steps, rates and buffer ({@link PruneOptions}); 16 pairs
-         * a minibatch, no weight decay, gradients clipped at norm 1; pairs that do not fit spill under {@code spillDir}.
+         * A pruning job's sandwich: the method's width, adapters, steps, rates, buffer, minibatch ({@code --st-batch},
+         * 16 pairs) and micro-batch ({@link PruneOptions}); no weight decay, gradients clipped at norm 1; pairs that do
+         * not fit spill under {@code spillDir}.
          */
         public static Options of(PruneOptions method, Path spillDir, long seed) {
             return new Builder(defaults()).width(method.sandwichWidth()).lora(method.loraRank(), method.loraAlpha())
-                    .steps(method.stSteps()).batchSize(16).lr(method.lr()).linearLr(method.linearLr()).weightDecay(0.0).clip(1.0)
+                    .steps(method.stSteps()).batchSize(method.stBatch()).microBatch(method.stMicroBatch()).lr(method.lr()).linearLr(method.linearLr()).weightDecay(0.0).clip(1.0)
                     .buffer(method.bufferBytes(), spillDir).seed(seed).window(method.windowBytes()).build();
         }
 
@@ -152,9 +170,11 @@ public final class SandwichTrainer {
             private Path spillDir;
             private long seed;
             private long windowBytes;
+            private int microBatch;
 
             private Builder(Options o) {
                 windowBytes = o.windowBytes;
+                microBatch = o.microBatch;
                 width = o.width;
                 loraRank = o.loraRank;
                 loraAlpha = o.loraAlpha;
@@ -187,6 +207,12 @@ public final class SandwichTrainer {
 
             public Builder batchSize(int b) {
                 batchSize = b;
+                return this;
+            }
+
+            /** Pairs per forward and backward within a minibatch (0: the whole minibatch). */
+            public Builder microBatch(int b) {
+                microBatch = b;
                 return this;
             }
 
@@ -232,7 +258,7 @@ public final class SandwichTrainer {
 
             public Options build() {
                 return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes,
-                        spillDir, seed, windowBytes);
+                        spillDir, seed, windowBytes, microBatch);
             }
         }
     }
@@ -690,14 +716,14 @@ public final class SandwichTrainer {
         for (long i = 0; i < pairs.size(); i++) order.arrive();
         order.end();
         try (Session t = new Session(model, s, o, m)) {
-            double initial = loss(model, s, pairs, o.batchSize(), m);
+            double initial = loss(model, s, pairs, o.pairsPerPass(), m);
             Curve curve = new Curve(heldOut, heldOutEvery, model, s, o, m);
             double[] losses = new double[o.steps()];
             for (int step = 0; step < o.steps(); step++) {
                 curve.before(step);
                 losses[step] = t.step(pairs, order.next(o.batchSize()));
             }
-            double fin = loss(model, s, pairs, o.batchSize(), m);
+            double fin = loss(model, s, pairs, o.pairsPerPass(), m);
             curve.after(o.steps());
             return curve.result(s, t.trainedNames(), initial, fin, losses, pairs);
         }
@@ -758,6 +784,8 @@ public final class SandwichTrainer {
 
         /** One AdamW step on the minibatch {@code idx} of {@code pairs}; returns its loss before the update. */
         double step(SandwichPairs pairs, long[] idx) {
+            int micro = o.pairsPerPass();
+            if (micro < idx.length) return accumulatedStep(pairs, idx, micro);
             try (NDManager sm = m.newSubManager()) {
                 Batch batch = batch(model, pairs, idx, sm);
                 double l;
@@ -770,6 +798,28 @@ public final class SandwichTrainer {
                 adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
                 return l;
             }
+        }
+
+        /**
+         * The step in micro-batches of {@code micro} pairs: each one's forward and backward in turn, its loss weighted
+         * by its share of the minibatch so the summed gradients are those of the minibatch's mean loss; one update.
+         */
+        private double accumulatedStep(SandwichPairs pairs, long[] idx, int micro) {
+            double l = 0;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                for (int from = 0; from < idx.length; from += micro) {
+                    long[] part = Arrays.copyOfRange(idx, from, Math.min(idx.length, from + micro));
+                    float share = part.length / (float) idx.length;
+                    try (NDManager sm = m.newSubManager()) {
+                        NDArray loss = mse(model, s, batch(model, pairs, part, sm));
+                        gc.backward(Tensors.mul(loss, share));
+                        l += loss.getFloat() * (double) share;
+                    }
+                }
+            }
+            PruneMetrics.sandwichStep(l);
+            adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
+            return l;
         }
 
         @Override
@@ -805,7 +855,7 @@ public final class SandwichTrainer {
             this.m = m;
             this.held = heldOut != null && heldOut.size() > 0;
             if (held) {
-                initial = loss(model, s, heldOut, o.batchSize(), m);
+                initial = loss(model, s, heldOut, o.pairsPerPass(), m);
                 steps.add(0);
                 losses.add(initial);
             }
@@ -815,14 +865,14 @@ public final class SandwichTrainer {
         void before(int step) {
             if (held && step > 0 && step % every == 0) {
                 steps.add(step);
-                losses.add(loss(model, s, heldOut, o.batchSize(), m));
+                losses.add(loss(model, s, heldOut, o.pairsPerPass(), m));
             }
         }
 
         /** After the last of {@code total} steps. */
         void after(int total) {
             if (!held) return;
-            fin = loss(model, s, heldOut, o.batchSize(), m);
+            fin = loss(model, s, heldOut, o.pairsPerPass(), m);
             if (total > 0) {
                 steps.add(total);
                 losses.add(fin);

@@ -141,7 +141,7 @@ public final class StreamingSandwich implements AutoCloseable {
 
     /** The initial loss of every complete minibatch of consecutive pairs (and, at the end, of the last one). */
     private void sumInitial(boolean end) {
-        int b = options.batchSize();
+        int b = options.pairsPerPass();
         while (pairs.size() - initialDone >= b || (end && pairs.size() > initialDone)) {
             int k = (int) Math.min(b, pairs.size() - initialDone);
             long[] idx = new long[k];
@@ -169,7 +169,7 @@ public final class StreamingSandwich implements AutoCloseable {
         sumInitial(true);
         train();
         double initial = initialSum / pairs.size();
-        double fin = SandwichTrainer.loss(twin, sandwich, pairs, options.batchSize(), twinManager);
+        double fin = SandwichTrainer.loss(twin, sandwich, pairs, options.pairsPerPass(), twinManager);
         curve.after(options.steps());
         SandwichTrainer.Result r = curve.result(sandwich, session.trainedNames(), initial, fin, losses, pairs);
         session.close();
