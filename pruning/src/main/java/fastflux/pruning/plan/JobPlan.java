@@ -205,7 +205,7 @@ public final class JobPlan {
                 }
                 if (!gpu) {
                     addHost(items, ph, lsHost, pairsInMemory);
-                    addHostRuntime(items, javaHeapUse);
+                    addHostRuntime(items, ph, javaHeapUse);
                 } else {
                     items.add(new Item("runtime", GPU_RUNTIME));
                 }
@@ -215,7 +215,7 @@ public final class JobPlan {
             if (gpu) {
                 List<Item> items = new ArrayList<>();
                 addHost(items, ph, lsHost, pairsInMemory);
-                addHostRuntime(items, javaHeapUse);
+                addHostRuntime(items, ph, javaHeapUse);
                 DeviceMemory.Capacity c = caps.get(devs.size());
                 uses.add(new Use("cpu (host)", ph, items, c.bytes(), c.source()));
             }
@@ -259,9 +259,10 @@ public final class JobPlan {
     }
 
     /** What the host holds whatever the job does: the runtime, the Java heap after loading, glibc's kept free memory. */
-    private static void addHostRuntime(List<Item> items, long javaHeapUse) {
+    private void addHostRuntime(List<Item> items, Phase ph, long javaHeapUse) {
         items.add(new Item("runtime (JVM, libtorch, ND4J)", HOST_RUNTIME));
-        items.add(new Item("Java heap, committed after loading", javaHeapUse));
+        // the fit's calibration taps live in the same heap: what loading left committed is counted once
+        items.add(new Item("Java heap, committed after loading", ph == Phase.FIT ? Math.max(0, javaHeapUse - taps) : javaHeapUse));
         items.add(new Item("allocator's retained free memory (MALLOC_TRIM_THRESHOLD_)", MALLOC_RETAINED));
     }
 

@@ -132,8 +132,9 @@ class JobPlanTest {
         JobPlan cpu = plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), 1000 * G);
         for (Phase ph : Phase.values()) {
             assertEquals(JobPlan.HOST_RUNTIME, item(cpu, "cpu", ph, "runtime"), ph.label());
-            // the largest tensor of FLUX.1-dev is a single block's linear1, 21504 x 3072: three of it in fp32
-            assertEquals(3L * 21504 * 3072 * 4, item(cpu, "cpu", ph, "Java heap"), ph.label());
+            // the largest tensor of FLUX.1-dev is a single block's linear1, 21504 x 3072: three of it in fp32; the
+            // fit's calibration taps (42 GiB here) fill the same heap, which is counted once
+            assertEquals(ph == Phase.FIT ? 0 : 3L * 21504 * 3072 * 4, item(cpu, "cpu", ph, "Java heap"), ph.label());
             assertEquals(JobPlan.MALLOC_RETAINED, item(cpu, "cpu", ph, "allocator"), ph.label());
         }
         // the heap term is at most the JVM's -Xmx
