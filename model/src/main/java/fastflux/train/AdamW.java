@@ -116,6 +116,18 @@ public final class AdamW implements AutoCloseable {
 
     /** As {@link #step(List, double, double)}, each parameter at its own learning rate (parameter groups). */
     public double step(List<Param> params, ToDoubleFunction<Param> lrOf, double clip) {
+        // The update is in place on leaves that require gradients: autograd must not record it, whatever grad mode
+        // the calling thread was left in (a GradientCollector restores the mode it found, which is on for a new thread).
+        boolean recording = ai.djl.pytorch.jni.JniUtils.isGradMode();
+        if (recording) ai.djl.pytorch.jni.JniUtils.setGradMode(false);
+        try {
+            return update(params, lrOf, clip);
+        } finally {
+            if (recording) ai.djl.pytorch.jni.JniUtils.setGradMode(true);
+        }
+    }
+
+    private double update(List<Param> params, ToDoubleFunction<Param> lrOf, double clip) {
         double norm = gradNorm(params);
         double scale = clip > 0 && norm > clip ? clip / norm : 1.0;
         steps++;

@@ -1,9 +1,13 @@
 package fastflux.pruning;
 
 import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import fastflux.model.BlockId;
+import fastflux.model.FluxInputs;
 import fastflux.model.FluxModel;
+import fastflux.model.HiddenState;
+import fastflux.model.Rope;
 import fastflux.world.Frechet;
 import fastflux.world.World;
 import java.util.ArrayList;
@@ -309,7 +313,7 @@ public final class ImportanceScorer {
     /**
      * The cheap metric: over the calibration stream, at every step, the transformer's output with each block
      * switched off against the unmodified output; score = mean over elements and calls of the squared change.
-     * Costs (1 + blocks) forwards per step.
+     * Costs one forward per step plus, per block, the blocks after it.
      */
     public static ImportanceReport byOutputMse(Calibration calibration) {
         return byOutputMse(calibration, ProbeRunner.IN_PROCESS, (done, block) -> {});
@@ -332,22 +336,52 @@ public final class ImportanceScorer {
 
     /**
      * The output-MSE probe: one pass over the calibration stream for the blocks given, each switched off in turn
-     * at every step; per block {mse}. (1 + blocks) forwards per step.
+     * at every step; per block {mse}. The unmodified forward runs block by block, and at the input of each probed
+     * block the rest of the model runs from that state without it: the same arrays as a whole forward with the block
+     * switched off ({@link BlockSwap#shortcut} is the identity), without recomputing the blocks before it. Per step
+     * that is one forward plus, per probed block, the blocks after it (docs/plan.md, "Time").
      */
     public static BlockProbe outputMseProbe(Calibration calibration) {
         FluxModel flux = calibration.model();
         return (blocks, progress) -> {
             double[] sq = new double[blocks.size()];
             long[] count = {0};
+            int n = flux.config().blockCount();
+            int[] probedAt = new int[n];
+            Arrays.fill(probedAt, -1);
+            for (int i = 0; i < blocks.size(); i++) probedAt[blocks.get(i).position(flux.config())] = i;
             calibration.run(new CalibrationConsumer() {
                 @Override
                 public void onStep(Calibration.Step step) {
-                    NDArray v0 = flux.forward(step.inputs());
-                    count[0] += v0.getShape().size();
-                    for (int i = 0; i < blocks.size(); i++) {
-                        try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
-                            NDArray d = flux.forward(step.inputs()).sub(v0);
-                            sq[i] += d.toType(DataType.FLOAT64, false).square().sum().getDouble();
+                    try (NDManager sm = step.scope().newSubManager()) {
+                        FluxInputs in = step.inputs();
+                        HiddenState h = flux.embed(in);
+                        for (NDArray a : h.arrays()) a.attach(sm);
+                        long lt = h.streams().txt().getShape().get(1);
+                        NDArray vec = flux.vec(in);
+                        vec.attach(sm);
+                        Rope pe = flux.rope(in);
+                        NDArray[] without = new NDArray[blocks.size()];
+                        for (int p = 0; p < n; p++) {
+                            int i = probedAt[p];
+                            if (i >= 0) {
+                                // block p switched off: the blocks after it on its input; their states freed at once
+                                try (NDManager suffix = sm.newSubManager()) {
+                                    for (NDArray a : h.arrays()) a.tempAttach(suffix);
+                                    without[i] = flux.output(flux.runBlocks(p + 1, n - 1, h, vec, pe).toJoint(), vec, lt);
+                                    without[i].attach(sm);
+                                }
+                            }
+                            HiddenState next = flux.runBlocks(p, p, h, vec, pe);
+                            for (NDArray a : h.arrays()) {
+                                if (Arrays.stream(next.arrays()).noneMatch(x -> x == a)) a.close();
+                            }
+                            h = next;
+                        }
+                        NDArray v0 = flux.output(h.toJoint(), vec, lt);
+                        count[0] += v0.getShape().size();
+                        for (int i = 0; i < blocks.size(); i++) {
+                            sq[i] += without[i].sub(v0).toType(DataType.FLOAT64, false).square().sum().getDouble();
                         }
                     }
                 }

@@ -110,9 +110,50 @@ final class NormalEquations {
                                 + (p * p) + " against a largest diagonal of " + maxDiag + advice);
             }
         }
-        // L Y = B, then Lᵀ Ŵ = Y (libnd4j triangular_solve; adjoint = solve with Lᵀ)
-        INDArray y = Nd4j.linalg().triangularSolve(l, cross.dup('c'), true, false);
-        INDArray w = Nd4j.linalg().triangularSolve(l, y, true, true);
+        // L Y = B, then Lᵀ Ŵ = Y, in Java over blocks of right-hand sides in parallel: libnd4j's triangular_solve
+        // takes minutes at width 3072 (3073 right-hand sides), this seconds (docs/plan.md, "A real-width pruning run")
+        return Nd4j.create(solveCholesky(l.toDoubleMatrix(), cross.toDoubleMatrix()));
+    }
+
+    /** Right-hand sides per block of {@link #solveCholesky}: a block's rows stay in cache through both sweeps. */
+    private static final int RHS_BLOCK = 256;
+
+    /** Ŵ with L Lᵀ Ŵ = B, for lower-triangular {@code l} [n, n] and {@code b} [n, k]: forward then back substitution. */
+    static double[][] solveCholesky(double[][] l, double[][] b) {
+        int n = l.length;
+        int k = n == 0 ? 0 : b[0].length;
+        double[][] w = new double[n][k];
+        java.util.stream.IntStream.range(0, (k + RHS_BLOCK - 1) / RHS_BLOCK).parallel().forEach(blk -> {
+            int from = blk * RHS_BLOCK;
+            int to = Math.min(k, from + RHS_BLOCK);
+            int m = to - from;
+            double[][] y = new double[n][];
+            for (int i = 0; i < n; i++) { // L Y = B
+                double[] yi = java.util.Arrays.copyOfRange(b[i], from, to);
+                double[] li = l[i];
+                for (int j = 0; j < i; j++) {
+                    double c = li[j];
+                    if (c == 0) continue;
+                    double[] yj = y[j];
+                    for (int c2 = 0; c2 < m; c2++) yi[c2] -= c * yj[c2];
+                }
+                double d = li[i];
+                for (int c2 = 0; c2 < m; c2++) yi[c2] /= d;
+                y[i] = yi;
+            }
+            for (int i = n - 1; i >= 0; i--) { // Lᵀ Ŵ = Y
+                double[] wi = y[i];
+                for (int j = i + 1; j < n; j++) {
+                    double c = l[j][i];
+                    if (c == 0) continue;
+                    double[] wj = y[j];
+                    for (int c2 = 0; c2 < m; c2++) wi[c2] -= c * wj[c2];
+                }
+                double d = l[i][i];
+                for (int c2 = 0; c2 < m; c2++) wi[c2] /= d;
+                System.arraycopy(wi, 0, w[i], from, m);
+            }
+        });
         return w;
     }
 

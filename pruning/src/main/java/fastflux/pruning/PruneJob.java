@@ -304,6 +304,7 @@ public final class PruneJob {
         }
         state = state.withOrder(order);
         phaseSeconds.merge("importance", (System.nanoTime() - t0) / 1e9, Double::sum);
+        fastflux.model.NativeHeap.trim("importance");
         save();
         return order;
     }
@@ -414,6 +415,7 @@ public final class PruneJob {
                     : flux.setSingle(block.index(), new ShortcutSingleBlock(prefix));
         }
         phaseSeconds.merge("collect+solve", (System.nanoTime() - t0) / 1e9, Double::sum);
+        fastflux.model.NativeHeap.trim("collect+solve");
         state = state.withFitted(new PruneState.BlockResult(block, options.mode(), residuals, steps, null));
         checkpoint(block, k);
         FitCheckpoints.clear(fitCheckpointDir()); // the fit is in the state now
@@ -458,6 +460,7 @@ public final class PruneJob {
                             + (Double.isNaN(st.heldOutInitialLoss()) ? "" : String.format(Locale.ROOT,
                                     " (held out %.5f -> %.5f)", st.heldOutInitialLoss(), st.heldOutFinalLoss())));
             phaseSeconds.merge("sandwich", (System.nanoTime() - t1) / 1e9, Double::sum);
+            fastflux.model.NativeHeap.trim("sandwich");
             PruneMetrics.sandwichTrained(st.finalLoss(), st.heldOutFinalLoss());
         }
         closeTree(pendingOriginal);
@@ -487,6 +490,7 @@ public final class PruneJob {
             PrunedModels.export(flux, baseDir, outDir);
         }
         phaseSeconds.merge("export", (System.nanoTime() - t0) / 1e9, Double::sum);
+        fastflux.model.NativeHeap.trim("export");
     }
 
     /** Quality of the model in memory on the report's prompt set, as its world judges it, and the images judged. */

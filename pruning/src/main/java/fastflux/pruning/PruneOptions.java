@@ -81,6 +81,15 @@ public final class PruneOptions {
             .check(n -> n >= 0, n -> "sandwich-training steps must be 0 or more, got " + n)
             .help("sandwich-training steps per block").build();
 
+    public static final Option<Integer> ST_BATCH = Option.integer("st-batch").label("N").defaultValue(16)
+            .check(n -> n >= 1, n -> "sandwich-training batch must be at least 1 pair, got " + n)
+            .help("sandwich-training pairs per optimiser step").build();
+
+    public static final Option<Integer> ST_MICRO_BATCH = Option.integer("st-micro-batch").label("M").defaultValue(0)
+            .check(n -> n >= 0, n -> "sandwich-training micro-batch must be 0 or more pairs, got " + n)
+            .help("pairs per forward and backward within a sandwich-training step, their gradients summed (0: the whole "
+                    + "step at once); the training memory is one micro-batch's activations (docs/plan.md)").build();
+
     public static final Option<Double> LR = Option.real("lr").defaultValue(1e-3)
             .check(x -> x > 0, x -> "learning rate must be positive, got " + x)
             .help("sandwich-training learning rate of the LoRA adapters, AdamW").build();
@@ -129,17 +138,17 @@ public final class PruneOptions {
     /** The method's options in the saved state's order. */
     public static final List<Option<?>> ALL = List.of(RATIO, IMPORTANCE, IMPORTANCE_FROM, ORDER, MODE, SANDWICH_TRAINING,
             SANDWICH, CALIB_PROMPTS, CALIB_STEPS, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
-            WINDOW_BYTES, SPILL_BYTES, LSQ_CHECKPOINT_EVERY, SEED);
+            WINDOW_BYTES, SPILL_BYTES, LSQ_CHECKPOINT_EVERY, SEED, ST_BATCH, ST_MICRO_BATCH);
 
     /**
      * Options added after states were first saved, whose default does what runs before them did (for the Shapes job):
      * a saved state without one compares as if it held the default.
      */
-    private static final Set<Option<?>> ADDED_LATER = Set.of(WINDOW_BYTES, SPILL_BYTES);
+    private static final Set<Option<?>> ADDED_LATER = Set.of(WINDOW_BYTES, SPILL_BYTES, ST_BATCH, ST_MICRO_BATCH);
 
     /** The options only sandwich training reads: a run without it gives the same model whatever they are. */
     public static final List<Option<?>> TRAINING = List.of(SANDWICH, ST_STEPS, LR, LINEAR_LR, LORA_RANK, LORA_ALPHA, BUFFER_BYTES,
-            WINDOW_BYTES, SPILL_BYTES);
+            WINDOW_BYTES, SPILL_BYTES, ST_BATCH, ST_MICRO_BATCH);
 
     private final OptionValues values;
 
@@ -201,6 +210,14 @@ public final class PruneOptions {
 
     public int calibSteps() {
         return get(CALIB_STEPS);
+    }
+
+    public int stBatch() {
+        return get(ST_BATCH);
+    }
+
+    public int stMicroBatch() {
+        return get(ST_MICRO_BATCH);
     }
 
     public int stSteps() {

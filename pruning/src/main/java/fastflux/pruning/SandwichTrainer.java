@@ -30,6 +30,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.List;
@@ -89,15 +90,23 @@ public final class SandwichTrainer {
      *     shuffle, the order of a trainer that records every pair first
      * @param spillBytes bytes of pairs the streaming trainer's spill may hold for further passes; beyond the buffer and
      *     this, further passes train on a seeded uniform sample of the pairs ({@link PairReservoir})
+     * @param microBatch pairs per forward and backward within a minibatch (0: the whole minibatch at once); the
+     *     gradients of a minibatch's micro-batches are summed, weighted by their share of it, before the update,
+     *     so the training memory is one micro-batch's activations (docs/plan.md, "Sandwich micro-batches")
      */
     public record Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr,
                           double linearLr, double weightDecay, double clip, long bufferBytes, Path spillDir, long seed,
-                          long windowBytes, long spillBytes) {
-        /** Options whose spill is unbounded. */
+                          long windowBytes, long spillBytes, int microBatch) {
+        /** Options whose spill is unbounded, without micro-batches. */
         public Options(int width, int loraRank, float loraAlpha, int steps, int batchSize, double lr, double linearLr,
                        double weightDecay, double clip, long bufferBytes, Path spillDir, long seed, long windowBytes) {
             this(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes, spillDir, seed,
-                    windowBytes, Long.MAX_VALUE);
+                    windowBytes, Long.MAX_VALUE, 0);
+        }
+
+        /** Pairs per forward and backward: the micro-batch, or the whole minibatch. */
+        public int pairsPerPass() {
+            return microBatch <= 0 ? batchSize : Math.min(microBatch, batchSize);
         }
 
         /** Options whose first pass is a full shuffle (no window). */
@@ -120,6 +129,7 @@ public final class SandwichTrainer {
             if (!(loraAlpha > 0)) throw new IllegalArgumentException("loraAlpha must be positive, got " + loraAlpha);
             if (steps < 0) throw new IllegalArgumentException("steps must be >= 0, got " + steps);
             if (batchSize <= 0) throw new IllegalArgumentException("batchSize must be positive, got " + batchSize);
+            if (microBatch < 0) throw new IllegalArgumentException("microBatch must be >= 0, got " + microBatch);
             if (!(lr >= 0)) throw new IllegalArgumentException("lr must be >= 0, got " + lr);
             if (!(linearLr >= 0)) throw new IllegalArgumentException("linearLr must be >= 0, got " + linearLr);
             if (bufferBytes < 0) throw new IllegalArgumentException("bufferBytes must be >= 0, got " + bufferBytes);
@@ -133,13 +143,15 @@ public final class SandwichTrainer {
         }
 
         /**
-         * A pruning job's sandwich: the method's width, adapters, steps, rates and buffer ({@link PruneOptions}); 16 pairs
-         * a minibatch, no weight decay, gradients clipped at norm 1; pairs that do not fit spill under {@code spillDir}.
+         * A pruning job's sandwich: the method's width, adapters, steps, rates, buffer, minibatch ({@code --st-batch},
+         * 16 pairs) and micro-batch ({@link PruneOptions}); no weight decay, gradients clipped at norm 1; pairs that do
+         * not fit spill under {@code spillDir}.
          */
         public static Options of(PruneOptions method, Path spillDir, long seed) {
             return new Builder(defaults()).width(method.sandwichWidth()).lora(method.loraRank(), method.loraAlpha())
-                    .steps(method.stSteps()).batchSize(16).lr(method.lr()).linearLr(method.linearLr()).weightDecay(0.0).clip(1.0)
-                    .buffer(method.bufferBytes(), spillDir).seed(seed).window(method.windowBytes()).spill(method.spillBytes()).build();
+                    .steps(method.stSteps()).batchSize(method.stBatch()).microBatch(method.stMicroBatch()).lr(method.lr())
+                    .linearLr(method.linearLr()).weightDecay(0.0).clip(1.0).buffer(method.bufferBytes(), spillDir).seed(seed)
+                    .window(method.windowBytes()).spill(method.spillBytes()).build();
         }
 
         /** A builder starting from these options. */
@@ -163,10 +175,12 @@ public final class SandwichTrainer {
             private long seed;
             private long windowBytes;
             private long spillBytes;
+            private int microBatch;
 
             private Builder(Options o) {
                 windowBytes = o.windowBytes;
                 spillBytes = o.spillBytes;
+                microBatch = o.microBatch;
                 width = o.width;
                 loraRank = o.loraRank;
                 loraAlpha = o.loraAlpha;
@@ -199,6 +213,12 @@ public final class SandwichTrainer {
 
             public Builder batchSize(int b) {
                 batchSize = b;
+                return this;
+            }
+
+            /** Pairs per forward and backward within a minibatch (0: the whole minibatch). */
+            public Builder microBatch(int b) {
+                microBatch = b;
                 return this;
             }
 
@@ -250,7 +270,7 @@ public final class SandwichTrainer {
 
             public Options build() {
                 return new Options(width, loraRank, loraAlpha, steps, batchSize, lr, linearLr, weightDecay, clip, bufferBytes,
-                        spillDir, seed, windowBytes, spillBytes);
+                        spillDir, seed, windowBytes, spillBytes, microBatch);
             }
         }
     }
@@ -738,14 +758,14 @@ public final class SandwichTrainer {
         for (long i = 0; i < pairs.size(); i++) order.arrive();
         order.end();
         try (Session t = new Session(model, s, o, m)) {
-            double initial = loss(model, s, pairs, o.batchSize(), m);
+            double initial = loss(model, s, pairs, o.pairsPerPass(), m);
             Curve curve = new Curve(heldOut, heldOutEvery, model, s, o, m);
             double[] losses = new double[o.steps()];
             for (int step = 0; step < o.steps(); step++) {
                 curve.before(step);
                 losses[step] = t.step(pairs, order.next(o.batchSize()));
             }
-            double fin = loss(model, s, pairs, o.batchSize(), m);
+            double fin = loss(model, s, pairs, o.pairsPerPass(), m);
             curve.after(o.steps());
             return curve.result(s, t.trainedNames(), initial, fin, losses, pairs);
         }
@@ -816,6 +836,8 @@ public final class SandwichTrainer {
 
         /** One AdamW step on the minibatch {@code idx} of {@code pairs}; returns its loss before the update. */
         double step(PairSource pairs, long[] idx) {
+            int micro = o.pairsPerPass();
+            if (micro < idx.length) return accumulatedStep(pairs, idx, micro);
             try (NDManager sm = m.newSubManager()) {
                 Batch batch = batch(model, pairs, idx, sm);
                 double l;
@@ -829,6 +851,29 @@ public final class SandwichTrainer {
                 listener.step(stepsDone++, o.steps(), l, Double.NaN);
                 return l;
             }
+        }
+
+        /**
+         * The step in micro-batches of {@code micro} pairs: each one's forward and backward in turn, its loss weighted
+         * by its share of the minibatch so the summed gradients are those of the minibatch's mean loss; one update.
+         */
+        private double accumulatedStep(PairSource pairs, long[] idx, int micro) {
+            double l = 0;
+            try (GradientCollector gc = Engine.getInstance().newGradientCollector()) {
+                for (int from = 0; from < idx.length; from += micro) {
+                    long[] part = Arrays.copyOfRange(idx, from, Math.min(idx.length, from + micro));
+                    float share = part.length / (float) idx.length;
+                    try (NDManager sm = m.newSubManager()) {
+                        NDArray loss = mse(model, s, batch(model, pairs, part, sm));
+                        gc.backward(Tensors.mul(loss, share));
+                        l += loss.getFloat() * (double) share;
+                    }
+                }
+            }
+            PruneMetrics.sandwichStep(l);
+            adam.step(params, q -> linears.contains(q) ? o.linearLr() : o.lr(), o.clip());
+            listener.step(stepsDone++, o.steps(), l, Double.NaN);
+            return l;
         }
 
         @Override
@@ -865,7 +910,7 @@ public final class SandwichTrainer {
             this.m = m;
             this.held = heldOut != null && heldOut.size() > 0;
             if (held) {
-                initial = loss(model, s, heldOut, o.batchSize(), m);
+                initial = loss(model, s, heldOut, o.pairsPerPass(), m);
                 steps.add(0);
                 losses.add(initial);
                 measured(0, initial);
@@ -876,7 +921,7 @@ public final class SandwichTrainer {
         void before(int step) {
             if (held && step > 0 && step % every == 0) {
                 steps.add(step);
-                losses.add(loss(model, s, heldOut, o.batchSize(), m));
+                losses.add(loss(model, s, heldOut, o.pairsPerPass(), m));
                 measured(step, losses.get(losses.size() - 1));
             }
         }
@@ -884,7 +929,7 @@ public final class SandwichTrainer {
         /** After the last of {@code total} steps. */
         void after(int total) {
             if (!held) return;
-            fin = loss(model, s, heldOut, o.batchSize(), m);
+            fin = loss(model, s, heldOut, o.pairsPerPass(), m);
             if (total > 0) {
                 steps.add(total);
                 losses.add(fin);

@@ -210,7 +210,7 @@ public final class StreamingSandwich implements AutoCloseable {
 
     /** The initial loss of every complete minibatch of consecutive pairs (and, at the end, of the last one). */
     private void sumInitial(boolean end) {
-        int b = options.batchSize();
+        int b = options.pairsPerPass();
         while (initialPending.size() >= b || (end && !initialPending.isEmpty())) {
             int k = Math.min(b, initialPending.size());
             List<float[]> batch = List.copyOf(initialPending.subList(0, k));
@@ -260,7 +260,7 @@ public final class StreamingSandwich implements AutoCloseable {
         keepReleased();
         if (window.size() != 0) throw new IllegalStateException(window.size() + " sandwich pairs are left in the window");
         double initial = initialSum / n;
-        double fin = SandwichTrainer.loss(twin, sandwich, kept.inOrder(), options.batchSize(), twinManager);
+        double fin = SandwichTrainer.loss(twin, sandwich, kept.inOrder(), options.pairsPerPass(), twinManager);
         curve.after(options.steps());
         if (kept.size() < n) {
             LOG.info("sandwich {}: the final loss is over the {} of {} pairs kept (buffer and spill)", sandwich.block(),

@@ -71,6 +71,43 @@ class ImportanceScorerTest {
         }
     }
 
+    @Test
+    void outputMseFromEachBlocksInputEqualsWholeForwardsWithTheBlockSwitchedOff() {
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel model = TinyShapes.model(m, 9);
+            var flux = model.flux();
+            Calibration cal = new Calibration(flux, PromptCalibrationSource.sample(model, 2, 1),
+                    new Calibration.Options(2, new long[] {0}, 2, 4f));
+            List<BlockId> blocks = BlockSwap.allBlocks(flux);
+            // the reference: a whole forward per block with the block switched off
+            double[] sq = new double[blocks.size()];
+            long[] count = {0};
+            cal.run(new CalibrationConsumer() {
+                @Override
+                public void onStep(Calibration.Step step) {
+                    ai.djl.ndarray.NDArray v0 = flux.forward(step.inputs());
+                    count[0] += v0.getShape().size();
+                    for (int i = 0; i < blocks.size(); i++) {
+                        try (BlockSwap s = BlockSwap.shortcut(flux, blocks.get(i))) {
+                            ai.djl.ndarray.NDArray d = flux.forward(step.inputs()).sub(v0);
+                            sq[i] += d.toType(ai.djl.ndarray.types.DataType.FLOAT64, false).square().sum().getDouble();
+                        }
+                    }
+                }
+            });
+            ImportanceReport r = ImportanceScorer.byOutputMse(cal);
+            for (ImportanceReport.Entry e : r.entries()) {
+                double want = sq[blocks.indexOf(e.block())] / count[0];
+                assertTrue(want > 0, e.toString());
+                assertEquals(want, e.mse(), 0.0, e.block().name());
+            }
+            // a subset of the blocks, as a fleet node measures them, gives the same values
+            double[][] part = ImportanceScorer.outputMseProbe(cal).measure(List.of(blocks.get(2), blocks.get(0)), (d, b) -> {});
+            assertEquals(sq[2] / count[0], part[0][0], 0.0);
+            assertEquals(sq[0] / count[0], part[1][0], 0.0);
+        }
+    }
+
     /** A runner that measures the blocks in two parts, the second half first, as two machines of a fleet would. */
     static final ImportanceScorer.ProbeRunner SPLIT = (blocks, probe, progress) -> {
         int half = blocks.size() / 2;

@@ -56,7 +56,7 @@ class PruneOptionsTest {
     void theJobsSandwichTrainerGetsTheMethodsValuesUnchanged() {
         Path spill = Path.of("/runs/out");
         // what PruneJob passed the trainer field by field: 16 pairs a batch, no weight decay, clip 1
-        assertEquals(new SandwichTrainer.Options(3, 2, 2f, 150, 16, 1e-3, 1e-4, 0.0, 1.0, 256L << 20, spill, 5, 256L << 20, 8L << 30),
+        assertEquals(new SandwichTrainer.Options(3, 2, 2f, 150, 16, 1e-3, 1e-4, 0.0, 1.0, 256L << 20, spill, 5, 256L << 20, 8L << 30, 0),
                 SandwichTrainer.Options.of(PruneOptions.defaults(0.2), spill, 5));
     }
 

@@ -345,6 +345,57 @@ class SandwichTrainerTest {
     }
 
     @Test
+    void microBatchesAccumulateTheGradientsOfTheWholeMinibatch(@TempDir Path spill) {
+        try (NDManager m = NDManager.newBaseManager()) {
+            // 4 pairs, minibatches of 4: one pass, or micro-batches of 2 and of 3 (a short last one), 6 steps
+            SandwichTrainer.Options o = options(spill).toBuilder().steps(6).batchSize(4).lr(3e-3).linearLr(3e-3).build();
+            assertEquals(0, o.microBatch(), "the default runs the whole minibatch at once");
+            assertEquals(4, o.pairsPerPass());
+            Trained whole = trainMeasuringEvery(m, o, 0);
+            for (int micro : new int[] {2, 3}) {
+                SandwichTrainer.Options mo = o.toBuilder().microBatch(micro).build();
+                assertEquals(micro, mo.pairsPerPass());
+                Trained parts = trainMeasuringEvery(m, mo, 0);
+                assertEquals(whole.weights().keySet(), parts.weights().keySet());
+                assertArrayEquals(whole.result().losses(), parts.result().losses(), 1e-6);
+                assertEquals(whole.result().finalLoss(), parts.result().finalLoss(), 1e-6);
+                double maxDiff = 0;
+                for (var e : whole.weights().entrySet()) {
+                    float[] a = floats(e.getValue());
+                    float[] b = floats(parts.weights().get(e.getKey()));
+                    for (int i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+                }
+                assertTrue(maxDiff < 1e-5, "micro-batch " + micro + ": weights differ by " + maxDiff);
+            }
+            // the steps moved the adapters: equal weights would otherwise be trivial
+            assertTrue(whole.result().finalLoss() < whole.result().initialLoss());
+            assertThrows(IllegalArgumentException.class, () -> o.toBuilder().microBatch(-1).build());
+        }
+    }
+
+    private static float[] floats(byte[] bytes) {
+        java.nio.FloatBuffer f = java.nio.ByteBuffer.wrap(bytes).order(java.nio.ByteOrder.nativeOrder()).asFloatBuffer();
+        float[] out = new float[f.remaining()];
+        f.get(out);
+        return out;
+    }
+
+    @Test
+    void aJobsSandwichBatchComesFromItsOptionsAndDefaultsToSixteenPairsAtOnce(@TempDir Path spill) {
+        SandwichTrainer.Options d = SandwichTrainer.Options.of(PruneOptions.defaults(0.2), spill, 0);
+        assertEquals(16, d.batchSize());
+        assertEquals(0, d.microBatch());
+        assertEquals(16, d.pairsPerPass());
+        SandwichTrainer.Options o = SandwichTrainer.Options.of(PruneOptions.defaults(0.2).with(PruneOptions.ST_BATCH, 4)
+                .with(PruneOptions.ST_MICRO_BATCH, 1), spill, 0);
+        assertEquals(4, o.batchSize());
+        assertEquals(1, o.pairsPerPass());
+        assertEquals(4, SandwichTrainer.Options.of(PruneOptions.defaults(0.2).with(PruneOptions.ST_BATCH, 4)
+                .with(PruneOptions.ST_MICRO_BATCH, 9), spill, 0).pairsPerPass(), "at most the minibatch");
+        assertThrows(IllegalArgumentException.class, () -> PruneOptions.defaults(0.2).with(PruneOptions.ST_BATCH, 0));
+    }
+
+    @Test
     void theHeldOutLossIsMeasuredAsOftenAsAFifthOfTheTrainingWorkAllows() {
         // the Shapes job's defaults: 150 steps of 16 pairs, 16 held-out prompts x 2 seeds x 10 sampler steps
         assertEquals(34, SandwichTrainer.heldOutEvery(150, 16, 320)); // 320 / (0.2 * 3 * 16) = 33.3

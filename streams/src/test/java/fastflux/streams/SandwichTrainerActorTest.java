@@ -132,4 +132,29 @@ class SandwichTrainerActorTest extends StreamsTestSystem {
             assertEquals(16, seen[0].mostAhead());
         }
     }
+
+    @Test
+    void microBatchesTrainOnTheActorsThreadAsTheyDoInTheCallers(@TempDir Path spill) {
+        // each step's 2 pairs run forward and backward one at a time, their gradients summed before one update
+        try (NDManager m = NDManager.newBaseManager()) {
+            ShapesModel a = TinyShapes.model(m, 12);
+            ShapesModel b = TinyShapes.model(m, 12);
+            Module originalA = replace(a.flux(), m);
+            Module originalB = replace(b.flux(), m);
+            SandwichTrainer.Sandwich plan = SandwichTrainer.plan(a.flux(), BLOCK, 3);
+            SandwichTrainer.Options o = options(spill, Long.MAX_VALUE).toBuilder().microBatch(1).build();
+            SandwichTrainer.Result buffered;
+            try (SandwichPairs pairs = SandwichTrainer.record(a.flux(), plan, originalA, calibration(a), o, SandwichTrainer.FreeSpace.SYSTEM)) {
+                buffered = SandwichTrainer.train(a.flux(), plan, pairs, null, o, m);
+            }
+            SandwichTrainer.Feed actors = SandwichTrainerActor.feed(system);
+            SandwichTrainer.Result streamed = SandwichTrainer.train(b.flux(), BLOCK, originalB, calibration(b), null, o, m,
+                    SandwichTrainer.FreeSpace.SYSTEM, CalibrationRunner.IN_PROCESS, actors::open);
+            Map<String, float[]> va = values(a.flux());
+            Map<String, float[]> vb = values(b.flux());
+            for (String k : va.keySet()) assertArrayEquals(va.get(k), vb.get(k), k);
+            assertArrayEquals(buffered.losses(), streamed.losses());
+            assertTrue(streamed.finalLoss() < streamed.initialLoss(), streamed.initialLoss() + " -> " + streamed.finalLoss());
+        }
+    }
 }

@@ -36,10 +36,23 @@ public final class JobPlan {
     public static final int CALIBRATION_BATCH = 8;
     /** Noise seeds per calibration prompt. */
     public static final int CALIBRATION_SEEDS = 2;
-    /** Pairs per sandwich-training minibatch ({@code SandwichTrainer.Options.of}). */
-    public static final int SANDWICH_BATCH = 16;
-    /** Forwards the report times, each model ({@code PruneJob.report}). */
-    public static final int SPEED_FORWARDS = 21;
+    /** Forwards the report times, each model, with the timer's 3 warm-up rounds ({@code PruneJob.report}). */
+    public static final int SPEED_FORWARDS = 24;
+    /** Rows of the report's timed forward on a FLUX.1 world (one image, both guidance halves: {@code SpeedMeasurement}). */
+    public static final int SPEED_ROWS = 2;
+    /**
+     * Free memory glibc keeps for reuse rather than returning it to the system: the launcher sets
+     * {@code MALLOC_TRIM_THRESHOLD_} and {@code MALLOC_MMAP_THRESHOLD_} to 1 GiB so that a forward reuses warm pages
+     * (docs/stack-notes.md); what is kept is at most that at the top of the heap, and a real-width run measured 793 MiB
+     * given back by a trim in its importance phase (docs/plan.md, "A real-width pruning run").
+     */
+    public static final long MALLOC_RETAINED = 800L << 20;
+    /**
+     * The Java heap as the serial collector leaves it committed after loading a checkpoint: the weights pass through
+     * it one tensor at a time (bf16 bytes and their fp32 values), and the heap grows to about three of the largest
+     * tensor in fp32 (749 MiB committed at FLUX.1's width, whose largest tensor, a single block's linear1, is 252 MiB).
+     */
+    static final int HEAP_TENSORS = 3;
     /**
      * What the runtime holds whatever the model: the JVM and its 64 MB heap, libtorch's and ND4J's code and thread
      * pools on the host; a CUDA context and libtorch's kernels on a GPU.
@@ -111,6 +124,7 @@ public final class JobPlan {
     private final Map<String, Long> disk = new LinkedHashMap<>();
     private final Map<Phase, Long> flops = new LinkedHashMap<>();
     private final long javaHeap;
+    private final List<DeviceMemory.Capacity> caps;
     private long taps;
 
     /**
@@ -125,6 +139,7 @@ public final class JobPlan {
 
     private JobPlan(Inputs in, List<DeviceMemory.Capacity> caps, long javaHeap) {
         this.in = in;
+        this.caps = caps;
         this.javaHeap = javaHeap;
         FluxParams p = in.params();
         FluxModel shapes = new FluxModel(p); // parameters' shapes only: nothing is allocated
@@ -155,7 +170,8 @@ public final class JobPlan {
         boolean training = in.options().sandwichTraining() && in.options().stSteps() > 0
                 && in.options().mode() == fastflux.model.Replacement.Mode.LINEAR;
         long trainState = training ? trainableParams(shapes) * 16L : 0; // fp32 value, gradient, AdamW's two moments
-        long trainAct = training ? trainingActivations() : 0;
+        long trainAct = training ? trainingActivations(pairsPerPass()) : 0;
+        long javaHeapUse = Math.min(javaHeap, HEAP_TENSORS * largestTensor(shapes) * 4);
 
         for (Phase ph : Phase.values()) {
             for (int i = 0; i < devs.size(); i++) {
@@ -176,7 +192,7 @@ public final class JobPlan {
                     }
                     case SANDWICH -> {
                         items.add(new Item("activations (recording, batch " + calibRows + " rows)", first ? act : 0));
-                        items.add(new Item("training activations (" + SANDWICH_BATCH + " pairs)", first ? trainAct : 0));
+                        items.add(new Item("training activations (" + pairsText() + ")", first ? trainAct : 0));
                         items.add(new Item("training state (fp32 values, gradients, AdamW)", first ? trainState : 0));
                     }
                     case EXPORT -> items.add(new Item("largest tensor, merged", first ? largestTensor(shapes) * 4 : 0));
@@ -189,15 +205,19 @@ public final class JobPlan {
                         }
                     }
                 }
-                if (!gpu) addHost(items, ph, lsHost, pairsInMemory);
-                items.add(new Item("runtime", gpu ? GPU_RUNTIME : HOST_RUNTIME));
+                if (!gpu) {
+                    addHost(items, ph, lsHost, pairsInMemory);
+                    addHostRuntime(items, ph, javaHeapUse);
+                } else {
+                    items.add(new Item("runtime", GPU_RUNTIME));
+                }
                 DeviceMemory.Capacity c = caps.get(i);
                 uses.add(new Use(devs.name(i), ph, items, c.bytes(), c.source()));
             }
             if (gpu) {
                 List<Item> items = new ArrayList<>();
                 addHost(items, ph, lsHost, pairsInMemory);
-                items.add(new Item("runtime", HOST_RUNTIME));
+                addHostRuntime(items, ph, javaHeapUse);
                 DeviceMemory.Capacity c = caps.get(devs.size());
                 uses.add(new Use("cpu (host)", ph, items, c.bytes(), c.source()));
             }
@@ -222,16 +242,80 @@ public final class JobPlan {
         long pass = (long) in.calibrationPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * rowsPerCall * f;
         long heldPass = (long) in.heldOutPrompts() * CALIBRATION_SEEDS * in.options().calibSteps() * rowsPerCall * f;
         boolean scored = in.options().order() == PruneOptions.Order.IMPORTANCE && in.options().importanceFrom() == null;
-        flops.put(Phase.IMPORTANCE, scored ? (n + 1L) * pass : 0);
+        // output-mse: the calibration's own forward, the unmodified one run block by block, and per block the blocks
+        // after it from its input (ImportanceScorer.outputMseProbe)
+        flops.put(Phase.IMPORTANCE, scored ? (long) (pass * (2 + suffixShare(p))) : 0);
         flops.put(Phase.FIT, in.options().mode() == fastflux.model.Replacement.Mode.LINEAR ? target * pass : 0);
         long block = Math.max(FlopCount.doubleBlock(p, 1, in.imageTokens(), in.textTokens()),
                 FlopCount.singleBlock(p, 1, in.imageTokens() + in.textTokens())) * 2;
-        // forward and backward of the sandwich's blocks, about three forwards
-        long train = (long) in.options().stSteps() * SANDWICH_BATCH * 3L * in.options().sandwichWidth() * block;
-        flops.put(Phase.SANDWICH, training ? target * (pass + heldPass + train) : 0);
+        // forward and backward of the sandwich's full blocks, about three forwards, per pair of each step; the loss
+        // over every training and held-out pair before and after training, one forward each
+        long full = Math.max(0, in.options().sandwichWidth() - 1);
+        long train = (long) in.options().stSteps() * in.options().stBatch() * 3L * full * block;
+        long pairCount = (long) (in.calibrationPrompts() + in.heldOutPrompts()) * CALIBRATION_SEEDS * in.options().calibSteps();
+        long losses = 2 * pairCount * full * block;
+        flops.put(Phase.SANDWICH, training ? target * (pass + heldPass + train + losses) : 0);
         flops.put(Phase.EXPORT, 0L);
-        flops.put(Phase.REPORT, 2 * Math.max(heldPass, (long) Math.min(8, in.calibrationPrompts()) * CALIBRATION_SEEDS
-                * in.options().calibSteps() * rowsPerCall * f) + 2L * SPEED_FORWARDS * f);
+        // the output fidelity: the base's trajectory with both models, then the export's own (OutputFidelity), and
+        // the timed forwards of both
+        flops.put(Phase.REPORT, 3 * Math.max(heldPass, (long) Math.min(8, in.calibrationPrompts()) * CALIBRATION_SEEDS
+                * in.options().calibSteps() * rowsPerCall * f) + 2L * SPEED_FORWARDS * SPEED_ROWS * f);
+    }
+
+    /** What the host holds whatever the job does: the runtime, the Java heap after loading, glibc's kept free memory. */
+    private void addHostRuntime(List<Item> items, Phase ph, long javaHeapUse) {
+        items.add(new Item("runtime (JVM, libtorch, ND4J)", HOST_RUNTIME));
+        // the fit's calibration taps live in the same heap: what loading left committed is counted once
+        items.add(new Item("Java heap, committed after loading", ph == Phase.FIT ? Math.max(0, javaHeapUse - taps) : javaHeapUse));
+        items.add(new Item("allocator's retained free memory (MALLOC_TRIM_THRESHOLD_)", MALLOC_RETAINED));
+    }
+
+    /** Pairs per forward and backward of sandwich training: the micro-batch, or the whole minibatch. */
+    int pairsPerPass() {
+        int b = in.options().stBatch();
+        int mb = in.options().stMicroBatch();
+        return mb <= 0 ? b : Math.min(mb, b);
+    }
+
+    private String pairsText() {
+        int pp = pairsPerPass();
+        return pp == in.options().stBatch() ? pp + " pairs" : "micro-batch of " + pp + " pairs, step of " + in.options().stBatch();
+    }
+
+    /**
+     * The output-mse probe's extra work as a share of one forward's blocks: per block, the blocks after it (one forward's
+     * block FLOPs times this share; the final layer per probed block is small beside it).
+     */
+    double suffixShare(FluxParams p) {
+        int n = p.blockCount();
+        long[] cost = new long[n];
+        long total = 0;
+        for (int q = 0; q < n; q++) {
+            cost[q] = q < p.depth() ? FlopCount.doubleBlock(p, 1, in.imageTokens(), in.textTokens())
+                    : FlopCount.singleBlock(p, 1, in.imageTokens() + in.textTokens());
+            total += cost[q];
+        }
+        double share = 0;
+        long after = total;
+        for (int q = 0; q < n; q++) {
+            after -= cost[q];
+            share += after / (double) total;
+        }
+        return share;
+    }
+
+    /**
+     * The largest micro-batch (pairs per forward and backward of sandwich training) with which the sandwich phase fits
+     * every device, at most {@code --st-batch}; 0 when not even one pair fits.
+     */
+    public int fittingMicroBatch() {
+        for (int mb = in.options().stBatch(); mb >= 1; mb--) {
+            JobPlan p = new JobPlan(in.withOptions(in.options().with(fastflux.pruning.PruneOptions.ST_MICRO_BATCH, mb)), caps, javaHeap);
+            boolean fits = true;
+            for (Use u : p.uses) if (u.phase() == Phase.SANDWICH && !u.fits()) fits = false;
+            if (fits) return mb;
+        }
+        return 0;
     }
 
     private void addHost(List<Item> items, Phase ph, long lsHost, long pairsInMemory) {
@@ -267,16 +351,15 @@ public final class JobPlan {
     }
 
     /**
-     * Sandwich training's activations kept for backward: {@link #SANDWICH_BATCH} pairs through the sandwich's full
+     * Sandwich training's activations kept for backward: {@code rows} pairs (one micro-batch) through the sandwich's full
      * blocks (width − 1; the middle one is a linear), each saving its linears' inputs and outputs, the MLP's
      * activation and the full attention scores and softmax (autograd keeps every chunk); the minibatch's input and
      * target states in fp32.
      */
-    long trainingActivations() {
+    long trainingActivations(long rows) {
         FluxParams p = in.params();
         long b = bytes(in.dtype());
         long l = in.imageTokens() + in.textTokens(), h = p.hiddenSize(), m = p.mlpHidden();
-        long rows = SANDWICH_BATCH;
         long perBlock = rows * (b * (l * (3 * h + m) + 2 * l * m + l * (h + m) + 6 * l * h)
                 + (long) p.numHeads() * l * l * (4 + b));
         long full = Math.max(0, in.options().sandwichWidth() - 1);
@@ -450,16 +533,24 @@ public final class JobPlan {
         return null;
     }
 
+    /** "; it fits with --st-micro-batch M" where the sandwich phase is what does not fit and a smaller micro-batch fits. */
+    private String microBatchHint(Use misfit) {
+        if (misfit.phase() != Phase.SANDWICH || pairsPerPass() <= 1) return "";
+        for (Use u : uses) if (u.phase() != Phase.SANDWICH && !u.fits()) return "";
+        int mb = fittingMicroBatch();
+        return mb > 0 && mb < pairsPerPass() ? "; the sandwich phase fits with --st-micro-batch " + mb : "";
+    }
+
     /** @throws PlanRefusedException naming the phase, the device, what it needs and what it has */
     public void requireFits() {
         Use u = firstMisfit();
         if (u == null) return;
         Item biggest = u.items().stream().max(java.util.Comparator.comparingLong(Item::bytes)).orElseThrow();
         throw new PlanRefusedException(u.device(), u.phase(), String.format(Locale.ROOT,
-                "this job cannot fit: phase %s needs %s on %s, which has %s (%s); the largest part is %s, %s. "
+                "this job cannot fit: phase %s needs %s on %s, which has %s (%s); the largest part is %s, %s%s. "
                         + "Run `fastflux plan` with the same options for the whole table",
                 u.phase().label(), Bytes.format(u.total()), u.device(), Bytes.format(u.capacity()), u.capacitySource(),
-                biggest.what(), Bytes.format(biggest.bytes())));
+                biggest.what(), Bytes.format(biggest.bytes()), microBatchHint(u)));
     }
 
     /**
@@ -511,7 +602,7 @@ public final class JobPlan {
         }
         Use misfit = firstMisfit();
         s.append(misfit == null ? "\nfits: every phase fits its devices\n"
-                : "\nrefused: phase " + misfit.phase().label() + " does not fit on " + misfit.device() + "\n");
+                : "\nrefused: phase " + misfit.phase().label() + " does not fit on " + misfit.device() + microBatchHint(misfit) + "\n");
         return s.toString();
     }
 

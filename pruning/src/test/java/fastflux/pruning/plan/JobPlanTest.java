@@ -56,9 +56,10 @@ class JobPlanTest {
         assertEquals(Phase.IMPORTANCE, e.phase());
         assertTrue(e.getMessage().contains("phase importance") && e.getMessage().contains("on cpu")
                 && e.getMessage().contains("1.00 GiB"), e.getMessage());
-        // the host of a GPU job is a device of its own: the float64 sums of width 3072 need 1.4 GiB there
+        // the host of a GPU job is a device of its own: beside its runtime (2.1 GiB) the fit's float64 sums of width
+        // 3072 and the calibration taps do not fit 3 GiB there
         JobPlan gpu = JobPlan.of(inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16),
-                List.of(new DeviceMemory.Capacity(1000 * G, "gpu"), new DeviceMemory.Capacity(G, "host")), Long.MAX_VALUE);
+                List.of(new DeviceMemory.Capacity(1000 * G, "gpu"), new DeviceMemory.Capacity(3 * G, "host")), Long.MAX_VALUE);
         PlanRefusedException h = assertThrows(PlanRefusedException.class, gpu::requireFits);
         assertEquals("cpu (host)", h.device());
         assertEquals(Phase.FIT, h.phase());
@@ -95,6 +96,69 @@ class JobPlanTest {
         long act32 = a.use("cpu", Phase.IMPORTANCE).items().get(1).bytes();
         long act16 = plan(inputs(0.2, Devices.CPU, DataType.FLOAT16), 1000 * G).use("cpu", Phase.IMPORTANCE).items().get(1).bytes();
         assertTrue(act16 < act32 && act16 > act32 / 2, act16 + " vs " + act32 + ": fp32 scores and inputs stay");
+    }
+
+    static long item(JobPlan p, String device, Phase ph, String prefix) {
+        return p.use(device, ph).items().stream().filter(i -> i.what().startsWith(prefix)).mapToLong(JobPlan.Item::bytes).sum();
+    }
+
+    @Test
+    void sandwichTrainingHoldsOneMicroBatchsActivationsAndThePlanNamesOneThatFits() {
+        JobPlan.Inputs in = inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16);
+        JobPlan whole = plan(in, 80 * G);
+        long act16 = item(whole, "cuda:0", Phase.SANDWICH, "training activations");
+        // FLUX.1-dev at 1024²: 16 pairs of 4,608 tokens through two full blocks do not fit an 80 GB GPU
+        assertTrue(act16 > 100 * G, Bytes.format(act16));
+        PlanRefusedException e = assertThrows(PlanRefusedException.class, whole::requireFits);
+        assertEquals(Phase.SANDWICH, e.phase());
+        int mb = whole.fittingMicroBatch();
+        assertTrue(mb >= 1 && mb < 16, "micro-batch " + mb);
+        assertTrue(e.getMessage().contains("--st-micro-batch " + mb), e.getMessage());
+        // the activations scale with the pairs per pass (the fp32 states of the pass included), not with the step's
+        JobPlan.Inputs micro = in.withOptions(in.options().with(PruneOptions.ST_MICRO_BATCH, mb));
+        JobPlan fits = plan(micro, 80 * G);
+        assertNull(fits.firstMisfit(), fits.format(Double.NaN, ""));
+        assertEquals((double) mb / 16, (double) item(fits, "cuda:0", Phase.SANDWICH, "training activations") / act16, 1e-9);
+        JobPlan over = plan(in.withOptions(in.options().with(PruneOptions.ST_MICRO_BATCH, mb + 1)), 80 * G);
+        assertEquals(Phase.SANDWICH, over.firstMisfit().phase(), "the next micro-batch up does not fit");
+        // the step's pairs set the training FLOPs, the micro-batch does not
+        assertEquals(whole.flops().get(Phase.SANDWICH), fits.flops().get(Phase.SANDWICH));
+        JobPlan four = plan(in.withOptions(in.options().with(PruneOptions.ST_BATCH, 4)), 80 * G);
+        assertTrue(four.flops().get(Phase.SANDWICH) < whole.flops().get(Phase.SANDWICH));
+        assertEquals(0.25, (double) item(four, "cuda:0", Phase.SANDWICH, "training activations") / act16, 1e-9);
+    }
+
+    @Test
+    void theHostHoldsTheRuntimeTheJavaHeapAfterLoadingAndTheAllocatorsKeptMemory() {
+        JobPlan cpu = plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), 1000 * G);
+        for (Phase ph : Phase.values()) {
+            assertEquals(JobPlan.HOST_RUNTIME, item(cpu, "cpu", ph, "runtime"), ph.label());
+            // the largest tensor of FLUX.1-dev is a single block's linear1, 21504 x 3072: three of it in fp32; the
+            // fit's calibration taps (42 GiB here) fill the same heap, which is counted once
+            assertEquals(ph == Phase.FIT ? 0 : 3L * 21504 * 3072 * 4, item(cpu, "cpu", ph, "Java heap"), ph.label());
+            assertEquals(JobPlan.MALLOC_RETAINED, item(cpu, "cpu", ph, "allocator"), ph.label());
+        }
+        // the heap term is at most the JVM's -Xmx
+        JobPlan small = JobPlan.of(inputs(0.2, Devices.CPU, DataType.FLOAT32), List.of(new DeviceMemory.Capacity(1000 * G, "t")),
+                100L << 20);
+        assertEquals(100L << 20, item(small, "cpu", Phase.IMPORTANCE, "Java heap"));
+        // on a GPU job those live on the host, and the GPU holds its CUDA context
+        JobPlan gpu = plan(inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16), 1000 * G);
+        assertEquals(JobPlan.MALLOC_RETAINED, item(gpu, "cpu (host)", Phase.FIT, "allocator"));
+        assertEquals(0, item(gpu, "cuda:0", Phase.FIT, "allocator"));
+        assertEquals(JobPlan.GPU_RUNTIME, item(gpu, "cuda:0", Phase.FIT, "runtime"));
+    }
+
+    @Test
+    void outputMseImportanceCostsAForwardPerStepPlusEachBlocksSuffix() {
+        JobPlan p = plan(inputs(0.2, Devices.CPU, DataType.FLOAT32), 1000 * G);
+        double share = p.suffixShare(DEV);
+        // 57 blocks: per block the blocks after it, about half a forward each on average, less than 57 forwards
+        assertTrue(share > 20 && share < 57 / 2.0 + 1, "share " + share);
+        JobPlan.Inputs fsf = new JobPlan.Inputs(DEV.withDepth(0, 4), PruneOptions.defaults(0.5), Devices.CPU, DataType.FLOAT32,
+                64, 128, 4, 4, 2, 0, false);
+        // four equal blocks: 3/4 + 2/4 + 1/4 + 0
+        assertEquals(1.5, plan(fsf, 1000 * G).suffixShare(fsf.params()), 1e-12);
     }
 
     @Test
