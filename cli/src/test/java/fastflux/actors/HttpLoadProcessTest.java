@@ -49,10 +49,10 @@ class HttpLoadProcessTest {
         }
         HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(30)).build();
         String api = "http://127.0.0.1:" + httpPort;
-        // The heap as bin/fastflux runs it (docs/stack-notes.md, "The Java heap and the serial collector"). glibc
-        // gives each thread that allocates an arena of its own (up to 8 per core) and a job starts new threads (its
-        // shard, trainer, calibration stream): capped at 2 arenas, what is measured is what the job and the clients
-        // hold, not how freed memory scatters over arenas (docs/http-api.md has the figures with glibc's default).
+        // The heap and the malloc arenas as bin/fastflux runs them (docs/stack-notes.md): glibc gives each thread
+        // that allocates an arena of its own (up to 8 per core) and a job starts new threads (its shard, trainer,
+        // calibration stream); capped at 2 arenas, what is measured is what the job and the clients hold, not how
+        // freed memory scatters over arenas (docs/http-api.md has the figures with glibc's default).
         try (DaemonProcess d = new DaemonProcess(tmp.resolve("state")).option("-Dfastflux.http.port=" + httpPort)
                 .option("-Xms64m").option("-XX:+UseSerialGC").env("MALLOC_ARENA_MAX", "2")) {
             d.start();

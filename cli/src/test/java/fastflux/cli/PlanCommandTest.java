@@ -55,13 +55,14 @@ class PlanCommandTest {
     }
 
     @Test
-    void twoGpusHoldTheModelOnTheFirstAndARangeCopyOnTheSecond(@TempDir Path tmp) throws Exception {
+    void twoGpusEachHoldTheirRangeOfBlocks(@TempDir Path tmp) throws Exception {
         Path model = fluxDevConfigOnly(tmp.resolve("flux-dev"));
         MainTest.Outcome r = MainTest.run("plan", "--model", model.toString(), "--ratio", "0.2", "--importance", "output-mse",
                 "--devices", "cuda:0,cuda:1", "--memory-limit", "80G", "--host-memory", "1T", "--no-measure");
         assertTrue(r.out().contains("memory of cuda:0 (capacity 80.00 GiB, --memory-limit)"), r.out());
-        assertTrue(r.out().contains("weights (fp16, the job's model, blocks 0..56)")
-                && r.out().contains("weights (fp16, the calibration shard's copy of blocks 28..56)"), r.out());
+        // FLUX.1-dev split by bytes: 19 double blocks (about 340 M parameters each) outweigh 38 single ones (141 M)
+        assertTrue(r.out().matches("(?s).*weights \\(fp16, blocks 0\\.\\.(1[0-9]|2[0-9])\\).*"), r.out());
+        assertTrue(r.out().matches("(?s).*weights \\(fp16, blocks (1[0-9]|2[0-9]|3[0-9])\\.\\.56\\).*"), r.out());
         assertTrue(r.out().contains("memory of cpu (host) (capacity 1.00 TiB, --host-memory)"), r.out());
         assertTrue(r.out().contains("disk written") && r.out().contains("export") && r.out().contains("TFLOP"), r.out());
     }

@@ -12,6 +12,7 @@ import fastflux.model.Param;
 import fastflux.model.SingleStreamBlock;
 import fastflux.pruning.PruneJob;
 import fastflux.pruning.PruneOptions;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -25,9 +26,11 @@ import java.util.Map;
  * that cannot fit is refused naming the phase and the device ({@link #requireFits}). The formulas and how they
  * compare with measured runs: docs/plan.md.
  *
- * <p>Placement as the job does it: the weights once, in the compute dtype, on the first device, where every phase
- * runs; the fit phase's calibration passes split the blocks into one contiguous range per device ({@link Devices}),
- * each further device holding a copy of its range while the pass runs. With CUDA devices the host (the CPU) holds
+ * <p>Placement as the job does it: the weights once, in the compute dtype, each block on the device that owns its
+ * range ({@link fastflux.model.BlockPlacement}: contiguous ranges balanced by bytes, the embedders on the first
+ * device, the final layer on the last). Any device may run a phase's work on its blocks (a calibration batch, a
+ * sandwich, the report's blocks), so each device is planned for the whole of that work beside its own weights: an
+ * upper bound where the work lands on one device at a time. With CUDA devices the host (the CPU) holds
  * what lives in Java and ND4J: the float64 least-squares sums, the sandwich pairs' direct buffers and the
  * calibration taps on the Java heap.
  */
@@ -150,9 +153,10 @@ public final class JobPlan {
 
         long calibRows = (long) CALIBRATION_BATCH * (p.guidanceEmbed() ? 1 : 2);
         long act = activations(calibRows);
+        int[][] ranges = ranges(shapes, devs.size(), b);
+        int lastWithBlocks = Math.min(devs.size(), n) - 1;
         long[] weights = new long[devs.size()];
-        for (int i = 0; i < devs.size(); i++) weights[i] = weightParams(shapes, devs.range(i, n), i == 0, i == devs.size() - 1) * b;
-        long allWeights = totalParams(shapes) * b;
+        for (int i = 0; i < devs.size(); i++) weights[i] = weightParams(shapes, ranges[i], i == 0, i == lastWithBlocks) * b;
 
         // host-side pieces
         long lsHost = leastSquaresHost(p);
@@ -176,28 +180,25 @@ public final class JobPlan {
         for (Phase ph : Phase.values()) {
             for (int i = 0; i < devs.size(); i++) {
                 List<Item> items = new ArrayList<>();
-                // The job's model lives whole on the first device; in the fit phase's calibration passes each other
-                // device's shard holds a copy of its block range (BlockShard.Placement), freed when the pass ends.
-                boolean first = i == 0;
-                boolean shard = ph == Phase.FIT && devs.range(i, n)[0] <= devs.range(i, n)[1];
+                // every device with blocks runs its part of each phase's work; one without blocks holds nothing
+                boolean hasBlocks = ranges[i][0] <= ranges[i][1];
                 String dt = ComputeDtype.name(in.dtype());
-                if (first) items.add(new Item("weights (" + dt + ", the job's model, blocks 0.." + (n - 1) + ")", allWeights));
-                else items.add(new Item("weights (" + dt + ", the calibration shard's copy of blocks " + rangeText(devs.range(i, n)) + ")",
-                        shard ? weights[i] : 0));
+                items.add(new Item("weights (" + dt + ", " + (devs.size() == 1 ? "the job's model, " : "")
+                        + "blocks " + rangeText(ranges[i]) + ")", weights[i]));
                 switch (ph) {
-                    case IMPORTANCE -> items.add(new Item("activations (batch " + calibRows + " rows)", first ? act : 0));
+                    case IMPORTANCE -> items.add(new Item("activations (batch " + calibRows + " rows)", hasBlocks ? act : 0));
                     case FIT -> {
-                        items.add(new Item("activations (batch " + calibRows + " rows)", first || shard ? act : 0));
-                        items.add(new Item("least-squares partial sums", first ? lsDevice : 0));
+                        items.add(new Item("activations (batch " + calibRows + " rows)", hasBlocks ? act : 0));
+                        items.add(new Item("least-squares partial sums", hasBlocks ? lsDevice : 0));
                     }
                     case SANDWICH -> {
-                        items.add(new Item("activations (recording, batch " + calibRows + " rows)", first ? act : 0));
-                        items.add(new Item("training activations (" + pairsText() + ")", first ? trainAct : 0));
-                        items.add(new Item("training state (fp32 values, gradients, AdamW)", first ? trainState : 0));
+                        items.add(new Item("activations (recording, batch " + calibRows + " rows)", hasBlocks ? act : 0));
+                        items.add(new Item("training activations (" + pairsText() + ")", hasBlocks ? trainAct : 0));
+                        items.add(new Item("training state (fp32 values, gradients, AdamW)", hasBlocks ? trainState : 0));
                     }
-                    case EXPORT -> items.add(new Item("largest tensor, merged", first ? largestTensor(shapes) * 4 : 0));
+                    case EXPORT -> items.add(new Item("largest tensor, merged", hasBlocks ? largestTensor(shapes) * 4 : 0));
                     case REPORT -> {
-                        if (first) {
+                        if (hasBlocks) {
                             // the report shares the job's weights and reads only the blocks base and export differ in
                             // (ReportModels): the replaced blocks' originals, their linears, the adapted neighbours merged
                             items.add(new Item("base's replaced and export's changed blocks, read", reportReadParams(shapes) * b));
@@ -390,6 +391,16 @@ public final class JobPlan {
         return (2 * l * p.hiddenSize() + p.hiddenSize() + 3 * l) * 4;
     }
 
+    /** Each device's block range as the job splits the model ({@link fastflux.model.BlockPlacement#split}). */
+    static int[][] ranges(FluxModel shapes, int devices, long bytesPerParam) {
+        int n = shapes.config().blockCount();
+        long[] blocks = new long[n];
+        for (int pos = 0; pos < n; pos++) blocks[pos] = weightParams(shapes, new int[] {pos, pos}, false, false) * bytesPerParam;
+        long head = weightParams(shapes, new int[] {0, -1}, true, false) * bytesPerParam;
+        long tail = weightParams(shapes, new int[] {0, -1}, false, true) * bytesPerParam;
+        return fastflux.model.BlockPlacement.split(blocks, head, tail, devices);
+    }
+
     /** Weights of a device's block range, the embedders on the first device and the final layer on the last. */
     static long weightParams(FluxModel model, int[] range, boolean first, boolean last) {
         FluxParams p = model.config();
@@ -443,6 +454,18 @@ public final class JobPlan {
         int n = p.blockCount();
         int target = Math.min(PruneJob.blocksFor(in.options().ratio(), p), n);
         boolean lora = in.options().sandwichTraining() && in.options().stSteps() > 0 && in.options().sandwichWidth() > 1;
+        long h = p.hiddenSize();
+        long linears = (p.depth() > 0 ? 2 : 1) * (h * h + h);
+        long replacedLinears = in.options().mode() == fastflux.model.Replacement.Mode.LINEAR ? target * linears : 0;
+        List<Integer> known = knownReplacements(p, target);
+        if (known != null) {
+            // the ranking is given: the replaced blocks' originals and the neighbours their sandwiches adapt
+            java.util.Set<Integer> read = new java.util.TreeSet<>(known);
+            if (lora) read.addAll(adaptedNeighbours(known, n, (in.options().sandwichWidth() - 1) / 2));
+            long params = 0;
+            for (int pos : read) params += blockParams(model, pos);
+            return params + replacedLinears;
+        }
         int adapted = lora ? (int) Math.min(n - target, (long) target * (in.options().sandwichWidth() - 1)) : 0;
         List<Long> blocks = new ArrayList<>();
         for (var d : model.doubleBlocks()) blocks.add(count(((Module) d).params()));
@@ -450,10 +473,50 @@ public final class JobPlan {
         blocks.sort(java.util.Comparator.reverseOrder());
         long read = 0;
         for (int i = 0; i < target + adapted; i++) read += blocks.get(i);
-        long h = p.hiddenSize();
-        long linears = (p.depth() > 0 ? 2 : 1) * (h * h + h);
-        if (in.options().mode() == fastflux.model.Replacement.Mode.LINEAR) read += target * linears;
-        return read;
+        return read + replacedLinears;
+    }
+
+    /**
+     * The positions the job will replace, in its order, where the ranking is known before the job runs
+     * ({@code --importance-from}, or a fixed order); null when the importance phase will decide.
+     */
+    List<Integer> knownReplacements(FluxParams p, int target) {
+        int n = p.blockCount();
+        List<Integer> out = new ArrayList<>();
+        switch (in.options().order()) {
+            case START2END -> { for (int i = 0; i < target; i++) out.add(i); }
+            case END2START -> { for (int i = 0; i < target; i++) out.add(n - 1 - i); }
+            case IMPORTANCE -> {
+                Path from = in.options().importanceFrom();
+                if (from == null || !java.nio.file.Files.isRegularFile(from)) return null;
+                for (var b : fastflux.pruning.ImportanceReport.read(from, p).leastImportant(target)) out.add(b.position(p));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The blocks the sandwiches adapt when {@code replaced} are replaced in that order: for each, the {@code k}
+     * nearest blocks on each side not replaced by then ({@code SandwichTrainer.plan}), less those replaced later.
+     */
+    static java.util.Set<Integer> adaptedNeighbours(List<Integer> replaced, int n, int k) {
+        java.util.Set<Integer> gone = new java.util.HashSet<>();
+        java.util.Set<Integer> adapted = new java.util.TreeSet<>();
+        for (int pos : replaced) {
+            gone.add(pos);
+            int found = 0;
+            for (int q = pos - 1; q >= 0 && found < k; q--) if (!gone.contains(q)) { adapted.add(q); found++; }
+            found = 0;
+            for (int q = pos + 1; q < n && found < k; q++) if (!gone.contains(q)) { adapted.add(q); found++; }
+        }
+        adapted.removeAll(replaced);
+        return adapted;
+    }
+
+    private static long blockParams(FluxModel model, int pos) {
+        FluxParams p = model.config();
+        Module blk = pos < p.depth() ? (Module) model.doubleBlocks().get(pos) : (Module) model.singleBlocks().get(pos - p.depth());
+        return count(blk.params());
     }
 
     /** What one sandwich trains, at most: a double block's two linears and rank-r adapters on its two neighbours. */

@@ -23,4 +23,28 @@ class ReportPhasePlanTest {
         long singleBlock = 141_557_760L * 2; // a FLUX.1 single block's parameters in fp16
         assertTrue(read.bytes() > 11 * singleBlock, read.toString());
     }
+
+    @Test
+    void withTheRankingKnownTheReportReadsTheReplacedBlocksAndTheirSandwichesNeighboursOnly() {
+        // replaced in the order 1, 3, 2 of 6: the sandwiches (one neighbour a side) adapt 0, 2 | 4 | 4 and 1 is gone
+        assertEquals(java.util.Set.of(0, 4), JobPlan.adaptedNeighbours(java.util.List.of(1, 3, 2), 6, 1));
+        assertEquals(java.util.Set.of(2, 5), JobPlan.adaptedNeighbours(java.util.List.of(3, 4), 6, 1));
+        assertEquals(java.util.Set.of(), JobPlan.adaptedNeighbours(java.util.List.of(0, 1), 2, 2));
+
+        // start2end at ratio 0.2: blocks 0..10 (double) replaced, only block 11 adapted: 12 double blocks read
+        fastflux.pruning.PruneOptions o = fastflux.pruning.PruneOptions.defaults(0.2)
+                .with(fastflux.pruning.PruneOptions.ORDER, fastflux.pruning.PruneOptions.Order.START2END);
+        JobPlan known = JobPlanTest.plan(new JobPlan.Inputs(JobPlanTest.DEV, o, Devices.parse("cuda:0"), DataType.FLOAT16,
+                4096, 512, 64, 16, 2, 5, false), 1000 * Bytes.GIB);
+        JobPlan unknown = JobPlanTest.plan(JobPlanTest.inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16), 1000 * Bytes.GIB);
+        long read = readOf(known);
+        long h = 3072;
+        long doubleBlock = 339_831_296L; // a FLUX.1 double block's parameters
+        assertEquals((12 * doubleBlock + 11 * 2 * (h * h + h)) * 2, read);
+        assertTrue(read < readOf(unknown), read + " against the bound over every ranking " + readOf(unknown));
+    }
+
+    private static long readOf(JobPlan p) {
+        return p.use("cuda:0", Phase.REPORT).items().stream().filter(i -> i.what().contains("read")).findFirst().orElseThrow().bytes();
+    }
 }
