@@ -37,10 +37,21 @@ final class JobPlanning {
     /** Worlds with fewer transformer parameters are opened to read their token counts (as the command line does). */
     private static final long SMALL_WORLD = 100_000_000L;
 
-    /** Refuses (PlanRefusedException) a job its plan cannot fit on this node. */
-    static void requireFits(JobSpec spec) {
+    /**
+     * The job as this node runs it: where only its sandwich phase does not fit and it names no micro-batch, with the
+     * largest micro-batch that fits ({@link JobPlan#sandwichMicroBatch}); refused (PlanRefusedException) if it
+     * still cannot fit.
+     */
+    static JobSpec fitted(JobSpec spec) {
         JobPlan plan = plan(spec.values());
-        if (plan != null) plan.requireFits();
+        if (plan == null) return spec;
+        int mb = plan.sandwichMicroBatch();
+        if (spec.get(fastflux.pruning.PruneOptions.ST_MICRO_BATCH) == 0 && mb > 0) {
+            spec = spec.with(fastflux.pruning.PruneOptions.ST_MICRO_BATCH, mb);
+            plan = plan(spec.values());
+        }
+        plan.requireFits();
+        return spec;
     }
 
     /** The job's plan on this node, or null when no planner reads its model's layout. */

@@ -244,6 +244,7 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
     }
 
     private Behavior<Command> onSubmit(Submit s) {
+        JobSpec spec;
         try {
             if (s.spec() == null) throw new IllegalArgumentException("no job spec");
             s.spec().validate(settings.allowedRoots());
@@ -253,17 +254,23 @@ public final class NodeSupervisor extends AbstractBehavior<NodeSupervisor.Comman
                             + (j.spec.out().equals(s.spec().out()) ? "" : " (" + s.spec().out() + " leads there)"));
                 }
             }
-            JobPlanning.requireFits(s.spec()); // as `fastflux prune`: a job that cannot fit is refused before any work
+            // as `fastflux prune`: a job that cannot fit is refused before any work; one whose sandwich phase fits
+            // only in micro-batches runs with them
+            spec = JobPlanning.fitted(s.spec());
         } catch (RuntimeException e) {
             getContext().getLog().warn("refused a job: {}", e.getMessage());
             s.replyTo().tell(new Protocol.Reply(false, null, e.getMessage()));
             return this;
         }
         String id = String.format("job-%04d", jobs.stream().mapToInt(j -> Integer.parseInt(j.id.substring(4))).max().orElse(0) + 1);
-        jobs.add(new JobRegistry.Job(id, s.spec(), JobState.QUEUED, null));
+        jobs.add(new JobRegistry.Job(id, spec, JobState.QUEUED, null));
         registry.save(jobs);
         metrics.jobs(jobs);
-        log(id).info("{} queued: {} -> {} ratio {}", id, s.spec().model(), s.spec().out(), s.spec().ratio());
+        log(id).info("{} queued: {} -> {} ratio {}", id, spec.model(), spec.out(), spec.ratio());
+        if (spec != s.spec()) {
+            log(id).info("{}: the sandwich phase fits its devices in micro-batches of {} pairs", id,
+                    spec.get(fastflux.pruning.PruneOptions.ST_MICRO_BATCH));
+        }
         s.replyTo().tell(new Protocol.Reply(true, id, id + " queued" + (runningId != null ? " behind " + runningId : "")));
         startNext();
         return this;

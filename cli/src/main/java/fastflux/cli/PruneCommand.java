@@ -62,7 +62,7 @@ final class PruneCommand implements Callable<Integer> {
         if (job.model().equals(job.out())) throw new UsageException("--out must differ from --model");
         job.validate(); // what the node checks again at submit: missing model, files, prompt file
         try { // the plan of `fastflux plan`, before any work: a job that cannot fit is refused naming phase and device
-            JobPlans.plan(job.values(), null, null, null, fastflux.pruning.plan.DeviceMemory.system()).requireFits();
+            job = JobPlans.fitted(job, message -> System.err.println("fastflux prune: " + message));
         } catch (fastflux.pruning.plan.PlanRefusedException e) {
             System.err.println("fastflux prune: " + e.getMessage());
             return Main.USAGE;

@@ -88,7 +88,8 @@ public final class PruneOptions {
     public static final Option<Integer> ST_MICRO_BATCH = Option.integer("st-micro-batch").label("M").defaultValue(0)
             .check(n -> n >= 0, n -> "sandwich-training micro-batch must be 0 or more pairs, got " + n)
             .help("pairs per forward and backward within a sandwich-training step, their gradients summed (0: the whole "
-                    + "step at once); the training memory is one micro-batch's activations (docs/plan.md)").build();
+                    + "step at once, or where that does not fit the devices, the largest micro-batch that does, chosen by "
+                    + "the plan when the job starts); the training memory is one micro-batch's activations (docs/plan.md)").build();
 
     public static final Option<Double> LR = Option.real("lr").defaultValue(1e-3)
             .check(x -> x > 0, x -> "learning rate must be positive, got " + x)

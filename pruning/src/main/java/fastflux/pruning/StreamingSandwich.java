@@ -44,6 +44,8 @@ import java.util.Map;
  */
 public final class StreamingSandwich implements AutoCloseable {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(StreamingSandwich.class);
+    /** The job's log context where the trainer was made: its lines are written on the trainer actor's thread. */
+    private final java.util.Map<String, String> logContext = LogContext.current();
     private final FluxModel model;
     private final SandwichTrainer.Sandwich sandwich;
     private final Module replacement;
@@ -202,9 +204,10 @@ public final class StreamingSandwich implements AutoCloseable {
                 window.markOffered(i);
             }
         }
-        LOG.info("sandwich {}: further passes train on {} of the {} pairs{} (buffer {} bytes, spill at most {} bytes)",
+        LogContext.run(logContext, () -> LOG.info(
+                "sandwich {}: further passes train on {} of the {} pairs{} (buffer {} bytes, spill at most {} bytes)",
                 sandwich.block(), kept.size(), kept.offered(), kept.size() < kept.offered() ? ", a seeded uniform sample" : "",
-                options.bufferBytes(), options.spillBytes());
+                options.bufferBytes(), options.spillBytes()));
         return kept.kept();
     }
 
@@ -263,8 +266,8 @@ public final class StreamingSandwich implements AutoCloseable {
         double fin = SandwichTrainer.loss(twin, sandwich, kept.inOrder(), options.pairsPerPass(), twinManager);
         curve.after(options.steps());
         if (kept.size() < n) {
-            LOG.info("sandwich {}: the final loss is over the {} of {} pairs kept (buffer and spill)", sandwich.block(),
-                    kept.size(), n);
+            LogContext.run(logContext, () -> LOG.info("sandwich {}: the final loss is over the {} of {} pairs kept (buffer and spill)",
+                    sandwich.block(), kept.size(), n));
         }
         SandwichTrainer.Result r = curve.result(sandwich, session.trainedNames(), initial, fin, losses, n, kept.spilledBytes());
         session.close();

@@ -598,10 +598,26 @@ public final class JobPlan {
 
     /** "; it fits with --st-micro-batch M" where the sandwich phase is what does not fit and a smaller micro-batch fits. */
     private String microBatchHint(Use misfit) {
-        if (misfit.phase() != Phase.SANDWICH || pairsPerPass() <= 1) return "";
-        for (Use u : uses) if (u.phase() != Phase.SANDWICH && !u.fits()) return "";
+        if (misfit.phase() != Phase.SANDWICH) return "";
+        int mb = sandwichMicroBatch();
+        return mb > 0 ? "; the sandwich phase fits with --st-micro-batch " + mb : "";
+    }
+
+    /**
+     * The largest sandwich micro-batch that lets the job fit where the sandwich phase is the only one on a device
+     * that does not, else 0 (the job fits as it is, or a smaller micro-batch would not make it fit).
+     */
+    public int sandwichMicroBatch() {
+        if (pairsPerPass() <= 1) return 0;
+        boolean sandwichMisfit = false;
+        for (Use u : uses) {
+            if (u.fits()) continue;
+            if (u.phase() != Phase.SANDWICH) return 0;
+            sandwichMisfit = true;
+        }
+        if (!sandwichMisfit) return 0;
         int mb = fittingMicroBatch();
-        return mb > 0 && mb < pairsPerPass() ? "; the sandwich phase fits with --st-micro-batch " + mb : "";
+        return mb > 0 && mb < pairsPerPass() ? mb : 0;
     }
 
     /** @throws PlanRefusedException naming the phase, the device, what it needs and what it has */

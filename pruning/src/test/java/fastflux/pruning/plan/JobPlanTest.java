@@ -197,4 +197,18 @@ class JobPlanTest {
         assertEquals(8 * G, m.cpu().bytes());
         assertEquals(5 * G, m.capacity(ai.djl.Device.cpu(), 5 * G).bytes(), "--memory-limit wins");
     }
+
+    @Test
+    void aJobWhoseSandwichAloneDoesNotFitGetsTheLargestMicroBatchThatFits() {
+        // FLUX.1-dev's defaults on one 80 GB GPU: 16 pairs at once keep 115 GiB of activations; 7 at a time fit
+        JobPlan whole = plan(inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16), 80 * G);
+        assertEquals(7, whole.sandwichMicroBatch());
+        JobPlan.Inputs seven = inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16);
+        seven = seven.withOptions(seven.options().with(fastflux.pruning.PruneOptions.ST_MICRO_BATCH, 7));
+        JobPlan micro = plan(seven, 80 * G);
+        assertTrue(micro.use("cuda:0", Phase.SANDWICH).fits(), micro.use("cuda:0", Phase.SANDWICH).toString());
+        assertEquals(0, micro.sandwichMicroBatch(), "a job that fits keeps its options");
+        // where another phase does not fit either, no micro-batch helps
+        assertEquals(0, plan(inputs(0.2, Devices.parse("cuda:0"), DataType.FLOAT16), 20 * G).sandwichMicroBatch());
+    }
 }
