@@ -31,7 +31,7 @@ import java.util.List;
  * without one, a model in the project's own layout ({@code config.json} with {@code params}, {@code model.safetensors})
  * is planned here the same way, and other layouts are not planned.
  */
-final class JobPlanning {
+public final class JobPlanning {
     private JobPlanning() {}
 
     /** Worlds with fewer transformer parameters are opened to read their token counts (as the command line does). */
@@ -42,7 +42,7 @@ final class JobPlanning {
      * largest micro-batch that fits ({@link JobPlan#sandwichMicroBatch}); refused (PlanRefusedException) if it
      * still cannot fit.
      */
-    static JobSpec fitted(JobSpec spec) {
+    public static JobSpec fitted(JobSpec spec) {
         JobPlan plan = plan(spec.values());
         if (plan == null) return spec;
         int mb = plan.sandwichMicroBatch();

@@ -34,23 +34,6 @@ final class JobPlans {
     private static final long SMALL_WORLD = 100_000_000L;
 
     /**
-     * The job as it will run, planned on this machine's devices: where only its sandwich phase does not fit and it
-     * names no micro-batch ({@code --st-micro-batch 0}), with the largest micro-batch that fits, told to
-     * {@code told}; then refused (PlanRefusedException, naming phase and device) if it still cannot fit.
-     */
-    static fastflux.actors.JobSpec fitted(fastflux.actors.JobSpec job, java.util.function.Consumer<String> told) {
-        JobPlan plan = plan(job.values(), null, null, null, DeviceMemory.system());
-        int mb = plan.sandwichMicroBatch();
-        if (job.get(PruneOptions.ST_MICRO_BATCH) == 0 && mb > 0) {
-            job = job.with(PruneOptions.ST_MICRO_BATCH, mb);
-            told.accept("the sandwich phase fits its devices in micro-batches of " + mb + " pairs: --st-micro-batch " + mb);
-            plan = plan(job.values(), null, null, null, DeviceMemory.system());
-        }
-        plan.requireFits();
-        return job;
-    }
-
-    /**
      * The plan of a job of {@code values} ({@link JobOptions#ALL}); {@code imageTokens}, {@code textTokens} override
      * what the model and the calibration file say (null: theirs, else FLUX.1's 1024² and 512); {@code hostMemory}
      * replaces the host's measured capacity when the devices are GPUs (null: measured).

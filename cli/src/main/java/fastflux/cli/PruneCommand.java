@@ -62,7 +62,13 @@ final class PruneCommand implements Callable<Integer> {
         if (job.model().equals(job.out())) throw new UsageException("--out must differ from --model");
         job.validate(); // what the node checks again at submit: missing model, files, prompt file
         try { // the plan of `fastflux plan`, before any work: a job that cannot fit is refused naming phase and device
-            job = JobPlans.fitted(job, message -> System.err.println("fastflux prune: " + message));
+            JobSpec fitted = fastflux.actors.JobPlanning.fitted(job);
+            if (fitted != job) {
+                int mb = fitted.get(fastflux.pruning.PruneOptions.ST_MICRO_BATCH);
+                System.err.println("fastflux prune: the sandwich phase fits its devices in micro-batches of " + mb
+                        + " pairs: --st-micro-batch " + mb);
+            }
+            job = fitted;
         } catch (fastflux.pruning.plan.PlanRefusedException e) {
             System.err.println("fastflux prune: " + e.getMessage());
             return Main.USAGE;
